@@ -1,0 +1,105 @@
+"""Settings for the clemency petition tracker, read from the environment.
+
+Pick a class with ``TRACKER_CONFIG`` (development, testing, production);
+``create_app`` defaults to development so a fresh clone runs with one command.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+DEFAULT_SQLITE_URL = f"sqlite:///{BASE_DIR / 'instance' / 'tracker.sqlite3'}"
+
+#: Development-only key; production refuses to start with it (see ProductionConfig.validate).
+INSECURE_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", DEFAULT_SQLITE_URL)
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    #: Local zone in which time stamps are shown; they are stored in UTC.
+    DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "America/New_York")
+    PETITIONS_PER_PAGE = _env_int("PETITIONS_PER_PAGE", 25)
+    AUDIT_ENTRIES_PER_PAGE = _env_int("AUDIT_ENTRIES_PER_PAGE", 50)
+    #: How many of the newest audit entries the web "verify" button checks.
+    AUDIT_WEB_VERIFY_LIMIT = _env_int("AUDIT_WEB_VERIFY_LIMIT", 10_000)
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 30))
+    #: Absolute session lifetime, whatever the activity.
+    SESSION_ABSOLUTE_LIFETIME = timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12))
+
+    LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_FAILURE_WINDOW = timedelta(minutes=_env_int("LOGIN_FAILURE_WINDOW_MINUTES", 15))
+    LOGIN_LOCKOUT = timedelta(minutes=_env_int("LOGIN_LOCKOUT_MINUTES", 15))
+
+    #: argon2id cost (argon2-cffi's RFC 9106 defaults; OWASP's floor is m=19 MiB, t=2).
+    ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_COST = _env_int("ARGON2_MEMORY_COST", 65536)  # KiB
+    ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 4)
+
+    BOOTSTRAP_SERVE_LOCAL = True
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    DEBUG = False
+    TESTING = False
+
+    @classmethod
+    def validate(cls, settings: dict) -> None:
+        """Raise RuntimeError when the settings are unsafe for this environment."""
+
+
+class DevelopmentConfig(Config):
+    SECRET_KEY = os.environ.get("SECRET_KEY", INSECURE_DEV_SECRET_KEY)
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-secret-key-that-is-long-enough-for-tests"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    # Argon2 at production cost would dominate the suite; the parameters are
+    # still argon2id and the production values are asserted in their own test.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8
+    ARGON2_PARALLELISM = 1
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+
+    @classmethod
+    def validate(cls, settings: dict) -> None:
+        key = settings.get("SECRET_KEY")
+        if not key or key == INSECURE_DEV_SECRET_KEY or len(key.encode()) < 32:
+            raise RuntimeError(
+                "Production needs SECRET_KEY set to a random value of at least 32 bytes "
+                '(e.g. python -c "import secrets; print(secrets.token_urlsafe(48))").'
+            )
+        if settings.get("DEBUG"):
+            raise RuntimeError("Production refuses to start with DEBUG on.")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

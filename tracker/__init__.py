@@ -1,0 +1,58 @@
+"""The clemency petition tracker: ``create_app`` builds the Flask application."""
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from config import CONFIGS
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_name: str | None = None, **overrides) -> Flask:
+    """Build the app: configuration, extensions, blueprints, CLI and error handlers.
+
+    ``config_name`` is development, testing or production (default: the
+    ``TRACKER_CONFIG`` environment variable, else development); keyword
+    arguments override single settings. Nothing here touches the database.
+    """
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "tracker" / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    name = config_name or os.environ.get("TRACKER_CONFIG", "development")
+    config_class = CONFIGS[name]
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    app.config["ENV_NAME"] = name
+    config_class.validate(app.config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(exist_ok=True)
+
+    from tracker.extensions import bootstrap, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    login_manager.init_app(app)
+
+    from tracker import models  # noqa: F401  (every model registered before mappers configure)
+    from tracker.admin.views import blueprint as admin_blueprint
+    from tracker.audit.views import blueprint as audit_blueprint
+    from tracker.auth.views import blueprint as auth_blueprint
+    from tracker.petitions.views import blueprint as petitions_blueprint
+
+    app.register_blueprint(auth_blueprint)
+    app.register_blueprint(petitions_blueprint)
+    app.register_blueprint(audit_blueprint)
+    app.register_blueprint(admin_blueprint)
+
+    from tracker import cli, web
+
+    cli.register(app)
+    web.register(app)
+    return app

@@ -1,0 +1,196 @@
+"""User and organization management, for supervisors."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from tracker import permissions
+from tracker.admin.forms import (
+    ConfirmForm,
+    OrganizationForm,
+    RoleForm,
+    TemporaryPasswordForm,
+    UserCreateForm,
+)
+from tracker.auth import services
+from tracker.auth.models import Organization, User
+from tracker.errors import Conflict, ValidationFailed
+from tracker.extensions import db
+from tracker.forms import apply_errors
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@blueprint.before_request
+@login_required
+def _supervisors_only():
+    if not permissions.can_manage_users(current_user):
+        abort(403, "Managing users and organizations is for supervisors.")
+
+
+def _organization_choices():
+    organizations = db.session.scalars(
+        select(Organization).where(Organization.active).order_by(Organization.name)
+    )
+    return [("", "—")] + [(str(o.id), o.name) for o in organizations]
+
+
+def _organization(choice: str | None) -> Organization | None:
+    return db.session.get(Organization, int(choice)) if choice and choice.isdigit() else None
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404, "No such user.")
+    return user
+
+
+@blueprint.route("/users", methods=["GET", "POST"])
+def users():
+    """Every account, and the form to create one with a temporary password."""
+    form = UserCreateForm()
+    form.organization.choices = _organization_choices()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                current_user, email=form.email.data, name=form.name.data, role=form.role.data,
+                password=form.password.data, organization=_organization(form.organization.data),
+                must_change_password=True,
+            )  # fmt: skip
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(f"User {user.email} created. Give them the temporary password.", "success")
+            return redirect(url_for("admin.users"))
+    if form.errors:
+        status = 422
+    accounts = db.session.scalars(
+        select(User).options(joinedload(User.organization)).order_by(User.active.desc(), User.name)
+    )
+    return render_template("admin/users.html", form=form, users=list(accounts)), status
+
+
+@blueprint.route("/users/<int:user_id>", methods=["GET"])
+def user(user_id):
+    """One account with the forms that change it."""
+    account = _user_or_404(user_id)
+    return _render_user(account)
+
+
+def _render_user(account, status=200, **forms):
+    role_form = forms.get("role_form") or RoleForm(
+        data={"role": account.role, "organization": str(account.organization_id or "")}
+    )
+    role_form.organization.choices = _organization_choices()
+    return render_template(
+        "admin/user.html", account=account, role_form=role_form,
+        password_form=forms.get("password_form") or TemporaryPasswordForm(),
+        confirm_form=ConfirmForm(),
+    ), status  # fmt: skip
+
+
+@blueprint.route("/users/<int:user_id>/role", methods=["POST"])
+def change_role(user_id):
+    account = _user_or_404(user_id)
+    form = RoleForm()
+    form.organization.choices = _organization_choices()
+    if form.validate_on_submit():
+        try:
+            services.change_role(
+                current_user, account, form.role.data, _organization(form.organization.data)
+            )
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        except Conflict as error:
+            db.session.rollback()
+            form.role.errors = [error.message]
+        else:
+            db.session.commit()
+            flash(f"{account.email} is now a {account.role}.", "success")
+            return redirect(url_for("admin.user", user_id=account.id))
+    return _render_user(account, 422, role_form=form)
+
+
+@blueprint.route("/users/<int:user_id>/password", methods=["POST"])
+def set_password(user_id):
+    account = _user_or_404(user_id)
+    form = TemporaryPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.set_temporary_password(current_user, account, form.password.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(f"Temporary password set for {account.email}; their sessions ended.", "success")
+            return redirect(url_for("admin.user", user_id=account.id))
+    return _render_user(account, 422, password_form=form)
+
+
+def _set_active(user_id: int, active: bool):
+    account = _user_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "The form expired. Reload and retry.")
+    try:
+        services.set_user_active(current_user, account, active)
+    except Conflict as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return _render_user(account, 409)
+    db.session.commit()
+    flash(f"{account.email} is {'active' if active else 'deactivated'}.", "success")
+    return redirect(url_for("admin.user", user_id=account.id))
+
+
+@blueprint.route("/users/<int:user_id>/deactivate", methods=["POST"])
+def deactivate(user_id):
+    return _set_active(user_id, False)
+
+
+@blueprint.route("/users/<int:user_id>/reactivate", methods=["POST"])
+def reactivate(user_id):
+    return _set_active(user_id, True)
+
+
+@blueprint.route("/organizations", methods=["GET", "POST"])
+def organizations():
+    """Every advocacy group, and the form to add one."""
+    form = OrganizationForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            organization = services.create_organization(current_user, form.name.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(f"Organization {organization.name} created.", "success")
+            return redirect(url_for("admin.organizations"))
+    if form.errors:
+        status = 422
+    rows = db.session.scalars(select(Organization).order_by(Organization.name))
+    return render_template(
+        "admin/organizations.html", form=form, organizations=list(rows), confirm_form=ConfirmForm()
+    ), status
+
+
+@blueprint.route("/organizations/<int:organization_id>/<any(deactivate, reactivate):change>",
+                 methods=["POST"])  # fmt: skip
+def set_organization_active(organization_id, change):
+    organization = db.session.get(Organization, organization_id)
+    if organization is None:
+        abort(404, "No such organization.")
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "The form expired. Reload and retry.")
+    services.set_organization_active(current_user, organization, change == "reactivate")
+    db.session.commit()
+    flash(f"{organization.name} is {'active' if organization.active else 'deactivated'}.", "success")
+    return redirect(url_for("admin.organizations"))

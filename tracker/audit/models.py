@@ -1,0 +1,88 @@
+"""The audit log: one append-only, hash-chained table over the whole system."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.auth.models import User
+from tracker.database import UTCDateTime, utcnow
+from tracker.extensions import db
+
+#: Entries about a case's content or stage (shown on its timeline), as opposed to security events.
+CASE_CATEGORY = "case"
+SECURITY_CATEGORY = "security"
+
+
+class AuditEntry(db.Model):
+    """Who did what, when, to which case, and why.
+
+    Rows are only ever inserted (database triggers refuse UPDATE and DELETE).
+    ``id`` is handed out by the chain, without gaps; ``entry_hash`` covers every
+    other column plus ``prev_hash``, the hash of the entry before it.
+    """
+
+    __table_args__ = (
+        Index("ix_audit_entry_petition_id", "petition_id", "id"),
+        Index("ix_audit_entry_actor_id", "actor_id", "id"),
+        Index("ix_audit_entry_action", "action", "id"),
+        Index("ix_audit_entry_created_at", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: case (a change of a petition) or security (logins, refusals, user management…).
+    category: Mapped[str] = mapped_column(String(10))
+    action: Mapped[str] = mapped_column(String(50))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    petition_id: Mapped[int | None] = mapped_column(ForeignKey("petition.id"))
+    #: The user a security event is about (created, deactivated, reset…), when not the actor.
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: Field-level changes, {"field": [old, new]}; dates as ISO strings.
+    changes: Mapped[dict | None] = mapped_column(JSON)
+    #: Anything else worth keeping (note text and visibility, attempted e-mail, …).
+    details: Mapped[dict | None] = mapped_column(JSON)
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    subject_user: Mapped[User | None] = relationship(foreign_keys=[subject_user_id])
+    petition = relationship("Petition")
+
+    def __repr__(self) -> str:
+        return f"<AuditEntry {self.id} {self.action}>"
+
+
+class AuditChainHead(db.Model):
+    """A single row naming the newest entry; locking it serializes appends to the chain."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_entry_id: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+    def __repr__(self) -> str:
+        return f"<AuditChainHead {self.last_entry_id}>"
+
+
+class AuditVerification(db.Model):
+    """The result of one walk of the chain (by the CLI or a supervisor's button)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: full (from the first entry) or recent (the newest N entries, linked to the one before).
+    scope: Mapped[str] = mapped_column(String(10))
+    entries_checked: Mapped[int]
+    intact: Mapped[bool]
+    first_bad_entry_id: Mapped[int | None]
+    message: Mapped[str] = mapped_column(Text)
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    verified_by: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<AuditVerification {self.id} intact={self.intact}>"

@@ -1,0 +1,238 @@
+"""Appending to, verifying and exporting the hash-chained audit log.
+
+Every write of the app calls ``record`` (or ``record_many``) inside the same
+transaction as the change it describes; nothing here commits except
+``record_refusal``, whose event must survive the rollback of the refused change.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from flask import g, has_request_context
+from sqlalchemy import insert, select, update
+
+from tracker.audit.models import (
+    CASE_CATEGORY,
+    SECURITY_CATEGORY,
+    AuditChainHead,
+    AuditEntry,
+    AuditVerification,
+)
+from tracker.database import utcnow
+from tracker.extensions import db
+
+GENESIS_HASH = "0" * 64
+CHAIN_HEAD_ID = 1
+#: Columns covered by an entry's hash, besides its own hash.
+HASHED_COLUMNS = (
+    "id",
+    "created_at",
+    "category",
+    "action",
+    "actor_id",
+    "petition_id",
+    "subject_user_id",
+    "from_stage",
+    "to_stage",
+    "reason",
+    "changes",
+    "details",
+    "ip_address",
+    "user_agent",
+    "prev_hash",
+)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """The one UTC format hashed on every database (microseconds, trailing Z)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_content(entry: dict) -> bytes:
+    """A stable serialization of an entry's hashed columns."""
+    content = {name: entry.get(name) for name in HASHED_COLUMNS}
+    content["created_at"] = format_timestamp(content["created_at"])
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(entry: dict) -> str:
+    return hashlib.sha256(canonical_content(entry)).hexdigest()
+
+
+def json_value(value):
+    """A field value as it is kept in ``changes``: dates as ISO strings."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip_address: str | None
+    user_agent: str | None
+
+
+def current_client() -> ClientInfo:
+    """Who is on the other end: set per request in ``g`` (see tracker.__init__), 'cli' otherwise."""
+    if has_request_context() and "client" in g:
+        return g.client
+    return ClientInfo(ip_address=None, user_agent="cli")
+
+
+def _lock_chain_head() -> tuple[int, str]:
+    # FOR UPDATE holds the head row until commit on PostgreSQL; on SQLite every
+    # transaction already holds the write lock (BEGIN IMMEDIATE).
+    row = db.session.execute(
+        select(AuditChainHead.last_entry_id, AuditChainHead.last_hash)
+        .where(AuditChainHead.id == CHAIN_HEAD_ID)
+        .with_for_update()
+    ).one()
+    return row.last_entry_id, row.last_hash
+
+
+def record_many(entries: Iterable[dict]) -> list[dict]:
+    """Append entries (dicts of AuditEntry columns) to the chain, in order; returns them."""
+    entries = list(entries)
+    if not entries:
+        return []
+    db.session.flush()  # the rows the entries point at must exist first
+    last_id, last_hash = _lock_chain_head()
+    client = current_client()
+    now = utcnow()
+    for entry in entries:
+        last_id += 1
+        entry.setdefault("created_at", now)
+        entry.setdefault("category", CASE_CATEGORY)
+        entry.setdefault("ip_address", client.ip_address)
+        entry.setdefault("user_agent", client.user_agent)
+        for name in HASHED_COLUMNS:
+            entry.setdefault(name, None)
+        entry["id"] = last_id
+        entry["prev_hash"] = last_hash
+        entry["entry_hash"] = last_hash = entry_hash(entry)
+    db.session.execute(insert(AuditEntry), entries)
+    db.session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == CHAIN_HEAD_ID)
+        .values(last_entry_id=last_id, last_hash=last_hash)
+    )
+    return entries
+
+
+def record(
+    action: str,
+    *,
+    actor=None,
+    petition=None,
+    category: str = CASE_CATEGORY,
+    subject_user=None,
+    from_stage: str | None = None,
+    to_stage: str | None = None,
+    reason: str | None = None,
+    changes: dict | None = None,
+    details: dict | None = None,
+) -> dict:
+    """Append one entry describing a change made in the current transaction."""
+    db.session.flush()  # give a new petition or user its id
+    entry = {
+        "action": action,
+        "category": category,
+        "actor_id": actor.id if actor is not None else None,
+        "petition_id": petition.id if petition is not None else None,
+        "subject_user_id": subject_user.id if subject_user is not None else None,
+        "from_stage": from_stage,
+        "to_stage": to_stage,
+        "reason": reason,
+        "changes": changes,
+        "details": details,
+    }
+    return record_many([entry])[0]
+
+
+def record_security_event(action: str, **kwargs) -> dict:
+    return record(action, category=SECURITY_CATEGORY, **kwargs)
+
+
+def record_refusal(action: str, **kwargs) -> None:
+    """Roll back the refused change, then commit the refusal event on its own."""
+    db.session.rollback()
+    record_security_event(action, **kwargs)
+    db.session.commit()
+
+
+# --- verification -----------------------------------------------------------------------------
+
+
+@dataclass
+class VerificationResult:
+    intact: bool
+    entries_checked: int
+    first_bad_entry_id: int | None
+    message: str
+
+
+def _stream_entries(start_id: int) -> Iterator:
+    columns = [getattr(AuditEntry, name) for name in HASHED_COLUMNS] + [AuditEntry.entry_hash]
+    statement = (
+        select(*columns)
+        .where(AuditEntry.id >= start_id)
+        .order_by(AuditEntry.id)
+        .execution_options(yield_per=2000, stream_results=True)
+    )
+    yield from db.session.execute(statement)
+
+
+def verify_chain(recent: int | None = None) -> VerificationResult:
+    """Walk the chain in id order and report the first entry whose content or link is wrong.
+
+    With ``recent``, only the newest ``recent`` entries are checked (the first of
+    them is trusted to link to its predecessor's stored hash). Streams rows, so
+    memory stays constant however long the log.
+    """
+    head_id, head_hash = db.session.execute(
+        select(AuditChainHead.last_entry_id, AuditChainHead.last_hash).where(
+            AuditChainHead.id == CHAIN_HEAD_ID
+        )
+    ).one()
+    start_id = 1 if recent is None else max(1, head_id - recent + 1)
+    expected_id, expected_prev = start_id, None
+    if start_id == 1:
+        expected_prev = GENESIS_HASH
+    checked = 0
+    for row in _stream_entries(start_id):
+        entry = row._asdict()
+        if entry["id"] != expected_id:
+            missing = f"{expected_id}" if entry["id"] == expected_id + 1 else (
+                f"{expected_id}–{entry['id'] - 1}")
+            return VerificationResult(False, checked, entry["id"],
+                f"Entry {entry['id']}: entries before it are missing (expected id {missing}).")
+        if expected_prev is not None and entry["prev_hash"] != expected_prev:
+            return VerificationResult(False, checked, entry["id"],
+                f"Entry {entry['id']}: its link does not match the hash of entry {expected_id - 1}.")
+        if entry_hash(entry) != entry["entry_hash"]:
+            return VerificationResult(False, checked, entry["id"],
+                f"Entry {entry['id']}: its content does not match its hash.")
+        checked += 1
+        expected_id += 1
+        expected_prev = entry["entry_hash"]
+    if expected_id - 1 != head_id or (checked and expected_prev != head_hash):
+        return VerificationResult(False, checked, expected_id,
+            f"The chain ends at entry {expected_id - 1}, but its head names entry {head_id}: "
+            "entries at the end are missing or altered.")
+    scope = "the whole chain" if recent is None else f"the newest {checked} entries"
+    return VerificationResult(True, checked, None, f"Intact: {scope} verified ({checked} entries).")
+
+
+def save_verification(result: VerificationResult, *, scope: str, verified_by=None) -> None:
+    """Keep a verification's result so supervisors see when and how it last ran."""
+    db.session.add(AuditVerification(
+        scope=scope,
+        entries_checked=result.entries_checked,
+        intact=result.intact,
+        first_bad_entry_id=result.first_bad_entry_id,
+        message=result.message,
+        verified_by_id=verified_by.id if verified_by is not None else None,
+    ))  # fmt: skip

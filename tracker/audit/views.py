@@ -1,0 +1,60 @@
+"""The global audit log and its chain verification, for supervisors."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from tracker import permissions
+from tracker.audit import queries, services
+from tracker.audit.forms import AuditFilterForm
+from tracker.audit.models import AuditVerification
+from tracker.extensions import db
+
+blueprint = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+@blueprint.before_request
+@login_required
+def _supervisors_only():
+    if not permissions.can_view_audit_log(current_user):
+        abort(403, "The audit log is for supervisors.")
+
+
+def _filters(form: AuditFilterForm) -> queries.AuditFilters:
+    return queries.AuditFilters(
+        actor=form.actor.data or None, case_number=form.case_number.data or None,
+        action=form.action.data or None, date_from=form.date_from.data, date_to=form.date_to.data,
+    )  # fmt: skip
+
+
+@blueprint.route("/")
+def log():
+    """Every audit entry, newest first, filtered by actor, case, action and dates."""
+    form = AuditFilterForm(request.args)
+    form.validate()
+    before = request.args.get("before", type=int)
+    entries, next_before = queries.page_of_entries(
+        _filters(form), before, current_app.config["AUDIT_ENTRIES_PER_PAGE"]
+    )
+    last_check = db.session.scalar(
+        select(AuditVerification).order_by(AuditVerification.id.desc()).limit(1)
+    )
+    return render_template(
+        "audit/log.html", form=form, entries=entries, next_before=next_before,
+        filter_args=form.filter_args(), last_check=last_check, verify_form=FlaskForm(),
+        web_verify_limit=current_app.config["AUDIT_WEB_VERIFY_LIMIT"],
+    )  # fmt: skip
+
+
+@blueprint.route("/verify", methods=["POST"])
+def verify():
+    """Check the newest entries of the chain now and keep the result."""
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired. Reload and retry.")
+    result = services.verify_chain(recent=current_app.config["AUDIT_WEB_VERIFY_LIMIT"])
+    services.save_verification(result, scope="recent", verified_by=current_user)
+    db.session.commit()
+    flash(result.message, "success" if result.intact else "danger")
+    return redirect(url_for("audit.log"))

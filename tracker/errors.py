@@ -1,0 +1,42 @@
+"""Errors the services raise; each carries the HTTP status the web and API answer with."""
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class PermissionDenied(DomainError):
+    status = 403
+
+
+class NotFound(DomainError):
+    """Not there, or not the caller's to see (another organization's case)."""
+
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class StaleVersion(Conflict):
+    """The case changed since the caller read it (409 on the web, 412 in the API)."""
+
+    def __init__(self, message: str, *, current_version: int, seen_version: int):
+        super().__init__(message)
+        self.current_version = current_version
+        self.seen_version = seen_version
+
+
+class ValidationFailed(DomainError):
+    """Invalid fields; ``errors`` maps each field to its message."""
+
+    status = 422
+
+    def __init__(self, errors: dict[str, str], message: str = "Some fields are invalid."):
+        super().__init__(message)
+        self.errors = errors

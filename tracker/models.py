@@ -1,0 +1,16 @@
+"""Imports every model so that SQLAlchemy and Alembic see the whole schema."""
+
+from tracker.audit.models import AuditChainHead, AuditEntry, AuditVerification
+from tracker.auth.models import Organization, User
+from tracker.petitions.models import CaseNumberCounter, Note, Petition
+
+__all__ = [
+    "AuditChainHead",
+    "AuditEntry",
+    "AuditVerification",
+    "CaseNumberCounter",
+    "Note",
+    "Organization",
+    "Petition",
+    "User",
+]

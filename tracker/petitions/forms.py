@@ -1,0 +1,123 @@
+"""One form per petition action. Forms check input; the services enforce the rules."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.widgets import HiddenInput
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from tracker.petitions.models import CUSTODY_STATUSES, EDITABLE_FIELDS, KINDS, NOTE_VISIBILITIES
+from tracker.petitions.validation import normalize, petition_errors
+from tracker.workflow import Stage
+
+
+class VersionedForm(FlaskForm):
+    #: The petition version the user saw; a stale one gets the 409 conflict page.
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+class PetitionForm(VersionedForm):
+    kind = SelectField("Kind of clemency", choices=list(KINDS.items()), validators=[InputRequired()])
+    petitioner_name = StringField(
+        "Petitioner's full name", validators=[DataRequired(), Length(max=200)]
+    )
+    register_number = StringField(
+        "Federal register number",
+        validators=[Optional(), Length(max=9)],
+        description="Five digits, a dash, three digits (e.g. 12345-678). "
+        "Required for a commutation; optional for a pardon.",
+    )
+    date_of_birth = DateField("Date of birth", validators=[InputRequired()])
+    offenses = TextAreaField("Offense(s) of conviction", validators=[DataRequired()])
+    sentencing_court = StringField(
+        "Sentencing court (federal district)",
+        validators=[DataRequired(), Length(max=200)],
+        description="For example: District of Maryland; Eastern District of Texas.",
+    )
+    sentence = StringField(
+        "Sentence imposed",
+        validators=[DataRequired(), Length(max=500)],
+        description="For example: 240 months' imprisonment, 5 years' supervised release.",
+    )
+    sentence_date = DateField("Date of sentence", validators=[InputRequired()])
+    custody_status = SelectField(
+        "Custody status", choices=list(CUSTODY_STATUSES.items()), validators=[InputRequired()]
+    )
+    projected_release_date = DateField(
+        "Projected release date",
+        validators=[Optional()],
+        description="Commutations only, when known.",
+    )
+    grounds = TextAreaField("Grounds for clemency", validators=[DataRequired()])
+    submit = SubmitField("Save")
+
+    def petition_values(self) -> dict:
+        return normalize({name: getattr(self, name).data for name in EDITABLE_FIELDS})
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # The cross-field rules (dates in order, register number by kind) live in
+        # one place for the web, the API and CSV import.
+        for name, message in petition_errors(self.petition_values()).items():
+            field = getattr(self, name)
+            if not field.errors:
+                field.errors = [*field.errors, message]
+                valid = False
+        return valid
+
+
+class TransitionForm(VersionedForm):
+    # Not limited to the offered choices: a forbidden action must reach the
+    # service and be refused there with 403/409, whatever was posted.
+    action = SelectField("Action", validate_choice=False, validators=[DataRequired()])
+    reason = TextAreaField(
+        "Reason",
+        validators=[Length(max=10_000)],
+        description="Required to return, grant, deny or reopen. The advocate sees it.",
+    )
+    submit = SubmitField("Apply")
+
+
+class AssignForm(VersionedForm):
+    assignee = SelectField("Assign to", validate_choice=False, choices=[])
+    submit = SubmitField("Assign")
+
+
+class TakeForm(VersionedForm):
+    submit = SubmitField("Take this case")
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField("Note", validators=[DataRequired(), Length(max=20_000)])
+    visibility = RadioField(
+        "Who sees it", choices=list(NOTE_VISIBILITIES.items()), default="internal",
+        validators=[InputRequired()],
+    )  # fmt: skip
+    submit = SubmitField("Add note")
+
+
+class QueueFilterForm(FlaskForm):
+    """The queue's filters, read from the query string (a GET form, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", validators=[Optional(), Length(max=200)],
+                    description="Case number, register number or any part of the name")
+    stage = SelectField("Stage", choices=[("", "Any stage")] + [(s.value, s.label) for s in Stage],
+                        validators=[Optional()])
+    kind = SelectField("Kind", choices=[("", "Any kind")] + list(KINDS.items()),
+                       validators=[Optional()])
+    assignee = SelectField("Assignee", choices=[("", "Anyone"), ("me", "Me"), ("none", "Nobody")],
+                           validate_choice=False, validators=[Optional()])
+    organization = SelectField("Organization", choices=[("", "Any organization")],
+                               validate_choice=False, validators=[Optional()])
+    sort = SelectField("Order", choices=[("oldest", "Oldest first"), ("newest", "Newest first")],
+                       default="oldest", validators=[Optional()])  # fmt: skip

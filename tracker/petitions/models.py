@@ -1,0 +1,159 @@
+"""Petitions for clemency, their notes, and the case-number counters."""
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.auth.models import Organization, User
+from tracker.database import UTCDateTime, utcnow
+from tracker.extensions import db
+from tracker.workflow import Stage
+
+STAGE_VALUES = tuple(s.value for s in Stage)
+KINDS = {"pardon": "Pardon", "commutation": "Commutation of sentence"}
+CUSTODY_STATUSES = {
+    "in_prison": "In prison",
+    "home_confinement": "Home confinement",
+    "supervised_release": "Supervised release",
+    "released": "Released",
+}
+NOTE_VISIBILITIES = {"internal": "Internal (staff only)", "shared": "Shared with the advocate"}
+
+#: The fields an advocate fills in and staff may correct; each edit is audited field by field.
+EDITABLE_FIELDS = (
+    "kind",
+    "petitioner_name",
+    "register_number",
+    "date_of_birth",
+    "offenses",
+    "sentencing_court",
+    "sentence",
+    "sentence_date",
+    "custody_status",
+    "projected_release_date",
+    "grounds",
+)
+FIELD_LABELS = {
+    "kind": "Kind",
+    "petitioner_name": "Petitioner's full name",
+    "register_number": "Federal register number",
+    "date_of_birth": "Date of birth",
+    "offenses": "Offense(s) of conviction",
+    "sentencing_court": "Sentencing court",
+    "sentence": "Sentence imposed",
+    "sentence_date": "Date of sentence",
+    "custody_status": "Custody status",
+    "projected_release_date": "Projected release date",
+    "grounds": "Grounds for clemency",
+}
+
+
+class Petition(db.Model):
+    """One clemency petition (a case), identified to people by its case number."""
+
+    __table_args__ = (
+        CheckConstraint(f"stage IN {STAGE_VALUES!r}", name="stage_valid"),
+        CheckConstraint(f"kind IN {tuple(KINDS)!r}", name="kind_valid"),
+        CheckConstraint(f"custody_status IN {tuple(CUSTODY_STATUSES)!r}", name="custody_valid"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint(
+            "kind != 'commutation' OR register_number IS NOT NULL",
+            name="commutation_has_register_number",
+        ),
+        # A decided case has a decision time, a decider and a reason, and only a decided case has.
+        CheckConstraint(
+            "(stage IN ('granted', 'denied')) = (decided_at IS NOT NULL "
+            "AND decided_by_id IS NOT NULL AND decision_reason IS NOT NULL)",
+            name="decided_iff_decision_recorded",
+        ),
+        Index("ix_petition_stage_created", "stage", "created_at", "id"),
+        Index("ix_petition_org_stage_created", "organization_id", "stage", "created_at", "id"),
+        Index("ix_petition_assignee_stage_created", "assignee_id", "stage", "created_at", "id"),
+        Index("ix_petition_created", "created_at", "id"),
+        Index("ix_petition_kind_created", "kind", "created_at", "id"),
+        Index("ix_petition_register_number", "register_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Human case number, e.g. CP-2026-000123 (one counter per year).
+    case_number: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    stage: Mapped[str] = mapped_column(String(20), default=Stage.RECEIVED.value)
+    petitioner_name: Mapped[str] = mapped_column(String(200))
+    #: Federal Bureau of Prisons register number, NNNNN-NNN.
+    register_number: Mapped[str | None] = mapped_column(String(9))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    offenses: Mapped[str] = mapped_column(Text)
+    #: Federal district that imposed the sentence.
+    sentencing_court: Mapped[str] = mapped_column(String(200))
+    sentence: Mapped[str] = mapped_column(String(500))
+    sentence_date: Mapped[date] = mapped_column(Date)
+    custody_status: Mapped[str] = mapped_column(String(30))
+    projected_release_date: Mapped[date | None] = mapped_column(Date)
+    grounds: Mapped[str] = mapped_column(Text)
+
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    advocate_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    #: Raised by every edit, transition and assignment; forms and If-Match carry it.
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+
+    organization: Mapped[Organization] = relationship()
+    advocate: Mapped[User] = relationship(foreign_keys=[advocate_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    notes: Mapped[list["Note"]] = relationship(
+        back_populates="petition", order_by="Note.id", passive_deletes="all"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Petition {self.case_number} {self.stage}>"
+
+    @property
+    def stage_enum(self) -> Stage:
+        return Stage(self.stage)
+
+    @property
+    def kind_label(self) -> str:
+        return KINDS[self.kind]
+
+    @property
+    def custody_label(self) -> str:
+        return CUSTODY_STATUSES[self.custody_status]
+
+
+class Note(db.Model):
+    """A reviewer's note on a case: internal (staff only) or shared with the advocate."""
+
+    __table_args__ = (
+        CheckConstraint(f"visibility IN {tuple(NOTE_VISIBILITIES)!r}", name="visibility_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petition.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    visibility: Mapped[str] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    petition: Mapped[Petition] = relationship(back_populates="notes")
+    author: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Note {self.id} on petition {self.petition_id} ({self.visibility})>"
+
+
+class CaseNumberCounter(db.Model):
+    """The last case number handed out in a year; bumped atomically by UPDATE … RETURNING."""
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<CaseNumberCounter {self.year}: {self.last_value}>"

@@ -1,0 +1,114 @@
+"""Read-side queries for petitions: the queue, timelines, conflicts. No writes here."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import joinedload
+
+from tracker.audit.models import CASE_CATEGORY, AuditEntry
+from tracker.auth.models import User
+from tracker.extensions import db
+from tracker.petitions.models import Petition
+from tracker.petitions.validation import REGISTER_NUMBER
+from tracker.workflow import Role, Stage
+
+#: What an advocate sees of their own case's history.
+ADVOCATE_VISIBLE_ACTIONS = (
+    "submit",
+    "start_review",
+    "return_for_information",
+    "grant",
+    "deny",
+    "reopen",
+    "note_shared",
+)
+
+
+@dataclass
+class QueueFilters:
+    q: str | None = None
+    stage: str | None = None
+    kind: str | None = None
+    assignee: str | None = None  #: "me", "none", or a user id
+    organization: str | None = None  #: organization id
+    sort: str = "oldest"
+
+
+def search_condition(q: str):
+    """Case number, register number, or any part of the petitioner's name, ignoring case."""
+    q = q.strip()
+    conditions = [func.lower(Petition.petitioner_name).contains(q.lower(), autoescape=True)]
+    if q.upper().startswith("CP-"):
+        conditions.append(Petition.case_number == q.upper())
+    if REGISTER_NUMBER.match(q):
+        conditions.append(Petition.register_number == q)
+    return or_(*conditions)
+
+
+def visible_petitions(user: User) -> Select:
+    """Every petition the user may see: all for staff, their organization's for advocates."""
+    statement = select(Petition)
+    if not user.is_staff:
+        statement = statement.where(Petition.organization_id == user.organization_id)
+    return statement
+
+
+def queue_query(user: User, filters: QueueFilters) -> Select:
+    statement = visible_petitions(user).options(
+        joinedload(Petition.organization), joinedload(Petition.assignee)
+    )
+    if filters.q:
+        statement = statement.where(search_condition(filters.q))
+    if filters.stage in {s.value for s in Stage}:
+        statement = statement.where(Petition.stage == filters.stage)
+    if filters.kind:
+        statement = statement.where(Petition.kind == filters.kind)
+    if filters.assignee == "me":
+        statement = statement.where(Petition.assignee_id == user.id)
+    elif filters.assignee == "none":
+        statement = statement.where(Petition.assignee_id.is_(None))
+    elif filters.assignee and filters.assignee.isdigit():
+        statement = statement.where(Petition.assignee_id == int(filters.assignee))
+    if filters.organization and filters.organization.isdigit() and user.is_staff:
+        statement = statement.where(Petition.organization_id == int(filters.organization))
+    if filters.sort == "newest":
+        return statement.order_by(Petition.created_at.desc(), Petition.id.desc())
+    return statement.order_by(Petition.created_at, Petition.id)
+
+
+def timeline(petition: Petition, user: User) -> list[AuditEntry]:
+    """The case's history as the user may see it, oldest first."""
+    statement = (
+        select(AuditEntry)
+        .options(joinedload(AuditEntry.actor), joinedload(AuditEntry.subject_user))
+        .where(AuditEntry.petition_id == petition.id, AuditEntry.category == CASE_CATEGORY)
+        .order_by(AuditEntry.id)
+    )
+    if not user.is_staff:
+        statement = statement.where(AuditEntry.action.in_(ADVOCATE_VISIBLE_ACTIONS))
+    return list(db.session.scalars(statement))
+
+
+def changes_since(petition: Petition, seen_version: int) -> list[AuditEntry]:
+    """The versioned changes made to the case after the version the user saw."""
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .options(joinedload(AuditEntry.actor))
+        .where(AuditEntry.petition_id == petition.id, AuditEntry.category == CASE_CATEGORY)
+        .order_by(AuditEntry.id.desc())
+        .limit(200)
+    )
+    return [
+        entry for entry in reversed(list(entries))
+        if (entry.details or {}).get("version", 0) > seen_version
+    ]  # fmt: skip
+
+
+def assignable_staff() -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.role.in_([Role.REVIEWER.value, Role.SUPERVISOR.value]), User.active)
+            .order_by(User.name)
+        )
+    )

@@ -1,0 +1,150 @@
+"""Request plumbing shared by every blueprint: login loading, client info, headers, errors."""
+
+from zoneinfo import ZoneInfo
+
+from flask import Flask, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from tracker import permissions
+from tracker.audit import services as audit
+from tracker.audit.services import ClientInfo
+from tracker.errors import DomainError
+from tracker.extensions import db, login_manager
+from tracker.petitions.models import CUSTODY_STATUSES, FIELD_LABELS, KINDS
+from tracker.workflow import Stage
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+STAGE_BADGES = {
+    Stage.RECEIVED: "text-bg-secondary",
+    Stage.UNDER_REVIEW: "text-bg-primary",
+    Stage.GRANTED: "text-bg-success",
+    Stage.DENIED: "text-bg-danger",
+}
+#: Endpoints a user who must change their password may still reach.
+PASSWORD_CHANGE_ENDPOINTS = {"auth.change_password", "auth.logout", "static", "bootstrap.static"}
+
+
+@login_manager.user_loader
+def load_user(session_id: str):
+    from tracker.auth.models import User
+
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_token != token:
+        return None
+    return user
+
+
+def _remember_client() -> None:
+    g.client = ClientInfo(
+        ip_address=request.remote_addr, user_agent=(request.user_agent.string or "")[:500]
+    )
+
+
+def _require_password_change():
+    if (
+        current_user.is_authenticated
+        and current_user.must_change_password
+        and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS
+    ):
+        flash("Choose a new password before you go on.", "warning")
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if response.mimetype == "text/html":
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    if request.endpoint not in ("static", "bootstrap.static"):
+        # Pages carry case data or account data: never keep them in a cache.
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _render_error(status: int, message: str):
+    return render_template("error.html", status=status, message=message), status
+
+
+def _handle_domain_error(error: DomainError):
+    if error.status == 403:
+        actor = current_user if current_user.is_authenticated else None
+        audit.record_refusal(
+            "access_refused", actor=actor,
+            details={"status": 403, "path": request.path, "method": request.method,
+                     "message": error.message},
+        )  # fmt: skip
+    else:
+        db.session.rollback()
+    return _render_error(error.status, error.message)
+
+
+def _handle_http_error(error: HTTPException):
+    db.session.rollback()
+    if error.code == 403:
+        actor = current_user if current_user.is_authenticated else None
+        audit.record_refusal(
+            "access_refused", actor=actor,
+            details={"status": 403, "path": request.path, "method": request.method},
+        )  # fmt: skip
+    return _render_error(error.code or 500, error.description or error.name)
+
+
+def _handle_csrf_error(error: CSRFError):
+    db.session.rollback()
+    return _render_error(400, "The form expired or was not sent by this site. Reload and retry.")
+
+
+def _handle_unexpected(error: Exception):
+    db.session.rollback()
+    # Logged by Flask with the traceback; the page says nothing about the cause.
+    return _render_error(500, "Something went wrong on our side. Nothing was saved.")
+
+
+def localtime(moment, fmt: str = "%Y-%m-%d %H:%M"):
+    from flask import current_app
+
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).strftime(fmt)
+
+
+def register(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    app.before_request(_remember_client)
+    app.before_request(_require_password_change)
+    app.after_request(_security_headers)
+    app.register_error_handler(DomainError, _handle_domain_error)
+    app.register_error_handler(CSRFError, _handle_csrf_error)
+    app.register_error_handler(HTTPException, _handle_http_error)
+    if not app.debug and not app.testing:
+        app.register_error_handler(Exception, _handle_unexpected)
+
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["reject_key"] = lambda mapping, key: {
+        k: v for k, v in mapping.items() if k != key
+    }
+    app.jinja_env.globals.update(
+        permissions=permissions,
+        Stage=Stage,
+        STAGE_BADGES=STAGE_BADGES,
+        KINDS=KINDS,
+        CUSTODY_STATUSES=CUSTODY_STATUSES,
+        FIELD_LABELS=FIELD_LABELS,
+        display_timezone=lambda: app.config["DISPLAY_TIMEZONE"],
+    )

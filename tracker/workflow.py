@@ -1,0 +1,147 @@
+"""The petition lifecycle, declared once as data.
+
+received → under_review → granted | denied, with ``return_for_information``
+sending a case back to the advocate and ``reopen`` undoing a decision. Pages,
+the API, bulk decisions and the README's diagram all read this table; the only
+way to change a petition's stage is ``tracker.petitions.services.apply_transition``,
+which checks the move here first.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tracker.errors import DomainError
+
+
+class Stage(StrEnum):
+    RECEIVED = "received"
+    UNDER_REVIEW = "under_review"
+    GRANTED = "granted"
+    DENIED = "denied"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def is_decided(self) -> bool:
+        return self in DECIDED_STAGES
+
+
+DECIDED_STAGES = frozenset({Stage.GRANTED, Stage.DENIED})
+
+
+class Role(StrEnum):
+    ADVOCATE = "advocate"
+    REVIEWER = "reviewer"
+    SUPERVISOR = "supervisor"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def is_staff(self) -> bool:
+        return self in STAFF_ROLES
+
+
+STAFF_ROLES = frozenset({Role.REVIEWER, Role.SUPERVISOR})
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One move of the lifecycle: who may take it, from where, to where."""
+
+    name: str
+    label: str
+    sources: frozenset[Stage]
+    target: Stage
+    roles: frozenset[Role]
+    reason_required: bool
+    #: Bootstrap colour of the button that offers it.
+    style: str = "primary"
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition("submit", "Submit", frozenset(), Stage.RECEIVED,
+               frozenset({Role.ADVOCATE}), reason_required=False),
+    Transition("start_review", "Start review", frozenset({Stage.RECEIVED}), Stage.UNDER_REVIEW,
+               STAFF_ROLES, reason_required=False),
+    Transition("return_for_information", "Return for information",
+               frozenset({Stage.UNDER_REVIEW}), Stage.RECEIVED,
+               STAFF_ROLES, reason_required=True, style="warning"),
+    Transition("grant", "Grant", frozenset({Stage.UNDER_REVIEW}), Stage.GRANTED,
+               STAFF_ROLES, reason_required=True, style="success"),
+    Transition("deny", "Deny", frozenset({Stage.UNDER_REVIEW}), Stage.DENIED,
+               STAFF_ROLES, reason_required=True, style="danger"),
+    Transition("reopen", "Reopen", DECIDED_STAGES, Stage.UNDER_REVIEW,
+               frozenset({Role.SUPERVISOR}), reason_required=True, style="secondary"),
+)  # fmt: skip
+
+TRANSITIONS_BY_NAME: dict[str, Transition] = {t.name: t for t in TRANSITIONS}
+#: Transitions that move an existing petition (``submit`` creates one instead).
+PETITION_TRANSITIONS = tuple(t for t in TRANSITIONS if t.sources)
+
+
+class WorkflowError(DomainError):
+    """A move the workflow refuses; ``status`` is the HTTP answer for it."""
+
+
+class UnknownTransition(WorkflowError):
+    status = 400
+
+
+class TransitionForbidden(WorkflowError):
+    status = 403
+
+
+class WrongStage(WorkflowError):
+    status = 409
+
+
+class ReasonRequired(WorkflowError):
+    status = 422
+
+
+def get_transition(name: str) -> Transition:
+    try:
+        return TRANSITIONS_BY_NAME[name]
+    except KeyError:
+        raise UnknownTransition(f"Unknown action '{name}'.") from None
+
+
+def check_transition(transition: Transition, role: Role, stage: Stage, reason: str | None) -> None:
+    """Raise the WorkflowError that refuses this move, or return when it is allowed.
+
+    The role is checked before the stage so that a role that may never take the
+    action learns that (403) rather than the case's stage (409).
+    """
+    if role not in transition.roles:
+        raise TransitionForbidden(
+            f"A {role.label.lower()} may not take the action '{transition.name}'."
+        )
+    if stage not in transition.sources:
+        raise WrongStage(
+            f"The action '{transition.name}' cannot be taken: the case is now "
+            f"'{stage.label.lower()}' ({stage.value})."
+        )
+    if transition.reason_required and not (reason or "").strip():
+        raise ReasonRequired(f"The action '{transition.name}' requires a written reason.")
+
+
+def allowed_transitions(stage: Stage, role: Role) -> list[Transition]:
+    """The transitions this role may take on a petition in this stage, in table order."""
+    return [t for t in PETITION_TRANSITIONS if stage in t.sources and role in t.roles]
+
+
+def mermaid_diagram() -> str:
+    """The lifecycle as a Mermaid state diagram (the README embeds this output)."""
+    lines = ["stateDiagram-v2"]
+    for t in TRANSITIONS:
+        roles = ", ".join(sorted(r.value for r in t.roles))
+        reason = "; reason" if t.reason_required else ""
+        if not t.sources:
+            lines.append(f"    [*] --> {t.target.value}: {t.name} ({roles})")
+        for source in sorted(t.sources):
+            lines.append(f"    {source.value} --> {t.target.value}: {t.name} ({roles}{reason})")
+    return "\n".join(lines)
