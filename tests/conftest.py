@@ -12,6 +12,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
 
@@ -115,8 +116,22 @@ def app_ctx(app):
         yield
 
 
+class FreshContextClient(FlaskClient):
+    """Runs every request in its own app context, as in production.
+
+    Flask reuses an app context that is already pushed (the test's own), which
+    would share ``g`` (the logged-in user, the CSRF token) and the database
+    session between requests.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = FreshContextClient
     return app.test_client()
 
 

@@ -1,5 +1,7 @@
 """Helpers shared by the forms of every area."""
 
+from wtforms.fields import SelectChoice
+
 from tracker.errors import ValidationFailed
 
 
@@ -11,3 +13,8 @@ def apply_errors(form, error: ValidationFailed) -> None:
             field.errors = list(field.errors) + [message]
         else:
             form.form_errors.append(message)
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as the SelectChoice objects WTForms expects."""
+    return [SelectChoice(value, label) for value, label in pairs]

@@ -5,9 +5,10 @@ from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitF
 from wtforms.validators import DataRequired, Length, Optional
 
 from tracker.auth.passwords import MIN_PASSWORD_LENGTH
+from tracker.forms import options
 from tracker.workflow import Role
 
-ROLE_CHOICES = [(r.value, r.label) for r in Role]
+ROLE_CHOICES = options((r.value, r.label) for r in Role)
 
 
 class OrganizationForm(FlaskForm):

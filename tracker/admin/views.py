@@ -17,7 +17,7 @@ from tracker.auth import services
 from tracker.auth.models import Organization, User
 from tracker.errors import Conflict, ValidationFailed
 from tracker.extensions import db
-from tracker.forms import apply_errors
+from tracker.forms import apply_errors, options
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -33,7 +33,7 @@ def _organization_choices():
     organizations = db.session.scalars(
         select(Organization).where(Organization.active).order_by(Organization.name)
     )
-    return [("", "—")] + [(str(o.id), o.name) for o in organizations]
+    return options([("", "—")] + [(str(o.id), o.name) for o in organizations])
 
 
 def _organization(choice: str | None) -> Organization | None:

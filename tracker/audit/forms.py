@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Optional
 
+from tracker.forms import options
 from tracker.workflow import TRANSITIONS
 
 KNOWN_ACTIONS = [t.name for t in TRANSITIONS] + [
@@ -21,7 +22,7 @@ class AuditFilterForm(FlaskForm):
 
     actor = StringField("Actor (e-mail)", validators=[Optional()])
     case_number = StringField("Case number", validators=[Optional()])
-    action = SelectField("Action", choices=[("", "Any action")] + [(a, a) for a in KNOWN_ACTIONS],
+    action = SelectField("Action", choices=options([("", "Any action")] + [(a, a) for a in KNOWN_ACTIONS]),
                          validators=[Optional()])
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])

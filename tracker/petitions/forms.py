@@ -10,9 +10,10 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.widgets import HiddenInput
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import HiddenInput
 
+from tracker.forms import options
 from tracker.petitions.models import CUSTODY_STATUSES, EDITABLE_FIELDS, KINDS, NOTE_VISIBILITIES
 from tracker.petitions.validation import normalize, petition_errors
 from tracker.workflow import Stage
@@ -24,7 +25,7 @@ class VersionedForm(FlaskForm):
 
 
 class PetitionForm(VersionedForm):
-    kind = SelectField("Kind of clemency", choices=list(KINDS.items()), validators=[InputRequired()])
+    kind = SelectField("Kind of clemency", choices=options(KINDS.items()), validators=[InputRequired()])
     petitioner_name = StringField(
         "Petitioner's full name", validators=[DataRequired(), Length(max=200)]
     )
@@ -48,7 +49,7 @@ class PetitionForm(VersionedForm):
     )
     sentence_date = DateField("Date of sentence", validators=[InputRequired()])
     custody_status = SelectField(
-        "Custody status", choices=list(CUSTODY_STATUSES.items()), validators=[InputRequired()]
+        "Custody status", choices=options(CUSTODY_STATUSES.items()), validators=[InputRequired()]
     )
     projected_release_date = DateField(
         "Projected release date",
@@ -97,7 +98,7 @@ class TakeForm(VersionedForm):
 class NoteForm(FlaskForm):
     body = TextAreaField("Note", validators=[DataRequired(), Length(max=20_000)])
     visibility = RadioField(
-        "Who sees it", choices=list(NOTE_VISIBILITIES.items()), default="internal",
+        "Who sees it", choices=options(NOTE_VISIBILITIES.items()), default="internal",
         validators=[InputRequired()],
     )  # fmt: skip
     submit = SubmitField("Add note")
@@ -111,13 +112,13 @@ class QueueFilterForm(FlaskForm):
 
     q = StringField("Search", validators=[Optional(), Length(max=200)],
                     description="Case number, register number or any part of the name")
-    stage = SelectField("Stage", choices=[("", "Any stage")] + [(s.value, s.label) for s in Stage],
+    stage = SelectField("Stage", choices=options([("", "Any stage")] + [(s.value, s.label) for s in Stage]),
                         validators=[Optional()])
-    kind = SelectField("Kind", choices=[("", "Any kind")] + list(KINDS.items()),
+    kind = SelectField("Kind", choices=options([("", "Any kind")] + list(KINDS.items())),
                        validators=[Optional()])
-    assignee = SelectField("Assignee", choices=[("", "Anyone"), ("me", "Me"), ("none", "Nobody")],
+    assignee = SelectField("Assignee", choices=options([("", "Anyone"), ("me", "Me"), ("none", "Nobody")]),
                            validate_choice=False, validators=[Optional()])
-    organization = SelectField("Organization", choices=[("", "Any organization")],
+    organization = SelectField("Organization", choices=options([("", "Any organization")]),
                                validate_choice=False, validators=[Optional()])
-    sort = SelectField("Order", choices=[("oldest", "Oldest first"), ("newest", "Newest first")],
+    sort = SelectField("Order", choices=options([("oldest", "Oldest first"), ("newest", "Newest first")]),
                        default="oldest", validators=[Optional()])  # fmt: skip

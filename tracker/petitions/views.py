@@ -11,7 +11,7 @@ from tracker import permissions
 from tracker.auth.models import Organization, User
 from tracker.errors import NotFound, StaleVersion, ValidationFailed
 from tracker.extensions import db
-from tracker.forms import apply_errors
+from tracker.forms import apply_errors, options
 from tracker.petitions import queries, services
 from tracker.petitions.forms import (
     AssignForm,
@@ -47,11 +47,11 @@ def queue():
     """The queue (staff) or the organization's cases (advocates), filtered, sorted, paginated."""
     form = QueueFilterForm(request.args)
     if current_user.is_staff:
-        form.assignee.choices += [(str(u.id), u.name) for u in queries.assignable_staff()]
-        form.organization.choices += [
+        form.assignee.choices += options((str(u.id), u.name) for u in queries.assignable_staff())
+        form.organization.choices += options(
             (str(o.id), o.name)
             for o in db.session.scalars(select(Organization).order_by(Organization.name))
-        ]
+        )
     filters = queries.QueueFilters(
         q=form.q.data, stage=form.stage.data, kind=form.kind.data,
         assignee=form.assignee.data, organization=form.organization.data,
@@ -93,7 +93,7 @@ def _case_page_forms(petition):
     transitions = allowed_transitions(petition.stage_enum, current_user.role_enum)
     if transitions:
         form = TransitionForm(data={"version": petition.version}, prefix="transition")
-        form.action.choices = [(t.name, t.label) for t in transitions]
+        form.action.choices = options((t.name, t.label) for t in transitions)
         forms["transition"] = form
     if permissions.can_take_petition(current_user, petition):
         forms["take"] = TakeForm(data={"version": petition.version}, prefix="take")
@@ -102,9 +102,9 @@ def _case_page_forms(petition):
             data={"version": petition.version, "assignee": str(petition.assignee_id or "")},
             prefix="assign",
         )
-        form.assignee.choices = [("", "Nobody")] + [
+        form.assignee.choices = options([("", "Nobody")] + [
             (str(u.id), f"{u.name} ({u.role})") for u in queries.assignable_staff()
-        ]
+        ])
         forms["assign"] = form
     if permissions.can_write_notes(current_user):
         forms["note"] = NoteForm(prefix="note")
@@ -185,9 +185,9 @@ def transition(case_number):
     """Take a workflow action (start_review, return_for_information, grant, deny, reopen)."""
     petition = _petition_or_404(case_number)
     form, valid = _posted_form(TransitionForm, "transition")
-    form.action.choices = [
+    form.action.choices = options(
         (t.name, t.label) for t in allowed_transitions(petition.stage_enum, current_user.role_enum)
-    ]
+    )
     if not valid:
         return _render_case(petition, 422, transition=form)
     try:
