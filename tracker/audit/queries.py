@@ -67,3 +67,27 @@ def page_of_entries(filters: AuditFilters, before_id: int | None, per_page: int)
     entries = list(db.session.scalars(statement))
     next_before = entries[per_page - 1].id if len(entries) > per_page else None
     return entries[:per_page], next_before
+
+
+EXPORT_BATCH_SIZE = 1000
+
+
+def iter_filtered_entries(filters: AuditFilters, batch_size: int = EXPORT_BATCH_SIZE):
+    """Every matching entry, newest first, read in keyset batches (constant memory)."""
+    before_id = None
+    while True:
+        statement = filtered_entries(filters)
+        if statement is None:
+            return
+        if before_id is not None:
+            statement = statement.where(AuditEntry.id < before_id)
+        statement = statement.options(
+            joinedload(AuditEntry.actor), joinedload(AuditEntry.subject_user),
+            joinedload(AuditEntry.petition),
+        ).limit(batch_size)  # fmt: skip
+        batch = list(db.session.scalars(statement))
+        yield from batch
+        if len(batch) < batch_size:
+            return
+        before_id = batch[-1].id
+        db.session.expunge_all()  # keep memory flat across batches

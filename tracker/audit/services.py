@@ -7,7 +7,7 @@ transaction as the change it describes; nothing here commits except
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -174,7 +174,8 @@ class VerificationResult:
     message: str
 
 
-def _stream_entries(start_id: int) -> Iterator:
+def _stream_entries(start_id: int):
+    """A server-side cursor over the entries from ``start_id`` on, in id order (close it)."""
     columns = [getattr(AuditEntry, name) for name in HASHED_COLUMNS] + [AuditEntry.entry_hash]
     statement = (
         select(*columns)
@@ -182,7 +183,21 @@ def _stream_entries(start_id: int) -> Iterator:
         .order_by(AuditEntry.id)
         .execution_options(yield_per=2000, stream_results=True)
     )
-    yield from db.session.execute(statement)
+    return db.session.execute(statement)
+
+
+def _entry_problem(entry: dict, expected_id: int, expected_prev: str | None) -> str | None:
+    """What is wrong with this entry at this place in the chain, or None."""
+    if entry["id"] != expected_id:
+        missing = str(expected_id)
+        if entry["id"] > expected_id + 1:
+            missing = f"{expected_id} to {entry['id'] - 1}"
+        return f"Entry {entry['id']}: entries before it are missing (expected id {missing})."
+    if expected_prev is not None and entry["prev_hash"] != expected_prev:
+        return f"Entry {entry['id']}: its link does not match the hash of entry {expected_id - 1}."
+    if entry_hash(entry) != entry["entry_hash"]:
+        return f"Entry {entry['id']}: its content does not match its hash."
+    return None
 
 
 def verify_chain(recent: int | None = None) -> VerificationResult:
@@ -198,30 +213,25 @@ def verify_chain(recent: int | None = None) -> VerificationResult:
         )
     ).one()
     start_id = 1 if recent is None else max(1, head_id - recent + 1)
-    expected_id, expected_prev = start_id, None
-    if start_id == 1:
-        expected_prev = GENESIS_HASH
+    expected_id = start_id
+    expected_prev = GENESIS_HASH if start_id == 1 else None
     checked = 0
-    for row in _stream_entries(start_id):
-        entry = row._asdict()
-        if entry["id"] != expected_id:
-            missing = f"{expected_id}" if entry["id"] == expected_id + 1 else (
-                f"{expected_id}–{entry['id'] - 1}")
-            return VerificationResult(False, checked, entry["id"],
-                f"Entry {entry['id']}: entries before it are missing (expected id {missing}).")
-        if expected_prev is not None and entry["prev_hash"] != expected_prev:
-            return VerificationResult(False, checked, entry["id"],
-                f"Entry {entry['id']}: its link does not match the hash of entry {expected_id - 1}.")
-        if entry_hash(entry) != entry["entry_hash"]:
-            return VerificationResult(False, checked, entry["id"],
-                f"Entry {entry['id']}: its content does not match its hash.")
-        checked += 1
-        expected_id += 1
-        expected_prev = entry["entry_hash"]
-    if expected_id - 1 != head_id or (checked and expected_prev != head_hash):
-        return VerificationResult(False, checked, expected_id,
-            f"The chain ends at entry {expected_id - 1}, but its head names entry {head_id}: "
-            "entries at the end are missing or altered.")
+    with _stream_entries(start_id) as rows:
+        for row in rows:
+            entry = row._asdict()
+            problem = _entry_problem(entry, expected_id, expected_prev)
+            if problem:
+                return VerificationResult(False, checked, entry["id"], problem)
+            checked += 1
+            expected_id += 1
+            expected_prev = entry["entry_hash"]
+    last_id = expected_id - 1
+    if last_id != head_id or (checked and expected_prev != head_hash):
+        message = (
+            f"The chain ends at entry {last_id}, but its head names entry {head_id}: "
+            "entries at the end are missing or altered."
+        )
+        return VerificationResult(False, checked, last_id + 1, message)
     scope = "the whole chain" if recent is None else f"the newest {checked} entries"
     return VerificationResult(True, checked, None, f"Intact: {scope} verified ({checked} entries).")
 

@@ -1,12 +1,23 @@
 """The global audit log and its chain verification, for supervisors."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from tracker import permissions
-from tracker.audit import queries, services
+from tracker.audit import export, queries, services
 from tracker.audit.forms import AuditFilterForm
 from tracker.audit.models import AuditVerification
 from tracker.extensions import db
@@ -58,3 +69,34 @@ def verify():
     db.session.commit()
     flash(result.message, "success" if result.intact else "danger")
     return redirect(url_for("audit.log"))
+
+
+EXPORT_FORMATS = {
+    "csv": ("text/csv; charset=utf-8", export.stream_csv),
+    "jsonl": ("application/x-ndjson; charset=utf-8", export.stream_jsonl),
+}
+
+
+@blueprint.route("/export.<any(csv, jsonl):file_format>", methods=["POST"])
+def export_log(file_format):
+    """Download the filtered log, streamed; the export itself is audited first.
+
+    A POST (with a CSRF token) because an export is recorded: no write on a GET.
+    """
+    form = AuditFilterForm(request.form)
+    if not FlaskForm().validate_on_submit():
+        abort(400, "The form expired. Reload and retry.")
+    form.validate()
+    filters = _filters(form)
+    services.record_security_event(
+        "audit_exported", actor=current_user,
+        details={"format": file_format, "filters": form.filter_args()},
+    )  # fmt: skip
+    db.session.commit()
+    mimetype, stream = EXPORT_FORMATS[file_format]
+    body = stream_with_context(stream(queries.iter_filtered_entries(filters)))
+    filename = f"audit-log.{file_format}"
+    return Response(
+        body, mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )  # fmt: skip
