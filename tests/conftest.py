@@ -256,3 +256,25 @@ def login_as(make_user, auth):
         return user
 
     return login
+
+
+@pytest.fixture(scope="module")
+def committed_app(tmp_path_factory):
+    """An app on its own fresh database, for tests that need real commits (threads, servers).
+
+    Use with ``@pytest.mark.committed`` so the rolled-back test transaction steps aside.
+    """
+    if POSTGRES_URL:
+        database = fresh_postgres_database("tracker_committed")
+        url = database.__enter__()
+    else:
+        database = None
+        url = f"sqlite:///{tmp_path_factory.mktemp('committed') / 'tracker.sqlite3'}"
+    application = testing_app(url)
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+    if database is not None:
+        database.__exit__(None, None, None)
