@@ -98,7 +98,7 @@ def upgrade():
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
     sa.Column('decision_reason', sa.Text(), nullable=True),
-    sa.CheckConstraint("(stage IN ('granted', 'denied')) = (decided_at IS NOT NULL AND decided_by_id IS NOT NULL AND decision_reason IS NOT NULL)", name=op.f('ck_petition_decided_iff_decision_recorded')),
+    sa.CheckConstraint("(stage IN ('granted', 'denied') AND decided_at IS NOT NULL AND decided_by_id IS NOT NULL AND decision_reason IS NOT NULL) OR (stage NOT IN ('granted', 'denied') AND decided_at IS NULL AND decided_by_id IS NULL AND decision_reason IS NULL)", name=op.f('ck_petition_decided_iff_decision_recorded')),
     sa.CheckConstraint("custody_status IN ('in_prison', 'home_confinement', 'supervised_release', 'released')", name=op.f('ck_petition_custody_valid')),
     sa.CheckConstraint("kind != 'commutation' OR register_number IS NOT NULL", name=op.f('ck_petition_commutation_has_register_number')),
     sa.CheckConstraint("kind IN ('pardon', 'commutation')", name=op.f('ck_petition_kind_valid')),

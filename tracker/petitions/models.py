@@ -63,8 +63,10 @@ class Petition(db.Model):
         ),
         # A decided case has a decision time, a decider and a reason, and only a decided case has.
         CheckConstraint(
-            "(stage IN ('granted', 'denied')) = (decided_at IS NOT NULL "
-            "AND decided_by_id IS NOT NULL AND decision_reason IS NOT NULL)",
+            "(stage IN ('granted', 'denied') AND decided_at IS NOT NULL "
+            "AND decided_by_id IS NOT NULL AND decision_reason IS NOT NULL) OR "
+            "(stage NOT IN ('granted', 'denied') AND decided_at IS NULL "
+            "AND decided_by_id IS NULL AND decision_reason IS NULL)",
             name="decided_iff_decision_recorded",
         ),
         Index("ix_petition_stage_created", "stage", "created_at", "id"),
