@@ -81,3 +81,26 @@ class User(UserMixin, db.Model):
         # The session names the user *and* their current session token, so
         # rotating the token logs out every existing session at once.
         return f"{self.id}:{self.session_token}"
+
+
+class ApiToken(db.Model):
+    """A personal API token. Only its SHA-256 is stored; the token is shown once, at creation.
+
+    It acts with its user's role and organization; it stops working when revoked, when
+    the user is deactivated, or when the user's role or password is changed.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: The first characters of the token, to tell tokens apart on the profile page.
+    prefix: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} {self.name!r} of user {self.user_id}>"
