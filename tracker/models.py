@@ -1,7 +1,7 @@
 """Imports every model so that SQLAlchemy and Alembic see the whole schema."""
 
 from tracker.audit.models import AuditChainHead, AuditEntry, AuditVerification
-from tracker.auth.models import ApiToken, Organization, User
+from tracker.auth.models import ApiToken, Organization, RecoveryCode, User, UserSession
 from tracker.petitions.models import CaseNumberCounter, Note, Petition
 
 __all__ = [
@@ -13,5 +13,7 @@ __all__ = [
     "Note",
     "Organization",
     "Petition",
+    "RecoveryCode",
     "User",
+    "UserSession",
 ]

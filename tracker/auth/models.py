@@ -51,6 +51,15 @@ class User(UserMixin, db.Model):
     #: Rotated to end every existing session of this user (password reset, role change…).
     session_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Failed logins in the current window (see LOGIN_FAILURE_WINDOW); reset at success.
+    failed_login_count: Mapped[int] = mapped_column(default=0)
+    first_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Base32 TOTP secret, set once the user confirmed enrolment with a code.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The last TOTP time step accepted; a code of that step or older is a replay.
+    totp_last_step: Mapped[int | None]
 
     organization: Mapped[Organization | None] = relationship(back_populates="users")
 
@@ -104,3 +113,41 @@ class ApiToken(db.Model):
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} {self.name!r} of user {self.user_id}>"
+
+
+class UserSession(db.Model):
+    """One login: the browser's session names it, and it can be ended on the server.
+
+    The cookie carries a random key; only its SHA-256 is stored. A session ends at
+    logout, when idle or too old, and when its user's password, role or status changes.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the second factor was given; None while it is still owed.
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: logout, idle, expired, password_changed, password_reset, role_changed, deactivated …
+    end_reason: Mapped[str | None] = mapped_column(String(30))
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<UserSession {self.id} of user {self.user_id}>"
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for the second factor; stored as a SHA-256 hash."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<RecoveryCode {self.id} of user {self.user_id}>"
