@@ -31,7 +31,8 @@ class Config:
 
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", DEFAULT_SQLITE_URL)
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    #: hide_parameters: SQL logs and database errors never show values (case data).
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
     #: Local zone in which time stamps are shown; they are stored in UTC.
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "America/New_York")
     PETITIONS_PER_PAGE = _env_int("PETITIONS_PER_PAGE", 25)
@@ -57,6 +58,12 @@ class Config:
     ARGON2_MEMORY_COST = _env_int("ARGON2_MEMORY_COST", 65536)  # KiB
     ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 4)
 
+    #: TOTP for reviewers and supervisors; only DevelopmentConfig lets the environment turn it off.
+    TWO_FACTOR_REQUIRED = True
+    TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "Clemency Tracker")
+    #: Strict-Transport-Security max-age; 0 sends no header (production sets a year).
+    HSTS_SECONDS = 0
+
     BOOTSTRAP_SERVE_LOCAL = True
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     DEBUG = False
@@ -69,6 +76,9 @@ class Config:
 
 class DevelopmentConfig(Config):
     SECRET_KEY = os.environ.get("SECRET_KEY", INSECURE_DEV_SECRET_KEY)
+    #: ``TWO_FACTOR_REQUIRED=0`` keeps the demo one command (``make run`` sets it); the
+    #: login page then says that the second factor is off. No other configuration reads it.
+    TWO_FACTOR_REQUIRED = _env_bool("TWO_FACTOR_REQUIRED", True)
 
 
 class TestingConfig(Config):
@@ -84,7 +94,10 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    HSTS_SECONDS = _env_int("HSTS_SECONDS", 31_536_000)
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": True, "hide_parameters": True, "pool_size": 5, "max_overflow": 5,
+    }
 
     @classmethod
     def validate(cls, settings: dict) -> None:

@@ -1,0 +1,314 @@
+"""The README's journey, end to end, in a real browser (Playwright driving Debian's Chromium).
+
+An advocate submits a commutation petition through the form; a reviewer finds it in the
+queue, takes it, starts review, grants it with a reason and adds a shared note; the
+advocate sees it granted with the reason and the note; a supervisor reads the case's
+history and finds the grant in the global audit log.
+
+The app is served for real (werkzeug, in a thread) on its own fresh database, built by
+the migrations, so the test is marked ``committed``: every write is really committed.
+Fields are found by their labels and buttons by their roles, so a field that loses its
+label fails the test. A screenshot of each step goes to tests/artifacts/browser/.
+"""
+
+import re
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from tests import conftest
+from tests.conftest import PASSWORD, fresh_postgres_database, on_postgres
+from tracker.auth import services as auth_services
+from tracker.extensions import db
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "browser"
+
+ORGANIZATION = "Justice Forward Project"
+ADVOCATE = ("ana.advocate@example.org", "Ana Advocate")
+REVIEWER = ("rita.reviewer@example.org", "Rita Reviewer")
+SUPERVISOR = ("sam.supervisor@example.org", "Sam Supervisor")
+
+PETITIONER = "Jordan Q. Example"
+REGISTER_NUMBER = "12345-678"
+GRANT_REASON = "Sentence far exceeds what the law now provides; exemplary record in custody."
+SHARED_NOTE = "Please tell Mr. Example the warrant of commutation is being prepared."
+CASE_NUMBER = re.compile(r"CP-\d{4}-\d{6}")
+
+
+@contextmanager
+def fresh_database_url(tmp_path):
+    """A new, empty database for this test only: SQLite in tmp_path, or PostgreSQL."""
+    if on_postgres():
+        with fresh_postgres_database("tracker_browser") as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / 'browser.sqlite3'}"
+
+
+@contextmanager
+def migrated_app(url):
+    """An app on ``url`` whose schema is built by the migrations; its engine disposed at the end."""
+    app = conftest.testing_app(url)  # imported by module: pytest would collect test*
+    try:
+        with app.app_context():
+            upgrade()
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def create_users(app) -> None:
+    with app.app_context():
+        organization = auth_services.create_organization(None, ORGANIZATION)
+        for (email, name), role, org in (
+            (ADVOCATE, "advocate", organization),
+            (REVIEWER, "reviewer", None),
+            (SUPERVISOR, "supervisor", None),
+        ):
+            auth_services.create_user(
+                None, email=email, name=name, role=role, password=PASSWORD, organization=org
+            )
+        db.session.commit()
+
+
+@contextmanager
+def served(app):
+    """Serve the app on a free local port in a daemon thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+class Journey:
+    """The browser page, the server's address, and numbered screenshots."""
+
+    def __init__(self, page, base_url: str):
+        self.page = page
+        self.base_url = base_url
+        self.step = 0
+
+    def screenshot(self, name: str) -> None:
+        self.step += 1
+        self.page.screenshot(path=ARTIFACTS / f"{self.step:02d}-{name}.png", full_page=True)
+
+    def log_in(self, email: str, name: str) -> None:
+        from playwright.sync_api import expect
+
+        page = self.page
+        page.goto(f"{self.base_url}/login")
+        expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+        page.get_by_label("E-mail", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("button", name="Log out")).to_be_visible()
+        expect(page.get_by_role("navigation", name="Main")).to_contain_text(name)
+
+    def log_out(self) -> None:
+        from playwright.sync_api import expect
+
+        self.page.get_by_role("button", name="Log out").click()
+        expect(self.page.get_by_text("You are logged out.")).to_be_visible()
+
+
+@pytest.mark.browser
+@pytest.mark.committed
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM}")
+def test_petition_journey_in_a_browser(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+
+    with fresh_database_url(tmp_path) as url, migrated_app(url) as app:
+        create_users(app)
+        with served(app) as base_url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                context.set_default_timeout(15_000)
+                page = context.new_page()
+                problems = watch_for_problems(page)
+                walk_the_journey(Journey(page, base_url))
+                context.close()
+            finally:
+                browser.close()
+    assert problems == [], "\n".join(problems)
+
+
+def watch_for_problems(page) -> list[str]:
+    """Collect console errors (a CSP violation, a script error), uncaught page errors and any
+    response of 400 or more: the journey takes no step that should be refused or fail."""
+    problems: list[str] = []
+
+    def on_console(message):
+        url = message.location.get("url", "")
+        # Chromium asks for /favicon.ico by itself and the app has none: not a page's fault.
+        if message.type == "error" and not url.endswith("/favicon.ico"):
+            problems.append(f"console: {message.text} ({url})")
+
+    def on_response(response):
+        if response.status >= 400:
+            problems.append(f"HTTP {response.status} for {response.url}")
+
+    page.on("console", on_console)
+    page.on("response", on_response)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
+    return problems
+
+
+def walk_the_journey(journey: Journey) -> None:
+    from playwright.sync_api import expect
+
+    page = journey.page
+
+    # --- the advocate submits a commutation petition through the form --------------------
+    journey.log_in(*ADVOCATE)
+    expect(page.get_by_role("heading", name=f"Petitions of {ORGANIZATION}")).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New petition").click()
+    expect(page.get_by_role("heading", name="New clemency petition")).to_be_visible()
+    page.get_by_label("Kind of clemency", exact=True).select_option(label="Commutation of sentence")
+    page.get_by_label("Custody status", exact=True).select_option(label="In prison")
+    page.get_by_label("Petitioner's full name", exact=True).fill(PETITIONER)
+    page.get_by_label("Federal register number", exact=True).fill(REGISTER_NUMBER)
+    page.get_by_label("Date of birth", exact=True).fill("1975-04-02")
+    page.get_by_label("Date of sentence", exact=True).fill("2005-06-01")
+    page.get_by_label("Projected release date", exact=True).fill("2030-01-01")
+    page.get_by_label("Sentencing court (federal district)", exact=True).fill(
+        "District of Maryland"
+    )
+    page.get_by_label("Sentence imposed", exact=True).fill("240 months' imprisonment")
+    page.get_by_label("Offense(s) of conviction", exact=True).fill(
+        "Conspiracy to distribute cocaine base (21 U.S.C. § 846)"
+    )
+    page.get_by_label("Grounds for clemency", exact=True).fill(
+        "Would receive a far shorter sentence today; twenty years without an infraction."
+    )
+    journey.screenshot("advocate-fills-petition")
+    page.get_by_role("button", name="Submit petition").click()
+
+    expect(page.get_by_role("alert")).to_contain_text(
+        re.compile(r"Petition CP-\d{4}-\d{6} submitted")
+    )
+    case_number = CASE_NUMBER.search(page.get_by_role("heading", level=1).inner_text()).group(0)
+    expect(page).to_have_url(re.compile(rf"/petitions/{case_number}$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Received")
+    petition = page.get_by_role("region", name="Petition")
+    expect(petition).to_contain_text(PETITIONER)
+    expect(petition).to_contain_text(REGISTER_NUMBER)
+    journey.screenshot("advocate-sees-case-received")
+    journey.log_out()
+
+    # --- the reviewer finds it in the queue, takes it, starts review, grants it ---------
+    journey.log_in(*REVIEWER)
+    expect(page.get_by_role("heading", name="Queue")).to_be_visible()
+    filters = page.get_by_role("search", name="Filter cases")
+    filters.get_by_label("Search", exact=True).fill(REGISTER_NUMBER)
+    filters.get_by_role("button", name="Filter").click()
+    expect(page.get_by_text("1 case", exact=True)).to_be_visible()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=case_number))
+    expect(row).to_contain_text(PETITIONER)
+    expect(row).to_contain_text(ORGANIZATION)
+    expect(row).to_contain_text("Received")
+    journey.screenshot("reviewer-finds-case-in-queue")
+    row.get_by_role("link", name=case_number).click()
+
+    actions = page.get_by_role("region", name="Actions")
+    actions.get_by_role("button", name="Take this case").click()
+    expect(page.get_by_role("alert")).to_contain_text(f"Case {case_number} is now yours.")
+    expect(page.get_by_role("region", name="Petition")).to_contain_text(REVIEWER[1])
+    journey.screenshot("reviewer-takes-case")
+
+    actions.get_by_label("Action", exact=True).select_option(label="Start review")
+    actions.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        f"Start review: case {case_number} is now under review."
+    )
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Under review")
+    journey.screenshot("reviewer-starts-review")
+
+    actions.get_by_label("Action", exact=True).select_option(label="Grant")
+    actions.get_by_label("Reason", exact=True).fill(GRANT_REASON)
+    actions.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("alert")).to_contain_text(f"Grant: case {case_number} is now granted.")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Granted")
+    expect(page.get_by_role("status")).to_contain_text(f"Reason: {GRANT_REASON}")
+    journey.screenshot("reviewer-grants-case")
+
+    notes = page.get_by_role("region", name="Notes")
+    notes.get_by_label("Note", exact=True).fill(SHARED_NOTE)
+    notes.get_by_label("Shared with the advocate", exact=True).check()
+    notes.get_by_role("button", name="Add note").click()
+    expect(page.get_by_role("alert")).to_contain_text("Note added.")
+    expect(notes).to_contain_text(SHARED_NOTE)
+    expect(notes).to_contain_text("Shared with the advocate")
+    journey.screenshot("reviewer-adds-shared-note")
+    journey.log_out()
+
+    # --- the advocate sees it granted, with the reason and the shared note ---------------
+    journey.log_in(*ADVOCATE)
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=case_number))
+    expect(row).to_contain_text("Granted")
+    row.get_by_role("link", name=case_number).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Granted")
+    decision = page.get_by_role("status")
+    expect(decision).to_contain_text("Granted")
+    expect(decision).to_contain_text(f"Reason: {GRANT_REASON}")
+    notes = page.get_by_role("region", name="Notes")
+    expect(notes).to_contain_text(SHARED_NOTE)
+    expect(notes).to_contain_text(REVIEWER[1])
+    expect(page.get_by_role("region", name="Actions")).to_have_count(0)
+    expect(notes.get_by_role("button", name="Add note")).to_have_count(0)
+    journey.screenshot("advocate-sees-case-granted")
+    journey.log_out()
+
+    # --- the supervisor reads the case's history and finds the grant in the audit log ----
+    journey.log_in(*SUPERVISOR)
+    page.get_by_role("link", name=case_number).click()
+    history = page.get_by_role("region", name="History")
+    expect(history.get_by_role("listitem")).to_contain_text(
+        [
+            re.compile(rf"Submit.*{re.escape(ADVOCATE[1])}", re.S),
+            re.compile(rf"Take\s*→\s*{re.escape(REVIEWER[1])}", re.S),
+            re.compile(r"Start review.*Received.*Under review", re.S),
+            re.compile(rf"Grant.*Under review.*Granted.*{re.escape(GRANT_REASON)}", re.S),
+            re.compile(rf"Note shared.*{re.escape(SHARED_NOTE)}", re.S),
+        ]
+    )
+    journey.screenshot("supervisor-reads-case-history")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    audit_filters = page.get_by_role("form", name="Filter the audit log")
+    audit_filters.get_by_label("Case number", exact=True).fill(case_number)
+    audit_filters.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(rf"/audit/\?.*case_number={case_number}"))
+    entries = page.get_by_role("row").filter(has=page.get_by_role("link", name=case_number))
+    expect(entries).to_have_count(5)  # submit, take, start_review, grant, note_shared
+    grant = entries.filter(has=page.locator("code", has_text=re.compile(r"^grant$")))
+    expect(grant).to_have_count(1)
+    expect(grant).to_contain_text(REVIEWER[0])
+    expect(grant).to_contain_text(f"Reason: {GRANT_REASON}")
+    expect(grant).to_contain_text(re.compile(r"Under review\s*→\s*Granted"))
+    journey.screenshot("supervisor-finds-grant-in-audit-log")

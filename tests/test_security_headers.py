@@ -1,0 +1,127 @@
+"""Headers, configuration guards, body limits, error pages and logs."""
+
+import logging
+
+import pytest
+
+from config import INSECURE_DEV_SECRET_KEY
+from tests.conftest import PASSWORD, FreshContextClient, csrf_token
+from tracker.auth.services import create_organization, create_user
+from tracker.extensions import db
+from tracker import create_app
+from tracker.workflow import Stage
+
+
+def test_html_pages_carry_a_strict_policy(client, login_as, make_petition):
+    user = login_as("advocate")
+    petition = make_petition(organization=user.organization)
+    response = client.get(f"/petitions/{petition.case_number}")
+    csp = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp
+    for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
+                      "script-src 'self'"):  # fmt: skip
+        assert directive in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in response.headers  # not outside production
+
+
+def test_pages_have_no_inline_script_or_style(client, login_as, make_petition):
+    user = login_as("supervisor")
+    petition = make_petition(stage=Stage.UNDER_REVIEW)
+    for path in ("/petitions", f"/petitions/{petition.case_number}", "/audit/", "/admin/users"):
+        body = client.get(path).get_data(as_text=True)
+        assert "<script>" not in body and "<script " not in body.replace("<script src=", "")
+        assert "style=" not in body and "<style" not in body
+    del user
+
+
+def test_static_files_are_served_locally(client):
+    body = client.get("/login").get_data(as_text=True)
+    assert "cdn" not in body.lower()
+    with client.get("/static/tracker.css") as response:
+        assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("key", "debug", "message"),
+    [(None, False, "SECRET_KEY"), (INSECURE_DEV_SECRET_KEY, False, "SECRET_KEY"),
+     ("too-short-key", False, "SECRET_KEY"), ("k" * 40, True, "DEBUG")],
+)  # fmt: skip
+def test_production_refuses_unsafe_settings(monkeypatch, key, debug, message):
+    if key is None:
+        monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match=message):
+        create_app("production", SECRET_KEY=key, DEBUG=debug)
+
+
+def test_production_sends_hsts_and_secure_cookies(tmp_path):
+    app = create_app("production", SECRET_KEY="p" * 48,
+                     SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    with app.test_client().get("/static/tracker.css") as response:
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_oversized_body_gets_413(client, app):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    response = client.post("/login", data={"email": "x" * (limit + 10), "password": "y"})
+    assert response.status_code == 413
+
+
+def test_error_pages_are_generic(app, client, login_as, monkeypatch):
+    login_as("reviewer")
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals: Jordan Q. Example")
+
+    monkeypatch.setattr("tracker.petitions.queries.queue_query", explode)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    response = client.get("/petitions")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Traceback" not in body and "secret internals" not in body
+    assert "Nothing was saved" in body
+
+
+@pytest.mark.committed
+def test_case_data_never_reaches_the_log(committed_app, caplog):
+    """A sentinel petitioner name goes through every path; no log record may contain it."""
+    sentinel = "Zyxwv Sentinelname"
+    caplog.set_level(logging.DEBUG)
+    # As an operator debugging the database would: SQL statements logged, never their values.
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    with committed_app.app_context():
+        organizations = [create_organization(None, f"Log Org {n}") for n in (1, 2)]
+        emails = []
+        for number, organization in enumerate(organizations):
+            user = create_user(None, email=f"log{number}@example.org", name="Log", role="advocate",
+                               password=PASSWORD, organization=organization)  # fmt: skip
+            emails.append(user.email)
+        db.session.commit()
+    committed_app.test_client_class = FreshContextClient
+    client = committed_app.test_client()
+
+    def login(email):
+        client.post("/login", data={"email": email, "password": PASSWORD,
+                                    "csrf_token": csrf_token(client, "/login")})  # fmt: skip
+
+    login(emails[0])
+    token = csrf_token(client, "/petitions/new")
+    form = {"kind": "commutation", "petitioner_name": sentinel, "register_number": "bad",
+            "date_of_birth": "1970-01-01", "offenses": sentinel, "sentencing_court": "D. Md.",
+            "sentence": "10 years", "sentence_date": "2000-01-01",
+            "custody_status": "in_prison", "grounds": sentinel, "version": "0",
+            "csrf_token": token}  # fmt: skip
+    assert client.post("/petitions/new", data=form).status_code == 422
+    response = client.post("/petitions/new", data=form | {"register_number": "12345-678"})
+    assert response.status_code == 302
+    case_path = response.headers["Location"]
+    assert sentinel in client.get(case_path).get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(client, case_path)})
+    login(emails[1])
+    assert client.get(case_path).status_code == 404
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "INSERT INTO petition" in logged, "SQL was not logged: the check would be empty"
+    assert sentinel not in logged

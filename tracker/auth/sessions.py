@@ -1,0 +1,89 @@
+"""Server-side login sessions: the cookie names a UserSession row, which the server can end.
+
+The browser's signed cookie holds a random key (``session["sid"]``); the database keeps
+only its SHA-256. Every request checks the row: ended, idle too long, or older than the
+absolute lifetime all mean logged out — whatever cookie is replayed.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app, session
+from sqlalchemy import select, update
+
+from tracker.audit.services import current_client
+from tracker.auth.models import ApiToken, User, UserSession
+from tracker.database import utcnow
+from tracker.extensions import db
+
+SESSION_KEY = "sid"
+#: last_seen_at is written at most this often, so reads stay (almost) write-free.
+LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def start_session(user: User, *, second_factor_done: bool) -> str:
+    """Record a new login and return the key the cookie must carry."""
+    key = secrets.token_urlsafe(32)
+    client = current_client()
+    now = utcnow()
+    db.session.add(UserSession(
+        key_hash=_hash(key), user_id=user.id, created_at=now, last_seen_at=now,
+        second_factor_at=now if second_factor_done else None,
+        ip_address=client.ip_address, user_agent=client.user_agent,
+    ))  # fmt: skip
+    return key
+
+
+def current_session() -> UserSession | None:
+    """The live UserSession named by this request's cookie, or None (and it is ended if stale)."""
+    key = session.get(SESSION_KEY)
+    if not key:
+        return None
+    row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _hash(key)))
+    if row is None or row.ended_at is not None:
+        return None
+    now = utcnow()
+    config = current_app.config
+    if now - row.created_at > config["SESSION_ABSOLUTE_LIFETIME"]:
+        _end(row, "expired")
+        return None
+    if now - row.last_seen_at > config["PERMANENT_SESSION_LIFETIME"]:
+        _end(row, "idle")
+        return None
+    if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
+        row.last_seen_at = now
+        db.session.commit()  # bookkeeping of its own, before the request's work starts
+    return row
+
+
+def _end(row: UserSession, reason: str) -> None:
+    row.ended_at, row.end_reason = utcnow(), reason
+    db.session.commit()  # the session is over whatever the request does next
+
+
+def end_session(row: UserSession | None, reason: str = "logout") -> None:
+    """End one session (logout). The caller commits."""
+    if row is not None and row.ended_at is None:
+        row.ended_at, row.end_reason = utcnow(), reason
+
+
+def end_all_access(user: User, reason: str, *, keep: UserSession | None = None) -> None:
+    """End every session of the user (but ``keep``) and revoke their API tokens. No commit."""
+    now = utcnow()
+    statement = update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None)
+    )
+    if keep is not None:
+        statement = statement.where(UserSession.id != keep.id)
+    db.session.execute(statement.values(ended_at=now, end_reason=reason))
+    if keep is None:
+        db.session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
