@@ -39,7 +39,7 @@ def case_history(petition_id):
     return db.session.execute(
         select(AuditEntry.id, AuditEntry.action).where(
             AuditEntry.petition_id == petition_id, AuditEntry.category == "case"
-        )
+        ).order_by(AuditEntry.id)
     ).all()
 
 

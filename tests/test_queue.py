@@ -1,0 +1,243 @@
+"""The queue: filters, search, order, pages, what advocates see, and a constant number of
+SQL statements however many rows the page shows."""
+
+import re
+from contextlib import contextmanager
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import event
+
+from tests.helpers import page_forms, page_text
+from tracker.extensions import db
+from tracker.petitions import services as petition_services
+from tracker.workflow import Stage
+
+CASE_LINK = re.compile(r'<a href="/petitions/(CP-\d{4}-\d{6})">')
+
+
+def listed(response) -> list[str]:
+    """The case numbers in the queue's table, in the order shown."""
+    assert response.status_code == 200, response.status_code
+    table = response.get_data(as_text=True).partition("<tbody>")[2].partition("</tbody>")[0]
+    return CASE_LINK.findall(table)
+
+
+@pytest.fixture
+def docket(make_user, make_organization, make_petition):
+    """Four cases over two organizations, one per stage, both kinds, some of them assigned.
+
+    received      A  commutation  Maria Johnson    11111-111  assigned to the supervisor
+    under_review  A  commutation  James Garcia     22222-222  assigned to Riley
+    granted       B  pardon       Keisha Williams  —          nobody
+    denied        B  commutation  Luis Nguyen      44444-444  nobody
+    """
+    org_a, org_b = make_organization("Org A"), make_organization("Org B")
+    advocate_a = make_user("advocate", organization=org_a)
+    advocate_b = make_user("advocate", organization=org_b)
+    supervisor, riley = make_user("supervisor"), make_user("reviewer", name="Riley Reviewer")
+    pardon = {"kind": "pardon", "register_number": None, "projected_release_date": None,
+              "custody_status": "released"}  # fmt: skip
+    cases = {
+        "received": make_petition(advocate=advocate_a, petitioner_name="Maria Johnson",
+                                  register_number="11111-111"),
+        "under_review": make_petition(Stage.UNDER_REVIEW, advocate=advocate_a,
+                                      petitioner_name="James Garcia", register_number="22222-222"),
+        "granted": make_petition(Stage.GRANTED, advocate=advocate_b,
+                                 petitioner_name="Keisha Williams", **pardon),
+        "denied": make_petition(Stage.DENIED, advocate=advocate_b, petitioner_name="Luis Nguyen",
+                                register_number="44444-444"),
+    }  # fmt: skip
+    petition_services.assign_petition(cases["received"], supervisor, supervisor)
+    petition_services.assign_petition(cases["under_review"], supervisor, riley)
+    db.session.commit()
+    return SimpleNamespace(
+        org_a=org_a, org_b=org_b, advocate_a=advocate_a, supervisor=supervisor, riley=riley,
+        case={name: petition.case_number for name, petition in cases.items()},
+    )  # fmt: skip
+
+
+def resolve(docket, text: str) -> str:
+    """Fill the placeholders of the tables below with the docket's ids and case numbers."""
+    return (
+        text.replace("<riley>", str(docket.riley.id))
+        .replace("<org A>", str(docket.org_a.id))
+        .replace("<org B>", str(docket.org_b.id))
+        .replace("<granted case>", docket.case["granted"])
+        .replace("<granted case, lower-case>", docket.case["granted"].lower())
+    )
+
+
+def queue(client, docket, **filters):
+    query = {name: resolve(docket, value) for name, value in filters.items()}
+    return client.get("/petitions", query_string=query)
+
+
+ALL = ["received", "under_review", "granted", "denied"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, ALL),
+        ({"stage": "received"}, ["received"]),
+        ({"stage": "under_review"}, ["under_review"]),
+        ({"stage": "granted"}, ["granted"]),
+        ({"stage": "denied"}, ["denied"]),
+        ({"kind": "pardon"}, ["granted"]),
+        ({"kind": "commutation"}, ["received", "under_review", "denied"]),
+        ({"assignee": "me"}, ["received"]),
+        ({"assignee": "none"}, ["granted", "denied"]),
+        ({"assignee": "<riley>"}, ["under_review"]),
+        ({"organization": "<org A>"}, ["received", "under_review"]),
+        ({"organization": "<org B>"}, ["granted", "denied"]),
+        ({"kind": "commutation", "organization": "<org B>"}, ["denied"]),
+        ({"stage": "received", "kind": "pardon"}, []),
+    ],
+    ids=lambda value: "&".join(f"{k}={v}" for k, v in value.items()) or "none"
+    if isinstance(value, dict) else None,
+)  # fmt: skip
+def test_queue_filters(client, auth, docket, filters, expected):
+    auth.login(docket.supervisor)
+    response = queue(client, docket, **filters)
+    assert listed(response) == [docket.case[name] for name in expected]
+    assert f"{len(expected)} case" in page_text(response)
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("<granted case>", ["granted"]),
+        ("<granted case, lower-case>", ["granted"]),
+        ("22222-222", ["under_review"]),
+        ("keisha", ["granted"]),
+        ("WILLIAMS", ["granted"]),
+        ("sha wil", ["granted"]),
+        ("  Garcia  ", ["under_review"]),
+        ("S", ALL),
+        ("Nobody By That Name", []),
+        ("%", []),
+        ("_", []),
+    ],
+)
+def test_queue_search(client, auth, docket, q, expected):
+    auth.login(docket.supervisor)
+    assert listed(queue(client, docket, q=q)) == [docket.case[name] for name in expected]
+
+
+def test_queue_filters_are_kept_in_the_form(client, auth, docket):
+    auth.login(docket.supervisor)
+    response = queue(client, docket, q="Garcia", stage="under_review", assignee="<riley>",
+                     sort="newest")  # fmt: skip
+    [filters] = [form for form in page_forms(response) if form.method == "get"]
+    assert filters.fields | {"q": "Garcia", "stage": "under_review", "sort": "newest",
+                             "assignee": str(docket.riley.id)} == filters.fields  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [(None, ALL), ("oldest", ALL), ("newest", ALL[::-1])],
+)
+def test_queue_order(client, auth, docket, sort, expected):
+    auth.login(docket.supervisor)
+    filters = {"sort": sort} if sort else {}
+    assert listed(queue(client, docket, **filters)) == [docket.case[name] for name in expected]
+
+
+def test_queue_pages(app, client, auth, docket, monkeypatch):
+    monkeypatch.setitem(app.config, "PETITIONS_PER_PAGE", 3)
+    auth.login(docket.supervisor)
+    oldest_first = [docket.case[name] for name in ALL]
+
+    first = queue(client, docket)
+    second = client.get("/petitions?page=2")
+
+    assert listed(first) == oldest_first[:3]
+    assert listed(second) == oldest_first[3:]
+    assert "Page 1 of 2" in page_text(first) and "4 cases" in page_text(first)
+    assert "Page 2 of 2" in page_text(second)
+    assert client.get("/petitions?page=3").status_code == 404
+
+
+def test_next_page_link_keeps_the_filters(app, client, auth, docket, monkeypatch):
+    monkeypatch.setitem(app.config, "PETITIONS_PER_PAGE", 2)
+    auth.login(docket.supervisor)
+
+    response = queue(client, docket, kind="commutation", sort="newest")
+
+    assert listed(response) == [docket.case["denied"], docket.case["under_review"]]
+    next_link = re.search(r'href="([^"]+)">Next<', response.get_data(as_text=True))
+    url = next_link.group(1).replace("&amp;", "&")
+    assert parse_qs(urlsplit(url).query) == {
+        "kind": ["commutation"], "sort": ["newest"], "page": ["2"],
+    }  # fmt: skip
+    assert listed(client.get(url)) == [docket.case["received"]]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"organization": "<org B>"}, {"q": "Keisha"}, {"q": "<granted case>"},
+     {"stage": "granted"}, {"kind": "pardon"}, {"assignee": "none"}, {"sort": "newest"}],
+    ids=lambda f: "&".join(f"{k}={v}" for k, v in f.items()) or "none",
+)  # fmt: skip
+def test_advocates_only_see_their_organizations_cases(client, auth, docket, filters):
+    auth.login(docket.advocate_a)
+    own = {docket.case["received"], docket.case["under_review"]}
+
+    shown = listed(queue(client, docket, **filters))
+
+    assert set(shown) <= own
+    if not filters or filters == {"sort": "newest"}:
+        assert set(shown) == own
+
+
+def test_advocates_get_no_staff_filters(client, auth, docket):
+    auth.login(docket.advocate_a)
+    body = page_text(client.get("/petitions"))
+    assert 'name="assignee"' not in body and 'name="organization"' not in body
+    assert "Riley Reviewer" not in body  # who works a case is staff-only
+
+
+# --- statements per page ----------------------------------------------------------------------
+
+
+@contextmanager
+def recorded_statements():
+    statements = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("role", ["supervisor", "advocate"])
+def test_queue_statement_count_does_not_grow_with_the_rows(
+    client, auth, make_user, make_petition, role
+):
+    viewer = make_user(role)
+    supervisor = viewer if role == "supervisor" else make_user("supervisor")
+    auth.login(viewer)
+
+    def add_cases(how_many):
+        # Each case with its own organization (for staff) and its own assignee, so that a
+        # lazy load per row could not be answered from the session's identity map.
+        for _ in range(how_many):
+            petition = make_petition(advocate=viewer if role == "advocate" else None)
+            petition_services.assign_petition(petition, supervisor, make_user("reviewer"))
+        db.session.commit()
+
+    add_cases(5)
+    with recorded_statements() as few:
+        assert len(listed(client.get("/petitions"))) == 5
+    add_cases(20)
+    with recorded_statements() as many:
+        assert len(listed(client.get("/petitions"))) == 25
+
+    assert few, "the listener saw no statement at all"
+    assert len(many) == len(few), f"{len(few)} statements for 5 rows, {len(many)} for 25"
