@@ -9,15 +9,19 @@ import os
 import re
 import uuid
 from datetime import date
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import update
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
 
 from tracker import create_app
 from tracker.auth import services as auth_services
+from tracker.auth.models import UserSession
+from tracker.database import utcnow
 from tracker.extensions import db
 from tracker.petitions import services as petition_services
 from tracker.workflow import Stage
@@ -219,11 +223,32 @@ class AuthActions:
     def __init__(self, client):
         self.client = client
 
-    def login(self, user, password=PASSWORD):
-        return self.client.post(
+    def login(self, user, password=PASSWORD, *, second_factor=True):
+        """Log in with the password; for staff, also mark the second factor as given.
+
+        Tests of the second factor itself pass ``second_factor=False`` and enrol a
+        real TOTP secret (tests/test_two_factor.py).
+        """
+        response = self.client.post(
             "/login", data={"email": user.email, "password": password,
                             "csrf_token": csrf_token(self.client, "/login")},
         )  # fmt: skip
+        location = response.headers.get("Location", "")
+        if second_factor and "/two-factor" in location:
+            db.session.execute(
+                update(UserSession)
+                .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None),
+                       UserSession.second_factor_at.is_(None))
+                .values(second_factor_at=utcnow())
+            )  # fmt: skip
+            db.session.commit()
+            db.session.refresh(user)
+            next_path = parse_qs(urlsplit(location).query).get("next", ["/"])[0]
+            # Where the app goes once the code is given (see auth.views._second_factor_given).
+            response.headers["Location"] = (
+                "/account/password" if user.must_change_password else next_path
+            )
+        return response
 
     def logout(self):
         return self.client.post("/logout", data={"csrf_token": csrf_token(self.client, "/")})

@@ -58,7 +58,7 @@ def accounts_snapshot() -> dict:
     db.session.expire_all()
     users = db.session.execute(
         select(User.id, User.email, User.role, User.organization_id, User.active,
-               User.password_hash, User.must_change_password, User.session_token)
+               User.password_hash, User.must_change_password)
         .order_by(User.id)
     ).all()  # fmt: skip
     organizations = db.session.execute(

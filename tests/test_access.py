@@ -168,7 +168,7 @@ def test_login_page_remembers_where_the_user_was_going(client, make_user, make_p
     petition = make_petition()
     response = client.get(f"/petitions/{petition.case_number}")
     login_url = response.headers["Location"]
-    user = make_user("reviewer")
+    user = make_user("advocate", organization=petition.organization)
 
     response = client.post(login_url, data={
         "email": user.email, "password": "correct horse battery staple",

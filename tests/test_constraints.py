@@ -82,7 +82,7 @@ def test_decided_row_with_decision_is_accepted(make_petition, make_user):
 def insert_user(**overrides):
     row = {"email": "row@example.org", "name": "Row", "role": "reviewer",
            "organization_id": None, "password_hash": "x", "active": True,
-           "must_change_password": False, "session_token": "t",
+           "must_change_password": False,
            "created_at": "2026-01-01 00:00:00"} | overrides  # fmt: skip
     columns = ", ".join(row)
     values = ", ".join(f":{name}" for name in row)

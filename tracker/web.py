@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from tracker import permissions
 from tracker.audit import services as audit
 from tracker.audit.services import ClientInfo
+from tracker.auth import sessions, two_factor
 from tracker.errors import DomainError
 from tracker.extensions import db, login_manager
 from tracker.petitions.models import CUSTODY_STATUSES, FIELD_LABELS, KINDS
@@ -28,27 +29,39 @@ STAGE_BADGES = {
     Stage.GRANTED: "text-bg-success",
     Stage.DENIED: "text-bg-danger",
 }
+ALWAYS_REACHABLE = {"auth.logout", "static", "bootstrap.static"}
+#: Endpoints reachable before the second factor is given.
+SECOND_FACTOR_ENDPOINTS = ALWAYS_REACHABLE | {"auth.two_factor", "auth.two_factor_setup"}
 #: Endpoints a user who must change their password may still reach.
-PASSWORD_CHANGE_ENDPOINTS = {"auth.change_password", "auth.logout", "static", "bootstrap.static"}
+PASSWORD_CHANGE_ENDPOINTS = SECOND_FACTOR_ENDPOINTS | {"auth.change_password"}
 
 
 @login_manager.user_loader
-def load_user(session_id: str):
-    from tracker.auth.models import User
-
-    user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit():
+def load_user(user_id: str):
+    """The user of this request's live server-side session (see tracker.auth.sessions)."""
+    user_session = sessions.current_session()
+    if user_session is None or str(user_session.user_id) != user_id:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_token != token:
+    if not user_session.user.active:
         return None
-    return user
+    g.user_session = user_session
+    return user_session.user
 
 
 def _remember_client() -> None:
     g.client = ClientInfo(
         ip_address=request.remote_addr, user_agent=(request.user_agent.string or "")[:500]
     )
+
+
+def _require_second_factor():
+    """Staff reach no page (no case data) before giving their second factor."""
+    if not current_user.is_authenticated or request.endpoint in SECOND_FACTOR_ENDPOINTS:
+        return None
+    if g.user_session.second_factor_at is None and two_factor.required_for(current_user):
+        endpoint = "auth.two_factor" if current_user.totp_secret else "auth.two_factor_setup"
+        return redirect(url_for(endpoint, next=request.full_path.rstrip("?")))
+    return None
 
 
 def _require_password_change():
@@ -140,6 +153,7 @@ def register(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     app.before_request(_remember_client)
+    app.before_request(_require_second_factor)
     app.before_request(_require_password_change)
     app.after_request(_security_headers)
     app.register_error_handler(DomainError, _handle_domain_error)

@@ -50,7 +50,6 @@ def upgrade():
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('must_change_password', sa.Boolean(), nullable=False),
-    sa.Column('session_token', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("role != 'advocate' OR organization_id IS NOT NULL", name=op.f('ck_user_advocate_has_organization')),
     sa.CheckConstraint("role IN ('advocate', 'reviewer', 'supervisor')", name=op.f('ck_user_role_valid')),

@@ -149,6 +149,19 @@ def _set_active(user_id: int, active: bool):
     return redirect(url_for("admin.user", user_id=account.id))
 
 
+@blueprint.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
+def reset_two_factor(user_id):
+    """Forget the user's second factor (lost phone); they enrol again at next login."""
+    account = _user_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "The form expired. Reload and retry.")
+    services.reset_second_factor(current_user, account)
+    db.session.commit()
+    flash(f"Second factor of {account.email} reset; they set it up again at next login.",
+          "success")  # fmt: skip
+    return redirect(url_for("admin.user", user_id=account.id))
+
+
 @blueprint.route("/users/<int:user_id>/deactivate", methods=["POST"])
 def deactivate(user_id):
     return _set_active(user_id, False)

@@ -1,7 +1,7 @@
 """Forms for logging in and changing one's password."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SubmitField
+from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from tracker.auth.passwords import MIN_PASSWORD_LENGTH
@@ -25,3 +25,22 @@ class ChangePasswordForm(FlaskForm):
         validators=[DataRequired(), EqualTo("new_password", message="The passwords differ.")],
     )
     submit = SubmitField("Change password")
+
+
+class TwoFactorForm(FlaskForm):
+    code = StringField(
+        "Authentication code",
+        validators=[DataRequired(), Length(max=40)],
+        description="The 6-digit code from your authenticator app, or one of your recovery codes.",
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    submit = SubmitField("Verify")
+
+
+class TwoFactorSetupForm(FlaskForm):
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[DataRequired(), Length(min=6, max=6)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    submit = SubmitField("Turn on two-factor authentication")

@@ -48,8 +48,6 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     #: Set when a supervisor gives a temporary password; cleared when the user picks their own.
     must_change_password: Mapped[bool] = mapped_column(default=False)
-    #: Rotated to end every existing session of this user (password reset, role change…).
-    session_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Failed logins in the current window (see LOGIN_FAILURE_WINDOW); reset at success.
     failed_login_count: Mapped[int] = mapped_column(default=0)
@@ -85,11 +83,6 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
-
-    def get_id(self) -> str:
-        # The session names the user *and* their current session token, so
-        # rotating the token logs out every existing session at once.
-        return f"{self.id}:{self.session_token}"
 
 
 class ApiToken(db.Model):

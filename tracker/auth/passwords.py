@@ -60,7 +60,3 @@ def password_problem(password: str) -> str | None:
     if password.strip().lower() in common_passwords():
         return "This password is on a list of common, breached passwords. Choose another."
     return None
-
-
-def new_session_token() -> str:
-    return secrets.token_hex(16)

@@ -3,12 +3,14 @@
 Like every service, these take the acting user (None for the CLI) and never commit.
 """
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from tracker import permissions
 from tracker.audit import services as audit
-from tracker.auth import passwords
+from tracker.auth import passwords, sessions, two_factor
 from tracker.auth.models import Organization, User
+from tracker.database import utcnow
 from tracker.errors import Conflict, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 from tracker.workflow import Role
@@ -28,21 +30,55 @@ def find_organization(name: str) -> Organization | None:
     )
 
 
+def _is_locked(user: User) -> bool:
+    return user.locked_until is not None and user.locked_until > utcnow()
+
+
+def _count_failure(user: User) -> None:
+    """Count a failed attempt in the window; lock the account at the limit."""
+    config = current_app.config
+    now = utcnow()
+    window_start = user.first_failed_login_at
+    if window_start is None or now - window_start > config["LOGIN_FAILURE_WINDOW"]:
+        user.failed_login_count, user.first_failed_login_at = 0, now
+    user.failed_login_count += 1
+    if user.failed_login_count >= config["LOGIN_MAX_FAILURES"]:
+        user.locked_until = now + config["LOGIN_LOCKOUT"]
+        user.failed_login_count, user.first_failed_login_at = 0, None
+        audit.record_security_event(
+            "account_locked", subject_user=user,
+            details={"until": user.locked_until.isoformat()},
+        )  # fmt: skip
+
+
 def authenticate(email: str, password: str) -> User | None:
-    """The active user with these credentials, or None; audits the attempt either way."""
+    """The active, unlocked user with these credentials, or None; audits the attempt.
+
+    An unknown e-mail, a wrong password, a locked or an inactive account all get the
+    same answer and cost the same argon2 work.
+    """
     user = find_user_by_email(email)
     if user is None:
         passwords.dummy_verify(password)
-        ok = False
+        reason = "unknown"
+    elif _is_locked(user):
+        passwords.dummy_verify(password)
+        reason = "locked"
+    elif not passwords.verify_password(user.password_hash, password):
+        reason = "bad_password"
+    elif not user.active:
+        reason = "inactive"
     else:
-        ok = passwords.verify_password(user.password_hash, password) and user.active
-    if not ok:
+        reason = None
+    if reason is not None:
+        if reason == "bad_password":
+            _count_failure(user)
         audit.record_security_event(
             "login_failed", subject_user=user,
-            details={"email": normalize_email(email)[:254],
-                     "reason": "inactive" if user is not None and not user.active else "bad"},
+            details={"email": normalize_email(email)[:254], "reason": reason},
         )  # fmt: skip
         return None
+    user.failed_login_count, user.first_failed_login_at, user.locked_until = 0, None, None
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     audit.record_security_event("login", actor=user)
@@ -133,7 +169,6 @@ def create_user(
         organization_id=organization.id if organization and role == Role.ADVOCATE else None,
         password_hash=passwords.hash_password(password),
         must_change_password=must_change_password,
-        session_token=passwords.new_session_token(),
     )
     db.session.add(user)
     db.session.flush()
@@ -169,7 +204,7 @@ def change_role(actor: User, user: User, role: str, organization: Organization |
         _check_not_last_supervisor(user, "demoted")
     old_role, old_org = user.role, user.organization.name if user.organization else None
     user.role, user.organization_id = role, new_org_id
-    user.session_token = passwords.new_session_token()
+    sessions.end_all_access(user, "role_changed")
     audit.record_security_event(
         "role_changed", actor=actor, subject_user=user,
         changes={"role": [old_role, role],
@@ -184,7 +219,7 @@ def set_user_active(actor: User, user: User, active: bool) -> None:
         return
     if not active:
         _check_not_last_supervisor(user, "deactivated")
-        user.session_token = passwords.new_session_token()
+        sessions.end_all_access(user, "deactivated")
     user.active = active
     audit.record_security_event(
         "user_reactivated" if active else "user_deactivated", actor=actor, subject_user=user
@@ -197,12 +232,15 @@ def set_temporary_password(actor: User, user: User, password: str) -> None:
     _check_password(password)
     user.password_hash = passwords.hash_password(password)
     user.must_change_password = True
-    user.session_token = passwords.new_session_token()
+    user.failed_login_count, user.locked_until = 0, None
+    sessions.end_all_access(user, "password_reset")
     audit.record_security_event("password_reset", actor=actor, subject_user=user)
 
 
-def change_own_password(user: User, current_password: str, new_password: str) -> None:
-    """Change one's own password; rotates the session token (the caller logs in again)."""
+def change_own_password(
+    user: User, current_password: str, new_password: str, *, current_session=None
+) -> None:
+    """Change one's own password; every other session of the user ends, this one stays."""
     if not passwords.verify_password(user.password_hash, current_password):
         raise ValidationFailed({"current_password": "That is not your current password."})
     _check_password(new_password, "new_password")
@@ -210,5 +248,19 @@ def change_own_password(user: User, current_password: str, new_password: str) ->
         raise ValidationFailed({"new_password": "Choose a password different from the current one."})
     user.password_hash = passwords.hash_password(new_password)
     user.must_change_password = False
-    user.session_token = passwords.new_session_token()
+    sessions.end_all_access(user, "password_changed", keep=current_session)
     audit.record_security_event("password_changed", actor=user, subject_user=user)
+
+
+def reset_second_factor(actor: User, user: User) -> None:
+    """Forget a user's second factor so they enrol again at next login; ends their sessions."""
+    _require_manager(actor)
+    two_factor.disable(user)
+    sessions.end_all_access(user, "two_factor_reset")
+    audit.record_security_event("two_factor_reset", actor=actor, subject_user=user)
+
+
+def second_factor_failed(user: User) -> None:
+    """A wrong second-factor code counts like a wrong password toward the lockout."""
+    _count_failure(user)
+    audit.record_security_event("two_factor_failed", actor=user, subject_user=user)

@@ -1,17 +1,31 @@
-"""Log in, log out, change one's own password."""
+"""Log in (password, then the second factor for staff), log out, change one's password."""
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
-from tracker.auth import services
-from tracker.auth.forms import ChangePasswordForm, LoginForm
+from tracker.audit import services as audit
+from tracker.auth import services, sessions
+from tracker.auth import two_factor as second_factor
+from tracker.auth.forms import ChangePasswordForm, LoginForm, TwoFactorForm, TwoFactorSetupForm
+from tracker.database import utcnow
 from tracker.errors import ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors
 
 blueprint = Blueprint("auth", __name__)
+PENDING_SECRET_KEY = "pending_totp_secret"
 
 
 def safe_next_path(target: str | None) -> str:
@@ -35,30 +49,112 @@ def safe_next_path(target: str | None) -> str:
 
 @blueprint.route("/login", methods=["GET", "POST"])
 def login():
-    """Show the login form; on success start a fresh session and go where the user was headed."""
+    """Password step: on success a fresh session starts (no fixation); staff then give a code."""
     if current_user.is_authenticated:
         return redirect(url_for("petitions.home"))
     form = LoginForm()
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
-        db.session.commit()
         if user is None:
-            form.password.errors.append("Wrong e-mail or password, or the account is inactive.")
+            db.session.commit()
+            form.password.errors.append(
+                "Wrong e-mail or password, or the account is locked or inactive."
+            )
         else:
+            needs_code = second_factor.required_for(user)
+            key = sessions.start_session(user, second_factor_done=not needs_code)
+            db.session.commit()
             next_path = safe_next_path(request.args.get("next"))
-            session.clear()  # a new session at login: no fixation
-            login_user(user)
+            session.clear()
+            session[sessions.SESSION_KEY] = key
             session.permanent = True
+            login_user(user)
+            if needs_code:
+                endpoint = "auth.two_factor" if user.totp_secret else "auth.two_factor_setup"
+                return redirect(url_for(endpoint, next=next_path))
             if user.must_change_password:
                 return redirect(url_for("auth.change_password"))
             return redirect(next_path)
-    return render_template("auth/login.html", form=form)
+    return render_template(
+        "auth/login.html", form=form,
+        two_factor_off=not current_app.config["TWO_FACTOR_REQUIRED"],
+    )  # fmt: skip
+
+
+def _second_factor_given():
+    g.user_session.second_factor_at = utcnow()
+    if current_user.must_change_password:
+        return redirect(url_for("auth.change_password"))
+    return redirect(safe_next_path(request.args.get("next")))
+
+
+@blueprint.route("/login/two-factor", methods=["GET", "POST"])
+@login_required
+def two_factor():
+    """Second step for staff: a TOTP code (accepted once) or an unused recovery code."""
+    if g.user_session.second_factor_at is not None:
+        return redirect(url_for("petitions.home"))
+    if not current_user.totp_secret:
+        return redirect(url_for("auth.two_factor_setup", next=request.args.get("next")))
+    form = TwoFactorForm()
+    if form.validate_on_submit():
+        if second_factor.verify_code(current_user, form.code.data):
+            audit.record_security_event("two_factor_passed", actor=current_user)
+            response = _second_factor_given()
+            db.session.commit()
+            return response
+        services.second_factor_failed(current_user)
+        db.session.commit()
+        if current_user.locked_until is not None and current_user.locked_until > utcnow():
+            return _end_login("Too many wrong codes: the account is locked for a while.")
+        form.code.errors.append("That code is not valid (or was already used).")
+    return render_template("auth/two_factor.html", form=form), 422 if form.errors else 200
+
+
+@blueprint.route("/account/two-factor/setup", methods=["GET", "POST"])
+@login_required
+def two_factor_setup():
+    """Enrol an authenticator app: scan the QR code, confirm with a code, keep the recovery codes."""
+    if current_user.totp_secret:
+        flash("Two-factor authentication is already on.", "info")
+        return redirect(url_for("petitions.home"))
+    secret = session.get(PENDING_SECRET_KEY) or second_factor.new_secret()
+    session[PENDING_SECRET_KEY] = secret
+    form = TwoFactorSetupForm()
+    if form.validate_on_submit():
+        step = second_factor.check_enrolment_code(secret, form.code.data)
+        if step is not None:
+            codes = second_factor.enable(current_user, secret, step)
+            audit.record_security_event("two_factor_enrolled", actor=current_user)
+            g.user_session.second_factor_at = utcnow()
+            db.session.commit()
+            session.pop(PENDING_SECRET_KEY, None)
+            return render_template(
+                "auth/recovery_codes.html", codes=codes,
+                next_path=safe_next_path(request.args.get("next")),
+            )  # fmt: skip
+        form.code.errors.append("That code does not match. Check the time on your phone.")
+    uri = second_factor.provisioning_uri(current_user, secret)
+    return render_template(
+        "auth/two_factor_setup.html", form=form, secret=secret,
+        qr_code=second_factor.qr_code_data_uri(uri),
+    ), 422 if form.errors else 200  # fmt: skip
+
+
+def _end_login(message: str):
+    sessions.end_session(g.user_session, "locked")
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(message, "danger")
+    return redirect(url_for("auth.login"))
 
 
 @blueprint.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """End the session (POST with a CSRF token, so no page can log a user out)."""
+    """End the session on the server (POST with a CSRF token, so no page can log a user out)."""
+    sessions.end_session(g.user_session, "logout")
     services.record_logout(current_user)
     db.session.commit()
     logout_user()
@@ -75,15 +171,14 @@ def change_password():
     if form.validate_on_submit():
         try:
             services.change_own_password(
-                current_user, form.current_password.data, form.new_password.data
-            )
+                current_user, form.current_password.data, form.new_password.data,
+                current_session=g.user_session,
+            )  # fmt: skip
         except ValidationFailed as error:
             db.session.rollback()
             apply_errors(form, error)
         else:
-            user = current_user._get_current_object()
             db.session.commit()
-            login_user(user)  # the session now carries the new token
             flash("Your password is changed.", "success")
             return redirect(url_for("petitions.home"))
-    return render_template("auth/change_password.html", form=form)
+    return render_template("auth/change_password.html", form=form), 422 if form.errors else 200

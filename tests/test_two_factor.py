@@ -1,0 +1,191 @@
+"""The second factor (TOTP) for reviewers and supervisors, with a real enrolled secret."""
+
+import re
+import time
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import PASSWORD, csrf_token
+from tracker.audit.models import AuditEntry
+from tracker.auth import services as auth_services
+from tracker.auth.models import User
+from tracker.extensions import db
+
+SECRET_PATTERN = re.compile(r'<code class="user-select-all">([A-Z2-7]+)</code>')
+
+
+def password_step(client, user, next_path=None):
+    url = "/login" + (f"?next={next_path}" if next_path else "")
+    return client.post(url, data={"email": user.email, "password": PASSWORD,
+                                  "csrf_token": csrf_token(client, "/login")})  # fmt: skip
+
+
+def enrol(client, user) -> tuple[str, list[str]]:
+    """Walk the enrolment pages like a person with an authenticator app."""
+    page = client.get("/account/two-factor/setup").get_data(as_text=True)
+    assert 'src="data:image/svg+xml' in page  # the QR code
+    secret = SECRET_PATTERN.search(page).group(1)
+    response = client.post("/account/two-factor/setup", data={
+        "code": pyotp.TOTP(secret).now(),
+        "csrf_token": csrf_token(client, "/account/two-factor/setup")})  # fmt: skip
+    assert response.status_code == 200
+    codes = re.findall(r"<li>([0-9a-f]{8}-[0-9a-f]{8})</li>", response.get_data(as_text=True))
+    assert len(codes) == 10
+    return secret, codes
+
+
+def give_code(client, code, next_path=""):
+    return client.post(f"/login/two-factor{next_path}", data={
+        "code": code, "csrf_token": csrf_token(client, "/login/two-factor")})  # fmt: skip
+
+
+def next_code(secret):
+    totp = pyotp.TOTP(secret)
+    return totp.at(time.time() + totp.interval)
+
+
+@pytest.fixture
+def enrolled(app, make_user):
+    """A reviewer who has set up the second factor (in another browser), and their secret."""
+    user = make_user("reviewer")
+    other = app.test_client()
+    password_step(other, user)
+    secret, codes = enrol(other, user)
+    return user, secret, codes
+
+
+@pytest.mark.parametrize("role", ["reviewer", "supervisor"])
+def test_staff_must_enrol_before_any_case_page(client, make_user, make_petition, role):
+    user = make_user(role)
+    petition = make_petition()
+    response = password_step(client, user, next_path=f"/petitions/{petition.case_number}")
+    assert response.headers["Location"].startswith("/account/two-factor/setup")
+    for path in ("/petitions", f"/petitions/{petition.case_number}", "/audit/", "/admin/users"):
+        blocked = client.get(path)
+        assert blocked.status_code == 302
+        assert blocked.headers["Location"].startswith("/account/two-factor/setup")
+    enrol(client, user)
+    assert client.get(f"/petitions/{petition.case_number}").status_code == 200
+
+
+def test_advocates_need_no_second_factor(client, make_user):
+    response = password_step(client, make_user("advocate"))
+    assert response.headers["Location"] == "/"
+
+
+def test_enrolment_needs_a_matching_code(client, make_user):
+    user = make_user("reviewer")
+    password_step(client, user)
+    client.get("/account/two-factor/setup")
+    response = client.post("/account/two-factor/setup", data={
+        "code": "000000", "csrf_token": csrf_token(client, "/account/two-factor/setup")})
+    assert response.status_code == 422
+    db.session.expire_all()
+    assert db.session.get(User, user.id).totp_secret is None
+
+
+def test_login_with_code_then_replay_is_refused(client, app, enrolled, make_petition):
+    user, secret, _ = enrolled
+    petition = make_petition()
+    response = password_step(client, user, next_path=f"/petitions/{petition.case_number}")
+    assert response.headers["Location"].startswith("/login/two-factor")
+    assert client.get("/petitions").headers["Location"].startswith("/login/two-factor")
+    code = next_code(secret)
+    response = give_code(client, code, f"?next=/petitions/{petition.case_number}")
+    assert response.headers["Location"] == f"/petitions/{petition.case_number}"
+    assert client.get("/petitions").status_code == 200
+
+    replay = app.test_client()
+    password_step(replay, user)
+    response = give_code(replay, code)
+    assert response.status_code == 422
+    assert "already used" in response.get_data(as_text=True)
+    assert replay.get("/petitions").status_code == 302
+
+
+def test_recovery_code_works_once(client, app, enrolled):
+    user, _, codes = enrolled
+    password_step(client, user)
+    assert give_code(client, codes[0]).status_code == 302
+    again = app.test_client()
+    password_step(again, user)
+    assert give_code(again, codes[0]).status_code == 422
+    assert give_code(again, codes[1]).status_code == 302
+
+
+def test_recovery_codes_are_stored_hashed(enrolled):
+    user, _, codes = enrolled
+    from tracker.auth.models import RecoveryCode
+
+    stored = db.session.scalars(select(RecoveryCode.code_hash).where(
+        RecoveryCode.user_id == user.id)).all()  # fmt: skip
+    assert len(stored) == 10
+    assert not set(codes) & set(stored)
+    assert all(len(h) == 64 for h in stored)
+
+
+def test_wrong_codes_lock_the_account(client, app, enrolled):
+    user, secret, _ = enrolled
+    password_step(client, user)
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        response = give_code(client, "123456")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    db.session.expire_all()
+    assert db.session.get(User, user.id).locked_until is not None
+    fresh = app.test_client()
+    response = password_step(fresh, user)
+    assert response.status_code == 200  # refused, like a wrong password
+    del secret
+
+
+def test_password_reset_does_not_bypass_the_second_factor(client, make_user, enrolled):
+    user, secret, _ = enrolled
+    supervisor = make_user("supervisor")
+    auth_services.set_temporary_password(supervisor, user, "temporary password 42")
+    db.session.commit()
+    response = client.post("/login", data={"email": user.email, "password": "temporary password 42",
+                                           "csrf_token": csrf_token(client, "/login")})
+    assert response.headers["Location"].startswith("/login/two-factor")
+    assert client.get("/account/password").headers["Location"].startswith("/login/two-factor")
+    response = give_code(client, next_code(secret))
+    assert response.headers["Location"] == "/account/password"
+
+
+def test_supervisor_resets_a_second_factor(client, auth, make_user, enrolled):
+    user, _, _ = enrolled
+    supervisor = make_user("supervisor")
+    auth.login(supervisor)
+    response = client.post(f"/admin/users/{user.id}/two-factor/reset",
+                           data={"csrf_token": csrf_token(client, f"/admin/users/{user.id}")})
+    assert response.status_code == 302
+    db.session.expire_all()
+    account = db.session.get(User, user.id)
+    assert account.totp_secret is None and account.totp_enabled_at is None
+    event = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "two_factor_reset"))
+    assert event.actor_id == supervisor.id and event.subject_user_id == user.id
+
+
+def test_development_may_turn_it_off_and_says_so(app, client, make_user, monkeypatch):
+    monkeypatch.setitem(app.config, "TWO_FACTOR_REQUIRED", False)
+    assert "Two-factor authentication is <strong>off</strong>" in client.get(
+        "/login").get_data(as_text=True)
+    response = password_step(client, make_user("reviewer"))
+    assert response.headers["Location"] == "/"
+
+
+def test_only_development_reads_the_switch(monkeypatch):
+    import importlib
+
+    import config
+
+    monkeypatch.setenv("TWO_FACTOR_REQUIRED", "0")
+    reloaded = importlib.reload(config)
+    try:
+        assert reloaded.DevelopmentConfig.TWO_FACTOR_REQUIRED is False
+        assert reloaded.TestingConfig.TWO_FACTOR_REQUIRED is True
+        assert reloaded.ProductionConfig.TWO_FACTOR_REQUIRED is True
+    finally:
+        monkeypatch.delenv("TWO_FACTOR_REQUIRED")
+        importlib.reload(config)
