@@ -157,15 +157,25 @@ def test_seed_demo_honours_the_petition_count(runner):
     assert count(Petition) == 7
 
 
-def test_seed_demo_changes_nothing_when_it_cannot_finish(runner, make_organization):
-    """A demo organization's name is taken (as by the README's create-organization example)."""
-    make_organization("Justice Forward Project")
+def test_seed_demo_reuses_an_existing_demo_organization(runner, make_organization):
+    """The README's create-organization example uses a demo organization's name."""
+    existing = make_organization("Justice Forward Project")
+    result = invoke(runner, "seed-demo", "--petitions", "3")
+    assert result.exit_code == 0, result.output
+    assert count(Organization) == 2
+    advocate = db.session.scalar(select(User).where(User.email == "advocate@example.org"))
+    assert advocate.organization_id == existing.id
+
+
+def test_seed_demo_changes_nothing_when_it_cannot_finish(runner, make_user):
+    """A demo e-mail is taken by someone else: the command fails and leaves nothing behind."""
+    make_user("reviewer", email="reviewer@example.org")
     snapshot = (count(User), count(Organization), count(Petition), count(AuditEntry))
 
     result = invoke(runner, "seed-demo")
 
     assert result.exit_code != 0
-    assert "Justice Forward Project" in result.output and "already exists" in result.output
+    assert "reviewer@example.org already exists" in result.output
     assert (count(User), count(Organization), count(Petition), count(AuditEntry)) == snapshot
 
 

@@ -97,7 +97,10 @@ def seed_demo(petition_count: int = 50):
         raise PermissionDenied("seed-demo refuses to run in production.")
     if db.session.scalar(select(User).where(User.email == DEMO_USERS[0][1])) is not None:
         return None
-    organizations = {name: auth_services.create_organization(None, name) for name in ORGANIZATIONS}
+    organizations = {
+        name: auth_services.find_organization(name) or auth_services.create_organization(None, name)
+        for name in ORGANIZATIONS
+    }
     users, credentials = {}, []
     for role, email, name, organization in DEMO_USERS:
         password = f"demo-{role}-password"
