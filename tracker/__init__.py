@@ -42,14 +42,21 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
 
     from tracker import models  # noqa: F401  (every model registered before mappers configure)
     from tracker.admin.views import blueprint as admin_blueprint
+    from tracker.api.views import blueprint as api_blueprint
     from tracker.audit.views import blueprint as audit_blueprint
+    from tracker.auth.token_views import blueprint as tokens_blueprint
     from tracker.auth.views import blueprint as auth_blueprint
+    from tracker.petitions.bulk_views import blueprint as bulk_blueprint
     from tracker.petitions.views import blueprint as petitions_blueprint
 
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(petitions_blueprint)
     app.register_blueprint(audit_blueprint)
     app.register_blueprint(admin_blueprint)
+    app.register_blueprint(tokens_blueprint)
+    app.register_blueprint(bulk_blueprint)
+    app.register_blueprint(api_blueprint)
+    csrf.exempt(api_blueprint)  # bearer tokens only: a browser never sends one on its own
 
     from tracker import cli, web
 

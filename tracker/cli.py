@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from tracker.auth import services as auth_services
-from tracker.errors import DomainError, ValidationFailed
+from tracker.errors import BulkRefused, DomainError, ValidationFailed
 from tracker.extensions import db
 from tracker.workflow import Role
 
@@ -105,7 +105,92 @@ def audit_verify_command(recent):
         sys.exit(1)
 
 
+@click.command("create-token")
+@click.argument("email")
+@click.option("--name", required=True, help="What the token is for, e.g. 'nightly import'.")
+def create_token_command(email, name):
+    """Issue a personal API token for the user with this e-mail.
+
+    The token is printed once, alone on standard output; only its hash is kept. It acts
+    with the user's role and organization. The user can see and revoke it on their
+    profile page (API tokens).
+    """
+    from tracker.auth import tokens
+
+    user = auth_services.find_user_by_email(email)
+    if user is None:
+        _fail(f"No user with the e-mail {email}.")
+    try:
+        token, plaintext = tokens.create_token(user, name, by_operator=True)
+    except DomainError as error:
+        _fail(_describe(error))
+    db.session.commit()
+    click.echo(f"Token '{token.name}' for {user.email} ({user.role}); copy it now:", err=True)
+    click.echo(plaintext)
+
+
+def _import_advocate(organization_name: str, advocate_email: str):
+    organization = auth_services.find_organization(organization_name)
+    if organization is None:
+        _fail(f"Unknown organization '{organization_name}'.")
+    advocate = auth_services.find_user_by_email(advocate_email)
+    if (
+        advocate is None
+        or not advocate.is_advocate
+        or not advocate.active
+        or advocate.organization_id != organization.id
+    ):
+        _fail(f"{advocate_email} is not an active advocate of {organization.name}.")
+    return advocate
+
+
+@click.command("import-petitions")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--organization", "organization_name", required=True,
+              help="The organization the petitions are for.")
+@click.option("--advocate", "advocate_email", required=True,
+              help="E-mail of an active advocate of that organization, who submits them.")
+def import_petitions_command(file, organization_name, advocate_email):
+    """Import a CSV file of petitions for an organization, all or nothing.
+
+    The columns are the writable fields of the JSON API (kind, petitioner_name,
+    register_number, date_of_birth, offenses, sentencing_court, sentence, sentence_date,
+    custody_status, projected_release_date, grounds). Every row is checked first; if any
+    is bad, nothing is imported and every problem is listed with its line.
+
+    The petitions are attributed to --advocate, who must be an active advocate of the
+    organization: they become the petitions' advocate, and each petition's 'submit' audit
+    entry names them, as for a petition they submitted themselves; the entry's user agent
+    'cli' and its details (source csv_import, line) record that an operator imported it.
+    """
+    from tracker.petitions import importing
+    from tracker.petitions import services as petition_services
+
+    advocate = _import_advocate(organization_name, advocate_email)
+    try:
+        with open(file, "rb") as csv_file:
+            rows = importing.read_csv(csv_file.read())
+        with click.progressbar(length=len(rows), label="Checking rows", file=sys.stderr) as bar:
+            case_numbers = petition_services.import_petitions(advocate, rows, progress=bar.update)
+    except BulkRefused as error:
+        for problem in error.offenders:
+            field = f", {problem['field']}" if problem["field"] else ""
+            click.echo(f"line {problem['line']}{field}: {problem['message']}", err=True)
+        _fail(error.message)
+    except DomainError as error:
+        _fail(_describe(error))
+    db.session.commit()
+    click.echo(f"Imported {len(case_numbers)} petitions for {advocate.organization.name}"
+               + (f": {case_numbers[0]} to {case_numbers[-1]}." if case_numbers else "."))
+
+
 def register(app: Flask) -> None:
-    for command in (create_user_command, create_organization_command, seed_demo_command):
+    for command in (
+        create_user_command,
+        create_organization_command,
+        seed_demo_command,
+        create_token_command,
+        import_petitions_command,
+    ):
         app.cli.add_command(command)
     app.cli.add_command(audit_group)

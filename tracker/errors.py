@@ -40,3 +40,23 @@ class ValidationFailed(DomainError):
     def __init__(self, errors: dict[str, str], message: str = "Some fields are invalid."):
         super().__init__(message)
         self.errors = errors
+
+
+class BulkRefused(DomainError):
+    """An all-or-nothing operation (bulk decision, CSV import) refused: nothing was changed.
+
+    ``offenders`` lists each item that stopped it and why, as dicts: for cases
+    ``{"case_number", "problem", "message"}``, for CSV rows ``{"line", "field", "message"}``.
+    """
+
+    status = 409
+
+    def __init__(self, message: str, offenders: list[dict], *, status: int | None = None):
+        super().__init__(message)
+        self.offenders = offenders
+        if status is not None:
+            self.status = status
+
+
+class CasesChanged(BulkRefused):
+    """Cases changed since the user confirmed them (409 on the web, 412 in the API)."""

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
+from tracker import permissions
 from tracker.audit.models import CASE_CATEGORY, AuditEntry
 from tracker.auth.models import User
 from tracker.extensions import db
@@ -22,6 +23,9 @@ ADVOCATE_VISIBLE_ACTIONS = (
     "reopen",
     "note_shared",
 )
+
+#: Versioned changes that only staff see, even when they made an advocate's form stale.
+STAFF_ONLY_CHANGES = ("take", "assign")
 
 
 @dataclass
@@ -89,18 +93,25 @@ def timeline(petition: Petition, user: User) -> list[AuditEntry]:
     return list(db.session.scalars(statement))
 
 
-def changes_since(petition: Petition, seen_version: int) -> list[AuditEntry]:
-    """The versioned changes made to the case after the version the user saw."""
-    entries = db.session.scalars(
+def changes_since(petition: Petition, seen_version: int, user: User) -> list[AuditEntry]:
+    """The versioned changes made to the case after the version the user saw.
+
+    Who works the case is staff-only, so an advocate is not shown takes and assignments.
+    """
+    statement = (
         select(AuditEntry)
         .options(joinedload(AuditEntry.actor))
         .where(AuditEntry.petition_id == petition.id, AuditEntry.category == CASE_CATEGORY)
         .order_by(AuditEntry.id.desc())
         .limit(200)
     )
+    if not permissions.can_view_internal_history(user):
+        statement = statement.where(AuditEntry.action.not_in(STAFF_ONLY_CHANGES))
+    entries = db.session.scalars(statement)
     return [
         entry for entry in reversed(list(entries))
-        if (entry.details or {}).get("version", 0) > seen_version
+        # Early submit entries hold {"version": None}: they are never newer than what was seen.
+        if ((entry.details or {}).get("version") or 0) > seen_version
     ]  # fmt: skip
 
 

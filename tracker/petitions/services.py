@@ -8,19 +8,27 @@ None of them commits: the request or CLI command does, once.
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tracker import permissions
 from tracker.audit import services as audit
 from tracker.audit.services import json_value
-from tracker.auth.models import User
+from tracker.auth.models import Organization, User
 from tracker.database import utcnow
-from tracker.errors import NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from tracker.errors import (
+    BulkRefused,
+    CasesChanged,
+    NotFound,
+    PermissionDenied,
+    StaleVersion,
+    ValidationFailed,
+)
 from tracker.extensions import db
+from tracker.petitions import importing
 from tracker.petitions.models import EDITABLE_FIELDS, CaseNumberCounter, Note, Petition
 from tracker.petitions.validation import normalize, petition_errors
-from tracker.workflow import Stage, check_transition, get_transition
+from tracker.workflow import Stage, WrongStage, check_transition, get_transition
 
 
 def format_case_number(year: int, value: int) -> str:
@@ -112,6 +120,7 @@ def submit_petition(advocate: User, values: dict) -> Petition:
         stage=transition.target.value,
         organization_id=advocate.organization_id,
         advocate_id=advocate.id,
+        version=1,  # set now, not at flush: the submit entry below records it
         created_at=now,
         updated_at=now,
         **values,
@@ -245,3 +254,186 @@ def add_note(petition: Petition, author: User, body: str, visibility: str) -> No
         petition=petition, details={"visibility": visibility, "body": body},
     )  # fmt: skip
     return note
+
+
+# --- bulk import and bulk decisions -----------------------------------------------------------
+#
+# Set-based: every row or case is checked first, in Python, and nothing is written unless all
+# pass; then one statement writes the petitions and one ``record_many`` call their audit
+# entries. The query count does not grow with the number of rows or cases.
+
+#: The most cases one bulk decision may take.
+MAX_BULK_DECISIONS = 10_000
+
+
+def _submit_entry(advocate: User, petition_id: int, case_number: str, values: dict, **details):
+    """The audit entry of a submission, as ``submit_petition`` writes it."""
+    return {
+        "action": "submit",
+        "actor_id": advocate.id,
+        "petition_id": petition_id,
+        "to_stage": get_transition("submit").target.value,
+        "changes": {name: [None, json_value(values[name])] for name in EDITABLE_FIELDS
+                    if values[name] is not None},
+        "details": {"version": 1, "case_number": case_number, **details},
+    }  # fmt: skip
+
+
+def _open_register_number_errors(organization_id: int, rows, values_list) -> list[dict]:
+    """Rows whose register number already has an undecided case in the organization."""
+    open_cases = dict(
+        db.session.execute(
+            select(Petition.register_number, Petition.case_number).where(
+                Petition.organization_id == organization_id,
+                Petition.stage.not_in([s.value for s in Stage if s.is_decided]),
+                Petition.register_number.is_not(None),
+            )
+        ).all()
+    )
+    return [
+        importing.row_error(
+            row.line, "register_number",
+            f"The register number {values['register_number']} already has an open case in "
+            f"your organization: {open_cases[values['register_number']]}.",
+        )
+        for row, values in zip(rows, values_list, strict=True)
+        if values.get("register_number") in open_cases
+    ]  # fmt: skip
+
+
+def import_petitions(advocate: User, rows: list, progress=None) -> list[str]:
+    """Submit many petitions at once for the advocate's organization, all or nothing.
+
+    ``rows`` are ``importing.ImportRow``s (from ``importing.read_csv``). Every row is
+    checked first; if any is bad, BulkRefused (422) lists every problem as
+    {line, field, message} and nothing is written. Otherwise each row becomes a
+    petition in *received* with its own 'submit' audit entry, and the case numbers are
+    returned in row order. ``progress(n)`` is told as rows are checked.
+    """
+    if not permissions.can_submit_petition(advocate):
+        raise PermissionDenied("Only an advocate of an organization may submit petitions.")
+    if not rows:
+        raise importing.refuse([importing.row_error(2, None, "The file has no petitions.")])
+    # Imports of one organization queue here (PostgreSQL; SQLite's BEGIN IMMEDIATE already
+    # does), so two files can never both pass the open-register-number check below.
+    db.session.execute(
+        select(Organization.id).where(Organization.id == advocate.organization_id).with_for_update()
+    )
+    values_list, errors = importing.check_rows(rows, progress=progress)
+    errors += _open_register_number_errors(advocate.organization_id, rows, values_list)
+    if errors:
+        raise importing.refuse(errors)
+    now = utcnow()
+    case_numbers = next_case_numbers(now.year, len(rows))
+    stage = get_transition("submit").target.value
+    petition_ids = db.session.scalars(
+        insert(Petition).returning(Petition.id, sort_by_parameter_order=True),
+        [
+            {"case_number": case_number, "stage": stage, "version": 1,
+             "organization_id": advocate.organization_id, "advocate_id": advocate.id,
+             "created_at": now, "updated_at": now, **values}
+            for case_number, values in zip(case_numbers, values_list, strict=True)
+        ],
+    ).all()  # fmt: skip
+    audit.record_many(
+        _submit_entry(advocate, petition_id, case_number, values,
+                      source="csv_import", line=row.line)
+        for petition_id, case_number, values, row
+        in zip(petition_ids, case_numbers, values_list, rows, strict=True)
+    )  # fmt: skip
+    return case_numbers
+
+
+def _lock_cases(case_numbers: list[str]):
+    """The cases' rows, locked until commit (in id order, so two bulk decisions never deadlock)."""
+    return db.session.execute(
+        select(Petition.id, Petition.case_number, Petition.stage, Petition.version,
+               Petition.organization_id)
+        .where(Petition.case_number.in_(case_numbers))
+        .order_by(Petition.id)
+        .with_for_update()
+    ).all()  # fmt: skip
+
+
+def _decision_offender(actor: User, transition, reason, case_number, row, seen_version):
+    """Why this case cannot take the transition now, as an offender dict, or None.
+
+    A refusal that holds for every case whatever its stage (the role may never take the
+    action, a missing reason) is raised instead: it refuses the whole request.
+    """
+    if row is None or not permissions.can_view_petition(actor, row):
+        return {"case_number": case_number, "problem": "not_found",
+                "message": f"No case {case_number}."}  # fmt: skip
+    if seen_version is not None and row.version != seen_version:
+        return {"case_number": case_number, "problem": "changed",
+                "stage": row.stage, "version": row.version,
+                "message": f"Case {case_number} changed since you confirmed it (you saw version "
+                           f"{seen_version}; it is now version {row.version}, "
+                           f"{Stage(row.stage).label.lower()})."}  # fmt: skip
+    try:
+        check_transition(transition, actor.role_enum, Stage(row.stage), reason)
+    except WrongStage as error:
+        return {"case_number": case_number, "problem": "wrong_stage",
+                "stage": row.stage, "version": row.version,
+                "message": f"Case {case_number}: {error.message}"}  # fmt: skip
+    return None
+
+
+def decide_petitions(
+    actor: User, action: str, reason: str | None, expected_versions: dict[str, int | None]
+) -> dict[str, int]:
+    """Apply one transition to many cases, all or nothing; returns {case_number: new version}.
+
+    ``expected_versions`` maps each case number to the version the user confirmed (None:
+    whatever it is now). The cases are locked, then each is checked as
+    ``apply_transition`` checks one: TransitionForbidden (403) or ReasonRequired (422)
+    refuse the whole request; cases that changed since confirmed, are in the wrong stage
+    or are not found are listed in CasesChanged (when every offender changed) or
+    BulkRefused (409), and nothing changes. Otherwise one UPDATE moves every case and
+    one ``record_many`` call writes an audit entry per case, shaped as apply_transition's.
+    """
+    if not permissions.can_work_queue(actor):
+        raise PermissionDenied("Only reviewers and supervisors decide cases.")
+    transition = get_transition(action)
+    if not transition.sources:
+        raise PermissionDenied(f"'{action}' creates a petition; it cannot be applied to one.")
+    reason = (reason or "").strip() or None
+    if not expected_versions:
+        raise ValidationFailed({"case_numbers": "Select at least one case."})
+    if len(expected_versions) > MAX_BULK_DECISIONS:
+        raise ValidationFailed({"case_numbers": f"At most {MAX_BULK_DECISIONS} cases at once."})
+    rows = {row.case_number: row for row in _lock_cases(list(expected_versions))}
+    offenders = [
+        offender
+        for case_number, seen_version in expected_versions.items()
+        if (offender := _decision_offender(actor, transition, reason, case_number,
+                                           rows.get(case_number), seen_version))
+    ]  # fmt: skip
+    if offenders:
+        changed_only = all(o["problem"] == "changed" for o in offenders)
+        raise (CasesChanged if changed_only else BulkRefused)(
+            f"Nothing was applied: {len(offenders)} of the {len(expected_versions)} selected "
+            f"cases cannot take the action '{action}' now.",
+            offenders,
+        )
+    target = transition.target
+    now = utcnow()
+    db.session.execute(
+        update(Petition)
+        .where(Petition.id.in_([row.id for row in rows.values()]))
+        .values(
+            stage=target.value,
+            version=Petition.version + 1,
+            updated_at=now,
+            decided_at=now if target.is_decided else None,
+            decided_by_id=actor.id if target.is_decided else None,
+            decision_reason=reason if target.is_decided else None,
+        )
+    )
+    audit.record_many(
+        {"action": action, "actor_id": actor.id, "petition_id": row.id,
+         "from_stage": row.stage, "to_stage": target.value, "reason": reason,
+         "details": {"version": row.version + 1}}
+        for row in rows.values()
+    )  # fmt: skip
+    return {row.case_number: row.version + 1 for row in rows.values()}

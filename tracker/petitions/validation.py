@@ -65,6 +65,10 @@ def petition_errors(values: dict, today: date | None = None) -> dict[str, str]:
             errors["projected_release_date"] = "Only a commutation has a projected release date."
         elif isinstance(sentenced, date) and release < sentenced:
             errors["projected_release_date"] = "The release date cannot be before the sentence."
+    for name, value in values.items():
+        if isinstance(value, str) and "\x00" in value:
+            # No database text can hold NUL (PostgreSQL refuses it): a field error, not a 500.
+            errors[name] = "Contains a NUL character."
     return errors
 
 

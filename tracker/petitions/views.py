@@ -133,11 +133,16 @@ def show(case_number):
 
 def _render_conflict(petition, error: StaleVersion, form, form_template: str):
     db.session.rollback()
+    if form is not None:
+        # The kept input is offered again against the version this page now shows; the
+        # hidden field renders the posted (stale) value unless raw_data is replaced too.
+        form.version.data = error.current_version
+        form.version.raw_data = [str(error.current_version)]
     return render_template(
         "petitions/conflict.html",
         petition=petition,
         error=error,
-        changes=queries.changes_since(petition, error.seen_version),
+        changes=queries.changes_since(petition, error.seen_version, current_user),
         form=form,
         form_template=form_template,
     ), 409
@@ -162,7 +167,6 @@ def edit(case_number):
             db.session.rollback()
             apply_errors(form, error)
         except StaleVersion as error:
-            form.version.data = petition.version
             return _render_conflict(petition, error, form, "petitions/_petition_fields.html")
         else:
             db.session.commit()

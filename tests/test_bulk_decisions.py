@@ -1,0 +1,476 @@
+"""Bulk decisions: one transition for many cases, all or nothing, one audit entry per case,
+a statement count that does not grow with the number of cases; from the queue (select,
+confirm, apply) and from POST /api/v1/decisions."""
+
+import re
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from tests.api_helpers import problem_of
+from tests.conftest import csrf_token
+from tests.helpers import audit_entries, count, form_with, page_text, petition_row
+from tracker.audit import services as audit_services
+from tracker.audit.models import AuditEntry
+from tracker.errors import BulkRefused, CasesChanged, PermissionDenied
+from tracker.extensions import db
+from tracker.petitions import services as petition_services
+from tracker.workflow import ReasonRequired, Stage, TransitionForbidden
+
+ENTRY_COLUMNS = ("action", "category", "actor_id", "from_stage", "to_stage", "reason", "details")
+
+pytest_plugins = ["tests.api_fixtures"]
+
+
+@pytest.fixture
+def cases(make_petition, make_user):
+    """``cases(n, stage)``: n petitions of one advocate in that stage."""
+    advocate = make_user("advocate")
+
+    def make(n, stage=Stage.UNDER_REVIEW):
+        return [make_petition(stage=stage, advocate=advocate) for _ in range(n)]
+
+    return make
+
+
+def versions_of(petitions) -> dict[str, int]:
+    return {p.case_number: p.version for p in petitions}
+
+
+def snapshot(petitions) -> list[dict]:
+    return [petition_row(p.id) for p in petitions]
+
+
+@contextmanager
+def counting_statements():
+    statements = []
+
+    def count_statement(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count_statement)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count_statement)
+
+
+# --- the service --------------------------------------------------------------------------------
+
+
+def test_a_bulk_grant_decides_every_case_with_its_own_audit_entry(cases, make_user):
+    reviewer = make_user("reviewer")
+    petitions = cases(4)
+
+    decided = petition_services.decide_petitions(
+        reviewer, "grant", " Merit. ", versions_of(petitions)
+    )
+    db.session.commit()
+
+    assert decided == {p.case_number: 3 for p in petitions}
+    for petition in petitions:
+        row = petition_row(petition.id)
+        assert (row["stage"], row["version"]) == ("granted", 3)
+        assert (row["decided_by_id"], row["decision_reason"]) == (reviewer.id, "Merit.")
+        assert row["decided_at"] is not None and row["updated_at"] == row["decided_at"]
+        [entry] = audit_entries(petition_id=petition.id, action="grant")
+        assert (entry.actor_id, entry.from_stage, entry.to_stage, entry.reason, entry.details) == (
+            reviewer.id,
+            "under_review",
+            "granted",
+            "Merit.",
+            {"version": 3},
+        )
+    assert audit_services.verify_chain().intact
+
+
+def test_a_bulk_entry_has_the_shape_of_a_single_transitions_entry(cases, make_user):
+    reviewer = make_user("reviewer")
+    single, bulk = cases(2)
+    petition_services.apply_transition(single, reviewer, "deny", "No.")
+    petition_services.decide_petitions(reviewer, "deny", "No.", {bulk.case_number: bulk.version})
+    db.session.commit()
+    [a] = audit_entries(petition_id=single.id, action="deny")
+    [b] = audit_entries(petition_id=bulk.id, action="deny")
+    assert [getattr(a, c) for c in ENTRY_COLUMNS] == [getattr(b, c) for c in ENTRY_COLUMNS]
+
+
+def test_reopening_in_bulk_clears_the_decisions(cases, make_user):
+    supervisor = make_user("supervisor")
+    petitions = cases(2, Stage.DENIED)
+    petition_services.decide_petitions(
+        supervisor, "reopen", "New evidence.", versions_of(petitions)
+    )
+    db.session.commit()
+    for petition in petitions:
+        row = petition_row(petition.id)
+        assert row["stage"] == "under_review"
+        assert row["decided_at"] is row["decided_by_id"] is row["decision_reason"] is None
+
+
+def test_any_offending_case_refuses_them_all_and_each_is_named(cases, make_user):
+    reviewer = make_user("reviewer")
+    good = cases(3)
+    received, granted = cases(1, Stage.RECEIVED)[0], cases(1, Stage.GRANTED)[0]
+    selection = versions_of([*good, received, granted]) | {"CP-1999-000001": None}
+    before = snapshot([*good, received, granted])
+    entries_before = count(AuditEntry)
+
+    with pytest.raises(BulkRefused) as caught:
+        petition_services.decide_petitions(reviewer, "grant", "Merit.", selection)
+    db.session.rollback()
+
+    error = caught.value
+    assert error.status == 409 and not isinstance(error, CasesChanged)
+    assert "3 of the 6 selected cases" in error.message
+    assert [(o["case_number"], o["problem"]) for o in error.offenders] == [
+        (received.case_number, "wrong_stage"),
+        (granted.case_number, "wrong_stage"),
+        ("CP-1999-000001", "not_found"),
+    ]
+    assert "'received'" in error.offenders[0]["message"]
+    assert "'granted'" in error.offenders[1]["message"]
+    assert snapshot([*good, received, granted]) == before
+    assert count(AuditEntry) == entries_before
+
+
+def test_cases_changed_since_confirmed_refuse_them_all(cases, make_user):
+    reviewer = make_user("reviewer")
+    petitions = cases(3)
+    selection = versions_of(petitions)
+    petition_services.apply_transition(petitions[1], reviewer, "return_for_information", "Why?")
+    petition_services.apply_transition(petitions[1], reviewer, "start_review")
+    db.session.commit()
+    before = snapshot(petitions)
+
+    with pytest.raises(CasesChanged) as caught:
+        petition_services.decide_petitions(reviewer, "grant", "Merit.", selection)
+    db.session.rollback()
+
+    [offender] = caught.value.offenders
+    assert (offender["case_number"], offender["problem"], offender["version"]) == (
+        petitions[1].case_number,
+        "changed",
+        4,
+    )
+    assert "you saw version 2; it is now version 4" in offender["message"]
+    assert snapshot(petitions) == before
+
+
+@pytest.mark.parametrize(
+    "role, action, reason, error",
+    [
+        ("reviewer", "reopen", "x", TransitionForbidden),
+        ("advocate", "grant", "x", PermissionDenied),
+        ("supervisor", "submit", "x", PermissionDenied),
+        ("reviewer", "grant", "  ", ReasonRequired),
+    ],
+)
+def test_refusals_of_the_whole_request(cases, make_user, role, action, reason, error):
+    user = make_user(role)
+    petitions = cases(2, Stage.GRANTED if action == "reopen" else Stage.UNDER_REVIEW)
+    before = snapshot(petitions)
+    with pytest.raises(error):
+        petition_services.decide_petitions(user, action, reason, versions_of(petitions))
+    db.session.rollback()
+    assert snapshot(petitions) == before
+
+
+def test_an_empty_selection_is_refused(make_user):
+    with pytest.raises(Exception, match="Some fields"):
+        petition_services.decide_petitions(make_user("reviewer"), "grant", "x", {})
+
+
+@pytest.mark.parametrize(
+    "action, stage", [("grant", Stage.UNDER_REVIEW), ("start_review", Stage.RECEIVED)]
+)
+def test_the_statement_count_does_not_grow_with_the_number_of_cases(
+    cases, make_user, action, stage
+):
+    reviewer = make_user("reviewer")
+    few, many = cases(3, stage), cases(30, stage)
+
+    counts = []
+    for petitions in (few, many):
+        selection = versions_of(petitions)
+        db.session.expire_all()
+        with counting_statements() as statements:
+            petition_services.decide_petitions(reviewer, action, "Merit.", selection)
+        counts.append(len(statements))
+    db.session.commit()
+
+    assert counts[0] == counts[1], counts
+    assert counts[0] <= 6, counts
+    assert all(petition_row(p.id)["stage"] != stage.value for p in few + many)
+
+
+# --- the web: queue, confirmation, apply ---------------------------------------------------------
+
+
+def test_a_reviewer_selects_confirms_and_applies(client, login_as, cases):
+    reviewer = login_as("reviewer")
+    petitions = cases(3)
+    queue = client.get("/petitions?stage=under_review")
+    form = form_with(queue, "reason")
+    assert form.action == "/petitions/bulk"
+    chosen = petitions[:2]
+
+    confirm = client.post(
+        "/petitions/bulk",
+        data=form.fields
+        | {
+            "case_numbers": [p.case_number for p in chosen],
+            "action": "grant",
+            "reason": "Merit.",
+        },
+    )
+
+    assert confirm.status_code == 200
+    text = page_text(confirm)
+    assert "Grant 2 cases?" in text and "Merit." in text
+    apply_form = form_with(confirm, "selection")
+    assert apply_form.fields["selection"].split() == [f"{p.case_number}:2" for p in chosen]
+    response = client.post("/petitions/bulk/apply", data=apply_form.fields)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/petitions?stage=under_review"
+    assert "Grant: 2 cases are now granted." in page_text(client.get(response.headers["Location"]))
+    assert [petition_row(p.id)["stage"] for p in petitions] == [
+        "granted",
+        "granted",
+        "under_review",
+    ]
+    assert {e.actor_id for e in audit_entries(action="grant")} == {reviewer.id}
+
+
+def test_all_cases_matching_the_filter(client, login_as, cases):
+    login_as("supervisor")
+    reviewing, received = cases(3), cases(2, Stage.RECEIVED)
+    form = form_with(client.get("/petitions?stage=received"), "reason")
+    confirm = client.post(
+        "/petitions/bulk",
+        data=form.fields
+        | {
+            "all_matching": "y",
+            "action": "start_review",
+            "reason": "",
+        },
+    )
+    assert "Start review 2 cases?" in page_text(confirm)
+    response = client.post("/petitions/bulk/apply", data=form_with(confirm, "selection").fields)
+    assert response.status_code == 302
+    assert [petition_row(p.id)["stage"] for p in received] == ["under_review"] * 2
+    assert [petition_row(p.id)["version"] for p in reviewing] == [2] * 3
+
+
+def test_a_case_changed_after_the_confirmation_stops_the_apply(client, login_as, cases, make_user):
+    login_as("reviewer")
+    petitions = cases(3)
+    form = form_with(client.get("/petitions"), "reason")
+    confirm = client.post(
+        "/petitions/bulk",
+        data=form.fields
+        | {
+            "case_numbers": [p.case_number for p in petitions],
+            "action": "deny",
+            "reason": "No.",
+        },
+    )
+    other = make_user("supervisor")
+    petition_services.apply_transition(petitions[2], other, "grant", "Granted meanwhile.")
+    db.session.commit()
+
+    response = client.post("/petitions/bulk/apply", data=form_with(confirm, "selection").fields)
+
+    assert response.status_code == 409
+    text = page_text(response)
+    assert "Nothing was applied" in text and petitions[2].case_number in text
+    assert "changed since you confirmed it" in text
+    assert [petition_row(p.id)["stage"] for p in petitions] == ["under_review"] * 2 + ["granted"]
+
+
+def test_the_confirmation_warns_of_cases_that_cannot_take_the_action(client, login_as, cases):
+    login_as("reviewer")
+    good, bad = cases(1)[0], cases(1, Stage.RECEIVED)[0]
+    form = form_with(client.get("/petitions"), "reason")
+    confirm = client.post(
+        "/petitions/bulk",
+        data=form.fields
+        | {
+            "case_numbers": [good.case_number, bad.case_number],
+            "action": "grant",
+            "reason": "x",
+        },
+    )
+    text = page_text(confirm)
+    assert "1 of these cases cannot take this action now" in text and bad.case_number in text
+    assert not re.search(r'<button[^>]*type="submit">Grant', confirm.get_data(as_text=True))
+
+
+def test_a_reason_is_asked_for_before_the_confirmation(client, login_as, cases):
+    login_as("reviewer")
+    cases(1)
+    form = form_with(client.get("/petitions"), "reason")
+    response = client.post(
+        "/petitions/bulk",
+        data=form.fields
+        | {
+            "all_matching": "y",
+            "action": "grant",
+            "reason": " ",
+        },
+    )
+    assert response.status_code == 302
+    assert "Grant needs a written reason." in page_text(client.get(response.headers["Location"]))
+
+
+def test_nul_characters_are_refused_not_a_server_error(client, login_as, cases):
+    login_as("reviewer")
+    petitions = cases(1)
+    form = form_with(client.get("/petitions"), "reason")
+    for data in (
+        {"case_numbers": [petitions[0].case_number + "\x00"], "action": "grant", "reason": "x"},
+        {"all_matching": "y", "q": "a\x00", "action": "grant", "reason": "x"},
+        {"all_matching": "y", "action": "grant", "reason": "x\x00"},
+    ):
+        assert client.post("/petitions/bulk", data=form.fields | data).status_code == 400
+    apply = {"csrf_token": form.fields["csrf_token"], "action": "grant", "reason": "x\x00",
+             "selection": f"{petitions[0].case_number}:2"}  # fmt: skip
+    assert client.post("/petitions/bulk/apply", data=apply).status_code == 400
+    assert petition_row(petitions[0].id)["stage"] == "under_review"
+
+
+def test_advocates_have_no_bulk_decisions(client, login_as, cases):
+    login_as("advocate")
+    assert 'id="bulk-form"' not in client.get("/petitions").get_data(as_text=True)
+    response = client.post(
+        "/petitions/bulk",
+        data={
+            "csrf_token": csrf_token(client),
+            "all_matching": "y",
+            "action": "grant",
+            "reason": "x",
+        },
+    )
+    assert response.status_code == 403
+
+
+def test_a_reviewer_cannot_choose_a_supervisors_action(client, login_as, cases):
+    login_as("reviewer")
+    petitions = cases(1, Stage.GRANTED)
+    form = form_with(client.get("/petitions"), "reason")
+    response = client.post(
+        "/petitions/bulk",
+        data=form.fields
+        | {
+            "case_numbers": [petitions[0].case_number],
+            "action": "reopen",
+            "reason": "x",
+        },
+    )
+    assert response.status_code == 403
+
+
+# --- the API ------------------------------------------------------------------------------------
+
+
+def test_the_api_decides_listed_cases(api_as, cases):
+    api = api_as("reviewer")
+    petitions = cases(3)
+    response = api.post(
+        "/api/v1/decisions",
+        json={
+            "action": "grant",
+            "reason": "Merit.",
+            "case_numbers": [p.case_number for p in petitions],
+        },
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["action"] == "grant" and body["count"] == 3
+    assert body["items"][0] == {
+        "case_number": petitions[0].case_number,
+        "stage": "granted",
+        "version": 3,
+    }
+
+
+def test_the_api_decides_cases_matching_a_filter(api_as, cases):
+    api = api_as("supervisor")
+    received = cases(2, Stage.RECEIVED)
+    cases(2)
+    response = api.post(
+        "/api/v1/decisions",
+        json={
+            "action": "start_review",
+            "filter": {"stage": "received"},
+        },
+    )
+    assert response.get_json()["count"] == 2
+    assert {petition_row(p.id)["stage"] for p in received} == {"under_review"}
+
+
+def test_the_api_lists_offenders_with_409(api_as, cases):
+    api = api_as("reviewer")
+    good, bad = cases(1)[0], cases(1, Stage.DENIED)[0]
+    response = api.post(
+        "/api/v1/decisions",
+        json={
+            "action": "grant",
+            "reason": "x",
+            "case_numbers": [good.case_number, bad.case_number],
+        },
+    )
+    body = problem_of(response, 409)
+    assert [(o["case_number"], o["problem"], o["stage"]) for o in body["offenders"]] == [
+        (bad.case_number, "wrong_stage", "denied")
+    ]
+    assert petition_row(good.id)["stage"] == "under_review"
+
+
+def test_the_api_refuses_stale_versions_with_412(api_as, cases):
+    api = api_as("reviewer")
+    petitions = cases(2)
+    response = api.post(
+        "/api/v1/decisions",
+        json={
+            "action": "deny",
+            "reason": "x",
+            "versions": {petitions[0].case_number: 2, petitions[1].case_number: 1},
+        },
+    )
+    body = problem_of(response, 412)
+    assert [o["case_number"] for o in body["offenders"]] == [petitions[1].case_number]
+    assert petition_row(petitions[0].id)["stage"] == "under_review"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"action": "grant", "reason": "x"}, "case_numbers"),
+        ({"action": "grant", "reason": "x", "case_numbers": [], "filter": {}}, "case_numbers"),
+        ({"action": "grant", "reason": "x", "case_numbers": "CP-2026-000001"}, "case_numbers"),
+        ({"action": "grant", "reason": "x", "case_numbers": []}, "case_numbers"),
+        ({"action": "grant", "reason": "x", "filter": {"colour": "red"}}, "colour"),
+        ({"action": "grant", "reason": "x", "filter": {"stage": "limbo"}}, "stage"),
+        ({"action": "grant", "reason": "x", "versions": {"CP-2026-000001": "2"}}, "versions"),
+        ({"action": "fly", "case_numbers": ["CP-2026-000001"]}, "action"),
+        ({"action": "grant", "case_numbers": ["CP-2026-000001"], "why": "x"}, "why"),
+    ],
+)
+def test_bad_decision_bodies_are_422(api_as, body, field):
+    response = api_as("supervisor").post("/api/v1/decisions", json=body)
+    assert field in {e["field"] for e in problem_of(response, 422)["errors"]}
+
+
+def test_advocates_may_not_decide_through_the_api(api_as, cases):
+    petitions = cases(1)
+    response = api_as("advocate").post(
+        "/api/v1/decisions",
+        json={
+            "action": "grant",
+            "reason": "x",
+            "case_numbers": [petitions[0].case_number],
+        },
+    )
+    problem_of(response, 403)

@@ -1,0 +1,597 @@
+"""The OpenAPI 3.1 description of /api/v1, built from the same constants as the code.
+
+Enumerations (kinds, stages, custody statuses, actions), lengths and patterns come from
+the models, the workflow table and the validation rules, so the document cannot drift
+from them; tests/test_api_openapi.py checks its paths against the blueprint's routes and
+runs schemathesis against it. /api/v1/docs renders this same document as a page.
+"""
+
+from functools import cache
+
+from tracker.api.serialization import DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_LENGTH, PETITION_FIELDS
+from tracker.petitions.importing import MAX_IMPORT_ROWS
+from tracker.petitions.models import CUSTODY_STATUSES, EDITABLE_FIELDS, FIELD_LABELS, KINDS
+from tracker.petitions.validation import MAX_LENGTHS, REGISTER_NUMBER
+from tracker.workflow import PETITION_TRANSITIONS, Stage
+
+CASE_NUMBER_PATTERN = r"^CP-\d{4}-\d{6,}$"
+ACTIONS = [t.name for t in PETITION_TRANSITIONS]
+#: Petition fields every create must give (the others may be omitted or null).
+REQUIRED_ON_CREATE = [
+    "kind",
+    "petitioner_name",
+    "date_of_birth",
+    "offenses",
+    "sentencing_court",
+    "sentence",
+    "sentence_date",
+    "custody_status",
+    "grounds",
+]
+OPTIONAL_FIELDS = ("register_number", "projected_release_date")
+DATE_FIELDS = ("date_of_birth", "sentence_date", "projected_release_date")
+
+INTRODUCTION = """\
+The clemency tracker's JSON API. It acts with the same rules as the web pages: an advocate \
+sees and submits their organization's petitions; reviewers and supervisors work every case \
+and take the workflow's actions.
+
+Authenticate every request with a personal API token: create one on your profile page \
+(API tokens), or ask an operator (flask --app tracker create-token EMAIL --name NAME). \
+Send it as 'Authorization: Bearer <token>'. The token acts with its user's role and \
+organization; it stops working when revoked or when the user is deactivated, changes role \
+or has their password reset. The session cookie of the web pages is never accepted here.
+
+Cases are named by their case number (CP-2026-000123), people by e-mail. Dates are ISO 8601 \
+(2024-12-31); time stamps are RFC 3339 in UTC.
+
+Every case has a version, raised by each change; it is the ETag of the case. Send it back \
+in If-Match to change the case: a stale version is refused with 412 and changes nothing.
+
+Errors are application/problem+json (RFC 9457): 400 malformed request, 401 no or bad token, \
+403 not allowed, 404 no such case (or another organization's), 409 conflict (wrong stage; a \
+bulk decision some of whose cases cannot take the action), 412 stale version, 413 body too \
+large, 415 wrong content type, 422 invalid fields (an "errors" list of {field, message}), \
+428 If-Match missing."""
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _field_schema(name: str, *, nullable: bool) -> dict:
+    if name == "kind":
+        schema = {"type": "string", "enum": list(KINDS)}
+    elif name == "custody_status":
+        schema = {"type": "string", "enum": list(CUSTODY_STATUSES)}
+    elif name in DATE_FIELDS:
+        schema = {"type": "string", "format": "date"}
+    elif name == "register_number":
+        schema = {"type": "string", "pattern": REGISTER_NUMBER.pattern}
+    else:
+        schema = {"type": "string", "minLength": 1}
+        if name in MAX_LENGTHS:
+            schema["maxLength"] = MAX_LENGTHS[name]
+    schema["description"] = FIELD_LABELS[name]
+    if nullable:
+        schema["type"] = [schema["type"], "null"]
+        if "enum" in schema:
+            schema["enum"] = [*schema["enum"], None]
+    return schema
+
+
+def _writable_properties() -> dict:
+    """The writable fields; only the optional ones take null (to clear them)."""
+    return {name: _field_schema(name, nullable=name in OPTIONAL_FIELDS) for name in EDITABLE_FIELDS}
+
+
+def _petition_schema() -> dict:
+    properties = {"case_number": {"type": "string", "pattern": CASE_NUMBER_PATTERN}}
+    properties |= _writable_properties()
+    properties |= {
+        "stage": {"type": "string", "enum": [s.value for s in Stage]},
+        "organization": {"type": "string", "description": "The submitting organization."},
+        "advocate": {"type": "string", "description": "E-mail of the submitting advocate."},
+        "assignee": {
+            "type": ["string", "null"],
+            "description": "E-mail of the reviewer working the case; always null for advocates.",
+        },
+        "version": {"type": "integer", "minimum": 1, "description": "Also the ETag."},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    }
+    return {
+        "type": "object",
+        "properties": {name: properties[name] for name in PETITION_FIELDS},
+        "required": list(PETITION_FIELDS),
+        "additionalProperties": False,
+    }
+
+
+def _schemas() -> dict:
+    action = {"type": "string", "enum": ACTIONS, "description": "A workflow action."}
+    reason = {
+        "type": ["string", "null"],
+        "maxLength": 10_000,
+        "description": "Required to return, grant, deny or reopen; the advocate sees it.",
+    }
+    filter_properties = _filter_properties()
+    decision_common = {"action": action, "reason": reason}
+    return {
+        "Petition": _petition_schema(),
+        "PetitionCreate": {
+            "type": "object",
+            "properties": _writable_properties(),
+            "required": REQUIRED_ON_CREATE,
+            "additionalProperties": False,
+            "description": "The writable fields. Read-only ones (case_number, stage, "
+            "organization, advocate, assignee, version, time stamps) are refused with 422.",
+        },
+        "PetitionPatch": {
+            "type": "object",
+            "properties": _writable_properties(),
+            "additionalProperties": False,
+            "description": "Only the fields to change.",
+        },
+        "PetitionList": {
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": _ref("Petition")},
+                "next_cursor": {
+                    "type": ["string", "null"],
+                    "description": "Pass as cursor for the next page; null on the last page.",
+                },
+            },
+            "required": ["items", "next_cursor"],
+            "additionalProperties": False,
+        },
+        "TransitionRequest": {
+            "type": "object",
+            "properties": decision_common,
+            "required": ["action"],
+            "additionalProperties": False,
+        },
+        "HistoryEntry": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "action": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "actor": {"type": ["string", "null"], "description": "E-mail (null: system)."},
+                "from_stage": {"type": ["string", "null"]},
+                "to_stage": {"type": ["string", "null"]},
+                "reason": {"type": ["string", "null"]},
+                "changes": {
+                    "type": ["object", "null"],
+                    "description": "Changed fields: {field: [old, new]}.",
+                },
+                "details": {"type": ["object", "null"]},
+            },
+            "required": [
+                "id",
+                "action",
+                "created_at",
+                "actor",
+                "from_stage",
+                "to_stage",
+                "reason",
+                "changes",
+                "details",
+            ],
+            "additionalProperties": False,
+        },
+        "History": {
+            "type": "object",
+            "properties": {"items": {"type": "array", "items": _ref("HistoryEntry")}},
+            "required": ["items"],
+            "additionalProperties": False,
+        },
+        "DecisionRequest": {
+            "description": "One action and reason for many cases, chosen by exactly one of: "
+            "case_numbers; filter (the filters of GET /petitions); versions (case number → "
+            "the version you read: a case changed since is refused with 412).",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": decision_common
+                    | {
+                        "case_numbers": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "minItems": 1,
+                        },
+                    },
+                    "required": ["action", "case_numbers"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": decision_common
+                    | {
+                        "filter": {
+                            "type": "object",
+                            "properties": filter_properties,
+                            "additionalProperties": False,
+                        },
+                    },
+                    "required": ["action", "filter"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": decision_common
+                    | {
+                        "versions": {
+                            "type": "object",
+                            "additionalProperties": {"type": "integer", "minimum": 1},
+                            "minProperties": 1,
+                        },
+                    },
+                    "required": ["action", "versions"],
+                    "additionalProperties": False,
+                },
+            ],
+        },
+        "DecisionResult": {
+            "type": "object",
+            "properties": {
+                "action": action,
+                "count": {"type": "integer"},
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "case_number": {"type": "string"},
+                            "stage": {"type": "string", "enum": [s.value for s in Stage]},
+                            "version": {"type": "integer"},
+                        },
+                        "required": ["case_number", "stage", "version"],
+                        "additionalProperties": False,
+                    },
+                },
+            },
+            "required": ["action", "count", "items"],
+            "additionalProperties": False,
+        },
+        "ImportResult": {
+            "type": "object",
+            "properties": {
+                "imported": {"type": "integer"},
+                "case_numbers": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["imported", "case_numbers"],
+            "additionalProperties": False,
+        },
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details, with this API's extension members.",
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "description": "422: each invalid field (and, for a CSV import, its line).",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "field": {"type": ["string", "null"]},
+                            "message": {"type": "string"},
+                            "line": {"type": "integer"},
+                        },
+                        "required": ["field", "message"],
+                    },
+                },
+                "offenders": {
+                    "type": "array",
+                    "description": "Bulk decision refused: each case that stopped it, and why "
+                    "(problem: not_found, changed or wrong_stage).",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "case_number": {"type": "string"},
+                            "problem": {"type": "string"},
+                            "message": {"type": "string"},
+                            "stage": {"type": "string"},
+                            "version": {"type": "integer"},
+                        },
+                        "required": ["case_number", "problem", "message"],
+                    },
+                },
+                "current_stage": {"type": "string", "description": "409 from a transition."},
+                "current_version": {"type": "integer", "description": "412: the case's version."},
+            },
+            "required": ["type", "title", "status", "detail"],
+        },
+    }
+
+
+def _filter_properties() -> dict:
+    return {
+        "stage": {"type": "string", "enum": [s.value for s in Stage]},
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "q": {
+            "type": "string",
+            "maxLength": MAX_QUERY_LENGTH,
+            "description": "Case number, register number, or part of the petitioner's name.",
+        },
+        "assignee": {
+            "type": "string",
+            "description": "E-mail of a reviewer or supervisor, 'me' or 'none' (staff only).",
+        },
+    }
+
+
+PROBLEM_DESCRIPTIONS = {
+    "400": "Malformed request (not JSON, not an object, a broken cursor, a NUL character).",
+    "401": "No token, or an unknown or revoked one, or its user is deactivated.",
+    "403": "Your role may not do this.",
+    "404": "No such case, or it is another organization's.",
+    "409": "Conflict: the case is in the wrong stage (current_stage names it).",
+    "412": "Stale version: the case changed since you read it; nothing was changed.",
+    "413": "The body is too large.",
+    "415": "Wrong content type.",
+    "422": "Invalid fields: see errors.",
+    "428": "Send If-Match with the version you read.",
+}
+
+
+def _responses(success: dict, *problems: str) -> dict:
+    responses = dict(success)
+    for status in ("400", "401", *problems):
+        responses[status] = {
+            "description": PROBLEM_DESCRIPTIONS[status],
+            "content": {"application/problem+json": {"schema": _ref("Problem")}},
+        }
+    return responses
+
+
+def _json_body(schema_name: str, *media_types: str) -> dict:
+    return {
+        "required": True,
+        "content": {media: {"schema": _ref(schema_name)} for media in media_types},
+    }
+
+
+ETAG_HEADER = {"ETag": {"description": "The case's version.", "schema": {"type": "string"}}}
+
+
+def _petition_response(description: str, **headers) -> dict:
+    return {
+        "description": description,
+        "headers": ETAG_HEADER | headers,
+        "content": {"application/json": {"schema": _ref("Petition")}},
+    }
+
+
+def _json_response(description: str, schema_name: str) -> dict:
+    content = {"application/json": {"schema": _ref(schema_name)}}
+    return {"description": description, "content": content}
+
+
+CASE_NUMBER_PARAMETER = {
+    "name": "case_number",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": CASE_NUMBER_PATTERN},
+    "description": "The case number, e.g. CP-2026-000123.",
+}
+
+
+def _if_match(required: bool) -> dict:
+    return {
+        "name": "If-Match",
+        "in": "header",
+        "required": required,
+        "schema": {"type": "string"},
+        "description": 'The version (ETag) you read, e.g. "3".',
+    }
+
+
+def _describe(transition) -> str:
+    """One action as the docs state it: name (from → to; roles; reason)."""
+    sources = ", ".join(sorted(s.value for s in transition.sources))
+    roles = ", ".join(sorted(r.value for r in transition.roles))
+    reason = "; reason required" if transition.reason_required else ""
+    return f"{transition.name} ({sources} → {transition.target.value}; {roles}{reason})"
+
+
+def _paths() -> dict:
+    list_parameters = [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in _filter_properties().items()
+    ] + [
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_LIMIT,
+                "default": DEFAULT_LIMIT,
+            },
+        },
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "next_cursor of the previous page.",
+        },
+    ]
+    return {
+        "/petitions": {
+            "get": {
+                "operationId": "listPetitions",
+                "summary": "List the cases you may see",
+                "description": "Oldest first, a page at a time: follow next_cursor until null.",
+                "parameters": list_parameters,
+                "responses": _responses(
+                    {"200": _json_response("A page of cases.", "PetitionList")}, "403", "422"
+                ),
+            },
+            "post": {
+                "operationId": "createPetition",
+                "summary": "Submit a petition (advocates)",
+                "description": "Creates the case in stage received for your organization.",
+                "requestBody": _json_body("PetitionCreate", "application/json"),
+                "responses": _responses(
+                    {
+                        "201": _petition_response(
+                            "The new case.",
+                            Location={
+                                "description": "The case's URL.",
+                                "schema": {"type": "string"},
+                            },
+                        )
+                    },
+                    "403",
+                    "413",
+                    "415",
+                    "422",
+                ),
+            },
+        },
+        "/petitions/{case_number}": {
+            "parameters": [CASE_NUMBER_PARAMETER],
+            "get": {
+                "operationId": "getPetition",
+                "summary": "Read a case",
+                "responses": _responses({"200": _petition_response("The case.")}, "404"),
+            },
+            "patch": {
+                "operationId": "updatePetition",
+                "summary": "Change a case's fields",
+                "description": "Advocates while the case is received; reviewers and supervisors "
+                "until it is decided. Send only the fields to change, and If-Match.",
+                "parameters": [_if_match(required=True)],
+                "requestBody": _json_body(
+                    "PetitionPatch", "application/json", "application/merge-patch+json"
+                ),
+                "responses": _responses(
+                    {"200": _petition_response("The changed case.")},
+                    "403",
+                    "404",
+                    "412",
+                    "413",
+                    "415",
+                    "422",
+                    "428",
+                ),
+            },
+        },
+        "/petitions/{case_number}/transitions": {
+            "parameters": [CASE_NUMBER_PARAMETER],
+            "post": {
+                "operationId": "transitionPetition",
+                "summary": "Take a workflow action",
+                "description": "Actions: "
+                + ", ".join(map(_describe, PETITION_TRANSITIONS))
+                + ". If-Match is optional here.",
+                "parameters": [_if_match(required=False)],
+                "requestBody": _json_body("TransitionRequest", "application/json"),
+                "responses": _responses(
+                    {"200": _petition_response("The case in its new stage.")},
+                    "403",
+                    "404",
+                    "409",
+                    "412",
+                    "413",
+                    "415",
+                    "422",
+                ),
+            },
+        },
+        "/petitions/{case_number}/history": {
+            "parameters": [CASE_NUMBER_PARAMETER],
+            "get": {
+                "operationId": "petitionHistory",
+                "summary": "Read a case's history",
+                "description": "The audit entries you may see, oldest first (advocates: the "
+                "submission, the stage changes with their reasons, shared notes).",
+                "responses": _responses({"200": _json_response("The history.", "History")}, "404"),
+            },
+        },
+        "/petitions/import": {
+            "post": {
+                "operationId": "importPetitions",
+                "summary": "Import petitions from a CSV file (advocates)",
+                "description": "The first line names the columns: the writable fields "
+                f"({', '.join(EDITABLE_FIELDS)}). UTF-8, at most {MAX_IMPORT_ROWS} rows. "
+                "All or nothing: if any row is bad, nothing is imported and errors lists "
+                "every problem with its line. A register number with an open case in your "
+                "organization, or repeated in the file, is a bad row.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "text/csv": {"schema": {"type": "string"}},
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "file": {"type": "string", "contentMediaType": "text/csv"}
+                                },
+                                "required": ["file"],
+                            },
+                        },
+                    },
+                },
+                "responses": _responses(
+                    {"201": _json_response("Every row was imported.", "ImportResult")},
+                    "403",
+                    "413",
+                    "415",
+                    "422",
+                ),
+            },
+        },
+        "/decisions": {
+            "post": {
+                "operationId": "decidePetitions",
+                "summary": "Take one action on many cases (reviewers, supervisors)",
+                "description": "All or nothing: if any case cannot take the action now, "
+                "nothing changes and offenders lists each case and why (409; 412 when "
+                "they all changed since the versions you gave). Each case gets its own "
+                "audit entry.",
+                "requestBody": _json_body("DecisionRequest", "application/json"),
+                "responses": _responses(
+                    {"200": _json_response("Every case took the action.", "DecisionResult")},
+                    "403",
+                    "409",
+                    "412",
+                    "413",
+                    "415",
+                    "422",
+                ),
+            },
+        },
+    }
+
+
+@cache
+def document() -> dict:
+    """The OpenAPI 3.1 document (the same object each call: do not change it)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Clemency Tracker API",
+            "version": "1",
+            "description": INTRODUCTION,
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearerToken": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A personal API token (ct_…), from your profile page.",
+                },
+            },
+            "schemas": _schemas(),
+        },
+    }

@@ -1,0 +1,92 @@
+"""Every API error as ``application/problem+json`` (RFC 9457), with the right status.
+
+The services raise ``tracker.errors`` and ``tracker.workflow`` exceptions carrying their
+HTTP status; this module turns them (and Werkzeug's HTTP errors) into problem documents.
+Extension members: ``errors`` (422: [{field, message}], plus ``line`` for CSV rows),
+``offenders`` (bulk refusals: one per case), ``current_stage`` (409 from a transition),
+``current_version`` (412).
+"""
+
+from http import HTTPStatus
+
+from flask import Blueprint, Response, g, json, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from tracker.audit import services as audit
+from tracker.errors import BulkRefused, CasesChanged, DomainError, StaleVersion, ValidationFailed
+from tracker.extensions import db
+from tracker.workflow import ReasonRequired, WrongStage
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class MalformedRequest(DomainError):
+    """The request cannot be read: not JSON, not an object, a broken cursor… (400)."""
+
+    status = 400
+
+
+def problem(status: int, detail: str, *, headers: dict | None = None, **members) -> Response:
+    """A problem+json response; ``members`` are added to the standard ones."""
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+    body["detail"] = detail
+    body.update(members)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def field_errors(errors: dict[str, str]) -> list[dict]:
+    return [{"field": name, "message": message} for name, message in errors.items()]
+
+
+def domain_error_response(error: DomainError) -> Response:
+    """The problem for a service's refusal; a 403 is audited as the web audits it."""
+    members = {}
+    if isinstance(error, WrongStage) and g.get("api_petition") is not None:
+        # Read before the rollback below expires the row (apply_transition just locked it).
+        members["current_stage"] = g.api_petition.stage
+    if error.status == 403:
+        actor = g.get("api_user")
+        audit.record_refusal(
+            "access_refused", actor=actor,
+            details={"status": 403, "path": request.path, "method": request.method,
+                     "message": error.message, "via": "api"},
+        )  # fmt: skip
+    else:
+        db.session.rollback()
+    if isinstance(error, ValidationFailed):
+        return problem(422, error.message, errors=field_errors(error.errors))
+    if isinstance(error, ReasonRequired):
+        return problem(422, error.message, errors=[{"field": "reason", "message": error.message}])
+    if isinstance(error, StaleVersion):
+        return problem(
+            412, error.message, current_version=error.current_version,
+            headers={"ETag": f'"{error.current_version}"'},
+        )  # fmt: skip
+    if isinstance(error, CasesChanged):
+        return problem(412, error.message, offenders=error.offenders)
+    if isinstance(error, BulkRefused):
+        if error.status == 422:
+            return problem(422, error.message, errors=error.offenders)
+        return problem(error.status, error.message, offenders=error.offenders)
+    return problem(error.status, error.message, **members)
+
+
+def http_error_response(error: HTTPException) -> Response:
+    db.session.rollback()
+    status = error.code or 500
+    if isinstance(error, InternalServerError) or status >= 500:
+        # Logged by Flask with the traceback; the answer says nothing about the cause.
+        return problem(500, "Something went wrong on our side. Nothing was saved.")
+    headers = {}
+    for name, value in error.get_headers():
+        if name.lower() in ("allow", "www-authenticate", "retry-after"):
+            headers[name] = value
+    return problem(status, error.description or HTTPStatus(status).phrase, headers=headers)
+
+
+def register(blueprint: Blueprint) -> None:
+    blueprint.register_error_handler(DomainError, domain_error_response)
+    blueprint.register_error_handler(HTTPException, http_error_response)

@@ -1,0 +1,222 @@
+"""The API's JSON: petitions and history entries out; request bodies, filters and cursors in.
+
+People are named by e-mail, dates are ISO 8601 (``2024-12-31``), time stamps RFC 3339 in
+UTC (``2026-01-31T14:05:09.123456Z``). Field values go through the same parsing and rules
+as CSV import (``tracker.petitions.validation``); only transport problems are checked here.
+"""
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+
+from flask import json, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from tracker import permissions
+from tracker.api.problems import MalformedRequest
+from tracker.auth.models import User
+from tracker.auth.services import find_user_by_email
+from tracker.errors import PermissionDenied, ValidationFailed
+from tracker.petitions.importing import READ_ONLY_FIELDS
+from tracker.petitions.models import EDITABLE_FIELDS, KINDS, Petition
+from tracker.petitions.queries import QueueFilters
+from tracker.petitions.validation import DATE_FIELDS, parse_petition_fields
+from tracker.workflow import Stage
+
+#: A petition's fields, in the order the API shows them.
+PETITION_FIELDS = (
+    "case_number", "kind", "stage", "petitioner_name", "register_number", "date_of_birth",
+    "offenses", "sentencing_court", "sentence", "sentence_date", "custody_status",
+    "projected_release_date", "grounds", "organization", "advocate", "assignee", "version",
+    "created_at", "updated_at",
+)  # fmt: skip
+#: The filters of GET /petitions, also accepted as the ``filter`` of POST /decisions.
+FILTER_NAMES = ("stage", "kind", "q", "assignee")
+DEFAULT_LIMIT, MAX_LIMIT = 25, 100
+#: Fields whose JSON value must be exact (no spaces around it, null rather than "").
+EXACT_FIELDS = ("kind", "register_number", "custody_status", *DATE_FIELDS)
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_QUERY_LENGTH = 200
+
+
+def timestamp(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _plain(value):
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def petition_json(petition: Petition, viewer: User) -> dict:
+    """The petition as the viewer may see it (who works a case is for staff only)."""
+    shows_assignee = permissions.can_view_internal_history(viewer)
+    document = {"case_number": petition.case_number}
+    document.update((name, _plain(getattr(petition, name))) for name in EDITABLE_FIELDS)
+    document.update(
+        stage=petition.stage,
+        organization=petition.organization.name,
+        advocate=petition.advocate.email,
+        assignee=petition.assignee.email if petition.assignee and shows_assignee else None,
+        version=petition.version,
+        created_at=timestamp(petition.created_at),
+        updated_at=timestamp(petition.updated_at),
+    )
+    return {name: document[name] for name in PETITION_FIELDS}
+
+
+def entry_json(entry) -> dict:
+    """One entry of a case's history."""
+    return {
+        "id": entry.id,
+        "action": entry.action,
+        "created_at": timestamp(entry.created_at),
+        "actor": entry.actor.email if entry.actor else None,
+        "from_stage": entry.from_stage,
+        "to_stage": entry.to_stage,
+        "reason": entry.reason,
+        "changes": entry.changes,
+        "details": entry.details,
+    }
+
+
+# --- reading requests ---------------------------------------------------------------------------
+
+
+def _bad_strings(value) -> bool:
+    """Text no database column can hold: NUL characters, lone surrogates."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_bad_strings(k) or _bad_strings(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_bad_strings(item) for item in value)
+    return False
+
+
+def json_object() -> dict:
+    """The request body as a JSON object: 415 if not JSON, 400 if malformed, 422 for bad text."""
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
+    try:
+        body = json.loads(request.get_data(cache=False))
+    except (ValueError, RecursionError):
+        raise MalformedRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise MalformedRequest("The body must be a JSON object.")
+    errors = {
+        str(name): "Contains a NUL character or an invalid Unicode character."
+        for name, value in body.items()
+        if _bad_strings(name) or _bad_strings(value)
+    }
+    if errors:
+        raise ValidationFailed(errors)
+    return body
+
+
+def _format_errors(body: dict) -> dict[str, str]:
+    """JSON is typed: a coded value or a date is sent exactly, and null (not "") means none.
+
+    (CSV cells and form fields are text, so the shared rules forgive spaces and empty
+    strings; the API's document promises exact formats, and keeps to them.)
+    """
+    errors = {}
+    for name in EXACT_FIELDS:
+        value = body.get(name)
+        if not isinstance(value, str):
+            continue
+        if value == "" or value != value.strip():
+            errors[name] = "Send the value without surrounding spaces, or null for none."
+        elif name in DATE_FIELDS and not ISO_DATE.fullmatch(value):
+            errors[name] = "Use a date like 2024-12-31."
+    return errors
+
+
+def petition_values(body: dict) -> dict:
+    """Typed petition fields from a create or PATCH body; 422 naming each refused field."""
+    errors = {name: f"'{name}' is read-only." for name in body if name in READ_ONLY_FIELDS}
+    errors |= _format_errors(body)
+    values, parse_errors = parse_petition_fields(
+        {name: value for name, value in body.items() if name not in READ_ONLY_FIELDS}
+    )
+    if errors or parse_errors:
+        raise ValidationFailed(parse_errors | errors)
+    return values
+
+
+def queue_filters(viewer: User, raw: Mapping) -> QueueFilters:
+    """The list filters (stage, kind, q, assignee) as the queue's QueueFilters; 422 if invalid.
+
+    ``assignee`` is an e-mail, ``me`` or ``none``; filtering on it is for staff only.
+    """
+    errors = {}
+    for name in FILTER_NAMES:
+        if raw.get(name) is not None and not isinstance(raw[name], str):
+            errors[name] = "Must be a string."
+    if errors:
+        raise ValidationFailed(errors)
+    stage, kind, assignee = raw.get("stage"), raw.get("kind"), raw.get("assignee")
+    q = (raw.get("q") or "").strip() or None
+    if stage is not None and stage not in {s.value for s in Stage}:
+        errors["stage"] = "One of: " + ", ".join(s.value for s in Stage) + "."
+    if kind is not None and kind not in KINDS:
+        errors["kind"] = "One of: " + ", ".join(KINDS) + "."
+    if q is not None and len(q) > MAX_QUERY_LENGTH:
+        errors["q"] = f"At most {MAX_QUERY_LENGTH} characters."
+    assignee_id = None
+    if assignee is not None:
+        if not permissions.can_view_internal_history(viewer):
+            raise PermissionDenied("Only reviewers and supervisors filter cases by assignee.")
+        if assignee in ("me", "none"):
+            assignee_id = assignee
+        else:
+            person = find_user_by_email(assignee)
+            if person is None or not person.is_staff:
+                errors["assignee"] = "An e-mail of a reviewer or supervisor, 'me' or 'none'."
+            else:
+                assignee_id = str(person.id)
+    if errors:
+        raise ValidationFailed(errors)
+    return QueueFilters(q=q, stage=stage, kind=kind, assignee=assignee_id)
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only, and few enough to fit any integer column."""
+    return text.isascii() and text.isdigit() and len(text) <= 15
+
+
+def page_limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not _is_number(raw) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ValidationFailed({"limit": f"A whole number from 1 to {MAX_LIMIT}."})
+    return int(raw)
+
+
+def encode_cursor(petition: Petition) -> str:
+    """An opaque position after this petition in (created_at, id) order."""
+    position = f"{petition.created_at.astimezone(UTC).isoformat()}|{petition.id}"
+    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, _, petition_id = text.partition("|")
+        created_at = datetime.fromisoformat(moment)
+        if created_at.tzinfo is None or not _is_number(petition_id):
+            raise ValueError(text)
+        return created_at, int(petition_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise MalformedRequest("The cursor is not one this API gave; start without it.") from None

@@ -1,0 +1,275 @@
+"""The JSON API, /api/v1: thin views over the same services and rules as the pages.
+
+Each view reads the request, calls one service, commits once and answers JSON; every
+refusal is a problem+json document (see ``tracker.api.problems``). Authentication is a
+personal bearer token (``tracker.api.auth``); the description of the API is at
+/api/v1/openapi.json, and readable at /api/v1/docs.
+"""
+
+import re
+
+from flask import Blueprint, g, jsonify, render_template, request, url_for
+from sqlalchemy import tuple_
+from sqlalchemy.orm import joinedload
+from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
+
+from tracker import permissions
+from tracker.api import auth, openapi, problems, serialization
+from tracker.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from tracker.extensions import db
+from tracker.petitions import importing, queries, services
+from tracker.petitions.models import Petition
+from tracker.workflow import PETITION_TRANSITIONS, get_transition
+
+blueprint = Blueprint("api", __name__, url_prefix=auth.API_PREFIX)
+blueprint.before_app_request(auth.shield_api_requests)
+blueprint.before_request(auth.require_token)
+blueprint.before_request(
+    auth.check_query({"api.list_petitions": (*serialization.FILTER_NAMES, "limit", "cursor")})
+)
+problems.register(blueprint)
+
+CASE_NUMBER = re.compile(r"^CP-\d{4}-\d{6,}$")
+ACTIONS = tuple(t.name for t in PETITION_TRANSITIONS)
+MAX_REASON_LENGTH = 10_000
+
+
+class VersionNotNamed(DomainError):
+    """An If-Match header that names no version of the case at all."""
+
+    status = 412
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _petition(case_number: str) -> Petition:
+    """The caller's case by number; 404 when there is none or it is another organization's."""
+    if not CASE_NUMBER.match(case_number):
+        raise NotFound(f"No case {case_number}.")
+    petition = services.get_visible_petition(g.api_user, case_number)
+    g.api_petition = petition
+    return petition
+
+
+def _petition_response(petition: Petition, status: int = 200):
+    response = jsonify(serialization.petition_json(petition, g.api_user))
+    response.status_code = status
+    response.set_etag(str(petition.version))
+    return response
+
+
+def _expected_version(petition: Petition, *, required: bool) -> int | None:
+    """The version named by If-Match (the ETag we gave); None for '*' or, if allowed, none."""
+    if not request.headers.get("If-Match"):
+        if required:
+            raise PreconditionRequired(
+                f'Send If-Match with the version you read (ETag "{petition.version}").'
+            )
+        return None
+    if request.if_match.star_tag:
+        return None
+    versions = {
+        int(tag)
+        for tag in request.if_match.as_set()
+        if tag and tag.isascii() and tag.isdigit() and len(tag) <= 9
+    }
+    if not versions:
+        raise VersionNotNamed(
+            f"If-Match names no version of case {petition.case_number}; "
+            f'send its ETag ("{petition.version}").'
+        )
+    # Several tags: the request holds if any is current; the service re-checks under lock.
+    return petition.version if petition.version in versions else max(versions)
+
+
+def _refuse_unknown_fields(body: dict, known: tuple[str, ...]) -> None:
+    unknown = {name: "Unknown field." for name in body if name not in known}
+    if unknown:
+        raise ValidationFailed(unknown)
+
+
+def _action_and_reason(body: dict) -> tuple[str, str | None]:
+    errors = {}
+    action, reason = body.get("action"), body.get("reason")
+    if action not in ACTIONS:
+        errors["action"] = "One of: " + ", ".join(ACTIONS) + "."
+    if reason is not None and not isinstance(reason, str):
+        errors["reason"] = "Must be a string."
+    elif reason is not None and len(reason) > MAX_REASON_LENGTH:
+        errors["reason"] = f"At most {MAX_REASON_LENGTH} characters."
+    if errors:
+        raise ValidationFailed(errors)
+    return action, reason
+
+
+# --- petitions ----------------------------------------------------------------------------------
+
+
+@blueprint.get("/petitions")
+def list_petitions():
+    """The cases the caller may see, oldest first, filtered, a page at a time."""
+    filters = serialization.queue_filters(g.api_user, request.args)
+    limit = serialization.page_limit(request.args.get("limit"))
+    statement = queries.queue_query(g.api_user, filters).options(joinedload(Petition.advocate))
+    if request.args.get("cursor"):
+        position = serialization.decode_cursor(request.args["cursor"])
+        statement = statement.where(tuple_(Petition.created_at, Petition.id) > position)
+    petitions = list(db.session.scalars(statement.limit(limit + 1)))
+    next_cursor = None
+    if len(petitions) > limit:
+        petitions = petitions[:limit]
+        next_cursor = serialization.encode_cursor(petitions[-1])
+    return {
+        "items": [serialization.petition_json(p, g.api_user) for p in petitions],
+        "next_cursor": next_cursor,
+    }
+
+
+@blueprint.post("/petitions")
+def create_petition():
+    """An advocate submits a petition for their organization: 201 with its Location."""
+    if not permissions.can_submit_petition(g.api_user):
+        raise PermissionDenied("Only an advocate of an organization may submit a petition.")
+    values = serialization.petition_values(serialization.json_object())
+    petition = services.submit_petition(g.api_user, values)
+    db.session.commit()
+    response = _petition_response(petition, 201)
+    response.headers["Location"] = url_for("api.get_petition", case_number=petition.case_number)
+    return response
+
+
+@blueprint.get("/petitions/<case_number>")
+def get_petition(case_number):
+    """One case, with its version as the ETag."""
+    return _petition_response(_petition(case_number))
+
+
+@blueprint.patch("/petitions/<case_number>")
+def update_petition(case_number):
+    """Change some fields; If-Match must carry the version read (412 if it is stale)."""
+    petition = _petition(case_number)
+    expected_version = _expected_version(petition, required=True)
+    if not permissions.can_edit_petition(g.api_user, petition):
+        raise PermissionDenied(
+            f"You may not edit case {petition.case_number} while it is "
+            f"{petition.stage_enum.label.lower()}."
+        )
+    values = serialization.petition_values(serialization.json_object())
+    services.update_petition(petition, g.api_user, values, expected_version)
+    db.session.commit()
+    return _petition_response(petition)
+
+
+@blueprint.post("/petitions/<case_number>/transitions")
+def transition_petition(case_number):
+    """Take a workflow action; 403 for a role that may not, 409 from the wrong stage."""
+    petition = _petition(case_number)
+    body = serialization.json_object()
+    _refuse_unknown_fields(body, ("action", "reason"))
+    action, reason = _action_and_reason(body)
+    expected_version = _expected_version(petition, required=False)
+    services.apply_transition(petition, g.api_user, action, reason, expected_version)
+    db.session.commit()
+    return _petition_response(petition)
+
+
+@blueprint.get("/petitions/<case_number>/history")
+def petition_history(case_number):
+    """The case's audit entries the caller may see, oldest first."""
+    petition = _petition(case_number)
+    entries = queries.timeline(petition, g.api_user)
+    return {"items": [serialization.entry_json(entry) for entry in entries]}
+
+
+# --- bulk ---------------------------------------------------------------------------------------
+
+
+def _uploaded_csv() -> bytes:
+    if request.mimetype == "text/csv":
+        return request.get_data(cache=False)
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationFailed({"file": "Attach the CSV file as the form field 'file'."})
+        return upload.read()
+    raise UnsupportedMediaType(
+        "Send the CSV as the body (Content-Type: text/csv) or as the field 'file' of a "
+        "multipart/form-data upload."
+    )
+
+
+@blueprint.post("/petitions/import")
+def import_petitions():
+    """An advocate imports a CSV of petitions, all or nothing: 201 with the case numbers."""
+    if not permissions.can_submit_petition(g.api_user):
+        raise PermissionDenied("Only an advocate of an organization may submit petitions.")
+    rows = importing.read_csv(_uploaded_csv())
+    case_numbers = services.import_petitions(g.api_user, rows)
+    db.session.commit()
+    return {"imported": len(case_numbers), "case_numbers": case_numbers}, 201
+
+
+def _selected_versions(body: dict) -> dict[str, int | None]:
+    """The cases a decision is for: {case number: version expected, or None for any}."""
+    chosen = [name for name in ("case_numbers", "filter", "versions") if name in body]
+    if len(chosen) != 1:
+        raise ValidationFailed(
+            {"case_numbers": "Give exactly one of case_numbers, filter or versions."}
+        )
+    selection = body[chosen[0]]
+    if chosen[0] == "case_numbers":
+        if not isinstance(selection, list) or not all(isinstance(c, str) for c in selection):
+            raise ValidationFailed({"case_numbers": "A list of case numbers."})
+        return dict.fromkeys(selection)
+    if chosen[0] == "versions":
+        if not isinstance(selection, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v < 2**31
+            for v in selection.values()
+        ):
+            raise ValidationFailed({"versions": "An object of case number: version (ETag)."})
+        return dict(selection)
+    if not isinstance(selection, dict):
+        raise ValidationFailed({"filter": "An object of filters, as for GET /petitions."})
+    _refuse_unknown_fields(selection, serialization.FILTER_NAMES)
+    filters = serialization.queue_filters(g.api_user, selection)
+    matching = queries.queue_query(g.api_user, filters).with_only_columns(Petition.case_number)
+    case_numbers = db.session.scalars(matching.limit(services.MAX_BULK_DECISIONS + 1)).all()
+    return dict.fromkeys(case_numbers)
+
+
+@blueprint.post("/decisions")
+def decide_petitions():
+    """One transition for many cases, all or nothing: 200 with each case's new version."""
+    if not permissions.can_work_queue(g.api_user):
+        raise PermissionDenied("Only reviewers and supervisors decide cases.")
+    body = serialization.json_object()
+    _refuse_unknown_fields(body, ("action", "reason", "case_numbers", "filter", "versions"))
+    action, reason = _action_and_reason(body)
+    versions = _selected_versions(body)
+    decided = services.decide_petitions(g.api_user, action, reason, versions)
+    db.session.commit()
+    stage = get_transition(action).target.value
+    return {
+        "action": action,
+        "count": len(decided),
+        "items": [
+            {"case_number": number, "stage": stage, "version": version}
+            for number, version in decided.items()
+        ],
+    }
+
+
+# --- description --------------------------------------------------------------------------------
+
+
+@blueprint.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3.1 description of this API (no token needed)."""
+    return jsonify(openapi.document())
+
+
+@blueprint.get("/docs")
+def docs():
+    """The same description as a readable page."""
+    return render_template("api/docs.html", spec=openapi.document())

@@ -1,0 +1,130 @@
+"""Personal API tokens: create, authenticate, revoke. Only a token's SHA-256 is stored.
+
+A token is ``ct_`` followed by 43 URL-safe characters (256 random bits); it is shown
+once, when created. It acts as its user — same role, same organization — and stops
+working when revoked or when the user is deactivated. Like every service, these never
+commit.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from tracker import permissions
+from tracker.audit import services as audit
+from tracker.auth.models import ApiToken, User
+from tracker.database import utcnow
+from tracker.errors import NotFound, PermissionDenied, ValidationFailed
+from tracker.extensions import db
+
+TOKEN_PREFIX = "ct_"
+#: Characters of the token kept in clear to tell tokens apart ("ct_" and 6 more).
+SHOWN_PREFIX_LENGTH = 9
+NAME_MAX_LENGTH = 100
+#: last_used_at is written at most this often per token, so reads stay cheap.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def token_hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create_token(user: User, name: str, *, by_operator: bool = False) -> tuple[ApiToken, str]:
+    """A new token for the user; returns the row and the plaintext, which is never kept.
+
+    ``by_operator`` marks a token issued from the command line: the audit entry then
+    has no acting user, as for the other operator commands.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed({"name": "Name the token (e.g. the script that will use it)."})
+    if len(name) > NAME_MAX_LENGTH or "\x00" in name:
+        raise ValidationFailed({"name": f"At most {NAME_MAX_LENGTH} characters."})
+    if not user.active:
+        raise PermissionDenied(f"{user.email} is deactivated and cannot have API tokens.")
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        prefix=plaintext[:SHOWN_PREFIX_LENGTH],
+        token_hash=token_hash(plaintext),
+        created_at=utcnow(),
+    )
+    db.session.add(token)
+    db.session.flush()
+    audit.record_security_event(
+        "api_token_created", actor=None if by_operator else user, subject_user=user,
+        details={"token_id": token.id, "name": name, "prefix": token.prefix},
+    )  # fmt: skip
+    return token, plaintext
+
+
+def authenticate_token(plaintext: str) -> User | None:
+    """The active user this token belongs to, or None (unknown, revoked, user inactive).
+
+    Notes the time of use on the token, at most once a minute; the caller commits.
+    """
+    if not plaintext or not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(plaintext)))
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        db.session.flush()
+    return token.user
+
+
+def user_tokens(user: User) -> list[ApiToken]:
+    """The user's tokens, newest first, revoked ones included."""
+    return list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def get_user_token(user: User, token_id: int) -> ApiToken:
+    """One of the user's own tokens; NotFound for anyone else's."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("No such token.")
+    return token
+
+
+def revoke_token(actor: User, token: ApiToken) -> None:
+    """Revoke a token: its owner may, and so may a supervisor. Revoking twice does nothing."""
+    if actor.id != token.user_id and not permissions.can_manage_users(actor):
+        raise PermissionDenied("You may revoke only your own API tokens.")
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = utcnow()
+    audit.record_security_event(
+        "api_token_revoked", actor=actor, subject_user=token.user,
+        details={"token_ids": [token.id], "name": token.name, "prefix": token.prefix},
+    )  # fmt: skip
+
+
+def revoke_user_tokens(user: User, actor: User | None = None) -> int:
+    """Revoke every token of the user (role change, password reset, deactivation).
+
+    Returns how many were revoked; one audit entry names them all.
+    """
+    revoked = list(
+        db.session.scalars(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .returning(ApiToken.id),
+            execution_options={"synchronize_session": "fetch"},
+        )
+    )
+    if revoked:
+        audit.record_security_event(
+            "api_token_revoked", actor=actor, subject_user=user,
+            details={"token_ids": sorted(revoked), "reason": "all of the user's tokens"},
+        )  # fmt: skip
+    return len(revoked)

@@ -1,0 +1,253 @@
+"""Pages for many petitions at once: an advocate's CSV import, and staff's bulk decisions.
+
+A bulk decision takes three steps: the queue (tick cases, or "all N matching this filter";
+pick an action and a reason), a confirmation page that fixes the exact cases and the
+versions they had, and the apply step, which decides them all or none.
+"""
+
+import re
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from tracker import permissions
+from tracker.errors import BulkRefused, CasesChanged
+from tracker.extensions import db
+from tracker.petitions import importing, queries, services
+from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS, Petition
+from tracker.workflow import (
+    PETITION_TRANSITIONS,
+    TRANSITIONS_BY_NAME,
+    Stage,
+    WrongStage,
+    check_transition,
+)
+
+blueprint = Blueprint("bulk", __name__)
+
+#: The queue's filters, carried through the bulk steps so the user lands back on their list.
+QUEUE_FILTERS = ("q", "stage", "kind", "assignee", "organization", "sort")
+#: How many of the selected cases the confirmation page lists by name.
+LISTED_ON_CONFIRMATION = 200
+SELECTION_ITEM = re.compile(r"^(CP-\d{4}-\d{6,}):(\d{1,9})$")
+
+
+def bulk_actions(user) -> list:
+    """The transitions the user's role may take on some case: the bulk action choices."""
+    return [t for t in PETITION_TRANSITIONS if user.role_enum in t.roles]
+
+
+@blueprint.app_context_processor
+def _template_helpers():
+    return {"bulk_actions": bulk_actions}
+
+
+# --- forms ----------------------------------------------------------------------------------------
+
+
+class ImportForm(FlaskForm):
+    file = FileField("CSV file", validators=[FileRequired("Choose the CSV file.")])
+
+
+class _QueueFilterFields(FlaskForm):
+    q = HiddenField()
+    stage = HiddenField()
+    kind = HiddenField()
+    assignee = HiddenField()
+    organization = HiddenField()
+    sort = HiddenField()
+
+    def queue_args(self) -> dict:
+        values = {name: getattr(self, name).data for name in QUEUE_FILTERS}
+        return {name: value for name, value in values.items() if value}
+
+
+class BulkSelectionForm(_QueueFilterFields):
+    """Posted from the queue: the ticked cases (or all matching), one action, one reason."""
+
+    case_numbers = SelectMultipleField(validate_choice=False)
+    all_matching = BooleanField()
+    action = SelectField("Action", validate_choice=False, validators=[DataRequired()])
+    reason = TextAreaField("Reason", validators=[Length(max=10_000)])
+
+
+class BulkApplyForm(_QueueFilterFields):
+    """Posted from the confirmation: the exact cases and versions, the action, the reason."""
+
+    action = HiddenField(validators=[DataRequired()])
+    reason = HiddenField(validators=[Length(max=10_000)])
+    #: "CP-2026-000001:3 CP-2026-000002:1 …": each case and the version it had when confirmed.
+    selection = HiddenField(validators=[DataRequired()])
+
+    def expected_versions(self) -> dict[str, int] | None:
+        versions = {}
+        for item in self.selection.data.split():
+            match = SELECTION_ITEM.match(item)
+            if match is None:
+                return None
+            versions[match[1]] = int(match[2])
+        return versions
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+@blueprint.route("/petitions/import", methods=["GET", "POST"])
+@login_required
+def import_petitions():
+    """An advocate uploads a CSV of petitions: every row is imported, or none and why."""
+    if not permissions.can_submit_petition(current_user):
+        abort(403, "Only an advocate of an organization may import petitions.")
+    form = ImportForm()
+    refusal = None
+    if form.validate_on_submit():
+        try:
+            rows = importing.read_csv(form.file.data.read())
+            case_numbers = services.import_petitions(current_user, rows)
+        except BulkRefused as error:
+            db.session.rollback()
+            refusal = error
+        else:
+            db.session.commit()
+            flash(
+                f"Imported {len(case_numbers)} petition{'' if len(case_numbers) == 1 else 's'} "
+                f"({case_numbers[0]} to {case_numbers[-1]}).",
+                "success",
+            )
+            return redirect(url_for("petitions.queue", sort="newest"))
+    status = 422 if refusal or form.errors else 200
+    return render_template(
+        "petitions/import.html",
+        form=form,
+        refusal=refusal,
+        columns=[(name, FIELD_LABELS[name]) for name in EDITABLE_FIELDS],
+        max_rows=importing.MAX_IMPORT_ROWS,
+    ), status
+
+
+# --- bulk decisions -------------------------------------------------------------------------------
+
+
+def _refuse_nul(form: FlaskForm) -> None:
+    """No database text can hold NUL: a form carrying one is malformed (400), not a 500."""
+    for field in form:
+        values = field.data if isinstance(field.data, list) else [field.data]
+        if any(isinstance(value, str) and "\x00" in value for value in values):
+            abort(400, "The form contains a NUL character.")
+
+
+def _back_to_queue(form: _QueueFilterFields, message: str):
+    flash(message, "danger")
+    return redirect(url_for("petitions.queue", **form.queue_args()))
+
+
+def _selected_rows(form: BulkSelectionForm):
+    """The chosen cases with the version and stage each has now, in queue order."""
+    columns = (Petition.case_number, Petition.version, Petition.stage, Petition.petitioner_name)
+    if form.all_matching.data:
+        filters = queries.QueueFilters(
+            **{name: getattr(form, name).data or None for name in QUEUE_FILTERS}
+        )
+        filters.sort = filters.sort or "oldest"
+        statement = queries.queue_query(current_user, filters).with_only_columns(*columns)
+    else:
+        statement = (
+            queries.visible_petitions(current_user)
+            .with_only_columns(*columns)
+            .where(Petition.case_number.in_(form.case_numbers.data))
+            .order_by(Petition.created_at, Petition.id)
+        )
+    return db.session.execute(statement.limit(services.MAX_BULK_DECISIONS + 1)).all()
+
+
+def _preview_refusals(transition, rows) -> list[dict]:
+    """Cases that could not take the action as they are now (the apply step re-checks)."""
+    refusals = []
+    for row in rows:
+        try:
+            check_transition(transition, current_user.role_enum, Stage(row.stage), "checked later")
+        except WrongStage as error:
+            refusals.append({"case_number": row.case_number, "message": error.message})
+    return refusals
+
+
+@blueprint.route("/petitions/bulk", methods=["POST"])
+@login_required
+def confirm():
+    """Show exactly which cases (and versions) the action will apply to, and ask to confirm."""
+    if not permissions.can_work_queue(current_user):
+        abort(403, "Only reviewers and supervisors decide cases.")
+    form = BulkSelectionForm()
+    _refuse_nul(form)
+    if not form.validate_on_submit():
+        return _back_to_queue(form, "Choose an action for the selected cases.")
+    transition = TRANSITIONS_BY_NAME.get(form.action.data)
+    if transition is None or transition not in bulk_actions(current_user):
+        abort(403, f"You may not take the action '{form.action.data}'.")
+    if transition.reason_required and not (form.reason.data or "").strip():
+        return _back_to_queue(form, f"{transition.label} needs a written reason.")
+    rows = _selected_rows(form)
+    if not rows:
+        return _back_to_queue(form, "Select at least one case (or all matching the filter).")
+    if len(rows) > services.MAX_BULK_DECISIONS:
+        return _back_to_queue(
+            form, f"At most {services.MAX_BULK_DECISIONS} cases at once: narrow the filter."
+        )
+    apply_form = BulkApplyForm(
+        formdata=None,
+        data={
+            "action": transition.name,
+            "reason": form.reason.data or "",
+            "selection": " ".join(f"{row.case_number}:{row.version}" for row in rows),
+            **form.queue_args(),
+        },
+    )
+    return render_template(
+        "petitions/bulk_confirm.html",
+        form=apply_form,
+        transition=transition,
+        reason=(form.reason.data or "").strip(),
+        rows=rows[:LISTED_ON_CONFIRMATION],
+        count=len(rows),
+        refusals=_preview_refusals(transition, rows),
+        back=url_for("petitions.queue", **form.queue_args()),
+    )
+
+
+@blueprint.route("/petitions/bulk/apply", methods=["POST"])
+@login_required
+def apply():
+    """Decide the confirmed cases, all or none; if any changed or cannot, say which."""
+    form = BulkApplyForm()
+    _refuse_nul(form)
+    if not form.validate_on_submit():
+        abort(400, "The form was incomplete.")
+    expected_versions = form.expected_versions()
+    if expected_versions is None:
+        abort(400, "The selection was garbled; select the cases again.")
+    try:
+        decided = services.decide_petitions(
+            current_user, form.action.data, form.reason.data, expected_versions
+        )
+    except BulkRefused as error:
+        db.session.rollback()
+        return render_template(
+            "petitions/bulk_refused.html",
+            error=error,
+            changed=isinstance(error, CasesChanged),
+            transition=TRANSITIONS_BY_NAME[form.action.data],
+            back=url_for("petitions.queue", **form.queue_args()),
+        ), error.status
+    db.session.commit()
+    transition = TRANSITIONS_BY_NAME[form.action.data]
+    count = len(decided)
+    flash(
+        f"{transition.label}: {count} case{'' if count == 1 else 's'} "
+        f"{'is' if count == 1 else 'are'} now {transition.target.label.lower()}.",
+        "success",
+    )
+    return redirect(url_for("petitions.queue", **form.queue_args()))
