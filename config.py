@@ -96,7 +96,10 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
     HSTS_SECONDS = _env_int("HSTS_SECONDS", 31_536_000)
     SQLALCHEMY_ENGINE_OPTIONS = {
-        "pool_pre_ping": True, "hide_parameters": True, "pool_size": 5, "max_overflow": 5,
+        "pool_pre_ping": True,
+        "hide_parameters": True,
+        "pool_size": 5,
+        "max_overflow": 5,
     }
 
     @classmethod

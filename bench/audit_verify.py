@@ -1,6 +1,6 @@
 """How long `flask audit verify` takes over a long chain (default: 1,000,000 entries).
 
-    python -m bench.audit_verify [--entries N] [--database-url postgresql+psycopg://…]
+python -m bench.audit_verify [--entries N] [--database-url postgresql+psycopg://…]
 """
 
 import tracemalloc
@@ -28,8 +28,11 @@ def fill(entries: int) -> None:
 def main() -> None:
     args = parser(__doc__)
     args.add_argument("--entries", type=int, default=1_000_000)
-    args.add_argument("--measure-memory", action="store_true",
-                      help="trace peak Python memory (slows the walk down several times)")
+    args.add_argument(
+        "--measure-memory",
+        action="store_true",
+        help="trace peak Python memory (slows the walk down several times)",
+    )
     arguments = args.parse_args()
     results = {}
     with scratch_app(arguments.database_url) as app:

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import update
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import update
 
 from tracker import create_app
 from tracker.auth import services as auth_services
@@ -150,7 +150,9 @@ def runner(app):
 @pytest.fixture
 def make_organization(app_ctx):
     def make(name=None):
-        organization = auth_services.create_organization(None, name or f"Org {uuid.uuid4().hex[:8]}")
+        organization = auth_services.create_organization(
+            None, name or f"Org {uuid.uuid4().hex[:8]}"
+        )
         db.session.commit()
         return organization
 
@@ -159,8 +161,7 @@ def make_organization(app_ctx):
 
 @pytest.fixture
 def make_user(app_ctx, make_organization):
-    def make(role="advocate", organization=None, email=None, name=None, password=PASSWORD,
-             **extra):
+    def make(role="advocate", organization=None, email=None, name=None, password=PASSWORD, **extra):
         if role == "advocate" and organization is None:
             organization = make_organization()
         user = auth_services.create_user(

@@ -46,9 +46,11 @@ SUPERVISOR_ROUTES = routes(lambda rule: rule.rule.startswith(("/audit/", "/admin
 #: Every page of the web app but the login page and static files (the JSON API answers
 #: anonymous callers with 401 instead, and is tested with the API).
 LOGIN_REQUIRED_ROUTES = routes(
-    lambda rule: not rule.endpoint.endswith("static")
-    and rule.endpoint != "auth.login"
-    and not rule.rule.startswith("/api/")
+    lambda rule: (
+        not rule.endpoint.endswith("static")
+        and rule.endpoint != "auth.login"
+        and not rule.rule.startswith("/api/")
+    )
 )
 
 

@@ -136,8 +136,13 @@ def test_supervisor_creates_a_user_with_a_temporary_password(
 
 def test_staff_are_created_without_an_organization(client, supervisor, make_organization):
     organization = make_organization()
-    response = post(client, "/admin/users", **new_user_form(
-        email="new.reviewer@example.org", role="reviewer", organization=str(organization.id)))
+    response = post(
+        client,
+        "/admin/users",
+        **new_user_form(
+            email="new.reviewer@example.org", role="reviewer", organization=str(organization.id)
+        ),
+    )
     assert response.status_code == 302
     user = auth_services.find_user_by_email("new.reviewer@example.org")
     assert (user.role, user.organization_id) == ("reviewer", None)

@@ -61,17 +61,15 @@ def history(make_petition, make_user):
 )  # fmt: skip
 def test_database_refuses_changes_to_audit_entries(history, statement):
     entry_id = last_entry().id
-    with pytest.raises(DatabaseError, match="append-only"):
-        with db.session.begin_nested():
-            db.session.execute(text(statement), {"id": entry_id})
+    with pytest.raises(DatabaseError, match="append-only"), db.session.begin_nested():
+        db.session.execute(text(statement), {"id": entry_id})
     assert db.session.get(AuditEntry, entry_id) is not None
 
 
 @pytest.mark.skipif(not on_postgres(), reason="TRUNCATE exists on PostgreSQL only")
 def test_database_refuses_truncate(history):
-    with pytest.raises(DatabaseError, match="append-only"):
-        with db.session.begin_nested():
-            db.session.execute(text("TRUNCATE audit_entry"))
+    with pytest.raises(DatabaseError, match="append-only"), db.session.begin_nested():
+        db.session.execute(text("TRUNCATE audit_entry"))
     assert db.session.scalar(select(func.count()).select_from(AuditEntry)) > 0
 
 
@@ -90,9 +88,11 @@ def test_app_role_cannot_change_or_unprotect_the_audit_log(history):
         "disable trigger": "ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_no_update_delete",
     }
     for name, statement in refused.items():
-        with pytest.raises(DatabaseError, match="permission denied|must be owner"):
-            with db.session.begin_nested():
-                db.session.execute(text(statement), {"id": entry_id})
+        with (
+            pytest.raises(DatabaseError, match="permission denied|must be owner"),
+            db.session.begin_nested(),
+        ):
+            db.session.execute(text(statement), {"id": entry_id})
         assert name  # each statement above was refused
     db.session.execute(text("RESET ROLE"))
 
@@ -279,7 +279,7 @@ def test_global_log_keyset_pagination(client, login_as, app):
             url = None
             if marker in page:
                 start = page.index(marker) + len('href="')
-                url = page[start:page.index('"', start)].replace("&amp;", "&")
+                url = page[start : page.index('"', start)].replace("&amp;", "&")
         assert len([s for s in seen if "email: x" in s]) == 7
     finally:
         app.config["AUDIT_ENTRIES_PER_PAGE"] = 50
@@ -315,16 +315,19 @@ def test_export_is_streamed_filtered_and_audited(client, login_as, history, file
     db.session.expire_all()
     exported = last_entry()
     assert exported.action == "audit_exported" and exported.actor_id == supervisor.id
-    assert exported.details == {"format": file_format,
-                                "filters": {"case_number": history.case_number}}
+    assert exported.details == {
+        "format": file_format,
+        "filters": {"case_number": history.case_number},
+    }
 
 
 def test_csv_export_neutralizes_formulas(client, login_as, make_petition, make_user):
     login_as("supervisor")
     reviewer = make_user("reviewer")
     petition = make_petition(stage=Stage.UNDER_REVIEW)
-    petition_services.apply_transition(petition, reviewer, "grant", "=HYPERLINK(\"x\")")
+    petition_services.apply_transition(petition, reviewer, "grant", '=HYPERLINK("x")')
     db.session.commit()
-    body = client.post("/audit/export.csv", data={
-        "action": "grant", "csrf_token": csrf_token(client, "/audit/")}).get_data(as_text=True)
+    body = client.post(
+        "/audit/export.csv", data={"action": "grant", "csrf_token": csrf_token(client, "/audit/")}
+    ).get_data(as_text=True)
     assert "'=HYPERLINK" in body

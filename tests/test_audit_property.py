@@ -63,7 +63,7 @@ def attempt(step, cast, petitions):
         else:
             petition_services.apply_transition(petition, actor, action, reason)
     elif kind == "edit":
-        (name, value), = rest
+        ((name, value),) = rest
         petition_services.update_petition(petition, actor, {name: value}, petition.version)
     elif kind == "assign":
         assignee = cast[rest[0]] if rest[0] else None
@@ -72,8 +72,11 @@ def attempt(step, cast, petitions):
         petition_services.add_note(petition, actor, "A note.", rest[0])
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(steps=steps)
 def test_history_replays_to_current_state(app_ctx, cast, steps):
     petitions = [

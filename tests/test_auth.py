@@ -97,8 +97,10 @@ def test_wrong_password_and_unknown_email_look_the_same(client, make_user):
     unknown_email = log_in(client, "unknown@example.org", PASSWORD)
     assert wrong_password.status_code == unknown_email.status_code
     assert error_messages(wrong_password) == error_messages(unknown_email) == [FAILED_LOGIN]
-    without_email = [page_text(r).replace(email, "") for r, email in
-                     ((wrong_password, user.email), (unknown_email, "unknown@example.org"))]
+    without_email = [
+        page_text(r).replace(email, "")
+        for r, email in ((wrong_password, user.email), (unknown_email, "unknown@example.org"))
+    ]
     without_tokens = [re.sub(r'value="[^"]{40,}"', "", text) for text in without_email]
     assert without_tokens[0] == without_tokens[1]
 

@@ -143,8 +143,12 @@ class Journey:
                 pyotp.TOTP(self.secrets[email]).now()
             )
             page.get_by_role("button", name="Turn on two-factor authentication").click()
-            expect(page.get_by_role("heading", name="Two-factor authentication is on")).to_be_visible()
-            expect(page.get_by_role("list", name="Recovery codes").get_by_role("listitem")).to_have_count(10)
+            expect(
+                page.get_by_role("heading", name="Two-factor authentication is on")
+            ).to_be_visible()
+            expect(
+                page.get_by_role("list", name="Recovery codes").get_by_role("listitem")
+            ).to_have_count(10)
             page.get_by_role("link", name="I have saved them — continue").click()
         elif verify.is_visible():
             # The next time step's code: the current one may already have been used.
@@ -204,6 +208,7 @@ def watch_for_problems(page) -> list[str]:
     page.on("console", on_console)
     page.on("response", on_response)
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+
     def on_request_failed(request):
         # ERR_ABORTED: Chromium cancelled a pending fetch because the next page was loading
         # (the journey clicks on faster than a person); the server did not fail.

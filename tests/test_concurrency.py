@@ -59,7 +59,10 @@ def people(committed_app):
         )  # fmt: skip
         reviewers = [
             auth_services.create_user(
-                None, email=f"rev{i}@conc.example", name=f"Reviewer {i}", role="reviewer",
+                None,
+                email=f"rev{i}@conc.example",
+                name=f"Reviewer {i}",
+                role="reviewer",
                 password="a long enough password",
             )  # fmt: skip
             for i in range(20)

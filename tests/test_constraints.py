@@ -20,7 +20,8 @@ def good_petition_row(petition) -> dict:
         "petitioner_name": "Row Writer", "register_number": "12345-678",
         "date_of_birth": "1970-01-01", "offenses": "x", "sentencing_court": "D. Md.",
         "sentence": "10 years", "sentence_date": "2000-01-01", "custody_status": "in_prison",
-        "grounds": "y", "organization_id": petition.organization_id, "advocate_id": petition.advocate_id,
+        "grounds": "y", "organization_id": petition.organization_id,
+        "advocate_id": petition.advocate_id,
         "version": 1, "created_at": "2026-01-01 00:00:00", "updated_at": "2026-01-01 00:00:00",
         "decided_at": None, "decided_by_id": None, "decision_reason": None,
     }  # fmt: skip

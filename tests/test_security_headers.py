@@ -6,9 +6,9 @@ import pytest
 
 from config import INSECURE_DEV_SECRET_KEY
 from tests.conftest import PASSWORD, FreshContextClient, csrf_token
+from tracker import create_app
 from tracker.auth.services import create_organization, create_user
 from tracker.extensions import db
-from tracker import create_app
 from tracker.workflow import Stage
 
 
@@ -57,8 +57,11 @@ def test_production_refuses_unsafe_settings(monkeypatch, key, debug, message):
 
 
 def test_production_sends_hsts_and_secure_cookies(tmp_path):
-    app = create_app("production", SECRET_KEY="p" * 48,
-                     SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    app = create_app(
+        "production",
+        SECRET_KEY="p" * 48,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+    )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     with app.test_client().get("/static/tracker.css") as response:
         assert response.headers["Strict-Transport-Security"].startswith("max-age=")
@@ -125,3 +128,26 @@ def test_case_data_never_reaches_the_log(committed_app, caplog):
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "INSERT INTO petition" in logged, "SQL was not logged: the check would be empty"
     assert sentinel not in logged
+
+
+@pytest.mark.parametrize(
+    "path", ["/petitions?q=a%00b", "/petitions/CP-2026-%00", "/audit/?actor=x%00"]
+)
+def test_nul_characters_are_a_clear_400(client, login_as, path):
+    login_as("supervisor")
+    response = client.get(path)
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+
+
+def test_nul_in_a_posted_note_is_a_400_and_changes_nothing(client, login_as, make_petition):
+    login_as("reviewer")
+    petition = make_petition()
+    response = client.post(
+        f"/petitions/{petition.case_number}/notes",
+        data={"note-body": "a\x00b", "note-visibility": "internal",
+              "note-csrf_token": csrf_token(client, f"/petitions/{petition.case_number}")},
+    )  # fmt: skip
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert petition.notes == []

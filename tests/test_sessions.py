@@ -162,8 +162,11 @@ def test_failures_outside_the_window_do_not_add_up(app, client, make_user):
 def test_unknown_email_costs_a_password_check(client, monkeypatch):
     checked = []
     real = passwords.verify_password
-    monkeypatch.setattr(passwords, "verify_password",
-                        lambda hashed, password: checked.append(hashed) or real(hashed, password))
+    monkeypatch.setattr(
+        passwords,
+        "verify_password",
+        lambda hashed, password: checked.append(hashed) or real(hashed, password),
+    )
     try_password(client, "nobody@example.org", "some password 123")
     assert len(checked) == 1
     assert checked[0].startswith("$argon2id$")

@@ -79,8 +79,10 @@ def test_enrolment_needs_a_matching_code(client, make_user):
     user = make_user("reviewer")
     password_step(client, user)
     client.get("/account/two-factor/setup")
-    response = client.post("/account/two-factor/setup", data={
-        "code": "000000", "csrf_token": csrf_token(client, "/account/two-factor/setup")})
+    response = client.post(
+        "/account/two-factor/setup",
+        data={"code": "000000", "csrf_token": csrf_token(client, "/account/two-factor/setup")},
+    )
     assert response.status_code == 422
     db.session.expire_all()
     assert db.session.get(User, user.id).totp_secret is None
@@ -145,8 +147,14 @@ def test_password_reset_does_not_bypass_the_second_factor(client, make_user, enr
     supervisor = make_user("supervisor")
     auth_services.set_temporary_password(supervisor, user, "temporary password 42")
     db.session.commit()
-    response = client.post("/login", data={"email": user.email, "password": "temporary password 42",
-                                           "csrf_token": csrf_token(client, "/login")})
+    response = client.post(
+        "/login",
+        data={
+            "email": user.email,
+            "password": "temporary password 42",
+            "csrf_token": csrf_token(client, "/login"),
+        },
+    )
     assert response.headers["Location"].startswith("/login/two-factor")
     assert client.get("/account/password").headers["Location"].startswith("/login/two-factor")
     response = give_code(client, next_code(secret))
@@ -157,8 +165,10 @@ def test_supervisor_resets_a_second_factor(client, auth, make_user, enrolled):
     user, _, _ = enrolled
     supervisor = make_user("supervisor")
     auth.login(supervisor)
-    response = client.post(f"/admin/users/{user.id}/two-factor/reset",
-                           data={"csrf_token": csrf_token(client, f"/admin/users/{user.id}")})
+    response = client.post(
+        f"/admin/users/{user.id}/two-factor/reset",
+        data={"csrf_token": csrf_token(client, f"/admin/users/{user.id}")},
+    )
     assert response.status_code == 302
     db.session.expire_all()
     account = db.session.get(User, user.id)
@@ -169,8 +179,9 @@ def test_supervisor_resets_a_second_factor(client, auth, make_user, enrolled):
 
 def test_development_may_turn_it_off_and_says_so(app, client, make_user, monkeypatch):
     monkeypatch.setitem(app.config, "TWO_FACTOR_REQUIRED", False)
-    assert "Two-factor authentication is <strong>off</strong>" in client.get(
-        "/login").get_data(as_text=True)
+    assert "Two-factor authentication is <strong>off</strong>" in client.get("/login").get_data(
+        as_text=True
+    )
     response = password_step(client, make_user("reviewer"))
     assert response.headers["Location"] == "/"
 

@@ -37,9 +37,9 @@ ROLES_ALLOWED = {
 
 def case_history(petition_id):
     return db.session.execute(
-        select(AuditEntry.id, AuditEntry.action).where(
-            AuditEntry.petition_id == petition_id, AuditEntry.category == "case"
-        ).order_by(AuditEntry.id)
+        select(AuditEntry.id, AuditEntry.action)
+        .where(AuditEntry.petition_id == petition_id, AuditEntry.category == "case")
+        .order_by(AuditEntry.id)
     ).all()
 
 
@@ -128,8 +128,9 @@ def test_unknown_action_is_refused(client, login_as, make_petition):
         ("supervisor", Stage.DENIED, ["reopen"]),
     ],
 )
-def test_case_page_offers_only_allowed_actions(client, login_as, make_petition, role, stage,
-                                               offered):
+def test_case_page_offers_only_allowed_actions(
+    client, login_as, make_petition, role, stage, offered
+):
     user = login_as(role)
     petition = make_petition(stage=stage, organization=user.organization)
     body = client.get(f"/petitions/{petition.case_number}").get_data(as_text=True)

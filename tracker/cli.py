@@ -146,10 +146,18 @@ def _import_advocate(organization_name: str, advocate_email: str):
 
 @click.command("import-petitions")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
-@click.option("--organization", "organization_name", required=True,
-              help="The organization the petitions are for.")
-@click.option("--advocate", "advocate_email", required=True,
-              help="E-mail of an active advocate of that organization, who submits them.")
+@click.option(
+    "--organization",
+    "organization_name",
+    required=True,
+    help="The organization the petitions are for.",
+)
+@click.option(
+    "--advocate",
+    "advocate_email",
+    required=True,
+    help="E-mail of an active advocate of that organization, who submits them.",
+)
 def import_petitions_command(file, organization_name, advocate_email):
     """Import a CSV file of petitions for an organization, all or nothing.
 
@@ -180,8 +188,10 @@ def import_petitions_command(file, organization_name, advocate_email):
     except DomainError as error:
         _fail(_describe(error))
     db.session.commit()
-    click.echo(f"Imported {len(case_numbers)} petitions for {advocate.organization.name}"
-               + (f": {case_numbers[0]} to {case_numbers[-1]}." if case_numbers else "."))
+    click.echo(
+        f"Imported {len(case_numbers)} petitions for {advocate.organization.name}"
+        + (f": {case_numbers[0]} to {case_numbers[-1]}." if case_numbers else ".")
+    )
 
 
 def register(app: Flask) -> None:

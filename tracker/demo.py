@@ -21,10 +21,40 @@ DEMO_USERS = (
     ("reviewer", "reviewer2@example.org", "Sam Reviewer", None),
     ("supervisor", "supervisor@example.org", "Sky Supervisor", None),
 )
-FIRST_NAMES = ("Maria", "James", "Keisha", "Luis", "Darnell", "Ana", "Robert", "Tamika", "Wei",
-               "Jose", "Angela", "Michael", "Rosa", "Terrence", "Linda", "Marcus")
-LAST_NAMES = ("Johnson", "Garcia", "Williams", "Nguyen", "Brown", "Martinez", "Davis", "Lopez",
-              "Wilson", "Jackson", "Thompson", "Rivera", "Harris", "Clark")
+FIRST_NAMES = (
+    "Maria",
+    "James",
+    "Keisha",
+    "Luis",
+    "Darnell",
+    "Ana",
+    "Robert",
+    "Tamika",
+    "Wei",
+    "Jose",
+    "Angela",
+    "Michael",
+    "Rosa",
+    "Terrence",
+    "Linda",
+    "Marcus",
+)
+LAST_NAMES = (
+    "Johnson",
+    "Garcia",
+    "Williams",
+    "Nguyen",
+    "Brown",
+    "Martinez",
+    "Davis",
+    "Lopez",
+    "Wilson",
+    "Jackson",
+    "Thompson",
+    "Rivera",
+    "Harris",
+    "Clark",
+)
 OFFENSES = (
     "Conspiracy to distribute 50 grams or more of cocaine base (21 U.S.C. § 846)",
     "Possession with intent to distribute methamphetamine (21 U.S.C. § 841(a)(1))",

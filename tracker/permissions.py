@@ -26,9 +26,7 @@ def can_submit_petition(user) -> bool:
 def can_take_petition(user, petition) -> bool:
     """A reviewer may take an undecided case that is not already theirs."""
     return (
-        user.is_staff
-        and not Stage(petition.stage).is_decided
-        and petition.assignee_id != user.id
+        user.is_staff and not Stage(petition.stage).is_decided and petition.assignee_id != user.id
     )
 
 

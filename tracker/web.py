@@ -3,7 +3,17 @@
 import logging
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -46,6 +56,15 @@ def load_user(user_id: str):
         return None
     g.user_session = user_session
     return user_session.user
+
+
+def _refuse_nul_characters():
+    """No database stores NUL in text (PostgreSQL refuses it): answer 400, not 500."""
+    values = [request.path, *request.args.values(), *request.form.values()]
+    if any("\x00" in value for value in values) or (
+        request.is_json and b"\\u0000" in request.get_data()
+    ):
+        abort(400, "The request contains a NUL character.")
 
 
 def _remember_client() -> None:
@@ -133,7 +152,12 @@ def _handle_server_error(error: InternalServerError):
 
 def _log_request(response):
     """One line per request: no query string, no form data, so no case data in the log."""
-    user_id = current_user.get_id() if current_user.is_authenticated else "-"
+    if current_user.is_authenticated:
+        user_id = current_user.get_id()
+    elif "api_user" in g:
+        user_id = f"{g.api_user.id} (api)"
+    else:
+        user_id = "-"
     request_log.info(
         "%s %s %s user=%s", request.method, request.path, response.status_code, user_id
     )
@@ -152,6 +176,7 @@ def register(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
+    app.before_request(_refuse_nul_characters)
     app.before_request(_remember_client)
     app.before_request(_require_second_factor)
     app.before_request(_require_password_change)

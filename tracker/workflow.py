@@ -44,6 +44,10 @@ class Role(StrEnum):
     def is_staff(self) -> bool:
         return self in STAFF_ROLES
 
+    @property
+    def article(self) -> str:
+        return "An" if self.value[0] in "aeiou" else "A"
+
 
 STAFF_ROLES = frozenset({Role.REVIEWER, Role.SUPERVISOR})
 
@@ -118,7 +122,7 @@ def check_transition(transition: Transition, role: Role, stage: Stage, reason: s
     """
     if role not in transition.roles:
         raise TransitionForbidden(
-            f"A {role.label.lower()} may not take the action '{transition.name}'."
+            f"{role.article} {role.value} may not take the action '{transition.name}'."
         )
     if stage not in transition.sources:
         raise WrongStage(

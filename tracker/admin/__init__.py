@@ -1,0 +1,1 @@
+"""Supervisors ' pages for managing users and organizations."""

@@ -20,8 +20,9 @@ class UserCreateForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
     name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
     role = SelectField("Role", choices=ROLE_CHOICES)
-    organization = SelectField("Organization (advocates)", choices=[], validate_choice=False,
-                               validators=[Optional()])
+    organization = SelectField(
+        "Organization (advocates)", choices=[], validate_choice=False, validators=[Optional()]
+    )
     password = PasswordField(
         "Temporary password",
         validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)],
@@ -32,8 +33,9 @@ class UserCreateForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
-    organization = SelectField("Organization (advocates)", choices=[], validate_choice=False,
-                               validators=[Optional()])
+    organization = SelectField(
+        "Organization (advocates)", choices=[], validate_choice=False, validators=[Optional()]
+    )
     submit = SubmitField("Change role")
 
 

@@ -205,5 +205,7 @@ def set_organization_active(organization_id, change):
         abort(400, "The form expired. Reload and retry.")
     services.set_organization_active(current_user, organization, change == "reactivate")
     db.session.commit()
-    flash(f"{organization.name} is {'active' if organization.active else 'deactivated'}.", "success")
+    flash(
+        f"{organization.name} is {'active' if organization.active else 'deactivated'}.", "success"
+    )
     return redirect(url_for("admin.organizations"))

@@ -22,8 +22,11 @@ class AuditFilterForm(FlaskForm):
 
     actor = StringField("Actor (e-mail)", validators=[Optional()])
     case_number = StringField("Case number", validators=[Optional()])
-    action = SelectField("Action", choices=options([("", "Any action")] + [(a, a) for a in KNOWN_ACTIONS]),
-                         validators=[Optional()])
+    action = SelectField(
+        "Action",
+        choices=options([("", "Any action")] + [(a, a) for a in KNOWN_ACTIONS]),
+        validators=[Optional()],
+    )
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
 

@@ -245,7 +245,9 @@ def change_own_password(
         raise ValidationFailed({"current_password": "That is not your current password."})
     _check_password(new_password, "new_password")
     if passwords.verify_password(user.password_hash, new_password):
-        raise ValidationFailed({"new_password": "Choose a password different from the current one."})
+        raise ValidationFailed(
+            {"new_password": "Choose a password different from the current one."}
+        )
     user.password_hash = passwords.hash_password(new_password)
     user.must_change_password = False
     sessions.end_all_access(user, "password_changed", keep=current_session)

@@ -98,9 +98,7 @@ def enable(user: User, secret: str, step: int) -> list[str]:
 
 
 def replace_recovery_codes(user: User) -> list[str]:
-    db.session.execute(
-        RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id)
-    )
+    db.session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
     codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODE_COUNT)]
     db.session.add_all(RecoveryCode(user_id=user.id, code_hash=_hash_code(c)) for c in codes)
     return codes
@@ -109,6 +107,4 @@ def replace_recovery_codes(user: User) -> list[str]:
 def disable(user: User) -> None:
     """Forget the user's second factor (a supervisor's reset); they enrol again. No commit."""
     user.totp_secret = user.totp_enabled_at = user.totp_last_step = None
-    db.session.execute(
-        RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id)
-    )
+    db.session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))

@@ -114,7 +114,7 @@ def two_factor():
 @blueprint.route("/account/two-factor/setup", methods=["GET", "POST"])
 @login_required
 def two_factor_setup():
-    """Enrol an authenticator app: scan the QR code, confirm with a code, keep the recovery codes."""
+    """Enrol an authenticator app: scan the QR code, confirm a code, keep the recovery codes."""
     if current_user.totp_secret:
         flash("Two-factor authentication is already on.", "info")
         return redirect(url_for("petitions.home"))

@@ -25,7 +25,9 @@ class VersionedForm(FlaskForm):
 
 
 class PetitionForm(VersionedForm):
-    kind = SelectField("Kind of clemency", choices=options(KINDS.items()), validators=[InputRequired()])
+    kind = SelectField(
+        "Kind of clemency", choices=options(KINDS.items()), validators=[InputRequired()]
+    )
     petitioner_name = StringField(
         "Petitioner's full name", validators=[DataRequired(), Length(max=200)]
     )
@@ -110,15 +112,34 @@ class QueueFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField("Search", validators=[Optional(), Length(max=200)],
-                    description="Case number, register number or any part of the name")
-    stage = SelectField("Stage", choices=options([("", "Any stage")] + [(s.value, s.label) for s in Stage]),
-                        validators=[Optional()])
-    kind = SelectField("Kind", choices=options([("", "Any kind")] + list(KINDS.items())),
-                       validators=[Optional()])
-    assignee = SelectField("Assignee", choices=options([("", "Anyone"), ("me", "Me"), ("none", "Nobody")]),
-                           validate_choice=False, validators=[Optional()])
-    organization = SelectField("Organization", choices=options([("", "Any organization")]),
-                               validate_choice=False, validators=[Optional()])
-    sort = SelectField("Order", choices=options([("oldest", "Oldest first"), ("newest", "Newest first")]),
-                       default="oldest", validators=[Optional()])  # fmt: skip
+    q = StringField(
+        "Search",
+        validators=[Optional(), Length(max=200)],
+        description="Case number, register number or any part of the name",
+    )
+    stage = SelectField(
+        "Stage",
+        choices=options([("", "Any stage")] + [(s.value, s.label) for s in Stage]),
+        validators=[Optional()],
+    )
+    kind = SelectField(
+        "Kind", choices=options([("", "Any kind")] + list(KINDS.items())), validators=[Optional()]
+    )
+    assignee = SelectField(
+        "Assignee",
+        choices=options([("", "Anyone"), ("me", "Me"), ("none", "Nobody")]),
+        validate_choice=False,
+        validators=[Optional()],
+    )
+    organization = SelectField(
+        "Organization",
+        choices=options([("", "Any organization")]),
+        validate_choice=False,
+        validators=[Optional()],
+    )
+    sort = SelectField(
+        "Order",
+        choices=options([("oldest", "Oldest first"), ("newest", "Newest first")]),
+        default="oldest",
+        validators=[Optional()],
+    )

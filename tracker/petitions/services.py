@@ -208,7 +208,9 @@ def assign_petition(
 ) -> Petition:
     """Make a case someone's work (or nobody's). Reviewers may only take a case themselves."""
     if assignee is not None and (not assignee.is_staff or not assignee.active):
-        raise ValidationFailed({"assignee": "Cases are assigned to active reviewers or supervisors."})
+        raise ValidationFailed(
+            {"assignee": "Cases are assigned to active reviewers or supervisors."}
+        )
     taking = assignee is not None and assignee.id == actor.id
     if taking:
         allowed = permissions.can_take_petition(actor, petition)
@@ -246,8 +248,13 @@ def add_note(petition: Petition, author: User, body: str, visibility: str) -> No
         errors["visibility"] = "Choose internal or shared."
     if errors:
         raise ValidationFailed(errors)
-    note = Note(petition_id=petition.id, author_id=author.id, body=body, visibility=visibility,
-                created_at=datetime.now(UTC))
+    note = Note(
+        petition_id=petition.id,
+        author_id=author.id,
+        body=body,
+        visibility=visibility,
+        created_at=datetime.now(UTC),
+    )
     db.session.add(note)
     audit.record(
         "note_shared" if visibility == "shared" else "note_internal", actor=author,

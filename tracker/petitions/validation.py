@@ -5,7 +5,7 @@ from datetime import date
 
 from tracker.petitions.models import CUSTODY_STATUSES, EDITABLE_FIELDS, KINDS
 
-REGISTER_NUMBER = re.compile(r"^\d{5}-\d{3}$")
+REGISTER_NUMBER = re.compile(r"^[0-9]{5}-[0-9]{3}$")
 MAX_LENGTHS = {"petitioner_name": 200, "sentencing_court": 200, "sentence": 500}
 REQUIRED_TEXT = ("petitioner_name", "offenses", "sentencing_court", "sentence", "grounds")
 DATE_FIELDS = ("date_of_birth", "sentence_date", "projected_release_date")

@@ -102,9 +102,10 @@ def _case_page_forms(petition):
             data={"version": petition.version, "assignee": str(petition.assignee_id or "")},
             prefix="assign",
         )
-        form.assignee.choices = options([("", "Nobody")] + [
-            (str(u.id), f"{u.name} ({u.role})") for u in queries.assignable_staff()
-        ])
+        form.assignee.choices = options(
+            [("", "Nobody")]
+            + [(str(u.id), f"{u.name} ({u.role})") for u in queries.assignable_staff()]
+        )
         forms["assign"] = form
     if permissions.can_write_notes(current_user):
         forms["note"] = NoteForm(prefix="note")
@@ -267,4 +268,3 @@ def add_note(case_number):
     db.session.commit()
     flash("Note added.", "success")
     return redirect(url_for("petitions.show", case_number=petition.case_number, _anchor="notes"))
-

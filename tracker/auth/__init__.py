@@ -1,0 +1,1 @@
+"""People, organizations, login, sessions, second factor and API tokens."""

@@ -1,0 +1,1 @@
+"""Petitions: models, forms, views, services and queries."""
