@@ -107,11 +107,14 @@ class Journey:
         self.page = page
         self.base_url = base_url
         self.step = 0
+        self.accessibility_problems: list[str] = []
         self.secrets: dict[str, str] = {}
 
     def screenshot(self, name: str) -> None:
+        """Save the page as the next numbered PNG, and check it for WCAG 2.1 A/AA problems."""
         self.step += 1
         self.page.screenshot(path=ARTIFACTS / f"{self.step:02d}-{name}.png", full_page=True)
+        self.accessibility_problems += accessibility_problems(self.page, name)
 
     def log_in(self, email: str, name: str) -> None:
         from playwright.sync_api import expect
@@ -184,11 +187,37 @@ def test_petition_journey_in_a_browser(tmp_path):
                 context.set_default_timeout(15_000)
                 page = context.new_page()
                 problems = watch_for_problems(page)
-                walk_the_journey(Journey(page, base_url))
+                journey = Journey(page, base_url)
+                walk_the_journey(journey)
                 context.close()
             finally:
                 browser.close()
     assert problems == [], "\n".join(problems)
+    assert journey.accessibility_problems == [], "\n".join(journey.accessibility_problems)
+
+
+#: axe-core 4.14.1 (MPL-2.0, Deque Systems), vendored so the check runs offline.
+AXE_SOURCE = Path(__file__).with_name("vendor") / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def accessibility_problems(page, name: str) -> list[str]:
+    """axe-core's WCAG 2.1 A and AA violations on the page (contrast, labels, landmarks…).
+
+    page.evaluate runs through the DevTools protocol, so the page's strict CSP still holds
+    for the page's own scripts.
+    """
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SOURCE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
+        WCAG_TAGS,
+    )
+    return [
+        f"{name}: {violation['id']} ({violation['impact']}): {violation['help']} — "
+        + "; ".join(node["target"][0] for node in violation["nodes"][:3])
+        for violation in result["violations"]
+    ]
 
 
 def watch_for_problems(page) -> list[str]:
