@@ -62,3 +62,24 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_app):
     assert schema_drift(empty_app) == []
     result = empty_app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_upgrade_keeps_existing_rows(empty_app):
+    """0003 adds NOT NULL columns to user: rows written under 0002 must survive the upgrade."""
+    from sqlalchemy import text
+
+    with empty_app.app_context():
+        upgrade(revision="0002")
+        with db.engine.begin() as connection:
+            connection.execute(text(
+                'INSERT INTO "user" (email, name, role, password_hash, active, '
+                "must_change_password, created_at) VALUES "
+                "('old@example.org', 'Old', 'reviewer', 'x', true, false, "
+                "'2026-01-01 00:00:00')"
+            ))  # fmt: skip
+        upgrade()
+        with db.engine.connect() as connection:
+            row = connection.execute(text(
+                'SELECT email, failed_login_count, locked_until, totp_secret FROM "user"'
+            )).one()  # fmt: skip
+    assert tuple(row) == ("old@example.org", 0, None, None)
