@@ -1,8 +1,9 @@
 """Read-side queries for petitions: the queue, timelines, conflicts. No writes here."""
 
+import re
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
 from tracker import permissions
@@ -38,15 +39,21 @@ class QueueFilters:
     sort: str = "oldest"
 
 
+CASE_NUMBER = re.compile(r"^CP-[0-9]{4}-[0-9]{6,}$")
+
+
 def search_condition(q: str):
-    """Case number, register number, or any part of the petitioner's name, ignoring case."""
+    """Case number, register number, or any part of the petitioner's name, ignoring case.
+
+    A whole case number or register number is looked up exactly (an index seek): no
+    name contains one, so searching names for it too would only cost a scan.
+    """
     q = q.strip()
-    conditions = [func.lower(Petition.petitioner_name).contains(q.lower(), autoescape=True)]
-    if q.upper().startswith("CP-"):
-        conditions.append(Petition.case_number == q.upper())
+    if CASE_NUMBER.match(q.upper()):
+        return Petition.case_number == q.upper()
     if REGISTER_NUMBER.match(q):
-        conditions.append(Petition.register_number == q)
-    return or_(*conditions)
+        return Petition.register_number == q
+    return func.lower(Petition.petitioner_name).contains(q.lower(), autoescape=True)
 
 
 def visible_petitions(user: User) -> Select:

@@ -1,0 +1,127 @@
+"""The reviewer queue and the API list over a million petitions.
+
+    python -m bench.queue [--petitions 1000000] [--database-url postgresql+psycopg://…]
+
+Rows are written straight into the table (no audit entries: this measures reads), spread
+over 2 organizations, 4 stages, both kinds, 20 reviewers as assignees and 5 years. Each
+query is the app's own (tracker.petitions.queries.queue_query, counted and paginated as
+the page does), timed as the median of 5 runs.
+"""
+
+import random
+import statistics
+import time
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import insert, text
+
+from bench.common import parser, scratch_app
+from tracker.auth import services as auth_services
+from tracker.extensions import db
+from tracker.petitions.models import Petition
+from tracker.petitions.queries import QueueFilters, queue_query
+
+BATCH = 50_000
+NAMES = ("Maria Johnson", "James Garcia", "Keisha Williams", "Luis Nguyen", "Darnell Brown",
+         "Ana Martinez", "Robert Davis", "Tamika Lopez", "Wei Wilson", "Jose Jackson")  # fmt: skip
+
+
+def fill(count: int, organizations, advocates, reviewers) -> None:
+    rng = random.Random(7)
+    start = datetime(2021, 1, 1, tzinfo=UTC)
+    stages = ("received", "under_review", "granted", "denied")
+    written = 0
+    while written < count:
+        rows = []
+        for number in range(written, min(count, written + BATCH)):
+            stage = stages[number % 4]
+            decided = stage in ("granted", "denied")
+            org = number % 2
+            rows.append({
+                "case_number": f"CP-{2021 + number // 250_000}-{number:07d}",
+                "kind": "commutation" if number % 3 else "pardon",
+                "stage": stage,
+                "petitioner_name": f"{rng.choice(NAMES)} {number}",
+                "register_number": f"{number % 100_000:05d}-{number % 1000:03d}",
+                "date_of_birth": date(1970, 1, 1), "offenses": "x",
+                "sentencing_court": "District of Maryland", "sentence": "120 months",
+                "sentence_date": date(2000, 1, 1), "custody_status": "in_prison",
+                "grounds": "y", "organization_id": organizations[org].id,
+                "advocate_id": advocates[org].id,
+                "assignee_id": reviewers[number % len(reviewers)].id if number % 5 else None,
+                "version": 1,
+                "created_at": start + timedelta(minutes=number * 2),
+                "updated_at": start + timedelta(minutes=number * 2),
+                "decided_at": start if decided else None,
+                "decided_by_id": reviewers[0].id if decided else None,
+                "decision_reason": "r" if decided else None,
+            })  # fmt: skip
+        db.session.execute(insert(Petition), rows)
+        db.session.commit()
+        written += len(rows)
+        print(f"  {written:,} petitions", flush=True)
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+
+
+def timed_query(app, user, filters: QueueFilters, page: int) -> float:
+    durations = []
+    for _ in range(5):
+        with app.test_request_context():
+            start = time.perf_counter()
+            result = db.paginate(queue_query(user, filters), page=page, per_page=25,
+                                 error_out=False)  # fmt: skip
+            items = [(p.case_number, p.organization.name, p.assignee) for p in result.items]
+            durations.append(time.perf_counter() - start)
+            assert result.total is not None and items is not None
+            db.session.rollback()
+    return statistics.median(durations) * 1000
+
+
+def main() -> None:
+    args = parser(__doc__)
+    args.add_argument("--petitions", type=int, default=1_000_000)
+    arguments = args.parse_args()
+    with scratch_app(arguments.database_url) as app:
+        organizations = [auth_services.create_organization(None, f"Org {n}") for n in (1, 2)]
+        advocates = [
+            auth_services.create_user(None, email=f"a{n}@example.org", name="A", role="advocate",
+                                      password="bench password 1", organization=organization)
+            for n, organization in enumerate(organizations)
+        ]  # fmt: skip
+        reviewers = [
+            auth_services.create_user(None, email=f"r{n}@example.org", name="R", role="reviewer",
+                                      password="bench password 1")
+            for n in range(20)
+        ]  # fmt: skip
+        db.session.commit()
+        start = time.perf_counter()
+        fill(arguments.petitions, organizations, advocates, reviewers)
+        print(f"wrote {arguments.petitions:,} petitions in {time.perf_counter() - start:.1f} s")
+        reviewer, advocate = reviewers[3], advocates[0]
+        cases = [
+            ("staff, no filter, page 1", reviewer, QueueFilters(), 1),
+            ("staff, no filter, page 400", reviewer, QueueFilters(), 400),
+            ("staff, stage=received", reviewer, QueueFilters(stage="received"), 1),
+            ("staff, stage=under_review, newest first", reviewer,
+             QueueFilters(stage="under_review", sort="newest"), 1),
+            ("staff, assignee=me", reviewer, QueueFilters(assignee="me"), 1),
+            ("staff, assignee=none, stage=received", reviewer,
+             QueueFilters(assignee="none", stage="received"), 1),
+            ("staff, organization + kind", reviewer,
+             QueueFilters(organization=str(organizations[1].id), kind="pardon"), 1),
+            ("staff, search a name part", reviewer, QueueFilters(q="keisha will"), 1),
+            ("staff, search a register number", reviewer, QueueFilters(q="04321-321"), 1),
+            ("staff, search a case number", reviewer, QueueFilters(q="CP-2023-0543210"), 1),
+            ("advocate, own organization", advocate, QueueFilters(), 1),
+            ("advocate, stage=granted", advocate, QueueFilters(stage="granted"), 1),
+        ]  # fmt: skip
+        print(f"\nqueue page (25 rows + total count) over {arguments.petitions:,} petitions, "
+              f"{db.engine.dialect.name}, median of 5:")  # fmt: skip
+        for label, user, filters, page in cases:
+            print(f"  {label:<45} {timed_query(app, user, filters, page):8.1f} ms", flush=True)
+
+
+if __name__ == "__main__":
+    main()
