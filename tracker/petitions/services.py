@@ -207,17 +207,15 @@ def assign_petition(
     petition: Petition, actor: User, assignee: User | None, expected_version: int | None = None
 ) -> Petition:
     """Make a case someone's work (or nobody's). Reviewers may only take a case themselves."""
+    taking = assignee is not None and assignee.id == actor.id
+    if taking and not actor.is_staff:
+        raise PermissionDenied("Only reviewers and supervisors take cases.")
+    if not taking and not permissions.can_assign_petitions(actor):
+        raise PermissionDenied("Only a supervisor may assign a case to someone else.")
     if assignee is not None and (not assignee.is_staff or not assignee.active):
         raise ValidationFailed(
             {"assignee": "Cases are assigned to active reviewers or supervisors."}
         )
-    taking = assignee is not None and assignee.id == actor.id
-    if taking:
-        allowed = permissions.can_take_petition(actor, petition)
-    else:
-        allowed = permissions.can_assign_petitions(actor)
-    if not allowed:
-        raise PermissionDenied("Only a supervisor may assign a case to someone else.")
     lock_petition(petition)
     _check_version(petition, expected_version)
     if Stage(petition.stage).is_decided:

@@ -1,0 +1,691 @@
+"""The authorization matrix: every rule of the URL map × every method it accepts × five
+personas, each cell an expected outcome written out in ``MATRIX`` below.
+
+A route (or a method on a route) added to the app without a row here fails the suite,
+naming it; so does a row left behind for a route that is gone. Each cell sends a request
+that would succeed if the persona were allowed (a valid CSRF token on web POSTs, a bearer
+token of the persona's own on the API), against fresh fixture data (a new petition of
+organization A, a new user or organization to act on), so no cell depends on another.
+
+Outcomes:
+
+- ``ok``: the view ran and did what was asked (2xx, or a redirect other than to the login
+  page or the second-factor pages that flashes no error);
+- ``invalid``: the view ran and refused the input (400, 409, 412, 422, or a redirect that
+  flashes an error);
+- ``login``: sent to the login page (Flask-Login's redirect, carrying ``next``);
+- ``second_factor``: sent to the second-factor pages (no persona here should ever be);
+- ``401``: the API without a bearer token;
+- ``403``, ``404``: refused; every 403, and the 404 for another organization's case, also
+  writes an ``access_refused`` security entry (checked in every cell).
+"""
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import count as numbers
+from urllib.parse import parse_qs, urlsplit
+
+import pyotp
+import pytest
+
+from tests.api_helpers import petition_csv, petition_json
+from tests.conftest import PASSWORD, AuthActions, csrf_token
+from tests.helpers import (
+    accounts_snapshot,
+    audit_entries,
+    count,
+    edit_form,
+    page_text,
+    petition_form,
+    petition_row,
+)
+from tracker import create_app
+from tracker.audit.models import AuditEntry
+from tracker.auth import services as auth_services
+from tracker.auth import tokens
+from tracker.extensions import db
+from tracker.petitions.models import Petition
+from tracker.workflow import Stage
+
+pytest_plugins = ["tests.api_fixtures"]
+
+#: The URL map of an app built like the suite's (creating an app touches no database).
+URL_MAP = create_app("testing", SQLALCHEMY_DATABASE_URI="sqlite://").url_map
+IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
+
+PERSONAS = ("anonymous", "advocate_a", "advocate_b", "reviewer", "supervisor")
+OUTCOMES = frozenset({"ok", "invalid", "login", "second_factor", "401", "403", "404"})
+
+# fmt: off
+#: (endpoint, method): outcome for each persona, in the order of PERSONAS.
+#: The petitions acted on belong to organization A.
+MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
+    #                                           anonymous  advocate_a advocate_b reviewer supervisor
+    # --- log in, second factor, account -----------------------------------------------------------
+    ("auth.login", "GET"):                      ("ok",    "ok",      "ok",      "ok",    "ok"),
+    ("auth.login", "POST"):                     ("ok",    "ok",      "ok",      "ok",    "ok"),
+    ("auth.two_factor", "GET"):                 ("login", "ok",      "ok",      "ok",    "ok"),
+    ("auth.two_factor", "POST"):                ("login", "ok",      "ok",      "ok",    "ok"),
+    ("auth.two_factor_setup", "GET"):           ("login", "ok",      "ok",      "ok",    "ok"),
+    ("auth.two_factor_setup", "POST"):          ("login", "ok",      "ok",      "ok",    "ok"),
+    ("auth.logout", "POST"):                    ("login", "ok",      "ok",      "ok",    "ok"),
+    ("auth.change_password", "GET"):            ("login", "ok",      "ok",      "ok",    "ok"),
+    ("auth.change_password", "POST"):           ("login", "ok",      "ok",      "ok",    "ok"),
+    ("tokens.index", "GET"):                    ("login", "ok",      "ok",      "ok",    "ok"),
+    ("tokens.create", "POST"):                  ("login", "ok",      "ok",      "ok",    "ok"),
+    # advocate A's own token: nobody else's to revoke, not even a supervisor's (on this page)
+    ("tokens.revoke", "POST"):                  ("login", "ok",      "404",     "404",   "404"),
+    # --- lists, submitting, importing -------------------------------------------------------------
+    ("petitions.home", "GET"):                  ("login", "ok",      "ok",      "ok",    "ok"),
+    ("petitions.queue", "GET"):                 ("login", "ok",      "ok",      "ok",    "ok"),
+    ("petitions.new", "GET"):                   ("login", "ok",      "ok",      "403",   "403"),
+    ("petitions.new", "POST"):                  ("login", "ok",      "ok",      "403",   "403"),
+    ("bulk.import_petitions", "GET"):           ("login", "ok",      "ok",      "403",   "403"),
+    ("bulk.import_petitions", "POST"):          ("login", "ok",      "ok",      "403",   "403"),
+    # --- one case of organization A (received for show and edit, under review for the rest) --
+    ("petitions.show", "GET"):                  ("login", "ok",      "404",     "ok",    "ok"),
+    ("petitions.edit", "GET"):                  ("login", "ok",      "404",     "ok",    "ok"),
+    ("petitions.edit", "POST"):                 ("login", "ok",      "404",     "ok",    "ok"),
+    ("petitions.transition", "POST"):           ("login", "403",     "404",     "ok",    "ok"),
+    ("petitions.take", "POST"):                 ("login", "403",     "404",     "ok",    "ok"),
+    # to another reviewer: a supervisor's job
+    ("petitions.assign", "POST"):               ("login", "403",     "404",     "403",   "ok"),
+    ("petitions.add_note", "POST"):             ("login", "403",     "404",     "ok",    "ok"),
+    # --- bulk decisions (grant one case of organization A) ----------------------------------------
+    ("bulk.confirm", "POST"):                   ("login", "403",     "403",     "ok",    "ok"),
+    ("bulk.apply", "POST"):                     ("login", "403",     "403",     "ok",    "ok"),
+    # --- supervisors: users, organizations, the audit log -----------------------------------------
+    ("admin.users", "GET"):                     ("login", "403",     "403",     "403",   "ok"),
+    ("admin.users", "POST"):                    ("login", "403",     "403",     "403",   "ok"),
+    ("admin.user", "GET"):                      ("login", "403",     "403",     "403",   "ok"),
+    ("admin.change_role", "POST"):              ("login", "403",     "403",     "403",   "ok"),
+    ("admin.set_password", "POST"):             ("login", "403",     "403",     "403",   "ok"),
+    ("admin.deactivate", "POST"):               ("login", "403",     "403",     "403",   "ok"),
+    ("admin.reactivate", "POST"):               ("login", "403",     "403",     "403",   "ok"),
+    ("admin.reset_two_factor", "POST"):         ("login", "403",     "403",     "403",   "ok"),
+    ("admin.organizations", "GET"):             ("login", "403",     "403",     "403",   "ok"),
+    ("admin.organizations", "POST"):            ("login", "403",     "403",     "403",   "ok"),
+    ("admin.set_organization_active", "POST"):  ("login", "403",     "403",     "403",   "ok"),
+    ("audit.log", "GET"):                       ("login", "403",     "403",     "403",   "ok"),
+    ("audit.verify", "POST"):                   ("login", "403",     "403",     "403",   "ok"),
+    ("audit.export_log", "POST"):               ("login", "403",     "403",     "403",   "ok"),
+    # --- static files -----------------------------------------------------------------------------
+    ("static", "GET"):                          ("ok",    "ok",      "ok",      "ok",    "ok"),
+    ("bootstrap.static", "GET"):                ("ok",    "ok",      "ok",      "ok",    "ok"),
+    # --- the JSON API (bearer tokens; the description is public) ----------------------------------
+    ("api.openapi_document", "GET"):            ("ok",    "ok",      "ok",      "ok",    "ok"),
+    ("api.docs", "GET"):                        ("ok",    "ok",      "ok",      "ok",    "ok"),
+    ("api.list_petitions", "GET"):              ("401",   "ok",      "ok",      "ok",    "ok"),
+    ("api.create_petition", "POST"):            ("401",   "ok",      "ok",      "403",   "403"),
+    ("api.import_petitions", "POST"):           ("401",   "ok",      "ok",      "403",   "403"),
+    ("api.get_petition", "GET"):                ("401",   "ok",      "404",     "ok",    "ok"),
+    ("api.update_petition", "PATCH"):           ("401",   "ok",      "404",     "ok",    "ok"),
+    ("api.petition_history", "GET"):            ("401",   "ok",      "404",     "ok",    "ok"),
+    ("api.transition_petition", "POST"):        ("401",   "403",     "404",     "ok",    "ok"),
+    ("api.decide_petitions", "POST"):           ("401",   "403",     "403",     "ok",    "ok"),
+}
+# fmt: on
+
+
+def url_map_routes(url_map) -> set[tuple[str, str]]:
+    """(endpoint, method) for every rule of the map and every method it accepts."""
+    return {
+        (rule.endpoint, method)
+        for rule in url_map.iter_rules()
+        for method in rule.methods - IGNORED_METHODS
+    }
+
+
+ROUTES = sorted(url_map_routes(URL_MAP))
+CASE_ROUTES = sorted(
+    {
+        (rule.endpoint, method)
+        for rule in URL_MAP.iter_rules()
+        if "case_number" in rule.arguments
+        for method in rule.methods - IGNORED_METHODS
+    }
+)
+WEB_POST_ROUTES = sorted(
+    (rule.endpoint, "POST")
+    for rule in URL_MAP.iter_rules()
+    if "POST" in rule.methods and not rule.rule.startswith("/api/")
+)
+
+
+def route_params(routes) -> list:
+    return [
+        pytest.param(endpoint, method, id=f"{method} {endpoint}") for endpoint, method in routes
+    ]
+
+
+# --- the world: two organizations, five personas, fresh things to act on ----------------------
+
+unique = numbers(1)
+
+
+@dataclass
+class Call:
+    """One request: the path and body, and the petition it acts on (if any)."""
+
+    path: str
+    data: dict | None = None
+    json: dict | None = None
+    headers: dict | None = None
+    petition: Petition | None = None
+
+
+@dataclass
+class World:
+    app: object
+    make_user: Callable
+    make_organization: Callable
+    make_petition: Callable
+    issue_token: Callable
+    organization_a: object
+    users: dict
+    #: The route being called, for recipes shared by two routes.
+    current_route: tuple[str, str] = ("", "")
+    _clients: dict = field(default_factory=dict)
+    _tokens: dict = field(default_factory=dict)
+
+    def client(self, persona: str):
+        """The persona's browser: logged in (staff past the second factor), or anonymous."""
+        if persona not in self._clients:
+            client = self.app.test_client()
+            if persona != "anonymous":
+                response = AuthActions(client).login(self.users[persona])
+                assert response.status_code == 302, response.get_data(as_text=True)
+                assert urlsplit(response.headers["Location"]).path == "/", persona
+            self._clients[persona] = client
+        return self._clients[persona]
+
+    def token(self, persona: str) -> str:
+        if persona not in self._tokens:
+            self._tokens[persona] = self.issue_token(self.users[persona], "matrix")
+        return self._tokens[persona]
+
+    def petition(self, stage: Stage) -> Petition:
+        """A new petition of organization A in this stage."""
+        return self.make_petition(stage, advocate=self.users["advocate_a"])
+
+    def staff_target(self):
+        """A new reviewer for the supervisor pages to act on."""
+        return self.make_user("reviewer", name=f"Target Reviewer {next(unique)}")
+
+
+@pytest.fixture
+def world(app, client, make_user, make_organization, make_petition, issue_token):
+    # ``client`` makes app.test_client() build FreshContextClients (see conftest).
+    organization_a = make_organization(f"Organization A {next(unique)}")
+    organization_b = make_organization(f"Organization B {next(unique)}")
+    users = {
+        "advocate_a": make_user("advocate", organization=organization_a, name="Advocate A"),
+        "advocate_b": make_user("advocate", organization=organization_b, name="Advocate B"),
+        "reviewer": make_user("reviewer", name="Reviewer"),
+        "supervisor": make_user("supervisor", name="Supervisor"),
+    }
+    return World(
+        app, make_user, make_organization, make_petition, issue_token, organization_a, users
+    )
+
+
+# --- how to call each route: a request that succeeds for a persona who may -------------------
+
+RECIPES: dict[tuple[str, str], Callable[[World, str], Call]] = {}
+
+
+def recipe(*routes: tuple[str, str]):
+    def register(build):
+        for route in routes:
+            assert route not in RECIPES, f"two recipes for {route}"
+            RECIPES[route] = build
+        return build
+
+    return register
+
+
+def path(rule: str) -> Callable[[World, str], Call]:
+    return lambda w, persona: Call(rule)
+
+
+for _route, _path in {
+    ("auth.login", "GET"): "/login",
+    ("auth.two_factor", "GET"): "/login/two-factor",
+    ("auth.two_factor_setup", "GET"): "/account/two-factor/setup",
+    ("auth.logout", "POST"): "/logout",
+    ("auth.change_password", "GET"): "/account/password",
+    ("tokens.index", "GET"): "/account/tokens",
+    ("petitions.home", "GET"): "/",
+    ("petitions.queue", "GET"): "/petitions",
+    ("petitions.new", "GET"): "/petitions/new",
+    ("bulk.import_petitions", "GET"): "/petitions/import",
+    ("admin.users", "GET"): "/admin/users",
+    ("admin.organizations", "GET"): "/admin/organizations",
+    ("audit.log", "GET"): "/audit/",
+    ("audit.verify", "POST"): "/audit/verify",
+    ("audit.export_log", "POST"): "/audit/export.csv",
+    ("static", "GET"): "/static/tracker.css",
+    ("bootstrap.static", "GET"): "/bootstrap/static/css/bootstrap.min.css",
+    ("api.openapi_document", "GET"): "/api/v1/openapi.json",
+    ("api.docs", "GET"): "/api/v1/docs",
+    ("api.list_petitions", "GET"): "/api/v1/petitions",
+}.items():
+    recipe(_route)(path(_path))
+
+
+@recipe(("auth.login", "POST"))
+def _login(w, persona):
+    # Logged-in personas are sent home; anonymous logs in as a new advocate.
+    user = w.users.get(persona) or w.make_user("advocate", organization=w.organization_a)
+    return Call("/login", data={"email": user.email, "password": PASSWORD})
+
+
+@recipe(("auth.two_factor", "POST"))
+def _two_factor(w, persona):
+    return Call("/login/two-factor", data={"code": "000000"})
+
+
+@recipe(("auth.two_factor_setup", "POST"))
+def _two_factor_setup(w, persona):
+    """Enrol with a correct code for the secret the setup page put in the session."""
+    client = w.client(persona)
+    client.get("/account/two-factor/setup")
+    with client.session_transaction() as session:
+        secret = session.get("pending_totp_secret")
+    code = pyotp.TOTP(secret).now() if secret else "000000"
+    return Call("/account/two-factor/setup", data={"code": code})
+
+
+@recipe(("auth.change_password", "POST"))
+def _change_password(w, persona):
+    new = f"a fresh passphrase number {next(unique)}"
+    return Call("/account/password", data={
+        "current_password": PASSWORD, "new_password": new, "confirm_password": new,
+    })  # fmt: skip
+
+
+@recipe(("tokens.create", "POST"))
+def _create_token(w, persona):
+    return Call("/account/tokens", data={"name": "matrix script"})
+
+
+@recipe(("tokens.revoke", "POST"))
+def _revoke_token(w, persona):
+    token, _ = tokens.create_token(w.users["advocate_a"], f"advocate A's script {next(unique)}")
+    db.session.commit()
+    return Call(f"/account/tokens/{token.id}/revoke")
+
+
+def _register_number() -> str:
+    n = next(unique)
+    return f"{60000 + n % 40000:05d}-{n % 1000:03d}"
+
+
+@recipe(("petitions.new", "POST"))
+def _submit(w, persona):
+    return Call("/petitions/new", data=petition_form() | {"version": "0"})
+
+
+def _csv_file() -> bytes:
+    return petition_csv(petition_json(register_number=_register_number())).encode()
+
+
+@recipe(("bulk.import_petitions", "POST"))
+def _import(w, persona):
+    return Call("/petitions/import", data={"file": (io.BytesIO(_csv_file()), "petitions.csv")})
+
+
+@recipe(("petitions.show", "GET"), ("petitions.edit", "GET"))
+def _case_page(w, persona):
+    petition = w.petition(Stage.RECEIVED)
+    suffix = "/edit" if w.current_route == ("petitions.edit", "GET") else ""
+    return Call(f"/petitions/{petition.case_number}{suffix}", petition=petition)
+
+
+@recipe(("petitions.edit", "POST"))
+def _edit(w, persona):
+    petition = w.petition(Stage.RECEIVED)
+    data = edit_form(petition, sentence="120 months' imprisonment") | {
+        "version": str(petition.version)
+    }
+    return Call(f"/petitions/{petition.case_number}/edit", data=data, petition=petition)
+
+
+@recipe(("petitions.transition", "POST"))
+def _transition(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    return Call(f"/petitions/{petition.case_number}/transition", data={
+        "transition-action": "grant", "transition-reason": "Rehabilitated.",
+        "transition-version": str(petition.version),
+    }, petition=petition)  # fmt: skip
+
+
+@recipe(("petitions.take", "POST"))
+def _take(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    return Call(f"/petitions/{petition.case_number}/take",
+                data={"take-version": str(petition.version)}, petition=petition)  # fmt: skip
+
+
+@recipe(("petitions.assign", "POST"))
+def _assign(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    return Call(f"/petitions/{petition.case_number}/assign", data={
+        "assign-assignee": str(w.staff_target().id), "assign-version": str(petition.version),
+    }, petition=petition)  # fmt: skip
+
+
+@recipe(("petitions.add_note", "POST"))
+def _note(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    return Call(f"/petitions/{petition.case_number}/notes", data={
+        "note-body": "Letters of support received.", "note-visibility": "shared",
+    }, petition=petition)  # fmt: skip
+
+
+@recipe(("bulk.confirm", "POST"))
+def _bulk_confirm(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    return Call("/petitions/bulk", data={
+        "case_numbers": [petition.case_number], "action": "grant", "reason": "Rehabilitated.",
+    }, petition=petition)  # fmt: skip
+
+
+@recipe(("bulk.apply", "POST"))
+def _bulk_apply(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    return Call("/petitions/bulk/apply", data={
+        "action": "grant", "reason": "Rehabilitated.",
+        "selection": f"{petition.case_number}:{petition.version}",
+    }, petition=petition)  # fmt: skip
+
+
+@recipe(("admin.users", "POST"))
+def _create_user(w, persona):
+    return Call("/admin/users", data={
+        "email": f"new-{next(unique)}@example.org", "name": "New Reviewer", "role": "reviewer",
+        "organization": "", "password": "temporary passphrase 7731",
+    })  # fmt: skip
+
+
+@recipe(("admin.user", "GET"))
+def _user_page(w, persona):
+    return Call(f"/admin/users/{w.staff_target().id}")
+
+
+@recipe(("admin.change_role", "POST"))
+def _change_role(w, persona):
+    return Call(f"/admin/users/{w.staff_target().id}/role",
+                data={"role": "supervisor", "organization": ""})  # fmt: skip
+
+
+@recipe(("admin.set_password", "POST"))
+def _set_password(w, persona):
+    return Call(f"/admin/users/{w.staff_target().id}/password",
+                data={"password": "temporary passphrase 7731"})  # fmt: skip
+
+
+@recipe(("admin.deactivate", "POST"))
+def _deactivate(w, persona):
+    return Call(f"/admin/users/{w.staff_target().id}/deactivate")
+
+
+@recipe(("admin.reactivate", "POST"))
+def _reactivate(w, persona):
+    target = w.staff_target()
+    auth_services.set_user_active(None, target, False)
+    db.session.commit()
+    return Call(f"/admin/users/{target.id}/reactivate")
+
+
+@recipe(("admin.reset_two_factor", "POST"))
+def _reset_two_factor(w, persona):
+    return Call(f"/admin/users/{w.staff_target().id}/two-factor/reset")
+
+
+@recipe(("admin.organizations", "POST"))
+def _create_organization(w, persona):
+    return Call("/admin/organizations", data={"name": f"New Organization {next(unique)}"})
+
+
+@recipe(("admin.set_organization_active", "POST"))
+def _deactivate_organization(w, persona):
+    organization = w.make_organization(f"Organization C {next(unique)}")
+    return Call(f"/admin/organizations/{organization.id}/deactivate")
+
+
+@recipe(("api.create_petition", "POST"))
+def _api_create(w, persona):
+    return Call("/api/v1/petitions", json=petition_json())
+
+
+@recipe(("api.import_petitions", "POST"))
+def _api_import(w, persona):
+    return Call("/api/v1/petitions/import", data=_csv_file(),
+                headers={"Content-Type": "text/csv"})  # fmt: skip
+
+
+@recipe(("api.get_petition", "GET"), ("api.petition_history", "GET"))
+def _api_read(w, persona):
+    petition = w.petition(Stage.RECEIVED)
+    suffix = "/history" if w.current_route == ("api.petition_history", "GET") else ""
+    return Call(f"/api/v1/petitions/{petition.case_number}{suffix}", petition=petition)
+
+
+@recipe(("api.update_petition", "PATCH"))
+def _api_update(w, persona):
+    petition = w.petition(Stage.RECEIVED)
+    return Call(f"/api/v1/petitions/{petition.case_number}",
+                json={"sentence": "120 months' imprisonment"},
+                headers={"If-Match": f'"{petition.version}"'}, petition=petition)  # fmt: skip
+
+
+@recipe(("api.transition_petition", "POST"))
+def _api_transition(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    return Call(
+        f"/api/v1/petitions/{petition.case_number}/transitions",
+        json={"action": "grant", "reason": "Rehabilitated."},
+        petition=petition,
+    )
+
+
+@recipe(("api.decide_petitions", "POST"))
+def _api_decide(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    return Call("/api/v1/decisions", json={
+        "action": "grant", "reason": "Rehabilitated.", "case_numbers": [petition.case_number],
+    }, petition=petition)  # fmt: skip
+
+
+# --- sending a request and naming its outcome --------------------------------------------------
+
+REFUSED = frozenset({"login", "401", "403", "404"})
+SECOND_FACTOR_PATHS = {"/login/two-factor", "/account/two-factor/setup"}
+
+
+def outcome(response, flashed: list[str]) -> str:
+    """The cell's outcome; ``flashed`` are the categories of the messages it flashed."""
+    status = response.status_code
+    if 300 <= status < 400:
+        location = urlsplit(response.headers.get("Location", ""))
+        if location.path == "/login" and "next" in parse_qs(location.query):
+            return "login"
+        if location.path in SECOND_FACTOR_PATHS:
+            return "second_factor"
+        return "invalid" if "danger" in flashed else "ok"
+    if 200 <= status < 300:
+        return "ok"
+    if status in (400, 409, 412, 422):
+        return "invalid"
+    return str(status)
+
+
+@dataclass
+class Sent:
+    call: Call
+    response: object
+    body: str
+    flashed: list[str]
+
+    @property
+    def outcome(self) -> str:
+        return outcome(self.response, self.flashed)
+
+
+def build(w: World, endpoint: str, method: str, persona: str) -> Call:
+    """The route's request for the persona (creating what it acts on)."""
+    w.current_route = (endpoint, method)
+    return RECIPES[(endpoint, method)](w, persona)
+
+
+def send(w: World, method: str, persona: str, call: Call) -> Sent:
+    """Send the request as the persona: their browser, or their bearer token on the API."""
+    headers = dict(call.headers or {})
+    data = call.data
+    if call.path.startswith("/api/"):
+        client = w.app.test_client(use_cookies=False)  # the API's callers carry no cookie
+        if persona != "anonymous":
+            headers["Authorization"] = f"Bearer {w.token(persona)}"
+    else:
+        client = w.client(persona)
+        if method == "POST":
+            page = "/login" if persona == "anonymous" else "/petitions"
+            data = {**(data or {}), "csrf_token": csrf_token(client, page)}
+    response = client.open(call.path, method=method, data=data, json=call.json, headers=headers)
+    body = page_text(response)
+    response.close()
+    flashed = []
+    if not call.path.startswith("/api/"):
+        # Messages wait in the session for the next page (the CSRF token's page showed
+        # the earlier ones), so these are this request's.
+        with client.session_transaction() as session:
+            flashed = [category for category, _ in session.get("_flashes", [])]
+    return Sent(call, response, body, flashed)
+
+
+def case_state(petition: Petition | None):
+    """The petition's row and history as stored now (None without a petition)."""
+    if petition is None:
+        return None
+    return petition_row(petition.id), [e.id for e in audit_entries(petition_id=petition.id)]
+
+
+def describe(method: str, sent: Sent) -> str:
+    location = sent.response.headers.get("Location")
+    return f"{sent.response.status_code} for {method} {sent.call.path}" + (
+        f" → {location}" if location else ""
+    )
+
+
+# --- the matrix ---------------------------------------------------------------------------------
+
+
+def test_the_matrix_has_a_row_for_every_route_and_method_and_no_other(app):
+    routes = url_map_routes(app.url_map)
+    problems = [
+        f"no row in MATRIX for {method} {endpoint} (a route of the app)"
+        for endpoint, method in sorted(routes - MATRIX.keys())
+    ] + [
+        f"MATRIX has a row for {method} {endpoint}, which the app no longer has"
+        for endpoint, method in sorted(MATRIX.keys() - routes)
+    ]
+    assert not problems, "\n".join(problems)
+    assert MATRIX.keys() == RECIPES.keys(), "every row needs a request recipe, and no more"
+    for route, cells in MATRIX.items():
+        assert len(cells) == len(PERSONAS) and set(cells) <= OUTCOMES, route
+
+
+def expected_outcomes(endpoint: str, method: str) -> dict[str, str]:
+    if (endpoint, method) not in MATRIX:
+        pytest.fail(
+            f"{method} {endpoint} is in the URL map but has no row in MATRIX: add "
+            f"({endpoint!r}, {method!r}) with the expected outcome for each persona"
+        )
+    return dict(zip(PERSONAS, MATRIX[(endpoint, method)], strict=True))
+
+
+@pytest.mark.parametrize(("endpoint", "method"), route_params(ROUTES))
+def test_authorization_matrix(world, endpoint, method):
+    expected = expected_outcomes(endpoint, method)
+    wrong = []
+    for persona in PERSONAS:
+        call = build(world, endpoint, method, persona)
+        world.client(persona)  # logged in before counting
+        refusals_before = len(audit_entries(action="access_refused"))
+        state_before = case_state(call.petition)
+        sent = send(world, method, persona, call)
+        got = sent.outcome
+        if got != expected[persona]:
+            wrong.append(f"{persona}: expected {expected[persona]}, got {got} "
+                         f"({describe(method, sent)})")  # fmt: skip
+            continue
+        if got in REFUSED and case_state(call.petition) != state_before:
+            wrong.append(f"{persona}: {got}, but the petition changed")
+        refusals = audit_entries(action="access_refused")[refusals_before:]
+        audited = got == "403" or (got == "404" and call.petition is not None)
+        if len(refusals) != int(audited) or (
+            audited and refusals[0].actor_id != world.users[persona].id
+        ):
+            wrong.append(f"{persona}: {got}, but {len(refusals)} access_refused entries "
+                         f"(expected {int(audited)}, by this persona)")  # fmt: skip
+    assert not wrong, f"{method} {endpoint}:\n  " + "\n  ".join(wrong)
+
+
+# --- another organization's case: a 404, audited, that changes and shows nothing ---------------
+
+
+@pytest.mark.parametrize(("endpoint", "method"), route_params(CASE_ROUTES))
+def test_another_organizations_case_is_an_audited_404_that_changes_nothing(world, endpoint, method):
+    advocate_b = world.users["advocate_b"]
+    call = build(world, endpoint, method, "advocate_b")
+    petition = call.petition
+    assert petition is not None and petition.organization_id != advocate_b.organization_id
+    world.client("advocate_b")  # logged in before counting
+    refusals_before = len(audit_entries(action="access_refused"))
+    state_before, petitions_before = case_state(petition), count(Petition)
+
+    sent = send(world, method, "advocate_b", call)
+
+    assert sent.response.status_code == 404, describe(method, sent)
+    assert "Jordan Q. Example" not in sent.body  # the petitioner's name
+    [refusal] = audit_entries(action="access_refused")[refusals_before:]
+    assert (refusal.category, refusal.actor_id) == ("security", advocate_b.id)
+    assert refusal.petition_id is None  # a security event, never a change of the case
+    assert refusal.details["status"] == 404
+    assert refusal.details["case_number"] == petition.case_number
+    assert case_state(petition) == state_before
+    assert count(Petition) == petitions_before
+
+
+# --- CSRF and the API's credentials -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("endpoint", "method"), route_params(WEB_POST_ROUTES))
+def test_a_post_without_a_csrf_token_is_400_and_changes_nothing(world, endpoint, method):
+    """Sent as the first persona the matrix lets through, minus the token."""
+    expected = expected_outcomes(endpoint, method)
+    persona = next(p for p in PERSONAS if expected[p] == "ok")
+    call = build(world, endpoint, method, persona)
+    world.client(persona)  # logged in before the snapshot
+    before = (count(AuditEntry), count(Petition), accounts_snapshot(), case_state(call.petition))
+
+    response = world.client(persona).post(call.path, data=call.data, headers=call.headers)
+
+    assert response.status_code == 400, response.status_code
+    assert "The form expired or was not sent by this site" in page_text(response)
+    after = (count(AuditEntry), count(Petition), accounts_snapshot(), case_state(call.petition))
+    assert after == before
+
+
+def test_the_api_refuses_a_browser_session_without_a_token(world):
+    browser = world.client("advocate_a")
+    assert browser.get("/petitions").status_code == 200  # the session is a live one
+    petitions_before = count(Petition)
+
+    response = browser.post("/api/v1/petitions", json=petition_json())
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert count(Petition) == petitions_before
