@@ -53,6 +53,12 @@ def _petition(case_number: str) -> Petition:
 
 
 def _petition_response(petition: Petition, status: int = 200):
+    """The petition as JSON with its version as the ETag.
+
+    After a write, build it *before* committing: the commit expires the petition, and
+    reading it again afterwards could show (and name the ETag of) a change another request
+    committed in between, e.g. a grant answered with the stage of the reopen that followed.
+    """
     response = jsonify(serialization.petition_json(petition, g.api_user))
     response.status_code = status
     response.set_etag(str(petition.version))
@@ -133,9 +139,9 @@ def create_petition():
         raise PermissionDenied("Only an advocate of an organization may submit a petition.")
     values = serialization.petition_values(serialization.json_object())
     petition = services.submit_petition(g.api_user, values)
-    db.session.commit()
-    response = _petition_response(petition, 201)
+    response = _petition_response(petition, 201)  # before the commit: see _petition_response
     response.headers["Location"] = url_for("api.get_petition", case_number=petition.case_number)
+    db.session.commit()
     return response
 
 
@@ -157,8 +163,9 @@ def update_petition(case_number):
         )
     values = serialization.petition_values(serialization.json_object())
     services.update_petition(petition, g.api_user, values, expected_version)
+    response = _petition_response(petition)  # before the commit: see _petition_response
     db.session.commit()
-    return _petition_response(petition)
+    return response
 
 
 @blueprint.post("/petitions/<case_number>/transitions")
@@ -170,8 +177,9 @@ def transition_petition(case_number):
     action, reason = _action_and_reason(body)
     expected_version = _expected_version(petition, required=False)
     services.apply_transition(petition, g.api_user, action, reason, expected_version)
+    response = _petition_response(petition)  # before the commit: see _petition_response
     db.session.commit()
-    return _petition_response(petition)
+    return response
 
 
 @blueprint.get("/petitions/<case_number>/history")
