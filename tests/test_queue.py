@@ -241,3 +241,15 @@ def test_queue_statement_count_does_not_grow_with_the_rows(
 
     assert few, "the listener saw no statement at all"
     assert len(many) == len(few), f"{len(few)} statements for 5 rows, {len(many)} for 25"
+
+
+def test_count_stops_at_the_cap(app, client, auth, docket, monkeypatch):
+    """Counting half a million rows on every page view is what the cap avoids."""
+    monkeypatch.setattr("tracker.petitions.queries.COUNT_CAP", 3)
+    monkeypatch.setitem(app.config, "PETITIONS_PER_PAGE", 2)
+    auth.login(docket.supervisor)
+    first = client.get("/petitions")
+    assert "More than 3 cases" in page_text(first)
+    assert "Page 1" in page_text(first) and "Page 1 of" not in page_text(first)
+    assert len(listed(first)) == 2
+    assert len(listed(client.get("/petitions?page=2"))) == 2

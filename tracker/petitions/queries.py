@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from tracker import permissions
 from tracker.audit.models import CASE_CATEGORY, AuditEntry
@@ -85,6 +85,53 @@ def queue_query(user: User, filters: QueueFilters) -> Select:
     if filters.sort == "newest":
         return statement.order_by(Petition.created_at.desc(), Petition.id.desc())
     return statement.order_by(Petition.created_at, Petition.id)
+
+
+#: Counting stops here: "more than 10,000 cases" is as useful as the exact figure, and an
+#: exact count of half a million rows costs a scan on every page view.
+COUNT_CAP = 10_000
+
+
+@dataclass
+class QueuePage:
+    """One page of the queue, with a count that stops at COUNT_CAP."""
+
+    items: list[Petition]
+    page: int
+    per_page: int
+    total: int
+    total_is_capped: bool
+    has_next: bool
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages, when the total is exact."""
+        if self.total_is_capped:
+            return None
+        return max(1, -(-self.total // self.per_page))
+
+
+def queue_page(statement: Select, page: int, per_page: int) -> QueuePage:
+    """Fetch one page (one row more, to know if there is a next) and a bounded count."""
+    rows = list(db.session.scalars(statement.offset((page - 1) * per_page).limit(per_page + 1)))
+    counted = statement.options(lazyload("*")).order_by(None).limit(COUNT_CAP + 1).subquery()
+    total = db.session.scalar(select(func.count()).select_from(counted))
+    return QueuePage(
+        items=rows[:per_page], page=page, per_page=per_page, total=min(total, COUNT_CAP),
+        total_is_capped=total > COUNT_CAP, has_next=len(rows) > per_page,
+    )  # fmt: skip
 
 
 def timeline(petition: Petition, user: User) -> list[AuditEntry]:

@@ -57,11 +57,13 @@ def queue():
         assignee=form.assignee.data, organization=form.organization.data,
         sort=form.sort.data or "oldest",
     )  # fmt: skip
-    page = db.paginate(
+    page = queries.queue_page(
         queries.queue_query(current_user, filters),
+        page=max(1, request.args.get("page", 1, type=int)),
         per_page=current_app.config["PETITIONS_PER_PAGE"],
-        max_per_page=100,
     )
+    if page.page > 1 and not page.items:
+        abort(404, f"There is no page {page.page} of these cases.")
     return render_template("petitions/queue.html", form=form, page=page)
 
 
