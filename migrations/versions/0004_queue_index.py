@@ -1,4 +1,4 @@
-"""Queue: an index for an organization's cases in order of age, whatever their stage.
+"""Queue: indexes for an organization's cases and a reviewer's cases in order of age.
 
 Revision ID: 0004
 Revises: 0003
@@ -18,7 +18,11 @@ def upgrade():
     op.create_index(
         "ix_petition_org_created", "petition", ["organization_id", "created_at", "id"]
     )
+    op.create_index(
+        "ix_petition_assignee_created", "petition", ["assignee_id", "created_at", "id"]
+    )
 
 
 def downgrade():
+    op.drop_index("ix_petition_assignee_created", table_name="petition")
     op.drop_index("ix_petition_org_created", table_name="petition")

@@ -73,6 +73,8 @@ class Petition(db.Model):
         Index("ix_petition_org_stage_created", "organization_id", "stage", "created_at", "id"),
         # An advocate's default list: every stage of their organization, oldest first.
         Index("ix_petition_org_created", "organization_id", "created_at", "id"),
+        # A reviewer's "My cases": every stage, oldest first.
+        Index("ix_petition_assignee_created", "assignee_id", "created_at", "id"),
         Index("ix_petition_assignee_stage_created", "assignee_id", "stage", "created_at", "id"),
         Index("ix_petition_created", "created_at", "id"),
         Index("ix_petition_kind_created", "kind", "created_at", "id"),
