@@ -65,8 +65,23 @@ class fresh_postgres_database:
         self.admin.dispose()
 
 
+class FreshContextClient(FlaskClient):
+    """Runs every request in its own app context, as in production.
+
+    Flask reuses an app context that is already pushed (the test's own), which
+    would share ``g`` (the logged-in user, the CSRF token) and the database
+    session between requests.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def testing_app(url: str, **overrides):
-    return create_app("testing", SQLALCHEMY_DATABASE_URI=url, **overrides)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, **overrides)
+    app.test_client_class = FreshContextClient
+    return app
 
 
 @pytest.fixture(scope="session")
@@ -120,22 +135,8 @@ def app_ctx(app):
         yield
 
 
-class FreshContextClient(FlaskClient):
-    """Runs every request in its own app context, as in production.
-
-    Flask reuses an app context that is already pushed (the test's own), which
-    would share ``g`` (the logged-in user, the CSRF token) and the database
-    session between requests.
-    """
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
 @pytest.fixture
 def client(app):
-    app.test_client_class = FreshContextClient
     return app.test_client()
 
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from config import INSECURE_DEV_SECRET_KEY
-from tests.conftest import PASSWORD, FreshContextClient, csrf_token
+from tests.conftest import PASSWORD, csrf_token
 from tracker import create_app
 from tracker.auth.services import create_organization, create_user
 from tracker.extensions import db
@@ -105,7 +105,6 @@ def test_case_data_never_reaches_the_log(committed_app, caplog):
                                password=PASSWORD, organization=organization)  # fmt: skip
             emails.append(user.email)
         db.session.commit()
-    committed_app.test_client_class = FreshContextClient
     client = committed_app.test_client()
 
     def login(email):

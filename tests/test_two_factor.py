@@ -200,3 +200,42 @@ def test_only_development_reads_the_switch(monkeypatch):
     finally:
         monkeypatch.delenv("TWO_FACTOR_REQUIRED")
         importlib.reload(config)
+
+
+def test_logging_in_again_buys_no_more_code_guesses(app, enrolled):
+    user, secret, _ = enrolled
+    guesses = 0
+    for _ in range(3):  # an attacker who knows the password, starting over each time
+        attacker = app.test_client()
+        password_step(attacker, user)
+        for _ in range(2):
+            give_code(attacker, "000000")
+            guesses += 1
+    assert guesses > app.config["LOGIN_MAX_FAILURES"]
+    db.session.expire_all()
+    assert auth_services.is_locked(db.session.get(User, user.id))
+    del secret
+
+
+def test_a_locked_account_refuses_even_a_good_code(app, enrolled):
+    user, secret, _ = enrolled
+    waiting = app.test_client()
+    password_step(waiting, user)  # a second browser, past the password already
+    attacker = app.test_client()
+    password_step(attacker, user)
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        give_code(attacker, "000000")
+    response = give_code(waiting, next_code(secret))
+    assert response.headers["Location"].startswith("/login")
+    assert waiting.get("/petitions").headers["Location"].startswith("/login")
+    db.session.expire_all()
+    assert db.session.get(User, user.id).totp_last_step is not None  # from enrolment only
+
+
+def test_the_secret_being_enrolled_is_not_in_the_cookie(client, make_user):
+    user = make_user("reviewer")
+    password_step(client, user)
+    page = client.get("/account/two-factor/setup").get_data(as_text=True)
+    secret = SECRET_PATTERN.search(page).group(1)
+    with client.session_transaction() as session:
+        assert secret not in repr(dict(session))

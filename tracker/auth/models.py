@@ -58,6 +58,9 @@ class User(UserMixin, db.Model):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The last TOTP time step accepted; a code of that step or older is a replay.
     totp_last_step: Mapped[int | None]
+    #: Wrong second-factor codes since the last one accepted; a password login does not
+    #: reset it, so logging in again cannot buy more guesses.
+    second_factor_failures: Mapped[int] = mapped_column(default=0)
 
     organization: Mapped[Organization | None] = relationship(back_populates="users")
 
@@ -122,6 +125,8 @@ class UserSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: When the second factor was given; None while it is still owed.
     second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The TOTP secret being enrolled, kept here rather than in the (readable) cookie.
+    pending_totp_secret: Mapped[str | None] = mapped_column(String(64))
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: logout, idle, expired, password_changed, password_reset, role_changed, deactivated …
     end_reason: Mapped[str | None] = mapped_column(String(30))

@@ -30,12 +30,25 @@ def find_organization(name: str) -> Organization | None:
     )
 
 
-def _is_locked(user: User) -> bool:
+def is_locked(user: User) -> bool:
     return user.locked_until is not None and user.locked_until > utcnow()
 
 
+def lock_user_row(user: User) -> User:
+    """Re-read the user's row and hold it until commit, so counters and checks don't race."""
+    db.session.refresh(user, with_for_update=True)
+    return user
+
+
+def _lock_account(user: User, now) -> None:
+    user.locked_until = now + current_app.config["LOGIN_LOCKOUT"]
+    audit.record_security_event(
+        "account_locked", subject_user=user, details={"until": user.locked_until.isoformat()}
+    )
+
+
 def _count_failure(user: User) -> None:
-    """Count a failed attempt in the window; lock the account at the limit."""
+    """Count a wrong password in the window; lock the account at the limit."""
     config = current_app.config
     now = utcnow()
     window_start = user.first_failed_login_at
@@ -43,12 +56,8 @@ def _count_failure(user: User) -> None:
         user.failed_login_count, user.first_failed_login_at = 0, now
     user.failed_login_count += 1
     if user.failed_login_count >= config["LOGIN_MAX_FAILURES"]:
-        user.locked_until = now + config["LOGIN_LOCKOUT"]
         user.failed_login_count, user.first_failed_login_at = 0, None
-        audit.record_security_event(
-            "account_locked", subject_user=user,
-            details={"until": user.locked_until.isoformat()},
-        )  # fmt: skip
+        _lock_account(user, now)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -58,10 +67,12 @@ def authenticate(email: str, password: str) -> User | None:
     same answer and cost the same argon2 work.
     """
     user = find_user_by_email(email)
+    if user is not None:
+        lock_user_row(user)
     if user is None:
         passwords.dummy_verify(password)
         reason = "unknown"
-    elif _is_locked(user):
+    elif is_locked(user):
         passwords.dummy_verify(password)
         reason = "locked"
     elif not passwords.verify_password(user.password_hash, password):
@@ -181,9 +192,12 @@ def create_user(
 
 
 def _active_supervisor_count() -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(User).where(User.role == Role.SUPERVISOR, User.active)
-    )
+    # Locks the active supervisors' rows: two supervisors demoting each other at the
+    # same moment cannot both see "another supervisor is left".
+    supervisors = db.session.scalars(
+        select(User.id).where(User.role == Role.SUPERVISOR, User.active).with_for_update()
+    ).all()
+    return len(supervisors)
 
 
 def _check_not_last_supervisor(user: User, what: str) -> None:
@@ -262,7 +276,22 @@ def reset_second_factor(actor: User, user: User) -> None:
     audit.record_security_event("two_factor_reset", actor=actor, subject_user=user)
 
 
-def second_factor_failed(user: User) -> None:
-    """A wrong second-factor code counts like a wrong password toward the lockout."""
-    _count_failure(user)
+def check_second_factor(user: User, code: str) -> bool:
+    """Accept a TOTP or recovery code once; wrong codes lock the account at the limit.
+
+    The failures are counted apart from wrong passwords and only a good code resets
+    them, so logging in again with the password buys no more guesses.
+    """
+    lock_user_row(user)
+    if is_locked(user):
+        return False
+    if two_factor.verify_code(user, code):
+        user.second_factor_failures = 0
+        audit.record_security_event("two_factor_passed", actor=user)
+        return True
+    user.second_factor_failures += 1
     audit.record_security_event("two_factor_failed", actor=user, subject_user=user)
+    if user.second_factor_failures >= current_app.config["LOGIN_MAX_FAILURES"]:
+        user.second_factor_failures = 0
+        _lock_account(user, utcnow())
+    return False

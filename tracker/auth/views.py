@@ -25,7 +25,6 @@ from tracker.extensions import db
 from tracker.forms import apply_errors
 
 blueprint = Blueprint("auth", __name__)
-PENDING_SECRET_KEY = "pending_totp_secret"
 
 
 def safe_next_path(target: str | None) -> str:
@@ -96,16 +95,16 @@ def two_factor():
         return redirect(url_for("petitions.home"))
     if not current_user.totp_secret:
         return redirect(url_for("auth.two_factor_setup", next=request.args.get("next")))
+    if services.is_locked(current_user):
+        return _end_login("The account is locked for a while after too many wrong attempts.")
     form = TwoFactorForm()
     if form.validate_on_submit():
-        if second_factor.verify_code(current_user, form.code.data):
-            audit.record_security_event("two_factor_passed", actor=current_user)
+        if services.check_second_factor(current_user, form.code.data):
             response = _second_factor_given()
             db.session.commit()
             return response
-        services.second_factor_failed(current_user)
         db.session.commit()
-        if current_user.locked_until is not None and current_user.locked_until > utcnow():
+        if services.is_locked(current_user):
             return _end_login("Too many wrong codes: the account is locked for a while.")
         form.code.errors.append("That code is not valid (or was already used).")
     return render_template("auth/two_factor.html", form=form), 422 if form.errors else 200
@@ -118,17 +117,21 @@ def two_factor_setup():
     if current_user.totp_secret:
         flash("Two-factor authentication is already on.", "info")
         return redirect(url_for("petitions.home"))
-    secret = session.get(PENDING_SECRET_KEY) or second_factor.new_secret()
-    session[PENDING_SECRET_KEY] = secret
+    user_session = g.user_session
+    if user_session.pending_totp_secret is None:
+        # Kept on the server-side session row: the cookie is signed but readable.
+        user_session.pending_totp_secret = second_factor.new_secret()
+        db.session.commit()
+    secret = user_session.pending_totp_secret
     form = TwoFactorSetupForm()
     if form.validate_on_submit():
         step = second_factor.check_enrolment_code(secret, form.code.data)
         if step is not None:
             codes = second_factor.enable(current_user, secret, step)
             audit.record_security_event("two_factor_enrolled", actor=current_user)
-            g.user_session.second_factor_at = utcnow()
+            user_session.second_factor_at = utcnow()
+            user_session.pending_totp_secret = None
             db.session.commit()
-            session.pop(PENDING_SECRET_KEY, None)
             return render_template(
                 "auth/recovery_codes.html", codes=codes,
                 next_path=safe_next_path(request.args.get("next")),
