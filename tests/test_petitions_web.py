@@ -564,3 +564,32 @@ def test_advocate_sees_why_the_case_was_returned(client, auth, make_user, make_p
     assert "Return for information" in history
     assert f"Reason: {reason}" in history
     assert case_url(petition, "edit") in page  # received again: the advocate may fix it
+
+
+def test_a_reviewer_cannot_take_a_colleagues_case(client, login_as, make_user, make_petition):
+    reviewer = login_as("reviewer")
+    colleague = make_user("reviewer")
+    petition = make_petition(stage=Stage.UNDER_REVIEW)
+    petition_services.assign_petition(petition, colleague, colleague)
+    db.session.commit()
+    page = client.get(f"/petitions/{petition.case_number}").get_data(as_text=True)
+    assert "Take this case" not in page
+    response = client.post(f"/petitions/{petition.case_number}/take", data={
+        "take-version": petition.version,
+        "take-csrf_token": csrf_token(client, f"/petitions/{petition.case_number}")})
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(type(petition), petition.id).assignee_id == colleague.id
+    del reviewer
+
+
+def test_advocates_cannot_filter_by_assignee(client, login_as, make_user, make_petition):
+    advocate = login_as("advocate")
+    reviewer = make_user("reviewer")
+    taken = make_petition(stage=Stage.UNDER_REVIEW, organization=advocate.organization)
+    make_petition(organization=advocate.organization)
+    petition_services.assign_petition(taken, reviewer, reviewer)
+    db.session.commit()
+    for value in (str(reviewer.id), "none", "me"):
+        page = client.get(f"/petitions?assignee={value}").get_data(as_text=True)
+        assert "2 cases" in page, value

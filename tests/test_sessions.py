@@ -112,6 +112,12 @@ def test_account_changes_end_every_session_and_token(app, auth, client, make_use
     assert not logged_in(client)
     token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
     assert token.revoked_at is not None
+    [revocation] = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "api_token_revoked",
+                                 AuditEntry.subject_user_id == user.id)
+    )  # fmt: skip
+    assert revocation.actor_id == supervisor.id
+    assert revocation.details["token_ids"] == [token.id]
 
 
 def test_session_cookie_flags(client, auth, make_user):

@@ -24,10 +24,11 @@ def can_submit_petition(user) -> bool:
 
 
 def can_take_petition(user, petition) -> bool:
-    """A reviewer may take an undecided case that is not already theirs."""
-    return (
-        user.is_staff and not Stage(petition.stage).is_decided and petition.assignee_id != user.id
-    )
+    """A reviewer may take an undecided case nobody works on; taking a colleague's case is
+    a reassignment, which is a supervisor's (who may take any undecided case)."""
+    if not user.is_staff or Stage(petition.stage).is_decided or petition.assignee_id == user.id:
+        return False
+    return petition.assignee_id is None or user.is_supervisor
 
 
 def can_assign_petitions(user) -> bool:

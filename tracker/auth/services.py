@@ -218,7 +218,7 @@ def change_role(actor: User, user: User, role: str, organization: Organization |
         _check_not_last_supervisor(user, "demoted")
     old_role, old_org = user.role, user.organization.name if user.organization else None
     user.role, user.organization_id = role, new_org_id
-    sessions.end_all_access(user, "role_changed")
+    sessions.end_all_access(user, "role_changed", actor=actor)
     audit.record_security_event(
         "role_changed", actor=actor, subject_user=user,
         changes={"role": [old_role, role],
@@ -233,7 +233,7 @@ def set_user_active(actor: User, user: User, active: bool) -> None:
         return
     if not active:
         _check_not_last_supervisor(user, "deactivated")
-        sessions.end_all_access(user, "deactivated")
+        sessions.end_all_access(user, "deactivated", actor=actor)
     user.active = active
     audit.record_security_event(
         "user_reactivated" if active else "user_deactivated", actor=actor, subject_user=user
@@ -247,7 +247,7 @@ def set_temporary_password(actor: User, user: User, password: str) -> None:
     user.password_hash = passwords.hash_password(password)
     user.must_change_password = True
     user.failed_login_count, user.locked_until = 0, None
-    sessions.end_all_access(user, "password_reset")
+    sessions.end_all_access(user, "password_reset", actor=actor)
     audit.record_security_event("password_reset", actor=actor, subject_user=user)
 
 
@@ -272,7 +272,7 @@ def reset_second_factor(actor: User, user: User) -> None:
     """Forget a user's second factor so they enrol again at next login; ends their sessions."""
     _require_manager(actor)
     two_factor.disable(user)
-    sessions.end_all_access(user, "two_factor_reset")
+    sessions.end_all_access(user, "two_factor_reset", actor=actor)
     audit.record_security_event("two_factor_reset", actor=actor, subject_user=user)
 
 

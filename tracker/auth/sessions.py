@@ -13,7 +13,8 @@ from flask import current_app, session
 from sqlalchemy import select, update
 
 from tracker.audit.services import current_client
-from tracker.auth.models import ApiToken, User, UserSession
+from tracker.auth import tokens
+from tracker.auth.models import User, UserSession
 from tracker.database import utcnow
 from tracker.extensions import db
 
@@ -72,8 +73,11 @@ def end_session(row: UserSession | None, reason: str = "logout") -> None:
         row.ended_at, row.end_reason = utcnow(), reason
 
 
-def end_all_access(user: User, reason: str, *, keep: UserSession | None = None) -> None:
-    """End every session of the user (but ``keep``) and revoke their API tokens. No commit."""
+def end_all_access(
+    user: User, reason: str, *, keep: UserSession | None = None, actor: User | None = None
+) -> None:
+    """End every session of the user (but ``keep``); without ``keep``, revoke their API
+    tokens too (audited as api_token_revoked). No commit."""
     now = utcnow()
     statement = update(UserSession).where(
         UserSession.user_id == user.id, UserSession.ended_at.is_(None)
@@ -82,8 +86,4 @@ def end_all_access(user: User, reason: str, *, keep: UserSession | None = None) 
         statement = statement.where(UserSession.id != keep.id)
     db.session.execute(statement.values(ended_at=now, end_reason=reason))
     if keep is None:
-        db.session.execute(
-            update(ApiToken)
-            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        tokens.revoke_user_tokens(user, actor)

@@ -1,7 +1,7 @@
 """Read-side queries for petitions: the queue, timelines, conflicts. No writes here."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload, lazyload
@@ -24,9 +24,6 @@ ADVOCATE_VISIBLE_ACTIONS = (
     "reopen",
     "note_shared",
 )
-
-#: Versioned changes that only staff see, even when they made an advocate's form stale.
-STAFF_ONLY_CHANGES = ("take", "assign")
 
 
 @dataclass
@@ -74,6 +71,8 @@ def queue_query(user: User, filters: QueueFilters) -> Select:
         statement = statement.where(Petition.stage == filters.stage)
     if filters.kind:
         statement = statement.where(Petition.kind == filters.kind)
+    if not user.is_staff:
+        filters = replace(filters, assignee=None)  # who works a case is staff-only
     if filters.assignee == "me":
         statement = statement.where(Petition.assignee_id == user.id)
     elif filters.assignee == "none":
@@ -137,20 +136,29 @@ def queue_page(statement: Select, page: int, per_page: int) -> QueuePage:
 def timeline(petition: Petition, user: User) -> list[AuditEntry]:
     """The case's history as the user may see it, oldest first."""
     statement = (
-        select(AuditEntry)
+        _case_history(petition, user)
         .options(joinedload(AuditEntry.actor), joinedload(AuditEntry.subject_user))
-        .where(AuditEntry.petition_id == petition.id, AuditEntry.category == CASE_CATEGORY)
         .order_by(AuditEntry.id)
     )
-    if not user.is_staff:
-        statement = statement.where(AuditEntry.action.in_(ADVOCATE_VISIBLE_ACTIONS))
     return list(db.session.scalars(statement))
 
 
-def changes_since(petition: Petition, seen_version: int, user: User) -> list[AuditEntry]:
-    """The versioned changes made to the case after the version the user saw.
+def _case_history(petition: Petition, user: User) -> Select:
+    """The case's entries the user may see: everything for staff; for an advocate, the
+    stage changes and shared notes only (no edits by staff, no assignments)."""
+    statement = select(AuditEntry).where(
+        AuditEntry.petition_id == petition.id, AuditEntry.category == CASE_CATEGORY
+    )
+    if not permissions.can_view_internal_history(user):
+        statement = statement.where(AuditEntry.action.in_(ADVOCATE_VISIBLE_ACTIONS))
+    return statement
 
-    Who works the case is staff-only, so an advocate is not shown takes and assignments.
+
+def changes_since(petition: Petition, seen_version: int, user: User) -> list[AuditEntry]:
+    """Who changed what after the version the user saw.
+
+    An advocate sees the field changes (the fields are theirs to read anyway) and stage
+    changes, but not who the case is assigned to.
     """
     statement = (
         select(AuditEntry)
@@ -160,11 +168,10 @@ def changes_since(petition: Petition, seen_version: int, user: User) -> list[Aud
         .limit(200)
     )
     if not permissions.can_view_internal_history(user):
-        statement = statement.where(AuditEntry.action.not_in(STAFF_ONLY_CHANGES))
+        statement = statement.where(AuditEntry.action.not_in(("take", "assign")))
     entries = db.session.scalars(statement)
     return [
         entry for entry in reversed(list(entries))
-        # Early submit entries hold {"version": None}: they are never newer than what was seen.
         if ((entry.details or {}).get("version") or 0) > seen_version
     ]  # fmt: skip
 

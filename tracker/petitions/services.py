@@ -220,6 +220,13 @@ def assign_petition(
     _check_version(petition, expected_version)
     if Stage(petition.stage).is_decided:
         raise PermissionDenied(f"Case {petition.case_number} is decided; reopen it first.")
+    # Checked again under the row lock, so two reviewers cannot both take a free case.
+    taken_by_someone_else = petition.assignee_id not in (None, actor.id)
+    if taking and taken_by_someone_else and not actor.is_supervisor:
+        raise PermissionDenied(
+            f"Case {petition.case_number} is already {petition.assignee.name}'s; "
+            "a supervisor can reassign it."
+        )
     old = petition.assignee
     if (old.id if old else None) == (assignee.id if assignee else None):
         return petition
