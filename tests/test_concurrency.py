@@ -129,3 +129,23 @@ def test_fifty_parallel_submissions_get_unique_case_numbers(committed_app, peopl
         assert submits == 50
         result = audit.verify_chain()
         assert result.intact, result.message
+
+
+def test_a_long_read_does_not_hold_the_write_lock(committed_app):
+    """`audit verify` and exports read in a read-only transaction: writers are not blocked."""
+    from sqlalchemy import text
+
+    from tracker.database import begin_read_only
+
+    with committed_app.app_context():
+        begin_read_only(db.session)
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry)) >= 0
+        with db.engine.connect() as writer:  # a request writing while the read goes on
+            writer.execute(text(
+                "INSERT INTO organization (name, active, created_at) "
+                "VALUES ('Written meanwhile', true, '2026-01-01 00:00:00')"
+            ))  # fmt: skip
+            writer.commit()
+        db.session.rollback()
+        assert db.session.scalar(text(
+            "SELECT count(*) FROM organization WHERE name = 'Written meanwhile'")) == 1

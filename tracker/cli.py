@@ -10,6 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from tracker.auth import services as auth_services
+from tracker.database import begin_read_only
 from tracker.errors import BulkRefused, DomainError, ValidationFailed
 from tracker.extensions import db
 from tracker.workflow import Role
@@ -97,7 +98,9 @@ def audit_verify_command(recent):
     """Walk the hash chain; exit 0 when intact, 1 naming the first bad entry."""
     from tracker.audit import services as audit_services
 
+    begin_read_only(db.session)  # a long read: on SQLite, writers are not kept waiting
     result = audit_services.verify_chain(recent=recent)
+    db.session.rollback()
     audit_services.save_verification(result, scope="recent" if recent else "full")
     db.session.commit()
     click.echo(result.message)

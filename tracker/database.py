@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -69,7 +69,24 @@ def _configure_sqlite(dbapi_connection, connection_record):
     cursor.close()
 
 
+#: Execution option for long reads (chain verification, exports): on SQLite their
+#: transaction starts deferred, so it does not hold the write lock while it reads.
+READ_ONLY = {"tracker_read_only": True}
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection):
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get("tracker_read_only")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def begin_read_only(session) -> None:
+    """Start the session's next transaction as a read-only one (see READ_ONLY).
+
+    A session bound to a Connection (the test suite's rolled-back transaction) is
+    already inside its transaction, which it keeps.
+    """
+    if isinstance(session.get_bind(), Connection):
+        return
+    session.connection(execution_options=READ_ONLY)

@@ -174,12 +174,13 @@ class VerificationResult:
     message: str
 
 
-def _stream_entries(start_id: int):
-    """A server-side cursor over the entries from ``start_id`` on, in id order (close it)."""
+def _stream_entries(start_id: int, end_id: int):
+    """A server-side cursor over the entries start_id..end_id, in id order (close it)."""
     columns = [getattr(AuditEntry, name) for name in HASHED_COLUMNS] + [AuditEntry.entry_hash]
     statement = (
         select(*columns)
-        .where(AuditEntry.id >= start_id)
+        # Bounded by the head read first: entries appended meanwhile are not half-seen.
+        .where(AuditEntry.id >= start_id, AuditEntry.id <= end_id)
         .order_by(AuditEntry.id)
         .execution_options(yield_per=2000, stream_results=True)
     )
@@ -205,7 +206,8 @@ def verify_chain(recent: int | None = None) -> VerificationResult:
 
     With ``recent``, only the newest ``recent`` entries are checked (the first of
     them is trusted to link to its predecessor's stored hash). Streams rows, so
-    memory stays constant however long the log.
+    memory stays constant however long the log. An entry missing at the end shows as
+    a head that names a later entry than the last one found.
     """
     head_id, head_hash = db.session.execute(
         select(AuditChainHead.last_entry_id, AuditChainHead.last_hash).where(
@@ -216,7 +218,7 @@ def verify_chain(recent: int | None = None) -> VerificationResult:
     expected_id = start_id
     expected_prev = GENESIS_HASH if start_id == 1 else None
     checked = 0
-    with _stream_entries(start_id) as rows:
+    with _stream_entries(start_id, head_id) as rows:
         for row in rows:
             entry = row._asdict()
             problem = _entry_problem(entry, expected_id, expected_prev)

@@ -20,6 +20,7 @@ from tracker import permissions
 from tracker.audit import export, queries, services
 from tracker.audit.forms import AuditFilterForm
 from tracker.audit.models import AuditVerification
+from tracker.database import begin_read_only
 from tracker.extensions import db
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
@@ -94,7 +95,13 @@ def export_log(file_format):
     )  # fmt: skip
     db.session.commit()
     mimetype, stream = EXPORT_FORMATS[file_format]
-    body = stream_with_context(stream(queries.iter_filtered_entries(filters)))
+
+    def entries():
+        # The download may be slow: read in a transaction that takes no write lock.
+        begin_read_only(db.session)
+        yield from queries.iter_filtered_entries(filters)
+
+    body = stream_with_context(stream(entries()))
     filename = f"audit-log.{file_format}"
     return Response(
         body, mimetype=mimetype,
