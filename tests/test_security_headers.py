@@ -152,3 +152,43 @@ def test_nul_in_a_posted_note_is_a_400_and_changes_nothing(client, login_as, mak
     assert response.status_code == 400
     db.session.expire_all()
     assert petition.notes == []
+
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        (f"/audit/?before={HUGE}", 200),
+        ("/audit/?date_to=9999-12-31", 200),
+        (f"/petitions?page={HUGE}", 404),
+        (f"/petitions?assignee={HUGE}", 200),
+        (f"/petitions?organization={HUGE}", 200),
+        (f"/admin/users/{HUGE}", 404),
+        (f"/account/tokens/{HUGE}/revoke", 404),
+    ],
+)
+def test_out_of_range_numbers_are_not_a_500(client, login_as, path, status):
+    login_as("supervisor")
+    method = client.post if path.endswith("/revoke") else client.get
+    kwargs = {"data": {"csrf_token": csrf_token(client, "/account/tokens")}} if (
+        method == client.post) else {}  # fmt: skip
+    assert method(path, **kwargs).status_code == status
+
+
+def test_control_characters_in_the_user_agent_are_dropped(client, make_user):
+    user = make_user("advocate")
+    response = client.post(
+        "/login", data={"email": user.email, "password": "wrong password 12",
+                        "csrf_token": csrf_token(client, "/login")},
+        headers={"User-Agent": "evil\x00agent\x07/1.0"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    db.session.expire_all()
+    from sqlalchemy import select
+
+    from tracker.audit.models import AuditEntry
+
+    entry = db.session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
+    assert entry.user_agent == "evilagent/1.0"

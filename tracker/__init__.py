@@ -48,7 +48,9 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     from tracker.auth.views import blueprint as auth_blueprint
     from tracker.petitions.bulk_views import blueprint as bulk_blueprint
     from tracker.petitions.views import blueprint as petitions_blueprint
+    from tracker.web import DatabaseIdConverter
 
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(petitions_blueprint)
     app.register_blueprint(audit_blueprint)

@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter
 
 from tracker import permissions
 from tracker.api.auth import is_api_path
@@ -25,6 +26,7 @@ from tracker.audit.services import ClientInfo
 from tracker.auth import sessions, two_factor
 from tracker.errors import DomainError
 from tracker.extensions import db, login_manager
+from tracker.forms import MAX_ID
 from tracker.petitions.models import CUSTODY_STATUSES, FIELD_LABELS, KINDS
 from tracker.workflow import Stage
 
@@ -72,9 +74,9 @@ def _refuse_nul_characters():
 
 
 def _remember_client() -> None:
-    g.client = ClientInfo(
-        ip_address=request.remote_addr, user_agent=(request.user_agent.string or "")[:500]
-    )
+    # Control characters (NUL above all, which PostgreSQL refuses) never reach the log.
+    user_agent = "".join(c for c in (request.user_agent.string or "") if c.isprintable())
+    g.client = ClientInfo(ip_address=request.remote_addr, user_agent=user_agent[:500])
 
 
 def _require_second_factor():
@@ -172,6 +174,14 @@ def localtime(moment, fmt: str = "%Y-%m-%d %H:%M"):
     if moment is None:
         return ""
     return moment.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).strftime(fmt)
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:…>`` in routes: only ids a database integer can hold (else 404, never 500)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def register(app: Flask) -> None:

@@ -17,7 +17,7 @@ from tracker.auth import services
 from tracker.auth.models import Organization, User
 from tracker.errors import Conflict, ValidationFailed
 from tracker.extensions import db
-from tracker.forms import apply_errors, options
+from tracker.forms import apply_errors, options, parse_id
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -37,7 +37,8 @@ def _organization_choices():
 
 
 def _organization(choice: str | None) -> Organization | None:
-    return db.session.get(Organization, int(choice)) if choice and choice.isdigit() else None
+    organization_id = parse_id(choice)
+    return db.session.get(Organization, organization_id) if organization_id else None
 
 
 def _user_or_404(user_id: int) -> User:

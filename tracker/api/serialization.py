@@ -217,6 +217,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         created_at = datetime.fromisoformat(moment)
         if created_at.tzinfo is None or not _is_number(petition_id):
             raise ValueError(text)
-        return created_at, int(petition_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return created_at.astimezone(UTC), int(petition_id)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise MalformedRequest("The cursor is not one this API gave; start without it.") from None

@@ -47,7 +47,7 @@ def filtered_entries(filters: AuditFilters) -> Select | None:
         statement = statement.where(AuditEntry.action == filters.action)
     if filters.date_from:
         statement = statement.where(AuditEntry.created_at >= _local_midnight(filters.date_from))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:
         end = _local_midnight(filters.date_to + timedelta(days=1))
         statement = statement.where(AuditEntry.created_at < end)
     return statement.order_by(AuditEntry.id.desc())

@@ -22,6 +22,7 @@ from tracker.audit.forms import AuditFilterForm
 from tracker.audit.models import AuditVerification
 from tracker.database import begin_read_only
 from tracker.extensions import db
+from tracker.forms import parse_id
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -45,7 +46,7 @@ def log():
     """Every audit entry, newest first, filtered by actor, case, action and dates."""
     form = AuditFilterForm(request.args)
     form.validate()
-    before = request.args.get("before", type=int)
+    before = parse_id(request.args.get("before"))
     entries, next_before = queries.page_of_entries(
         _filters(form), before, current_app.config["AUDIT_ENTRIES_PER_PAGE"]
     )

@@ -190,6 +190,10 @@ def confirm():
         abort(403, f"You may not take the action '{form.action.data}'.")
     if transition.reason_required and not (form.reason.data or "").strip():
         return _back_to_queue(form, f"{transition.label} needs a written reason.")
+    if len(form.case_numbers.data or ()) > services.MAX_BULK_DECISIONS:
+        return _back_to_queue(
+            form, f"At most {services.MAX_BULK_DECISIONS} cases at once: narrow the selection."
+        )
     rows = _selected_rows(form)
     if not rows:
         return _back_to_queue(form, "Select at least one case (or all matching the filter).")

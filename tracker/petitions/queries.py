@@ -10,6 +10,7 @@ from tracker import permissions
 from tracker.audit.models import CASE_CATEGORY, AuditEntry
 from tracker.auth.models import User
 from tracker.extensions import db
+from tracker.forms import parse_id
 from tracker.petitions.models import Petition
 from tracker.petitions.validation import REGISTER_NUMBER
 from tracker.workflow import Role, Stage
@@ -77,10 +78,10 @@ def queue_query(user: User, filters: QueueFilters) -> Select:
         statement = statement.where(Petition.assignee_id == user.id)
     elif filters.assignee == "none":
         statement = statement.where(Petition.assignee_id.is_(None))
-    elif filters.assignee and filters.assignee.isdigit():
-        statement = statement.where(Petition.assignee_id == int(filters.assignee))
-    if filters.organization and filters.organization.isdigit() and user.is_staff:
-        statement = statement.where(Petition.organization_id == int(filters.organization))
+    elif filters.assignee and parse_id(filters.assignee):
+        statement = statement.where(Petition.assignee_id == parse_id(filters.assignee))
+    if filters.organization and parse_id(filters.organization) and user.is_staff:
+        statement = statement.where(Petition.organization_id == parse_id(filters.organization))
     if filters.sort == "newest":
         return statement.order_by(Petition.created_at.desc(), Petition.id.desc())
     return statement.order_by(Petition.created_at, Petition.id)

@@ -11,7 +11,7 @@ from tracker import permissions
 from tracker.auth.models import Organization, User
 from tracker.errors import NotFound, StaleVersion, ValidationFailed
 from tracker.extensions import db
-from tracker.forms import apply_errors, options
+from tracker.forms import apply_errors, options, parse_id
 from tracker.petitions import queries, services
 from tracker.petitions.forms import (
     AssignForm,
@@ -25,6 +25,8 @@ from tracker.petitions.models import EDITABLE_FIELDS
 from tracker.workflow import TRANSITIONS_BY_NAME, allowed_transitions
 
 blueprint = Blueprint("petitions", __name__)
+#: Beyond this, OFFSET would overflow some databases; no queue has that many pages.
+MAX_PAGE = 1_000_000
 
 
 def _petition_or_404(case_number: str):
@@ -59,7 +61,7 @@ def queue():
     )  # fmt: skip
     page = queries.queue_page(
         queries.queue_query(current_user, filters),
-        page=max(1, request.args.get("page", 1, type=int)),
+        page=min(max(1, request.args.get("page", 1, type=int)), MAX_PAGE),
         per_page=current_app.config["PETITIONS_PER_PAGE"],
     )
     if page.page > 1 and not page.items:
@@ -237,9 +239,8 @@ def assign(case_number):
         abort(400, "The form was incomplete.")
     assignee = None
     if form.assignee.data:
-        if not form.assignee.data.isdigit():
-            abort(400, "Unknown assignee.")
-        assignee = db.session.get(User, int(form.assignee.data))
+        assignee_id = parse_id(form.assignee.data)
+        assignee = db.session.get(User, assignee_id) if assignee_id else None
         if assignee is None:
             abort(400, "Unknown assignee.")
     try:
