@@ -331,3 +331,8 @@ def test_csv_export_neutralizes_formulas(client, login_as, make_petition, make_u
         "/audit/export.csv", data={"action": "grant", "csrf_token": csrf_token(client, "/audit/")}
     ).get_data(as_text=True)
     assert "'=HYPERLINK" in body
+
+
+def test_an_unknown_action_is_refused_so_the_filter_lists_every_action(app_ctx):
+    with pytest.raises(ValueError, match="unknown audit action"):
+        audit.record_security_event("made_up_event")

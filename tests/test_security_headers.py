@@ -192,3 +192,10 @@ def test_control_characters_in_the_user_agent_are_dropped(client, make_user):
 
     entry = db.session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
     assert entry.user_agent == "evilagent/1.0"
+
+
+def test_a_server_database_needs_an_explicit_configuration(monkeypatch):
+    monkeypatch.delenv("TRACKER_CONFIG", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://tracker@db.internal/tracker")
+    with pytest.raises(RuntimeError, match="TRACKER_CONFIG is not set"):
+        create_app()

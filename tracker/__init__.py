@@ -10,6 +10,18 @@ from config import CONFIGS
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _default_config_name() -> str:
+    """Development, for the embedded SQLite default; a server database must say which."""
+    if os.environ.get("DATABASE_URL", "").startswith("postgresql"):
+        # A production deployment that forgot TRACKER_CONFIG would otherwise run with
+        # the public development key and without a mandatory second factor.
+        raise RuntimeError(
+            "DATABASE_URL names a PostgreSQL server but TRACKER_CONFIG is not set: "
+            "set TRACKER_CONFIG=production (or development)."
+        )
+    return "development"
+
+
 def create_app(config_name: str | None = None, **overrides) -> Flask:
     """Build the app: configuration, extensions, blueprints, CLI and error handlers.
 
@@ -23,7 +35,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
         static_folder=str(PROJECT_ROOT / "tracker" / "static"),
         instance_path=str(PROJECT_ROOT / "instance"),
     )
-    name = config_name or os.environ.get("TRACKER_CONFIG", "development")
+    name = config_name or os.environ.get("TRACKER_CONFIG") or _default_config_name()
     config_class = CONFIGS[name]
     app.config.from_object(config_class)
     app.config.update(overrides)

@@ -4,16 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Optional
 
+from tracker.audit.models import KNOWN_ACTIONS
 from tracker.forms import options
-from tracker.workflow import TRANSITIONS
-
-KNOWN_ACTIONS = [t.name for t in TRANSITIONS] + [
-    "edit", "take", "assign", "note_internal", "note_shared",
-    "login", "login_failed", "logout", "access_refused",
-    "user_created", "role_changed", "user_deactivated", "user_reactivated",
-    "password_changed", "password_reset", "organization_created",
-    "organization_deactivated", "organization_reactivated", "audit_exported",
-]  # fmt: skip
 
 
 class AuditFilterForm(FlaskForm):

@@ -8,10 +8,23 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from tracker.auth.models import User
 from tracker.database import UTCDateTime, utcnow
 from tracker.extensions import db
+from tracker.workflow import TRANSITIONS
 
 #: Entries about a case's content or stage (shown on its timeline), as opposed to security events.
 CASE_CATEGORY = "case"
 SECURITY_CATEGORY = "security"
+
+#: Every action an entry may name; record() refuses any other, so the log's filter lists all.
+CASE_ACTIONS = (*(t.name for t in TRANSITIONS), "edit", "take", "assign",
+                "note_internal", "note_shared")  # fmt: skip
+SECURITY_ACTIONS = (
+    "login", "login_failed", "logout", "account_locked",
+    "two_factor_enrolled", "two_factor_passed", "two_factor_failed", "two_factor_reset",
+    "access_refused", "user_created", "role_changed", "user_deactivated", "user_reactivated",
+    "password_changed", "password_reset", "organization_created", "organization_deactivated",
+    "organization_reactivated", "api_token_created", "api_token_revoked", "audit_exported",
+)  # fmt: skip
+KNOWN_ACTIONS = CASE_ACTIONS + SECURITY_ACTIONS
 
 
 class AuditEntry(db.Model):

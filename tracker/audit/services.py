@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 
 from tracker.audit.models import (
     CASE_CATEGORY,
+    KNOWN_ACTIONS,
     SECURITY_CATEGORY,
     AuditChainHead,
     AuditEntry,
@@ -103,6 +104,8 @@ def record_many(entries: Iterable[dict]) -> list[dict]:
     client = current_client()
     now = utcnow()
     for entry in entries:
+        if entry["action"] not in KNOWN_ACTIONS:
+            raise ValueError(f"unknown audit action {entry['action']!r}")
         last_id += 1
         entry.setdefault("created_at", now)
         entry.setdefault("category", CASE_CATEGORY)
