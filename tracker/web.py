@@ -121,28 +121,27 @@ def _render_error(status: int, message: str):
     return render_template("error.html", status=status, message=message), status
 
 
-def _handle_domain_error(error: DomainError):
-    if error.status == 403:
-        actor = current_user if current_user.is_authenticated else None
-        audit.record_refusal(
-            "access_refused", actor=actor,
-            details={"status": 403, "path": request.path, "method": request.method,
-                     "message": error.message},
-        )  # fmt: skip
-    else:
+def _end_refused_request(status: int, message: str) -> None:
+    """Roll back the refused change; a 403 is then recorded on its own (audit.record_refusal)."""
+    if status != 403:
         db.session.rollback()
+        return
+    audit.record_refusal(
+        "access_refused", actor=current_user if current_user.is_authenticated else None,
+        details={"status": 403, "path": request.path, "method": request.method,
+                 "message": message},
+    )  # fmt: skip
+
+
+def _handle_domain_error(error: DomainError):
+    _end_refused_request(error.status, error.message)
     return _render_error(error.status, error.message)
 
 
 def _handle_http_error(error: HTTPException):
-    db.session.rollback()
-    if error.code == 403:
-        actor = current_user if current_user.is_authenticated else None
-        audit.record_refusal(
-            "access_refused", actor=actor,
-            details={"status": 403, "path": request.path, "method": request.method},
-        )  # fmt: skip
-    return _render_error(error.code or 500, error.description or error.name)
+    message = error.description or error.name
+    _end_refused_request(error.code or 500, message)
+    return _render_error(error.code or 500, message)
 
 
 def _handle_csrf_error(error: CSRFError):
