@@ -300,10 +300,15 @@ def test_stale_edit_is_a_conflict_that_keeps_the_input(client, login_as, make_pe
     assert response.status_code == 409
     body = page_text(response)
     assert "changed while you were working on it" in body
-    changed = body.partition("Your input")[0]
-    assert "Rita Reviewer" in changed
-    assert re.search(r"Sentence imposed:\s*<del>240 months' imprisonment</del> → "
-                     r"<ins>180 months' imprisonment</ins>", changed)  # fmt: skip
+    merged = section(body, "merge-heading")
+    kept_theirs = merged.partition("Changed since you opened it")[2]
+    assert re.search(r"Sentence imposed:\s*<span [^>]*>180 months' imprisonment<", kept_theirs)
+    assert re.search(
+        r"Petitioner's full name:\s*<del>Jordan Q. Example</del> → <ins>Typed While Stale</ins>",
+        merged,
+    )
+    # Who edited is staff-only history, as on the case page: the advocate sees the field only.
+    assert "Rita Reviewer" not in body
     kept = form_with(response, "petitioner_name")
     assert kept.action == case_url(petition, "edit")
     assert kept.fields["petitioner_name"] == "Typed While Stale"
@@ -378,8 +383,9 @@ def test_conflict_page_applies_the_kept_input_to_the_current_version(
     row = petition_row(petition.id)
     if kept_field == "petitioner_name":
         assert row["petitioner_name"] == "Typed While Stale"
-        # The form was opened before the other edit, so its sentence wins when applied again.
-        assert row["sentence"] == "240 months' imprisonment"
+        # Applied again as a merge: the colleague's sentence, which this user never touched,
+        # stays (the whole stale form used to be written, reverting it).
+        assert row["sentence"] == "180 months' imprisonment"
     else:
         assert (row["stage"], row["decision_reason"]) == ("denied", "Typed reason kept.")
 

@@ -13,6 +13,18 @@ class PermissionDenied(DomainError):
     status = 403
 
 
+class EditRefused(PermissionDenied):
+    """An edit refused because the case left a stage the user may edit (403).
+
+    ``kept_input`` is what the user had typed, as (field label, text) pairs, so the refusal
+    page can show it back and nothing typed is lost.
+    """
+
+    def __init__(self, message: str, kept_input: list[tuple[str, str]]):
+        super().__init__(message)
+        self.kept_input = kept_input
+
+
 class NotFound(DomainError):
     """Not there, or not the caller's to see (another organization's case)."""
 

@@ -117,8 +117,8 @@ def _security_headers(response):
     return response
 
 
-def _render_error(status: int, message: str):
-    return render_template("error.html", status=status, message=message), status
+def _render_error(status: int, message: str, **context):
+    return render_template("error.html", status=status, message=message, **context), status
 
 
 def _end_refused_request(status: int, message: str) -> None:
@@ -135,7 +135,10 @@ def _end_refused_request(status: int, message: str) -> None:
 
 def _handle_domain_error(error: DomainError):
     _end_refused_request(error.status, error.message)
-    return _render_error(error.status, error.message)
+    # An edit refused mid-work shows back what was typed (tracker.errors.EditRefused).
+    return _render_error(
+        error.status, error.message, kept_input=getattr(error, "kept_input", None)
+    )
 
 
 def _handle_http_error(error: HTTPException):

@@ -10,7 +10,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
 from tracker.forms import options
@@ -20,8 +20,15 @@ from tracker.workflow import Stage
 
 
 class VersionedForm(FlaskForm):
-    #: The petition version the user saw; a stale one gets the 409 conflict page.
-    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    #: The petition version the user saw; a stale one gets the 409 conflict page. Versions
+    #: start at 1: anything lower names no version of the case and is refused (422).
+    version = IntegerField(
+        widget=HiddenInput(),
+        validators=[
+            InputRequired(),
+            NumberRange(min=1, message="This form names no version of the case; open it again."),
+        ],
+    )
 
 
 class PetitionForm(VersionedForm):
@@ -74,6 +81,12 @@ class PetitionForm(VersionedForm):
                 field.errors = [*field.errors, message]
                 valid = False
         return valid
+
+
+class NewPetitionForm(PetitionForm):
+    """Submitting: there is no case yet, so no version to name."""
+
+    version = None
 
 
 class TransitionForm(VersionedForm):

@@ -4,14 +4,15 @@ import re
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from tracker import permissions
 from tracker.audit.models import CASE_CATEGORY, AuditEntry
+from tracker.audit.replay import replay
 from tracker.auth.models import User
 from tracker.extensions import db
 from tracker.forms import parse_id
-from tracker.petitions.models import Petition
+from tracker.petitions.models import EDITABLE_FIELDS, Petition
 from tracker.petitions.validation import REGISTER_NUMBER
 from tracker.workflow import Role, Stage
 
@@ -145,8 +146,9 @@ def timeline(petition: Petition, user: User) -> list[AuditEntry]:
 
 
 def _case_history(petition: Petition, user: User) -> Select:
-    """The case's entries the user may see: everything for staff; for an advocate, the
-    stage changes and shared notes only (no edits by staff, no assignments)."""
+    """The case's entries the user may see: everything for staff; for an advocate, only
+    the actions in ADVOCATE_VISIBLE_ACTIONS (no edits by staff, no assignments, no internal
+    notes). Every page or API answer that lists a case's history starts here."""
     statement = select(AuditEntry).where(
         AuditEntry.petition_id == petition.id, AuditEntry.category == CASE_CATEGORY
     )
@@ -156,25 +158,53 @@ def _case_history(petition: Petition, user: User) -> Select:
 
 
 def changes_since(petition: Petition, seen_version: int, user: User) -> list[AuditEntry]:
-    """Who changed what after the version the user saw.
-
-    An advocate sees the field changes (the fields are theirs to read anyway) and stage
-    changes, but not who the case is assigned to.
-    """
+    """Who changed what after the version the user saw, as the user may see it (the same
+    rule as the case's timeline: an advocate sees stage changes and shared notes only)."""
     statement = (
-        select(AuditEntry)
+        _case_history(petition, user)
         .options(joinedload(AuditEntry.actor))
-        .where(AuditEntry.petition_id == petition.id, AuditEntry.category == CASE_CATEGORY)
         .order_by(AuditEntry.id.desc())
         .limit(200)
     )
-    if not permissions.can_view_internal_history(user):
-        statement = statement.where(AuditEntry.action.not_in(("take", "assign")))
     entries = db.session.scalars(statement)
     return [
         entry for entry in reversed(list(entries))
         if ((entry.details or {}).get("version") or 0) > seen_version
     ]  # fmt: skip
+
+
+def field_values_at(petition: Petition, version: int) -> dict | None:
+    """The petition's editable fields as they were at ``version`` (JSON values: dates as
+    ISO strings), rebuilt from its audit history; None when the history has no such version.
+
+    This is the base of the conflict page's three-way merge. The history is append-only and
+    hash-chained, and ``tracker.audit.replay`` is proven to rebuild every case from it, so
+    the base needs nothing from the browser but the version number the edit form carries.
+    """
+    if not 1 <= version <= petition.version:
+        return None
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .options(load_only(AuditEntry.action, AuditEntry.to_stage, AuditEntry.changes,
+                           AuditEntry.details))
+        .where(
+            AuditEntry.petition_id == petition.id,
+            AuditEntry.category == CASE_CATEGORY,
+            AuditEntry.action.not_in(("note_internal", "note_shared")),  # no field changes
+        )
+        .order_by(AuditEntry.id)
+    )  # fmt: skip
+    upto, found = [], False
+    for entry in entries:
+        entry_version = (entry.details or {}).get("version")
+        if entry_version is not None and entry_version > version:
+            break
+        found = found or entry_version == version
+        upto.append(entry)
+    if not found:
+        return None
+    state = replay(upto)
+    return {name: state[name] for name in EDITABLE_FIELDS}
 
 
 def assignable_staff() -> list[User]:

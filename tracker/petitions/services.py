@@ -25,7 +25,7 @@ from tracker.errors import (
     ValidationFailed,
 )
 from tracker.extensions import db
-from tracker.petitions import importing
+from tracker.petitions import importing, merging
 from tracker.petitions.models import EDITABLE_FIELDS, CaseNumberCounter, Note, Petition
 from tracker.petitions.validation import normalize, petition_errors
 from tracker.workflow import Stage, WrongStage, check_transition, get_transition
@@ -69,6 +69,10 @@ def _check_fields(values: dict) -> None:
 
 
 def _check_version(petition: Petition, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version < 1:
+        # Versions start at 1: a lower one names no version of the case (and would make
+        # "what changed since" reach back before the case existed).
+        raise ValidationFailed({"version": "Versions start at 1."})
     if expected_version is not None and petition.version != expected_version:
         raise StaleVersion(
             f"Case {petition.case_number} changed since you opened it "
@@ -135,15 +139,19 @@ def submit_petition(advocate: User, values: dict) -> Petition:
     return petition
 
 
-def update_petition(
-    petition: Petition, editor: User, values: dict, expected_version: int | None
-) -> dict:
-    """Change the petition's fields; returns {field: [old, new]} (empty when nothing changed)."""
+def _check_editable(petition: Petition, editor: User) -> None:
     if not permissions.can_edit_petition(editor, petition):
         raise PermissionDenied(
             f"You may not edit case {petition.case_number} while it is "
             f"{Stage(petition.stage).label.lower()}."
         )
+
+
+def update_petition(
+    petition: Petition, editor: User, values: dict, expected_version: int | None
+) -> dict:
+    """Change the petition's fields; returns {field: [old, new]} (empty when nothing changed)."""
+    _check_editable(petition, editor)
     lock_petition(petition)
     _check_version(petition, expected_version)
     if not permissions.can_edit_petition(editor, petition):  # the stage may have moved
@@ -166,6 +174,37 @@ def update_petition(
         details={"version": petition.version},
     )  # fmt: skip
     return changes
+
+
+def update_petition_merged(
+    petition: Petition,
+    editor: User,
+    values: dict,
+    base_version: int,
+    merge_version: int,
+    choices: dict[str, str],
+) -> dict:
+    """Apply an edit again after a conflict, as a three-way merge (``tracker.petitions.merging``).
+
+    Writes only the fields the editor changed from ``base_version`` (the version they opened);
+    a field a colleague changed too gets the editor's value only where ``choices`` names
+    ``merging.KEEP_MINE``. StaleVersion (409) when the case moved past ``merge_version``
+    (the version the conflict page showed); MergeUnresolved (422) naming each conflicting
+    field without a choice. Returns the changes as ``update_petition`` does.
+    """
+    _check_editable(petition, editor)
+    merge = merging.merge_edit(petition, values, base_version)
+    if merge.theirs_version != merge_version:
+        raise StaleVersion(
+            f"Case {petition.case_number} changed again while you were merging your edit "
+            f"(you saw version {merge_version}; it is now version {merge.theirs_version}).",
+            current_version=merge.theirs_version,
+            seen_version=merge_version,
+        )
+    resolved, unchosen = merge.resolve(choices)
+    if unchosen:
+        raise merging.MergeUnresolved(unchosen)
+    return update_petition(petition, editor, resolved, merge_version)
 
 
 def apply_transition(

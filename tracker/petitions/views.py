@@ -9,12 +9,13 @@ from sqlalchemy import select
 
 from tracker import permissions
 from tracker.auth.models import Organization, User
-from tracker.errors import NotFound, StaleVersion, ValidationFailed
+from tracker.errors import EditRefused, NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
-from tracker.petitions import queries, services
+from tracker.petitions import merging, queries, services
 from tracker.petitions.forms import (
     AssignForm,
+    NewPetitionForm,
     NoteForm,
     PetitionForm,
     QueueFilterForm,
@@ -22,7 +23,12 @@ from tracker.petitions.forms import (
     TransitionForm,
 )
 from tracker.petitions.models import EDITABLE_FIELDS
-from tracker.workflow import TRANSITIONS_BY_NAME, allowed_transitions
+from tracker.workflow import (
+    TRANSITIONS_BY_NAME,
+    ReasonRequired,
+    WrongStage,
+    allowed_transitions,
+)
 
 blueprint = Blueprint("petitions", __name__)
 #: Beyond this, OFFSET would overflow some databases; no queue has that many pages.
@@ -75,7 +81,7 @@ def new():
     """An advocate submits a petition for their organization."""
     if not permissions.can_submit_petition(current_user):
         abort(403, "Only an advocate of an organization may submit a petition.")
-    form = PetitionForm(data={"version": 0})
+    form = NewPetitionForm()
     if form.validate_on_submit():
         try:
             petition = services.submit_petition(current_user, form.petition_values())
@@ -146,33 +152,89 @@ def _render_conflict(petition, error: StaleVersion, form, form_template: str):
     return render_template(
         "petitions/conflict.html",
         petition=petition,
-        error=error,
+        message=error.message,
         changes=queries.changes_since(petition, error.seen_version, current_user),
         form=form,
         form_template=form_template,
     ), 409
 
 
+def _render_edit_conflict(petition, form, message: str, status=409, unchosen=None):
+    """The conflict page of an edit: the user's edit merged with the case as it is now.
+
+    Its form posts the user's values again with the version they opened (the merge's
+    base) and ``merge_version``, the version this page shows; a choice per conflicting field.
+    """
+    db.session.rollback()
+    merge = merging.merge_edit(petition, form.petition_values(), form.version.data)
+    return render_template(
+        "petitions/conflict.html",
+        petition=petition,
+        message=message,
+        changes=queries.changes_since(petition, merge.base_version, current_user),
+        form=form,
+        merge=merge,
+        kept={name: merging.form_text(value) for name, value in merge.mine.items()},
+        choices={name: request.form.get(f"keep-{name}") for name in merge.conflicts},
+        unchosen=unchosen or {},
+    ), status
+
+
+def _refuse_edit(petition):
+    """403: the user may not edit this case now. A posted edit gets its typed values back."""
+    message = (
+        f"Case {petition.case_number} is now {petition.stage_enum.label.lower()}, so it can "
+        "no longer be edited by you."
+    )
+    if request.method != "POST":
+        abort(403, message)
+    db.session.rollback()
+    typed = {name: request.form[name] for name in EDITABLE_FIELDS if name in request.form}
+    version = parse_id(request.form.get("version"))
+    raise EditRefused(
+        f"{message} Nothing you sent was saved; what you typed is below.",
+        merging.typed_changes(petition, typed, version),
+    )
+
+
+def _save_edit(petition, form) -> dict:
+    """Apply the posted edit; from the conflict page (``merge_version`` set), merged."""
+    merge_version = parse_id(request.form.get("merge_version"))
+    if merge_version is None:
+        return services.update_petition(
+            petition, current_user, form.petition_values(), form.version.data
+        )
+    choices = {name: request.form.get(f"keep-{name}") for name in EDITABLE_FIELDS}
+    return services.update_petition_merged(
+        petition, current_user, form.petition_values(), form.version.data, merge_version, choices
+    )
+
+
 @blueprint.route("/petitions/<case_number>/edit", methods=["GET", "POST"])
 @login_required
 def edit(case_number):
-    """Fix a petition's fields: advocates while received, staff until decided."""
+    """Fix a petition's fields: advocates while received, staff until decided.
+
+    A stale edit gets the conflict page, which merges it with the case as it is now; an
+    edit refused because the case moved on shows back what was typed.
+    """
     petition = _petition_or_404(case_number)
     if not permissions.can_edit_petition(current_user, petition):
-        abort(403, f"Case {petition.case_number} cannot be edited by you while it is "
-                   f"{petition.stage_enum.label.lower()}.")  # fmt: skip
+        _refuse_edit(petition)
     initial = {name: getattr(petition, name) for name in EDITABLE_FIELDS}
     form = PetitionForm(data=initial | {"version": petition.version})
     if form.validate_on_submit():
         try:
-            changes = services.update_petition(
-                petition, current_user, form.petition_values(), form.version.data
-            )
+            changes = _save_edit(petition, form)
+        except merging.MergeUnresolved as error:
+            return _render_edit_conflict(petition, form, error.message, 422, error.errors)
         except ValidationFailed as error:
             db.session.rollback()
             apply_errors(form, error)
         except StaleVersion as error:
-            return _render_conflict(petition, error, form, "petitions/_petition_fields.html")
+            return _render_edit_conflict(petition, form, error.message)
+        except PermissionDenied:  # the stage moved on while this request waited for the lock
+            _refuse_edit(petition)
         else:
             db.session.commit()
             flash("Saved." if changes else "Nothing changed.", "success" if changes else "info")
@@ -186,6 +248,24 @@ def _posted_form(form_class, prefix):
     if not form.validate_on_submit():
         return form, False
     return form, True
+
+
+def _render_refused_transition(petition, form, error: ReasonRequired | WrongStage):
+    """The case page again, the typed reason kept and the refusal under its field: 422 for a
+    missing reason, 409 when the case is no longer in a stage the action starts from (the
+    page then shows the case as it is now, and the form offers what it allows now)."""
+    db.session.rollback()
+    if isinstance(error, ReasonRequired):
+        form.reason.errors = [*form.reason.errors, error.message]
+    else:
+        form.action.errors = [*form.action.errors, error.message]
+        form.action.choices = options(
+            (t.name, t.label)
+            for t in allowed_transitions(petition.stage_enum, current_user.role_enum)
+        )
+        form.version.data = petition.version
+        form.version.raw_data = [str(petition.version)]
+    return _render_case(petition, error.status, transition=form)
 
 
 @blueprint.route("/petitions/<case_number>/transition", methods=["POST"])
@@ -205,6 +285,8 @@ def transition(case_number):
         )
     except StaleVersion as error:
         return _render_conflict(petition, error, form, "petitions/_transition_fields.html")
+    except (ReasonRequired, WrongStage) as error:
+        return _render_refused_transition(petition, form, error)
     db.session.commit()
     label = TRANSITIONS_BY_NAME[form.action.data].label
     flash(f"{label}: case {petition.case_number} is now {petition.stage_enum.label.lower()}.",
