@@ -136,9 +136,7 @@ def _end_refused_request(status: int, message: str) -> None:
 def _handle_domain_error(error: DomainError):
     _end_refused_request(error.status, error.message)
     # An edit refused mid-work shows back what was typed (tracker.errors.EditRefused).
-    return _render_error(
-        error.status, error.message, kept_input=getattr(error, "kept_input", None)
-    )
+    return _render_error(error.status, error.message, kept_input=getattr(error, "kept_input", None))
 
 
 def _handle_http_error(error: HTTPException):

@@ -75,6 +75,12 @@ def _expected_version(petition: Petition, *, required: bool) -> int | None:
         return None
     if request.if_match.star_tag:
         return None
+    if any(re.fullmatch(r"-?0*[0-9]{1,9}", tag) and int(tag) < 1 for tag in request.if_match):
+        # Versions start at 1; a lower one is a malformed request, not a stale read.
+        raise problems.MalformedRequest(
+            f"If-Match names a version below 1; send the ETag of case {petition.case_number} "
+            f'("{petition.version}").'
+        )
     versions = {
         int(tag)
         for tag in request.if_match.as_set()

@@ -15,6 +15,7 @@ from tracker.errors import ValidationFailed
 from tracker.petitions import queries
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS, Petition
 
+
 class MergeUnresolved(ValidationFailed):
     """A conflicting field has no choice yet (422): ``errors`` names each one."""
 
@@ -53,7 +54,9 @@ class EditMerge:
         base = self.base
 
         def changed(values, name):
-            return base is None or not _same(values[name], base[name])
+            if base is None:  # unknown base: whatever differs counts as changed by both
+                return not _same(self.mine[name], self.theirs[name])
+            return not _same(values[name], base[name])
 
         mine = tuple(n for n in EDITABLE_FIELDS if n in self.mine and changed(self.mine, n))
         theirs = tuple(n for n in EDITABLE_FIELDS if changed(self.theirs, n))
@@ -66,13 +69,14 @@ class EditMerge:
 
     @property
     def clean(self) -> tuple[str, ...]:
-        """The user's changes that apply without touching a colleague's."""
-        return tuple(n for n in self.mine_changed if n not in self.conflicts)
+        """The user's changes that a colleague did not make too: applied as they are."""
+        return tuple(n for n in self.mine_changed if n not in self.theirs_changed)
 
     @property
     def kept_theirs(self) -> tuple[str, ...]:
-        """Fields a colleague changed that the user did not touch: they stay as they are."""
-        return tuple(n for n in self.theirs_changed if n not in self.mine_changed)
+        """Fields changed since the user opened the form that stay as they are now: the ones
+        only a colleague changed, and the ones both changed to the same value."""
+        return tuple(n for n in self.theirs_changed if n not in self.conflicts)
 
     def resolve(self, choices: dict[str, str]) -> tuple[dict, dict[str, str]]:
         """The values to write given the user's choice per conflicting field, and an error

@@ -173,6 +173,10 @@ def changes_since(petition: Petition, seen_version: int, user: User) -> list[Aud
     ]  # fmt: skip
 
 
+#: What ``replay`` reads of an entry (notes' text stays unread).
+REPLAYED_COLUMNS = (AuditEntry.action, AuditEntry.to_stage, AuditEntry.changes, AuditEntry.details)
+
+
 def field_values_at(petition: Petition, version: int) -> dict | None:
     """The petition's editable fields as they were at ``version`` (JSON values: dates as
     ISO strings), rebuilt from its audit history; None when the history has no such version.
@@ -185,15 +189,14 @@ def field_values_at(petition: Petition, version: int) -> dict | None:
         return None
     entries = db.session.scalars(
         select(AuditEntry)
-        .options(load_only(AuditEntry.action, AuditEntry.to_stage, AuditEntry.changes,
-                           AuditEntry.details))
+        .options(load_only(*REPLAYED_COLUMNS))
         .where(
             AuditEntry.petition_id == petition.id,
             AuditEntry.category == CASE_CATEGORY,
             AuditEntry.action.not_in(("note_internal", "note_shared")),  # no field changes
         )
         .order_by(AuditEntry.id)
-    )  # fmt: skip
+    )
     upto, found = [], False
     for entry in entries:
         entry_version = (entry.details or {}).get("version")
