@@ -103,9 +103,10 @@ def served(app):
 class Journey:
     """The browser page, the server's address, and numbered screenshots."""
 
-    def __init__(self, page, base_url: str):
+    def __init__(self, page, base_url: str, artifacts: Path = ARTIFACTS):
         self.page = page
         self.base_url = base_url
+        self.artifacts = artifacts
         self.step = 0
         self.accessibility_problems: list[str] = []
         self.secrets: dict[str, str] = {}
@@ -113,7 +114,7 @@ class Journey:
     def screenshot(self, name: str) -> None:
         """Save the page as the next numbered PNG, and check it for WCAG 2.1 A/AA problems."""
         self.step += 1
-        self.page.screenshot(path=ARTIFACTS / f"{self.step:02d}-{name}.png", full_page=True)
+        self.page.screenshot(path=self.artifacts / f"{self.step:02d}-{name}.png", full_page=True)
         self.accessibility_problems += accessibility_problems(self.page, name)
 
     def log_in(self, email: str, name: str) -> None:
@@ -382,3 +383,122 @@ def walk_the_journey(journey: Journey) -> None:
     expect(grant).to_contain_text(f"Reason: {GRANT_REASON}")
     expect(grant).to_contain_text(re.compile(r"Under review\s*→\s*Granted"))
     journey.screenshot("supervisor-finds-grant-in-audit-log")
+
+
+@pytest.mark.browser
+@pytest.mark.committed
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM}")
+def test_conflict_page_merges_in_a_browser(tmp_path):
+    """The supervisor's stale edit meets the reviewer's correction: the conflict page keeps
+    the correction, and the field both changed is chosen with the keyboard alone."""
+    from playwright.sync_api import sync_playwright
+
+    artifacts = ARTIFACTS / "conflict"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with fresh_database_url(tmp_path) as url, migrated_app(url) as app:
+        create_users(app)
+        case_number = submit_case_under_review(app)
+        with served(app) as base_url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                context.set_default_timeout(15_000)
+                page = context.new_page()
+                problems = watch_for_problems(page)
+                journey = Journey(page, base_url, artifacts)
+                merge_a_stale_edit(journey, app, case_number)
+                context.close()
+            finally:
+                browser.close()
+        sentence, court = saved_fields(app, case_number)
+    # The one refusal the walk provokes on purpose: the stale save (409), which Chromium
+    # also reports on the console.
+    expected = re.compile(
+        rf"(HTTP 409 for|status of 409 \(CONFLICT\)).*/petitions/{case_number}/edit"
+    )
+    assert [p for p in problems if not expected.search(p)] == [], "\n".join(problems)
+    assert journey.accessibility_problems == [], "\n".join(journey.accessibility_problems)
+    assert (sentence, court) == ("180 months' imprisonment", "Eastern District of Texas")
+
+
+def _user(email):
+    from sqlalchemy import select
+
+    from tracker.auth.models import User
+
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+def submit_case_under_review(app) -> str:
+    from tracker.petitions import services as petition_services
+
+    with app.app_context():
+        petition = petition_services.submit_petition(_user(ADVOCATE[0]), conftest.petition_values())
+        petition_services.apply_transition(petition, _user(REVIEWER[0]), "start_review")
+        db.session.commit()
+        return petition.case_number
+
+
+def saved_fields(app, case_number):
+    from sqlalchemy import select
+
+    from tracker.petitions.models import Petition
+
+    with app.app_context():
+        petition = db.session.scalar(select(Petition).where(Petition.case_number == case_number))
+        return petition.sentence, petition.sentencing_court
+
+
+def merge_a_stale_edit(journey: Journey, app, case_number: str) -> None:
+    from playwright.sync_api import expect
+    from sqlalchemy import select
+
+    from tracker.petitions import services as petition_services
+    from tracker.petitions.models import Petition
+
+    page = journey.page
+    journey.log_in(*SUPERVISOR)
+    page.goto(f"{journey.base_url}/petitions/{case_number}/edit")
+    expect(page.get_by_role("heading", name=f"Edit case {case_number}")).to_be_visible()
+    with app.app_context():  # the reviewer saves a correction meanwhile
+        petition = db.session.scalar(select(Petition).where(Petition.case_number == case_number))
+        petition_services.update_petition(
+            petition, _user(REVIEWER[0]), {"sentence": "180 months' imprisonment"}, 2
+        )
+        db.session.commit()
+    page.get_by_label("Sentencing court (federal district)", exact=True).fill(
+        "Eastern District of Texas"
+    )
+    page.get_by_label("Sentence imposed", exact=True).fill("200 months' imprisonment")
+    page.get_by_role("button", name="Save changes").click()
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("changed while you were working")
+    expect(page.get_by_text(REVIEWER[1]).first).to_be_visible()
+    merge = page.get_by_role("form", name="Your edit, merged with the case as it is now")
+    sentence = merge.get_by_role("group", name="Sentence imposed")
+    theirs = sentence.get_by_role("radio", name=re.compile("Keep the current value"))
+    mine = sentence.get_by_role("radio", name=re.compile("Use your value"))
+    expect(theirs).to_have_accessible_name(re.compile("180 months' imprisonment"))
+    expect(mine).to_have_accessible_name(re.compile("200 months' imprisonment"))
+    expect(theirs).not_to_be_checked()
+    expect(mine).not_to_be_checked()
+    expect(merge).to_contain_text(
+        re.compile(r"District of Maryland\s*→\s*Eastern District of Texas")
+    )
+    journey.screenshot("supervisor-sees-conflict")
+
+    apply = merge.get_by_role("button", name="Apply my changes to the current version")
+    apply.click()  # no choice yet: the browser asks for one and sends nothing
+    expect(page.get_by_role("heading", level=1)).to_contain_text("changed while you were working")
+
+    theirs.focus()
+    page.keyboard.press("Space")
+    expect(theirs).to_be_checked()
+    page.keyboard.press("Tab")
+    expect(apply).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("Saved.")
+    petition_region = page.get_by_role("region", name="Petition")
+    expect(petition_region).to_contain_text("Eastern District of Texas")
+    expect(petition_region).to_contain_text("180 months' imprisonment")
+    journey.screenshot("supervisor-merged-edit")
