@@ -325,7 +325,8 @@ def _filter_properties() -> dict:
 
 
 PROBLEM_DESCRIPTIONS = {
-    "400": "Malformed request (not JSON, not an object, a broken cursor, a NUL character).",
+    "400": "Malformed request (not JSON, not an object, a broken cursor, a NUL character, "
+    "an If-Match naming a version below 1).",
     "401": "No token, or an unknown or revoked one, or its user is deactivated.",
     "403": "Your role may not do this.",
     "404": "No such case, or it is another organization's.",

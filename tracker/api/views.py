@@ -75,16 +75,15 @@ def _expected_version(petition: Petition, *, required: bool) -> int | None:
         return None
     if request.if_match.star_tag:
         return None
-    if any(re.fullmatch(r"-?0*[0-9]{1,9}", tag) and int(tag) < 1 for tag in request.if_match):
+    tags = request.if_match.as_set()
+    if any(tag and re.fullmatch(r"-?[0-9]{1,9}", tag) and int(tag) < 1 for tag in tags):
         # Versions start at 1; a lower one is a malformed request, not a stale read.
         raise problems.MalformedRequest(
             f"If-Match names a version below 1; send the ETag of case {petition.case_number} "
             f'("{petition.version}").'
         )
     versions = {
-        int(tag)
-        for tag in request.if_match.as_set()
-        if tag and tag.isascii() and tag.isdigit() and len(tag) <= 9
+        int(tag) for tag in tags if tag and tag.isascii() and tag.isdigit() and len(tag) <= 9
     }
     if not versions:
         raise VersionNotNamed(
