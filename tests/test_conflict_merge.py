@@ -494,3 +494,36 @@ def test_an_advocate_sees_no_staff_only_history_on_any_page(
     assert set(queries.ADVOCATE_VISIBLE_ACTIONS).isdisjoint(
         {"note_internal", "edit", "take", "assign"}
     )
+
+
+@pytest.mark.parametrize("choice", ["theirs", "mine"])
+def test_a_merge_that_breaks_a_rule_stays_on_the_merge_page(
+    client, auth, make_petition, supervisor_and_reviewer, choice
+):
+    """A pardon has no release date: choosing the colleague's new date while making the
+    case a pardon is refused on the merge page, under the field, and nothing is written."""
+    supervisor, reviewer = supervisor_and_reviewer
+    petition = make_petition()
+    auth.login(supervisor)
+    form = opened_edit_form(client, petition)
+    edit_meanwhile(petition, reviewer, projected_release_date=petition_values()["sentence_date"])
+    form.fields |= {"kind": "pardon", "projected_release_date": ""}
+    merged = form_with(client.post(case_url(petition, "edit"), data=form.fields), "merge_version")
+    before = petition_row(petition.id)
+
+    response = client.post(
+        merged.action, data=merged.fields | {"keep-projected_release_date": choice}
+    )
+
+    if choice == "mine":
+        assert response.status_code == 302
+        row = petition_row(petition.id)
+        assert (row["kind"], row["projected_release_date"]) == ("pardon", None)
+        return
+    assert response.status_code == 422
+    body = page_text(response)
+    assert "break a rule together" in body
+    rule = "Only a commutation has a projected release date."
+    assert rule in section(body, "conflict-projected_release_date")
+    assert form_with(response, "merge_version").fields["keep-projected_release_date"] == "theirs"
+    assert petition_row(petition.id) == before

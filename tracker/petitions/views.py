@@ -22,7 +22,7 @@ from tracker.petitions.forms import (
     TakeForm,
     TransitionForm,
 )
-from tracker.petitions.models import EDITABLE_FIELDS
+from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     ReasonRequired,
@@ -159,7 +159,7 @@ def _render_conflict(petition, error: StaleVersion, form, form_template: str):
     ), 409
 
 
-def _render_edit_conflict(petition, form, message: str, status=409, unchosen=None):
+def _render_edit_conflict(petition, form, message: str, status=409, field_errors=None):
     """The conflict page of an edit: the user's edit merged with the case as it is now.
 
     Its form posts the user's values again with the version they opened (the merge's
@@ -176,8 +176,20 @@ def _render_edit_conflict(petition, form, message: str, status=409, unchosen=Non
         merge=merge,
         kept={name: merging.form_text(value) for name, value in merge.mine.items()},
         choices={name: request.form.get(f"keep-{name}") for name in merge.conflicts},
-        unchosen=unchosen or {},
+        field_errors=field_errors or {},
     ), status
+
+
+def _render_merge_errors(petition, form, error: ValidationFailed):
+    """The merge page again (422): a conflicting field without a choice, or a rule the
+    merged case would break (say, a pardon with the release date a colleague entered)."""
+    if isinstance(error, merging.MergeUnresolved):
+        return _render_edit_conflict(petition, form, error.message, 422, error.errors)
+    broken = "; ".join(
+        f"{FIELD_LABELS.get(name, name)}: {message}" for name, message in error.errors.items()
+    )
+    message = f"Your changes and the case as it is now break a rule together ({broken})."
+    return _render_edit_conflict(petition, form, message, 422, error.errors)
 
 
 def _refuse_edit(petition):
@@ -226,9 +238,9 @@ def edit(case_number):
     if form.validate_on_submit():
         try:
             changes = _save_edit(petition, form)
-        except merging.MergeUnresolved as error:
-            return _render_edit_conflict(petition, form, error.message, 422, error.errors)
         except ValidationFailed as error:
+            if "merge_version" in request.form:  # stay on the merge, the errors on it
+                return _render_merge_errors(petition, form, error)
             db.session.rollback()
             apply_errors(form, error)
         except StaleVersion as error:
