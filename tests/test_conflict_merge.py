@@ -527,3 +527,28 @@ def test_a_merge_that_breaks_a_rule_stays_on_the_merge_page(
     assert rule in section(body, "conflict-projected_release_date")
     assert form_with(response, "merge_version").fields["keep-projected_release_date"] == "theirs"
     assert petition_row(petition.id) == before
+
+
+def test_an_advocate_whose_case_was_just_taken_applies_their_edit_after_seeing_why(
+    client, login_as, make_petition, make_user
+):
+    """A take leaves the case received (still the advocate's to edit) but raises its version:
+    the conflict page says so without naming the reviewer, and applying keeps the edit."""
+    advocate = login_as("advocate")
+    petition = make_petition(advocate=advocate)
+    form = opened_edit_form(client, petition)
+    reviewer = make_user("reviewer", name="Hidden Taker")
+    petition_services.assign_petition(petition, reviewer, reviewer)
+    db.session.commit()
+    form.fields["grounds"] = "Typed while the case was being taken."
+
+    conflict = client.post(case_url(petition, "edit"), data=form.fields)
+
+    assert conflict.status_code == 409
+    body = page_text(conflict)
+    assert "Hidden Taker" not in body
+    assert "No recorded change you can see is newer than the version you saw." in body
+    merged = form_with(conflict, "merge_version")
+    assert client.post(merged.action, data=merged.fields).status_code == 302
+    row = petition_row(petition.id)
+    assert (row["grounds"], row["assignee_id"]) == (form.fields["grounds"], reviewer.id)
