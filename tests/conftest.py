@@ -1,27 +1,34 @@
 """Fixtures: an app whose schema is built by the migrations, one rolled-back transaction per
-test, factories that go through the services, and an ``auth`` helper that logs in as a role.
+test, factories that go through the services, an ``auth`` helper that logs in through the
+real pages (staff with a real second factor), and ``count_statements``.
 
 The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL is set (a
 fresh database is created next to the one named, and dropped at the end).
 """
 
+import html
 import os
 import re
+import time
 import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import update
+from sqlalchemy import event, select
+from werkzeug.test import TestResponse
 
 from tracker import create_app
 from tracker.auth import services as auth_services
-from tracker.auth.models import UserSession
-from tracker.database import utcnow
+from tracker.auth.models import User
+from tracker.auth.two_factor import TIME_STEP
 from tracker.extensions import db
 from tracker.petitions import services as petition_services
 from tracker.workflow import Stage
@@ -145,6 +152,29 @@ def runner(app):
     return app.test_cli_runner()
 
 
+@pytest.fixture
+def count_statements(app):
+    """``with count_statements() as statements:`` lists the SQL statements sent to the
+    database inside the block, by the test and by the requests it makes."""
+
+    @contextmanager
+    def recording():
+        statements = []
+
+        def record(connection, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return recording
+
+
 # --- factories ------------------------------------------------------------------------------
 
 
@@ -221,36 +251,102 @@ def make_petition(app_ctx, make_user):
     return make
 
 
+SECRET_PATTERN = re.compile(r'<code class="user-select-all">([A-Z2-7]+)</code>')
+RECOVERY_CODE_PATTERN = re.compile(r"<li>([0-9a-f]{8}-[0-9a-f]{8})</li>")
+CONTINUE_LINK_PATTERN = re.compile(r'href="([^"]*)">I have saved them')
+#: Recovery codes each enrolment through AuthActions showed, by TOTP secret (secrets are
+#: random, so one never stands for two users); a login uses one only when no TOTP code is left.
+unused_recovery_codes: dict[str, list[str]] = {}
+
+
+def fresh_totp_code(secret: str, last_step: int | None, now: float | None = None) -> str | None:
+    """A TOTP code the app will accept now and has not accepted before, or None.
+
+    The app accepts the steps next to its clock's (drift) but only steps newer than the last
+    one accepted (no replay). Its clock reads ours or a little later by the time the code
+    arrives, so only our step and the next are sure to be in its window: two logins per user
+    in one 30-second step, with no sleeping.
+    """
+    totp = pyotp.TOTP(secret, interval=TIME_STEP)
+    current = int((time.time() if now is None else now) // TIME_STEP)
+    for step in (current, current + 1):
+        if last_step is None or step > last_step:
+            return totp.at(step * TIME_STEP)
+    return None
+
+
+@dataclass
+class SignIn:
+    """A login as the browser saw it: the last page's response, and where the app sends the
+    user next — the redirect, or the recovery-codes page's "continue" link — or None when
+    the login was refused."""
+
+    response: TestResponse
+    destination: str | None
+
+
 class AuthActions:
+    """Logs in as a person does, through the real pages: the login form, then for staff the
+    second factor — enrolment at the first login, with the secret read off the setup page,
+    and a code computed with pyotp from the stored secret after that. Nothing is written to
+    the database behind the app's back.
+    """
+
     def __init__(self, client):
         self.client = client
 
-    def login(self, user, password=PASSWORD, *, second_factor=True):
-        """Log in with the password; for staff, also mark the second factor as given.
+    def login(self, user, password=PASSWORD, *, next_path=None, code=None) -> SignIn:
+        """Log in as ``user``; ``code`` replaces the second-factor code the helper would
+        compute (to see a wrong one refused)."""
+        response = self.password_step(user, password, next_path)
+        location = response.headers.get("Location")
+        if response.status_code != 302 or urlsplit(location).path == "/login":
+            return SignIn(response, None)
+        if urlsplit(location).path == "/account/two-factor/setup":
+            return self.enrol(location, code)
+        if urlsplit(location).path == "/login/two-factor":
+            return self.give_code(location, code or self.second_factor_code(user))
+        return SignIn(response, location)
 
-        Tests of the second factor itself pass ``second_factor=False`` and enrol a
-        real TOTP secret (tests/test_two_factor.py).
-        """
-        response = self.client.post(
-            "/login", data={"email": user.email, "password": password,
-                            "csrf_token": csrf_token(self.client, "/login")},
-        )  # fmt: skip
-        location = response.headers.get("Location", "")
-        if second_factor and "/two-factor" in location:
-            db.session.execute(
-                update(UserSession)
-                .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None),
-                       UserSession.second_factor_at.is_(None))
-                .values(second_factor_at=utcnow())
-            )  # fmt: skip
-            db.session.commit()
-            db.session.refresh(user)
-            next_path = parse_qs(urlsplit(location).query).get("next", ["/"])[0]
-            # Where the app goes once the code is given (see auth.views._second_factor_given).
-            response.headers["Location"] = (
-                "/account/password" if user.must_change_password else next_path
-            )
-        return response
+    def password_step(self, user, password=PASSWORD, next_path=None):
+        url = "/login" + (f"?next={next_path}" if next_path else "")
+        return self.client.post(url, data={
+            "email": user.email, "password": password, "csrf_token": csrf_token(self.client, url),
+        })  # fmt: skip
+
+    def enrol(self, url="/account/two-factor/setup", code=None) -> SignIn:
+        """Set up the authenticator as a person with a phone does; keep the recovery codes."""
+        page = self.client.get(url).get_data(as_text=True)
+        secret = SECRET_PATTERN.search(page).group(1)
+        response = self.client.post(url, data={
+            "code": code or fresh_totp_code(secret, None), "csrf_token": form_token(page),
+        })  # fmt: skip
+        shown = response.get_data(as_text=True)
+        codes = RECOVERY_CODE_PATTERN.findall(shown)
+        if response.status_code != 200 or not codes:
+            return SignIn(response, None)
+        unused_recovery_codes[secret] = codes
+        return SignIn(response, html.unescape(CONTINUE_LINK_PATTERN.search(shown).group(1)))
+
+    def give_code(self, url, code) -> SignIn:
+        page = self.client.get(url).get_data(as_text=True)
+        response = self.client.post(url, data={"code": code, "csrf_token": form_token(page)})
+        location = response.headers.get("Location")
+        refused = response.status_code != 302 or urlsplit(location).path == "/login"
+        return SignIn(response, None if refused else location)
+
+    @staticmethod
+    def second_factor_code(user) -> str:
+        """A code for the user's stored secret the app has not seen yet: TOTP, else a
+        recovery code from the enrolment."""
+        secret, last_step = db.session.execute(
+            select(User.totp_secret, User.totp_last_step).where(User.id == user.id)
+        ).one()
+        code = fresh_totp_code(secret, last_step)
+        if code is None and unused_recovery_codes.get(secret):
+            code = unused_recovery_codes[secret].pop()
+        assert code, f"no unused code left for {user.email}: sign them in once and reuse the client"
+        return code
 
     def logout(self):
         return self.client.post("/logout", data={"csrf_token": csrf_token(self.client, "/")})
@@ -266,8 +362,12 @@ CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 def csrf_token(client, path="/petitions") -> str:
     """A valid CSRF token for the client's session, read from a page that has a form."""
-    response = client.get(path, follow_redirects=True)
-    match = CSRF_PATTERN.search(response.get_data(as_text=True))
+    return form_token(client.get(path, follow_redirects=True).get_data(as_text=True), path)
+
+
+def form_token(page: str, path="the page") -> str:
+    """The CSRF token of the (first) form in this page's markup."""
+    match = CSRF_PATTERN.search(page)
     assert match, f"no CSRF token on {path}"
     return match.group(1)
 
@@ -278,8 +378,8 @@ def login_as(make_user, auth):
 
     def login(role="advocate", **kwargs):
         user = make_user(role, **kwargs)
-        response = auth.login(user)
-        assert response.status_code == 302, response.get_data(as_text=True)
+        sign_in = auth.login(user)
+        assert sign_in.destination, sign_in.response.get_data(as_text=True)
         return user
 
     return login

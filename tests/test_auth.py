@@ -159,7 +159,7 @@ def test_login_failure_login_and_logout_are_audited_in_order(client, auth, make_
     log_in(client, user.email, "not-the-right-password")
     auth.login(user)
     auth.logout()
-    assert security_events(user)[-3:] == ["login_failed", "login", "logout"]
+    assert security_events(user)[-4:] == ["login_failed", "login", "two_factor_enrolled", "logout"]
 
 
 # --- the next parameter -----------------------------------------------------------------------

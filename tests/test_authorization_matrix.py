@@ -21,7 +21,6 @@ Outcomes:
 """
 
 import io
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count as numbers
@@ -31,7 +30,7 @@ import pyotp
 import pytest
 
 from tests.api_helpers import petition_csv, petition_json
-from tests.conftest import PASSWORD, AuthActions, csrf_token
+from tests.conftest import PASSWORD, SECRET_PATTERN, AuthActions, csrf_token
 from tests.helpers import (
     accounts_snapshot,
     audit_entries,
@@ -195,9 +194,8 @@ class World:
         if persona not in self._clients:
             client = self.app.test_client()
             if persona != "anonymous":
-                response = AuthActions(client).login(self.users[persona])
-                assert response.status_code == 302, response.get_data(as_text=True)
-                assert urlsplit(response.headers["Location"]).path == "/", persona
+                sign_in = AuthActions(client).login(self.users[persona])
+                assert sign_in.destination == "/", sign_in.response.get_data(as_text=True)
             self._clients[persona] = client
         return self._clients[persona]
 
@@ -292,7 +290,7 @@ def _two_factor_setup(w, persona):
     """Enrol with a correct code for the secret the setup page put on the session row."""
     client = w.client(persona)
     page = client.get("/account/two-factor/setup").get_data(as_text=True)
-    shown = re.search(r'<code class="user-select-all">([A-Z2-7]+)</code>', page)
+    shown = SECRET_PATTERN.search(page)
     code = pyotp.TOTP(shown.group(1)).now() if shown else "000000"
     return Call("/account/two-factor/setup", data={"code": code})
 

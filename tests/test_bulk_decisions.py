@@ -3,10 +3,8 @@ a statement count that does not grow with the number of cases; from the queue (s
 confirm, apply) and from POST /api/v1/decisions."""
 
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from tests.api_helpers import problem_of
 from tests.conftest import csrf_token
@@ -40,20 +38,6 @@ def versions_of(petitions) -> dict[str, int]:
 
 def snapshot(petitions) -> list[dict]:
     return [petition_row(p.id) for p in petitions]
-
-
-@contextmanager
-def counting_statements():
-    statements = []
-
-    def count_statement(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count_statement)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count_statement)
 
 
 # --- the service --------------------------------------------------------------------------------
@@ -186,7 +170,7 @@ def test_an_empty_selection_is_refused(make_user):
     "action, stage", [("grant", Stage.UNDER_REVIEW), ("start_review", Stage.RECEIVED)]
 )
 def test_the_statement_count_does_not_grow_with_the_number_of_cases(
-    cases, make_user, action, stage
+    cases, make_user, count_statements, action, stage
 ):
     reviewer = make_user("reviewer")
     few, many = cases(3, stage), cases(30, stage)
@@ -195,7 +179,7 @@ def test_the_statement_count_does_not_grow_with_the_number_of_cases(
     for petitions in (few, many):
         selection = versions_of(petitions)
         db.session.expire_all()
-        with counting_statements() as statements:
+        with count_statements() as statements:
             petition_services.decide_petitions(reviewer, action, "Merit.", selection)
         counts.append(len(statements))
     db.session.commit()

@@ -2,12 +2,10 @@
 SQL statements however many rows the page shows."""
 
 import re
-from contextlib import contextmanager
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import event
 
 from tests.helpers import page_forms, page_text
 from tracker.extensions import db
@@ -202,23 +200,9 @@ def test_advocates_get_no_staff_filters(client, auth, docket):
 # --- statements per page ----------------------------------------------------------------------
 
 
-@contextmanager
-def recorded_statements():
-    statements = []
-
-    def record(connection, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-
-
 @pytest.mark.parametrize("role", ["supervisor", "advocate"])
 def test_queue_statement_count_does_not_grow_with_the_rows(
-    client, auth, make_user, make_petition, role
+    client, auth, make_user, make_petition, count_statements, role
 ):
     viewer = make_user(role)
     supervisor = viewer if role == "supervisor" else make_user("supervisor")
@@ -233,10 +217,10 @@ def test_queue_statement_count_does_not_grow_with_the_rows(
         db.session.commit()
 
     add_cases(5)
-    with recorded_statements() as few:
+    with count_statements() as few:
         assert len(listed(client.get("/petitions"))) == 5
     add_cases(20)
-    with recorded_statements() as many:
+    with count_statements() as many:
         assert len(listed(client.get("/petitions"))) == 25
 
     assert few, "the listener saw no statement at all"

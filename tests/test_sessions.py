@@ -122,8 +122,7 @@ def test_account_changes_end_every_session_and_token(app, auth, client, make_use
 
 def test_session_cookie_flags(client, auth, make_user):
     user = make_user("advocate")
-    response = auth.login(user)
-    cookie = response.headers["Set-Cookie"]
+    cookie = auth.login(user).response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 

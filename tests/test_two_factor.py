@@ -1,25 +1,28 @@
 """The second factor (TOTP) for reviewers and supervisors, with a real enrolled secret."""
 
-import re
 import time
 
 import pyotp
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, csrf_token
+from tests.conftest import (
+    RECOVERY_CODE_PATTERN,
+    SECRET_PATTERN,
+    AuthActions,
+    csrf_token,
+    fresh_totp_code,
+)
+from tests.helpers import audit_entries, page_text
 from tracker.audit.models import AuditEntry
 from tracker.auth import services as auth_services
-from tracker.auth.models import User
+from tracker.auth.models import User, UserSession
+from tracker.auth.two_factor import TIME_STEP
 from tracker.extensions import db
-
-SECRET_PATTERN = re.compile(r'<code class="user-select-all">([A-Z2-7]+)</code>')
 
 
 def password_step(client, user, next_path=None):
-    url = "/login" + (f"?next={next_path}" if next_path else "")
-    return client.post(url, data={"email": user.email, "password": PASSWORD,
-                                  "csrf_token": csrf_token(client, "/login")})  # fmt: skip
+    return AuthActions(client).password_step(user, next_path=next_path)
 
 
 def enrol(client, user) -> tuple[str, list[str]]:
@@ -31,7 +34,7 @@ def enrol(client, user) -> tuple[str, list[str]]:
         "code": pyotp.TOTP(secret).now(),
         "csrf_token": csrf_token(client, "/account/two-factor/setup")})  # fmt: skip
     assert response.status_code == 200
-    codes = re.findall(r"<li>([0-9a-f]{8}-[0-9a-f]{8})</li>", response.get_data(as_text=True))
+    codes = RECOVERY_CODE_PATTERN.findall(response.get_data(as_text=True))
     assert len(codes) == 10
     return secret, codes
 
@@ -239,3 +242,75 @@ def test_the_secret_being_enrolled_is_not_in_the_cookie(client, make_user):
     secret = SECRET_PATTERN.search(page).group(1)
     with client.session_transaction() as session:
         assert secret not in repr(dict(session))
+
+
+# --- the tests' own sign-in helper goes through these pages -------------------------------------
+
+
+def sessions_of(user) -> list[UserSession]:
+    db.session.expire_all()
+    statement = select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.id)
+    return list(db.session.scalars(statement))
+
+
+def stored(user) -> User:
+    db.session.expire_all()
+    return db.session.get(User, user.id)
+
+
+def test_the_auth_helper_enrols_staff_then_gives_codes_through_the_real_pages(
+    app, client, auth, make_user
+):
+    user = make_user("supervisor")
+
+    assert auth.login(user).destination == "/"
+    enrolled = stored(user)
+    assert enrolled.totp_secret and enrolled.totp_enabled_at
+    enrolment_step = enrolled.totp_last_step  # the step of the code the setup page accepted
+    assert enrolment_step is not None
+    assert [e.actor_id for e in audit_entries(action="two_factor_enrolled")] == [user.id]
+    assert client.get("/petitions").status_code == 200
+
+    # Two more browsers within the same half-minute, as a test often needs: the replay
+    # rule refuses a code twice, so the helper never sends the same one.
+    for _ in range(2):
+        browser = app.test_client()
+        assert AuthActions(browser).login(user).destination == "/"
+        assert browser.get("/petitions").status_code == 200
+    assert stored(user).totp_last_step > enrolment_step  # a TOTP code, taken by the code page
+    assert [row.second_factor_at is not None for row in sessions_of(user)] == [True] * 3
+
+
+def wrong_code(secret: str | None) -> str:
+    """A six-digit code no step near now would accept."""
+    near = set()
+    if secret:
+        totp = pyotp.TOTP(secret)
+        near = {totp.at(time.time() + k * TIME_STEP) for k in range(-2, 3)}
+    return next(code for code in (str(d) * 6 for d in range(10)) if code not in near)
+
+
+def test_the_auth_helper_is_refused_a_wrong_code_by_the_real_pages(app, client, auth, make_user):
+    user = make_user("reviewer")
+
+    refused = auth.login(user, code=wrong_code(None))
+    assert refused.destination is None and refused.response.status_code == 422
+    assert stored(user).totp_secret is None
+    assert client.get("/petitions").headers["Location"].startswith("/account/two-factor/setup")
+
+    assert auth.enrol().destination == "/"  # the same browser, past the password already
+    browser = app.test_client()
+    refused = AuthActions(browser).login(user, code=wrong_code(stored(user).totp_secret))
+    assert refused.destination is None and refused.response.status_code == 422
+    assert "not valid" in page_text(refused.response)
+    assert sessions_of(user)[-1].second_factor_at is None
+    assert browser.get("/petitions").headers["Location"].startswith("/login/two-factor")
+
+
+def test_fresh_totp_codes_are_the_two_steps_the_app_surely_still_accepts():
+    secret, now = pyotp.random_base32(), 1_700_000_000.0
+    totp, step = pyotp.TOTP(secret), int(now // TIME_STEP)
+    assert fresh_totp_code(secret, None, now) == totp.at(now)
+    assert fresh_totp_code(secret, step - 1, now) == totp.at(now)
+    assert fresh_totp_code(secret, step, now) == totp.at(now + TIME_STEP)
+    assert fresh_totp_code(secret, step + 1, now) is None  # then a recovery code, or a new client
