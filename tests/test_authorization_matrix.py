@@ -287,7 +287,8 @@ def _two_factor(w, persona):
 
 @recipe(("auth.two_factor_setup", "POST"))
 def _two_factor_setup(w, persona):
-    """Enrol with a correct code for the secret the setup page put on the session row."""
+    """Enrol with a correct code for the secret the setup page shows (staff enrolled when
+    they logged in, so the page tells them it is already on)."""
     client = w.client(persona)
     page = client.get("/account/two-factor/setup").get_data(as_text=True)
     shown = SECRET_PATTERN.search(page)
