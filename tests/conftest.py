@@ -155,14 +155,15 @@ def runner(app):
 @pytest.fixture
 def count_statements(app):
     """``with count_statements() as statements:`` lists the SQL statements sent to the
-    database inside the block, by the test and by the requests it makes."""
+    database inside the block, by the test and by the requests it makes (each on one line,
+    its whitespace collapsed, so a pattern can match its start)."""
 
     @contextmanager
     def recording():
         statements = []
 
         def record(connection, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
+            statements.append(" ".join(statement.split()))
 
         with app.app_context():
             engine = db.engine
