@@ -311,17 +311,17 @@ class AuthActions:
 
     def password_step(self, user, password=PASSWORD, next_path=None):
         url = "/login" + (f"?next={next_path}" if next_path else "")
-        return self.client.post(url, data={
-            "email": user.email, "password": password, "csrf_token": csrf_token(self.client, url),
-        })  # fmt: skip
+        token = csrf_token(self.client, url)
+        return self.client.post(
+            url, data={"email": user.email, "password": password, "csrf_token": token}
+        )
 
     def enrol(self, url="/account/two-factor/setup", code=None) -> SignIn:
         """Set up the authenticator as a person with a phone does; keep the recovery codes."""
         page = self.client.get(url).get_data(as_text=True)
         secret = SECRET_PATTERN.search(page).group(1)
-        response = self.client.post(url, data={
-            "code": code or fresh_totp_code(secret, None), "csrf_token": form_token(page),
-        })  # fmt: skip
+        code = code or fresh_totp_code(secret, None)
+        response = self.client.post(url, data={"code": code, "csrf_token": form_token(page)})
         shown = response.get_data(as_text=True)
         codes = RECOVERY_CODE_PATTERN.findall(shown)
         if response.status_code != 200 or not codes:
