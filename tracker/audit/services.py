@@ -219,6 +219,7 @@ def close_finished_windows(now: datetime | None = None, *, limit: int | None = N
     to its details ``repeated`` (how many identical events followed it), ``first_entry_id``
     and the times of the first and last. Returns how many windows were closed.
     """
+    _lock_chain_head()  # two closers must not both append the same window's count
     now = now or utcnow()
     statement = (
         select(SecurityEventWindow)
