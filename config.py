@@ -70,7 +70,7 @@ class Config:
     #: Sign-in attempts (POST /login) per client address, and failed ones among them.
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "60 per minute; 600 per hour")
     RATELIMIT_LOGIN_FAILURES = os.environ.get(
-        "RATELIMIT_LOGIN_FAILURES", "10 per minute; 50 per hour"
+        "RATELIMIT_LOGIN_FAILURES", "20 per minute; 100 per hour"
     )
     #: Second-factor codes per client address (the account's own throttle comes first).
     RATELIMIT_TWO_FACTOR = os.environ.get("RATELIMIT_TWO_FACTOR", "20 per minute; 100 per hour")

@@ -79,9 +79,14 @@ def test_failed_logins_are_collapsed_per_email_and_address(app, monkeypatch):
     for address, email in attempts:
         browser = app.test_client()
         browser.environ_base["REMOTE_ADDR"] = address
-        response = browser.post("/login", data={
-            "email": email, "password": "wrong password 123",
-            "csrf_token": csrf_token(browser, "/login")})  # fmt: skip
+        response = browser.post(
+            "/login",
+            data={
+                "email": email,
+                "password": "wrong password 123",
+                "csrf_token": csrf_token(browser, "/login"),
+            },
+        )
         assert response.status_code == 200
 
     entries = audit_entries(action="login_failed")
@@ -90,13 +95,15 @@ def test_failed_logins_are_collapsed_per_email_and_address(app, monkeypatch):
         ("192.0.2.2", "nobody@example.org"),
         ("192.0.2.1", "someone-else@example.org"),
     ]
-    repeats = db.session.scalars(select(SecurityEventWindow.repeats).order_by(
-        SecurityEventWindow.id)).all()  # fmt: skip
+    repeats = db.session.scalars(
+        select(SecurityEventWindow.repeats).order_by(SecurityEventWindow.id)
+    ).all()
     assert repeats == [5, 0, 0]
 
 
-def test_any_later_security_event_closes_finished_windows(app, client, login_as, make_petition,
-                                                          make_user, auth):  # fmt: skip
+def test_any_later_security_event_closes_finished_windows(
+    app, client, login_as, make_petition, make_user, auth
+):
     petition = make_petition()
     login_as("advocate")
     probe(client, petition, 4)

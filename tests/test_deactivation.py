@@ -64,8 +64,12 @@ def test_open_cases_are_reassigned_in_the_same_step(client, supervisor, make_use
     reviewer, open_cases, decided = leaving
     colleague = make_user("reviewer", name="Cole League")
     page = confirmation(client, reviewer)
-    response = deactivate(client, reviewer, cases=shown_cases(page),
-                          reassign_to=str(colleague.id) if to == "colleague" else "")  # fmt: skip
+    response = deactivate(
+        client,
+        reviewer,
+        cases=shown_cases(page),
+        reassign_to=str(colleague.id) if to == "colleague" else "",
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(User, reviewer.id).active is False
@@ -74,8 +78,9 @@ def test_open_cases_are_reassigned_in_the_same_step(client, supervisor, make_use
         assert petition_row(petition.id)["assignee_id"] == new_assignee
         [entry] = audit_entries(petition_id=petition.id, action="assign")[-1:]
         assert entry.actor_id == supervisor.id
-        assert entry.changes == {"assignee": [reviewer.email,
-                                              colleague.email if new_assignee else None]}  # fmt: skip
+        assert entry.changes == {
+            "assignee": [reviewer.email, colleague.email if new_assignee else None]
+        }
     assert petition_row(decided.id)["assignee_id"] == reviewer.id  # history is not rewritten
     [event] = audit_entries(action="user_deactivated", subject_user_id=reviewer.id)
     assert event.details == {"cases_reassigned": 2}
@@ -149,12 +154,14 @@ def test_a_deactivated_organization_is_cut_off_everywhere_until_reactivated(
     assert browser.get(f"/petitions/{petition.case_number}").status_code == 200
     before = petition_row(petition.id)
 
-    response = client.post(f"/admin/organizations/{organization.id}/deactivate",
-                           data={"csrf_token": csrf_token(client, "/admin/organizations")})  # fmt: skip
+    response = client.post(
+        f"/admin/organizations/{organization.id}/deactivate",
+        data={"csrf_token": csrf_token(client, "/admin/organizations")},
+    )
     assert response.status_code == 302
     # The open session ended, the password and the token no longer work...
-    assert browser.get(f"/petitions/{petition.case_number}").headers["Location"].startswith(
-        "/login"
+    assert (
+        browser.get(f"/petitions/{petition.case_number}").headers["Location"].startswith("/login")
     )
     db.session.expire_all()
     assert db.session.query(UserSession).filter_by(user_id=advocate.id).one().end_reason == (
@@ -165,14 +172,20 @@ def test_a_deactivated_organization_is_cut_off_everywhere_until_reactivated(
     assert api_status(app, plaintext) == 401
     [event] = audit_entries(action="organization_deactivated")
     assert event.actor_id == supervisor.id
-    assert event.details | {} == {"organization_id": organization.id, "name": organization.name,
-                                  "advocates": 1, "sessions_ended": 1}  # fmt: skip
+    assert event.details | {} == {
+        "organization_id": organization.id,
+        "name": organization.name,
+        "advocates": 1,
+        "sessions_ended": 1,
+    }
     assert audit_entries(action="login_failed")[-1].details["reason"] == "organization_inactive"
     # ...while staff still see its cases, unchanged.
     assert client.get(f"/petitions/{petition.case_number}").status_code == 200
     assert petition_row(petition.id) == before
 
-    client.post(f"/admin/organizations/{organization.id}/reactivate",
-                data={"csrf_token": csrf_token(client, "/admin/organizations")})  # fmt: skip
+    client.post(
+        f"/admin/organizations/{organization.id}/reactivate",
+        data={"csrf_token": csrf_token(client, "/admin/organizations")},
+    )
     assert AuthActions(app.test_client()).login(advocate, PASSWORD).status_code == 302
     assert api_status(app, plaintext) == 200

@@ -144,14 +144,22 @@ def from_address(app, address):
 
 def throttle_row(email, address="127.0.0.1") -> LoginThrottle | None:
     db.session.expire_all()
-    return db.session.scalar(select(LoginThrottle).where(
-        LoginThrottle.email == email, LoginThrottle.ip_address == address))  # fmt: skip
+    return db.session.scalar(
+        select(LoginThrottle).where(
+            LoginThrottle.email == email, LoginThrottle.ip_address == address
+        )
+    )
 
 
 def end_the_wait(email, address="127.0.0.1"):
-    db.session.execute(update(LoginThrottle).where(
-        LoginThrottle.email == email, LoginThrottle.ip_address == address,
-    ).values(blocked_until=utcnow() - timedelta(seconds=1)))  # fmt: skip
+    db.session.execute(
+        update(LoginThrottle)
+        .where(
+            LoginThrottle.email == email,
+            LoginThrottle.ip_address == address,
+        )
+        .values(blocked_until=utcnow() - timedelta(seconds=1))
+    )
     db.session.commit()
 
 
@@ -202,9 +210,11 @@ def test_an_unknown_email_waits_exactly_like_a_known_one(app, make_user):
         browser = from_address(app, address)
         answers[email] = [
             (response.status_code, "Retry-After" in response.headers)
-            for response in (try_password(browser, email, "wrong password 123")
-                             for _ in range(app.config["LOGIN_THROTTLE_AFTER"] + 1))
-        ]  # fmt: skip
+            for response in (
+                try_password(browser, email, "wrong password 123")
+                for _ in range(app.config["LOGIN_THROTTLE_AFTER"] + 1)
+            )
+        ]
     assert answers[known] == answers["nobody-at-all@example.org"]
     assert answers[known][-1] == (429, True)
 
@@ -214,8 +224,11 @@ def test_failures_are_forgotten_after_a_while(app, client, make_user):
     for _ in range(app.config["LOGIN_THROTTLE_AFTER"] - 1):
         try_password(client, user.email, "wrong password 123")
     memory = app.config["LOGIN_FAILURE_MEMORY"]
-    db.session.execute(update(LoginThrottle).where(LoginThrottle.email == user.email).values(
-        last_failure_at=utcnow() - memory - timedelta(minutes=1)))  # fmt: skip
+    db.session.execute(
+        update(LoginThrottle)
+        .where(LoginThrottle.email == user.email)
+        .values(last_failure_at=utcnow() - memory - timedelta(minutes=1))
+    )
     db.session.commit()
     try_password(client, user.email, "wrong password 123")
     assert throttle_row(user.email).failures == 1

@@ -98,25 +98,50 @@ def init_app(app: Flask) -> Limiter:
     limiter = Limiter(get_remote_address, on_breach=_remember_reset)
     limiter.init_app(app)
     post = {"methods": ["POST"]}
-    _limit_view(app, limiter, "auth.login",
+    _limit_view(
+        app,
+        limiter,
+        "auth.login",
         limiter.limit(_configured("RATELIMIT_LOGIN"), scope="login", **post),
-        limiter.limit(_configured("RATELIMIT_LOGIN_FAILURES"), scope="login-failures",
-                      deduct_when=_login_failed, **post),
-    )  # fmt: skip
-    _limit_view(app, limiter, "auth.two_factor",
-        limiter.limit(_configured("RATELIMIT_TWO_FACTOR"), scope="two-factor", **post))  # fmt: skip
-    _limit_view(app, limiter, "auth.change_password",
-        limiter.limit(_configured("RATELIMIT_PASSWORD_CHANGE"), scope="password",
-                      key_func=signed_in_user_or_address, **post),
-    )  # fmt: skip
-    _limit_view(app, limiter, "tokens.create",
-        limiter.limit(_configured("RATELIMIT_TOKEN_CREATION"), scope="tokens",
-                      key_func=signed_in_user_or_address),
-    )  # fmt: skip
+        limiter.limit(
+            _configured("RATELIMIT_LOGIN_FAILURES"),
+            scope="login-failures",
+            deduct_when=_login_failed,
+            **post,
+        ),
+    )
+    _limit_view(
+        app,
+        limiter,
+        "auth.two_factor",
+        limiter.limit(_configured("RATELIMIT_TWO_FACTOR"), scope="two-factor", **post),
+    )
+    _limit_view(
+        app,
+        limiter,
+        "auth.change_password",
+        limiter.limit(
+            _configured("RATELIMIT_PASSWORD_CHANGE"),
+            scope="password",
+            key_func=signed_in_user_or_address,
+            **post,
+        ),
+    )
+    _limit_view(
+        app,
+        limiter,
+        "tokens.create",
+        limiter.limit(
+            _configured("RATELIMIT_TOKEN_CREATION"),
+            scope="tokens",
+            key_func=signed_in_user_or_address,
+        ),
+    )
     from tracker.api.views import blueprint as api_blueprint
 
-    limiter.shared_limit(_configured("RATELIMIT_API_PER_TOKEN"), scope="api-token",
-                         key_func=bearer_token_or_address)(api_blueprint)  # fmt: skip
+    limiter.shared_limit(
+        _configured("RATELIMIT_API_PER_TOKEN"), scope="api-token", key_func=bearer_token_or_address
+    )(api_blueprint)
     limiter.shared_limit(_configured("RATELIMIT_API_PER_ADDRESS"), scope="api-address")(
         api_blueprint
     )

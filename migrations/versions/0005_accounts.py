@@ -10,6 +10,7 @@ Revises: 0004
 Create Date: 2026-11-29 22:30:00
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 

@@ -149,9 +149,7 @@ def _render_deactivation(account: User, form: DeactivateForm, status: int = 200)
     cases = queries.open_cases_assigned_to(account)
     # Always the cases listed on this page, also after a refusal: the next click confirms them.
     form.cases.data = ",".join(petition.case_number for petition in cases)
-    return render_template(
-        "admin/deactivate.html", account=account, form=form, cases=cases
-    ), status
+    return render_template("admin/deactivate.html", account=account, form=form, cases=cases), status
 
 
 @blueprint.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])

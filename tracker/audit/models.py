@@ -20,7 +20,8 @@ CASE_ACTIONS = (*(t.name for t in TRANSITIONS), "edit", "take", "assign",
 SECURITY_ACTIONS = (
     "login", "login_failed", "logout", "account_locked",
     "two_factor_enrolled", "two_factor_passed", "two_factor_failed", "two_factor_reset",
-    "access_refused", "login_throttled", "user_created", "role_changed", "user_deactivated", "user_reactivated",
+    "access_refused", "login_throttled", "user_created", "role_changed", "user_deactivated",
+    "user_reactivated",
     "password_changed", "password_reset", "organization_created", "organization_deactivated",
     "organization_reactivated", "api_token_created", "api_token_revoked", "audit_exported",
 )  # fmt: skip

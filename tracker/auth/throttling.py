@@ -67,8 +67,9 @@ def _locked_throttle_row(email: str, address: str, now: datetime) -> LoginThrott
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(LoginThrottle)
     # Two failures at the same moment must not both try to create the row.
     db.session.execute(
-        insert.values(email=email, ip_address=address, failures=0, last_failure_at=now)
-        .on_conflict_do_nothing(index_elements=["email", "ip_address"])
+        insert.values(
+            email=email, ip_address=address, failures=0, last_failure_at=now
+        ).on_conflict_do_nothing(index_elements=["email", "ip_address"])
     )
     return db.session.scalar(
         select(LoginThrottle)
