@@ -18,6 +18,7 @@ SECURITY_CATEGORY = "security"
 CASE_ACTIONS = (*(t.name for t in TRANSITIONS), "edit", "take", "assign",
                 "note_internal", "note_shared")  # fmt: skip
 SECURITY_ACTIONS = (
+    # account_locked: written before throttling replaced the lockout; kept for old entries.
     "login", "login_failed", "logout", "account_locked",
     "two_factor_enrolled", "two_factor_passed", "two_factor_failed", "two_factor_reset",
     "access_refused", "login_throttled", "user_created", "role_changed", "user_deactivated",
