@@ -6,6 +6,7 @@ The log stays append-only and hash-chained: the repeats are counted in a mutable
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import PASSWORD, csrf_token
@@ -55,9 +56,11 @@ def test_probes_of_another_organizations_case_make_one_entry_and_a_count(
     assert audit.verify_chain().intact
 
 
+@pytest.mark.parametrize("batch", [audit.CLOSE_BATCH, 0], ids=["in the batch", "beyond it"])
 def test_the_next_event_closes_a_finished_window_then_opens_a_new_one(
-    app, client, login_as, make_petition
+    app, client, login_as, make_petition, monkeypatch, batch
 ):
+    monkeypatch.setattr(audit, "CLOSE_BATCH", batch)
     petition = make_petition()
     login_as("advocate")
     probe(client, petition, 3)

@@ -77,15 +77,28 @@ def _handle_rate_limited(error: RateLimitExceeded):
     return page, 429, {"Retry-After": retry_after}
 
 
-def _limit_view(app: Flask, limiter: Limiter, endpoint: str, *limits) -> None:
-    view = app.view_functions[endpoint]
-    for limit in limits:
-        view = limit(view)
-    app.view_functions[endpoint] = view
-
-
 def _login_failed(response) -> bool:
     return bool(g.get(LOGIN_FAILED))
+
+
+#: The limited pages: endpoint → the settings that limit it, each with Flask-Limiter's options
+#: (the key is the client address unless ``key_func`` says otherwise).
+VIEW_LIMITS = {
+    "auth.login": {
+        "RATELIMIT_LOGIN": {"methods": ["POST"]},
+        "RATELIMIT_LOGIN_FAILURES": {"methods": ["POST"], "deduct_when": _login_failed},
+    },
+    "auth.two_factor": {"RATELIMIT_TWO_FACTOR": {"methods": ["POST"]}},
+    "auth.change_password": {
+        "RATELIMIT_PASSWORD_CHANGE": {"methods": ["POST"], "key_func": signed_in_user_or_address},
+    },
+    "tokens.create": {"RATELIMIT_TOKEN_CREATION": {"key_func": signed_in_user_or_address}},
+}
+#: The whole API, shared by all its routes: setting → options.
+API_LIMITS = {
+    "RATELIMIT_API_PER_TOKEN": {"key_func": bearer_token_or_address},
+    "RATELIMIT_API_PER_ADDRESS": {},
+}
 
 
 def init_app(app: Flask) -> Limiter:
@@ -97,54 +110,15 @@ def init_app(app: Flask) -> Limiter:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     limiter = Limiter(get_remote_address, on_breach=_remember_reset)
     limiter.init_app(app)
-    post = {"methods": ["POST"]}
-    _limit_view(
-        app,
-        limiter,
-        "auth.login",
-        limiter.limit(_configured("RATELIMIT_LOGIN"), scope="login", **post),
-        limiter.limit(
-            _configured("RATELIMIT_LOGIN_FAILURES"),
-            scope="login-failures",
-            deduct_when=_login_failed,
-            **post,
-        ),
-    )
-    _limit_view(
-        app,
-        limiter,
-        "auth.two_factor",
-        limiter.limit(_configured("RATELIMIT_TWO_FACTOR"), scope="two-factor", **post),
-    )
-    _limit_view(
-        app,
-        limiter,
-        "auth.change_password",
-        limiter.limit(
-            _configured("RATELIMIT_PASSWORD_CHANGE"),
-            scope="password",
-            key_func=signed_in_user_or_address,
-            **post,
-        ),
-    )
-    _limit_view(
-        app,
-        limiter,
-        "tokens.create",
-        limiter.limit(
-            _configured("RATELIMIT_TOKEN_CREATION"),
-            scope="tokens",
-            key_func=signed_in_user_or_address,
-        ),
-    )
+    for endpoint, limits in VIEW_LIMITS.items():
+        view = app.view_functions[endpoint]
+        for setting, options in limits.items():
+            view = limiter.limit(_configured(setting), scope=setting.lower(), **options)(view)
+        app.view_functions[endpoint] = view
     from tracker.api.views import blueprint as api_blueprint
 
-    limiter.shared_limit(
-        _configured("RATELIMIT_API_PER_TOKEN"), scope="api-token", key_func=bearer_token_or_address
-    )(api_blueprint)
-    limiter.shared_limit(_configured("RATELIMIT_API_PER_ADDRESS"), scope="api-address")(
-        api_blueprint
-    )
+    for setting, options in API_LIMITS.items():
+        limiter.shared_limit(_configured(setting), scope=setting.lower(), **options)(api_blueprint)
     app.register_error_handler(RateLimitExceeded, _handle_rate_limited)
     app.extensions["tracker_limiter"] = limiter
     return limiter

@@ -178,6 +178,9 @@ def record_security_event(action: str, **kwargs) -> dict | None:
     window = db.session.scalar(
         select(SecurityEventWindow).where(SecurityEventWindow.signature == signature)
     )
+    if window is not None and window.opened_at <= now - current_app.config["AUDIT_REPEAT_WINDOW"]:
+        _close_windows([window])  # over, but beyond this event's batch: its count goes first
+        window = None
     if window is not None:
         window.repeats += 1
         window.last_seen_at = now
@@ -229,8 +232,13 @@ def close_finished_windows(now: datetime | None = None, *, limit: int | None = N
     if limit is not None:
         statement = statement.limit(limit)
     windows = list(db.session.scalars(statement))
+    _close_windows(windows)
+    return len(windows)
+
+
+def _close_windows(windows: list[SecurityEventWindow]) -> None:
     if not windows:
-        return 0
+        return
     firsts = {
         entry.id: entry
         for entry in db.session.scalars(
@@ -245,7 +253,6 @@ def close_finished_windows(now: datetime | None = None, *, limit: int | None = N
         db.session.delete(window)
     record_many(summaries)
     db.session.flush()
-    return len(windows)
 
 
 def _repeat_summary(window: SecurityEventWindow, first: AuditEntry) -> dict:
