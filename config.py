@@ -65,6 +65,9 @@ class Config:
     #: memory:// keeps counts per process; with several app servers use one Redis
     #: (redis://host:6379/0), so every server counts the same requests.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    #: If that Redis cannot be reached, each process counts in memory meanwhile (and logs a
+    #: warning) rather than answering 500: the limits hold, per process, until it is back.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "tracker")
     RATELIMIT_STRATEGY = "moving-window"
     #: Sign-in attempts (POST /login) per client address, and failed ones among them.

@@ -251,3 +251,12 @@ def test_app_servers_share_their_counts_in_redis(database_url, make_user, redis_
     stored = list(redis.Redis.from_url(REDIS_URL).scan_iter(match=f"*{redis_prefix}*"))
     assert stored, "the counts are not in Redis"
     assert servers[1].test_client().get("/login").status_code == 200
+
+
+def test_an_unreachable_redis_falls_back_to_counting_in_memory(database_url, make_user):
+    server = new_app(
+        database_url, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0", RATELIMIT_LOGIN="2 per minute"
+    )
+    user = make_user("advocate")
+    browser = server.test_client()
+    assert [sign_in(browser, user.email).status_code for _ in range(3)] == [200, 200, 429]
