@@ -84,6 +84,8 @@ def test_open_cases_are_reassigned_in_the_same_step(client, supervisor, make_use
     assert petition_row(decided.id)["assignee_id"] == reviewer.id  # history is not rewritten
     [event] = audit_entries(action="user_deactivated", subject_user_id=reviewer.id)
     assert event.details == {"cases_reassigned": 2}
+    page = client.get(f"/admin/users/{reviewer.id}").get_data(as_text=True)
+    assert "Reactivate account" in page and f"/admin/users/{reviewer.id}/deactivate" not in page
 
 
 def test_cases_assigned_since_the_confirmation_stop_it(client, supervisor, leaving, make_petition):
