@@ -49,9 +49,48 @@ class Config:
     #: Absolute session lifetime, whatever the activity.
     SESSION_ABSOLUTE_LIFETIME = timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12))
 
-    LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
-    LOGIN_FAILURE_WINDOW = timedelta(minutes=_env_int("LOGIN_FAILURE_WINDOW_MINUTES", 15))
-    LOGIN_LOCKOUT = timedelta(minutes=_env_int("LOGIN_LOCKOUT_MINUTES", 15))
+    #: Throttling of wrong passwords per (e-mail, client address) and of wrong second-factor
+    #: codes per account, instead of a lockout: from the Nth failure on, each failure makes
+    #: the next attempt wait, LOGIN_THROTTLE_BASE doubled at each further failure, at most
+    #: LOGIN_THROTTLE_MAX.
+    LOGIN_THROTTLE_AFTER = _env_int("LOGIN_THROTTLE_AFTER", 5)
+    LOGIN_THROTTLE_BASE = timedelta(seconds=_env_int("LOGIN_THROTTLE_BASE_SECONDS", 2))
+    LOGIN_THROTTLE_MAX = timedelta(minutes=_env_int("LOGIN_THROTTLE_MAX_MINUTES", 15))
+    #: Failed passwords are forgotten this long after the last one (a success forgets them).
+    LOGIN_FAILURE_MEMORY = timedelta(hours=_env_int("LOGIN_FAILURE_MEMORY_HOURS", 24))
+
+    #: Per-client rate limits (Flask-Limiter notation, "N per minute; M per hour"). The
+    #: defaults leave an office behind one address room for normal work; see the README.
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    #: memory:// keeps counts per process; with several app servers use one Redis
+    #: (redis://host:6379/0), so every server counts the same requests.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    #: If that Redis cannot be reached, each process counts in memory meanwhile (and logs a
+    #: warning) rather than answering 500: the limits hold, per process, until it is back.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "tracker")
+    RATELIMIT_STRATEGY = "moving-window"
+    #: Sign-in attempts (POST /login) per client address, and failed ones among them.
+    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "60 per minute; 600 per hour")
+    RATELIMIT_LOGIN_FAILURES = os.environ.get(
+        "RATELIMIT_LOGIN_FAILURES", "20 per minute; 100 per hour"
+    )
+    #: Second-factor codes per client address (the account's own throttle comes first).
+    RATELIMIT_TWO_FACTOR = os.environ.get("RATELIMIT_TWO_FACTOR", "20 per minute; 100 per hour")
+    #: Password changes and token creations per signed-in user.
+    RATELIMIT_PASSWORD_CHANGE = os.environ.get("RATELIMIT_PASSWORD_CHANGE", "20 per hour")
+    RATELIMIT_TOKEN_CREATION = os.environ.get("RATELIMIT_TOKEN_CREATION", "20 per hour")
+    #: API requests per bearer token and per client address (scripts of a whole office).
+    RATELIMIT_API_PER_TOKEN = os.environ.get("RATELIMIT_API_PER_TOKEN", "5000 per minute")
+    RATELIMIT_API_PER_ADDRESS = os.environ.get("RATELIMIT_API_PER_ADDRESS", "20000 per minute")
+    #: How many proxies in front of the app set X-Forwarded-For (0: none, the client
+    #: address is the connection's). Set it to exactly the number you run, or clients
+    #: can forge their address and dodge every per-address limit.
+    TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+
+    #: Repeated identical security events (failed logins, refused probes) from one client
+    #: are written once per window, then once more with their count (see the README).
+    AUDIT_REPEAT_WINDOW = timedelta(minutes=_env_int("AUDIT_REPEAT_WINDOW_MINUTES", 15))
 
     #: argon2id cost (argon2-cffi's RFC 9106 defaults; OWASP's floor is m=19 MiB, t=2).
     ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)
@@ -90,6 +129,14 @@ class TestingConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1
+    # Long enough that no test outlives a wait by being slow (tests move the clock instead).
+    LOGIN_THROTTLE_BASE = timedelta(minutes=1)
+    LOGIN_THROTTLE_MAX = timedelta(hours=1)
+    # The production limits, in memory; the suite clears the counts before each test
+    # (tests/conftest.py), so only a test that means to reach a limit reaches it.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = True
+    TRUSTED_PROXY_COUNT = 0
 
 
 class ProductionConfig(Config):

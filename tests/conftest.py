@@ -136,6 +136,13 @@ def isolated_transaction(request, app):
             db.session = original_session
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(app):
+    """Every test starts with no request counted, so only a test that means to reach a rate
+    limit reaches it (the limits themselves stay as in production: tests/test_rate_limits.py)."""
+    app.extensions["tracker_limiter"].reset()
+
+
 @pytest.fixture
 def app_ctx(app):
     with app.app_context():

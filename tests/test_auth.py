@@ -11,7 +11,7 @@ from tests.helpers import audit_entries, field_html, page_text
 from tracker.auth import services as auth_services
 from tracker.extensions import db
 
-FAILED_LOGIN = "Wrong e-mail or password, or the account is locked or inactive."
+FAILED_LOGIN = "Wrong e-mail or password, or the account is inactive."
 NEW_PASSWORD = "violet-harbor-lantern-58"
 TEMPORARY_PASSWORD = "temporary-quartz-otter-19"
 SHORT_PASSWORD = "eleven-char"  # 11 characters, one short of the minimum

@@ -101,6 +101,8 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("admin.user", "GET"):                      ("login", "403",     "403",     "403",   "ok"),
     ("admin.change_role", "POST"):              ("login", "403",     "403",     "403",   "ok"),
     ("admin.set_password", "POST"):             ("login", "403",     "403",     "403",   "ok"),
+    # the confirmation page (the user's open cases, to whom they go), then the deactivation
+    ("admin.deactivate", "GET"):                ("login", "403",     "403",     "403",   "ok"),
     ("admin.deactivate", "POST"):               ("login", "403",     "403",     "403",   "ok"),
     ("admin.reactivate", "POST"):               ("login", "403",     "403",     "403",   "ok"),
     ("admin.reset_two_factor", "POST"):         ("login", "403",     "403",     "403",   "ok"),
@@ -425,7 +427,7 @@ def _set_password(w, persona):
                 data={"password": "temporary passphrase 7731"})  # fmt: skip
 
 
-@recipe(("admin.deactivate", "POST"))
+@recipe(("admin.deactivate", "GET"), ("admin.deactivate", "POST"))
 def _deactivate(w, persona):
     return Call(f"/admin/users/{w.staff_target().id}/deactivate")
 

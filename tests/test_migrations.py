@@ -80,6 +80,7 @@ def test_upgrade_keeps_existing_rows(empty_app):
         upgrade()
         with db.engine.connect() as connection:
             row = connection.execute(text(
-                'SELECT email, failed_login_count, locked_until, totp_secret FROM "user"'
+                'SELECT email, second_factor_failures, second_factor_blocked_until, totp_secret '
+                'FROM "user"'
             )).one()  # fmt: skip
     assert tuple(row) == ("old@example.org", 0, None, None)

@@ -11,7 +11,7 @@ from tests.conftest import PASSWORD, csrf_token
 from tracker.audit.models import AuditEntry
 from tracker.auth import passwords
 from tracker.auth import services as auth_services
-from tracker.auth.models import User, UserSession
+from tracker.auth.models import LoginThrottle, User, UserSession
 from tracker.database import utcnow
 from tracker.extensions import db
 
@@ -134,34 +134,114 @@ def try_password(client, email, password):
                                        "csrf_token": csrf_token(client, "/login")})  # fmt: skip
 
 
-def test_five_failures_lock_the_account_for_a_while(app, client, make_user):
+def from_address(app, address):
+    """A browser at another client address."""
+    browser = app.test_client()
+    browser.environ_base["REMOTE_ADDR"] = address
+    return browser
+
+
+def throttle_row(email, address="127.0.0.1") -> LoginThrottle | None:
+    db.session.expire_all()
+    return db.session.scalar(
+        select(LoginThrottle).where(
+            LoginThrottle.email == email, LoginThrottle.ip_address == address
+        )
+    )
+
+
+def end_the_wait(email, address="127.0.0.1"):
+    db.session.execute(
+        update(LoginThrottle)
+        .where(
+            LoginThrottle.email == email,
+            LoginThrottle.ip_address == address,
+        )
+        .values(blocked_until=utcnow() - timedelta(seconds=1))
+    )
+    db.session.commit()
+
+
+def test_failures_make_that_address_wait_not_the_account(app, client, make_user):
     user, bystander = make_user("advocate"), make_user("advocate")
-    for _ in range(5):
+    for _ in range(app.config["LOGIN_THROTTLE_AFTER"]):
         assert try_password(client, user.email, "wrong password 123").status_code == 200
-    locked = try_password(client, user.email, PASSWORD)
-    assert locked.status_code == 200  # the right password is refused while locked
-    assert "locked or inactive" in locked.get_data(as_text=True)
+    waiting = try_password(client, user.email, PASSWORD)
+    assert waiting.status_code == 429  # the right password is not even checked while it waits
+    assert int(waiting.headers["Retry-After"]) > 0
+    assert "Too many failed sign-ins for this e-mail from your address" in waiting.get_data(
+        as_text=True
+    )
+    # No lockout: the owner at another address, and others at this one, sign in.
+    assert try_password(from_address(app, "192.0.2.7"), user.email, PASSWORD).status_code == 302
     assert try_password(app.test_client(), bystander.email, PASSWORD).status_code == 302
     db.session.expire_all()
-    account = db.session.get(User, user.id)
-    assert account.locked_until - utcnow() > timedelta(minutes=14)
-    [event] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "account_locked"))
-    assert event.subject_user_id == user.id
-    # After the lockout the right password works again.
-    account.locked_until = utcnow() - timedelta(seconds=1)
-    db.session.commit()
+    [event] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "login_throttled"))
+    assert event.subject_user_id == user.id and event.details["failures"] == 5
+    # Once the wait is over the right password works again, and the count is forgotten.
+    end_the_wait(user.email)
     assert try_password(client, user.email, PASSWORD).status_code == 302
+    assert throttle_row(user.email) is None
 
 
-def test_failures_outside_the_window_do_not_add_up(app, client, make_user):
+def test_each_failure_doubles_the_wait_up_to_the_ceiling(app, client, make_user, monkeypatch):
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_FAILURES", "100 per minute")
     user = make_user("advocate")
-    for _ in range(4):
+    after = app.config["LOGIN_THROTTLE_AFTER"]
+    base, ceiling = app.config["LOGIN_THROTTLE_BASE"], app.config["LOGIN_THROTTLE_MAX"]
+    assert ceiling < base * 2**6  # the ceiling is reached below
+    waits = []
+    for failure in range(1, after + 8):
+        assert try_password(client, user.email, "wrong password 123").status_code == 200
+        row = throttle_row(user.email)
+        assert row.failures == failure
+        waits.append(row.blocked_until - row.last_failure_at if row.blocked_until else None)
+        end_the_wait(user.email)
+    doubling = [base * 2**k for k in range(6)]
+    assert waits == [None] * (after - 1) + doubling + [ceiling, ceiling]
+
+
+def test_an_unknown_email_waits_exactly_like_a_known_one(app, make_user):
+    """No oracle: the same answers, in the same order, whether the account exists or not."""
+    known = make_user("advocate").email
+    answers = {}
+    for email, address in ((known, "192.0.2.1"), ("nobody-at-all@example.org", "192.0.2.2")):
+        browser = from_address(app, address)
+        answers[email] = [
+            (response.status_code, "Retry-After" in response.headers)
+            for response in (
+                try_password(browser, email, "wrong password 123")
+                for _ in range(app.config["LOGIN_THROTTLE_AFTER"] + 1)
+            )
+        ]
+    assert answers[known] == answers["nobody-at-all@example.org"]
+    assert answers[known][-1] == (429, True)
+
+
+def test_failures_are_forgotten_after_a_while(app, client, make_user):
+    user = make_user("advocate")
+    for _ in range(app.config["LOGIN_THROTTLE_AFTER"] - 1):
         try_password(client, user.email, "wrong password 123")
-    db.session.execute(update(User).where(User.id == user.id).values(
-        first_failed_login_at=utcnow() - timedelta(minutes=16)))  # fmt: skip
+    memory = app.config["LOGIN_FAILURE_MEMORY"]
+    db.session.execute(
+        update(LoginThrottle)
+        .where(LoginThrottle.email == user.email)
+        .values(last_failure_at=utcnow() - memory - timedelta(minutes=1))
+    )
     db.session.commit()
     try_password(client, user.email, "wrong password 123")
+    assert throttle_row(user.email).failures == 1
     assert try_password(client, user.email, PASSWORD).status_code == 302
+
+
+def test_a_temporary_password_clears_the_waits(app, client, make_user):
+    user, supervisor = make_user("advocate"), make_user("supervisor")
+    for _ in range(app.config["LOGIN_THROTTLE_AFTER"]):
+        try_password(client, user.email, "wrong password 123")
+    auth_services.set_temporary_password(supervisor, user, "temporary password 42")
+    db.session.commit()
+    assert throttle_row(user.email) is None
+    assert try_password(client, user.email, "temporary password 42").status_code == 302
 
 
 def test_unknown_email_costs_a_password_check(client, monkeypatch):

@@ -131,18 +131,22 @@ def test_recovery_codes_are_stored_hashed(enrolled):
     assert all(len(h) == 64 for h in stored)
 
 
-def test_wrong_codes_lock_the_account(client, app, enrolled):
+def test_wrong_codes_make_every_code_wait(client, app, enrolled):
     user, secret, _ = enrolled
     password_step(client, user)
-    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+    for _ in range(app.config["LOGIN_THROTTLE_AFTER"]):
         response = give_code(client, "123456")
     assert response.status_code == 302 and response.headers["Location"] == "/login"
     db.session.expire_all()
-    assert db.session.get(User, user.id).locked_until is not None
+    assert db.session.get(User, user.id).second_factor_blocked_until is not None
+    [wait] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "login_throttled"))
+    assert (wait.subject_user_id, wait.details["step"]) == (user.id, "second_factor")
+    # The password alone still gets nowhere: the code page ends the login while codes wait.
     fresh = app.test_client()
-    response = password_step(fresh, user)
-    assert response.status_code == 200  # refused, like a wrong password
-    del secret
+    assert password_step(fresh, user).headers["Location"].startswith("/login/two-factor")
+    response = give_code(fresh, next_code(secret))
+    assert response.headers["Location"].startswith("/login")
+    assert fresh.get("/petitions").headers["Location"].startswith("/login")
 
 
 def test_password_reset_does_not_bypass_the_second_factor(client, make_user, enrolled):
@@ -214,9 +218,9 @@ def test_logging_in_again_buys_no_more_code_guesses(app, enrolled):
         for _ in range(2):
             give_code(attacker, "000000")
             guesses += 1
-    assert guesses > app.config["LOGIN_MAX_FAILURES"]
+    assert guesses > app.config["LOGIN_THROTTLE_AFTER"]
     db.session.expire_all()
-    assert auth_services.is_locked(db.session.get(User, user.id))
+    assert auth_services.second_factor_wait_until(db.session.get(User, user.id)) is not None
     del secret
 
 
@@ -226,7 +230,7 @@ def test_a_locked_account_refuses_even_a_good_code(app, enrolled):
     password_step(waiting, user)  # a second browser, past the password already
     attacker = app.test_client()
     password_step(attacker, user)
-    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+    for _ in range(app.config["LOGIN_THROTTLE_AFTER"]):
         give_code(attacker, "000000")
     response = give_code(waiting, next_code(secret))
     assert response.headers["Location"].startswith("/login")

@@ -3,11 +3,37 @@
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, Response
+from flask.helpers import get_debug_flag
 
 from config import CONFIGS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEBUG_REFUSED = "Production refuses to run with debug mode on (DEBUG, FLASK_DEBUG, --debug)."
+
+
+class TrackerApp(Flask):
+    """Flask, except that a production app refuses debug mode however it is switched on.
+
+    ``create_app`` refuses DEBUG and FLASK_DEBUG (which ``flask run --debug`` sets); this
+    setter catches ``app.debug = True`` and ``app.run(debug=True)`` later on, and
+    ``_refuse_debug_in_production`` any request served after DEBUG was set some other way.
+    """
+
+    @Flask.debug.setter
+    def debug(self, value: bool) -> None:
+        if value and self.config.get("ENV_NAME") == "production":
+            raise RuntimeError(DEBUG_REFUSED)
+        Flask.debug.fset(self, value)
+
+
+def _refuse_debug_in_production():
+    from flask import current_app
+
+    if current_app.debug:
+        # A bare answer: raising would hand the error to the interactive debugger.
+        return Response(DEBUG_REFUSED, status=500, mimetype="text/plain")
+    return None
 
 
 def _default_config_name() -> str:
@@ -29,7 +55,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     ``TRACKER_CONFIG`` environment variable, else development); keyword
     arguments override single settings. Nothing here touches the database.
     """
-    app = Flask(
+    app = TrackerApp(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "tracker" / "static"),
@@ -41,6 +67,10 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     app.config["ENV_NAME"] = name
     config_class.validate(app.config)
+    if name == "production":
+        if get_debug_flag():
+            raise RuntimeError(DEBUG_REFUSED)
+        app.before_request(_refuse_debug_in_production)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(exist_ok=True)
 
@@ -72,8 +102,9 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.register_blueprint(api_blueprint)
     csrf.exempt(api_blueprint)  # bearer tokens only: a browser never sends one on its own
 
-    from tracker import cli, web
+    from tracker import cli, ratelimits, web
 
     cli.register(app)
     web.register(app)
+    ratelimits.init_app(app)
     return app

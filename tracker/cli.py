@@ -108,6 +108,17 @@ def audit_verify_command(recent):
         sys.exit(1)
 
 
+@audit_group.command("close-windows")
+def audit_close_windows_command():
+    """Append the counts of repeated security events whose window is over (run it from cron;
+    the app also does it at each security event)."""
+    from tracker.audit import services as audit_services
+
+    closed = audit_services.close_finished_windows()
+    db.session.commit()
+    click.echo(f"{closed} finished window(s) of repeated security events closed.")
+
+
 @click.command("create-token")
 @click.argument("email")
 @click.option("--name", required=True, help="What the token is for, e.g. 'nightly import'.")

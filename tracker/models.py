@@ -1,7 +1,19 @@
 """Imports every model so that SQLAlchemy and Alembic see the whole schema."""
 
-from tracker.audit.models import AuditChainHead, AuditEntry, AuditVerification
-from tracker.auth.models import ApiToken, Organization, RecoveryCode, User, UserSession
+from tracker.audit.models import (
+    AuditChainHead,
+    AuditEntry,
+    AuditVerification,
+    SecurityEventWindow,
+)
+from tracker.auth.models import (
+    ApiToken,
+    LoginThrottle,
+    Organization,
+    RecoveryCode,
+    User,
+    UserSession,
+)
 from tracker.petitions.models import CaseNumberCounter, Note, Petition
 
 __all__ = [
@@ -10,10 +22,12 @@ __all__ = [
     "ApiToken",
     "AuditVerification",
     "CaseNumberCounter",
+    "LoginThrottle",
     "Note",
     "Organization",
     "Petition",
     "RecoveryCode",
+    "SecurityEventWindow",
     "User",
     "UserSession",
 ]

@@ -55,3 +55,11 @@ def can_manage_users(user) -> bool:
 
 def can_work_queue(user) -> bool:
     return user.is_staff
+
+
+def can_sign_in(user) -> bool:
+    """An active account; an advocate's organization must be active too (pages, API tokens,
+    sessions already open)."""
+    if not user.active:
+        return False
+    return not user.is_advocate or (user.organization is not None and user.organization.active)

@@ -55,7 +55,7 @@ def load_user(user_id: str):
     user_session = sessions.current_session()
     if user_session is None or str(user_session.user_id) != user_id:
         return None
-    if not user_session.user.active:
+    if not permissions.can_sign_in(user_session.user):
         return None
     g.user_session = user_session
     return user_session.user

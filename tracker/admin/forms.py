@@ -1,7 +1,14 @@
 """Supervisors' forms for managing users and organizations."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from tracker.auth.passwords import MIN_PASSWORD_LENGTH
@@ -52,3 +59,15 @@ class ConfirmForm(FlaskForm):
     """A bare POST form (CSRF token only) for buttons like deactivate and reactivate."""
 
     submit = SubmitField("Confirm")
+
+
+class DeactivateForm(FlaskForm):
+    """Deactivate a user, handing their open cases to a colleague or the unassigned queue."""
+
+    reassign_to = SelectField("Reassign their open cases to", choices=[], default="")
+    #: The case numbers the supervisor was shown, so that exactly those are reassigned.
+    cases = HiddenField()
+    submit = SubmitField("Deactivate")
+
+    def confirmed_cases(self) -> list[str]:
+        return [number for number in (self.cases.data or "").split(",") if number]

@@ -8,6 +8,7 @@ from sqlalchemy.orm import joinedload
 from tracker import permissions
 from tracker.admin.forms import (
     ConfirmForm,
+    DeactivateForm,
     OrganizationForm,
     RoleForm,
     TemporaryPasswordForm,
@@ -18,6 +19,7 @@ from tracker.auth.models import Organization, User
 from tracker.errors import Conflict, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
+from tracker.petitions import queries
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -135,18 +137,56 @@ def set_password(user_id):
     return _render_user(account, 422, password_form=form)
 
 
-def _set_active(user_id: int, active: bool):
+def _reassign_choices(account: User):
+    colleagues = [u for u in queries.assignable_staff() if u.id != account.id]
+    return options(
+        [("", "Nobody: back to the unassigned queue")]
+        + [(str(u.id), f"{u.name} ({u.role})") for u in colleagues]
+    )
+
+
+def _render_deactivation(account: User, form: DeactivateForm, status: int = 200):
+    cases = queries.open_cases_assigned_to(account)
+    # Always the cases listed on this page, also after a refusal: the next click confirms them.
+    form.cases.data = ",".join(petition.case_number for petition in cases)
+    return render_template("admin/deactivate.html", account=account, form=form, cases=cases), status
+
+
+@blueprint.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
+def deactivate(user_id):
+    """Confirm a deactivation: the user's open cases are listed, and the confirmation
+    reassigns them in the same step (to a named colleague or back to the unassigned queue)."""
     account = _user_or_404(user_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired. Reload and retry.")
+    if not account.active:
+        flash(f"{account.email} is already deactivated.", "info")
+        return redirect(url_for("admin.user", user_id=account.id))
+    form = DeactivateForm()
+    form.reassign_to.choices = _reassign_choices(account)
+    if not form.is_submitted():
+        return _render_deactivation(account, form)
+    if not form.validate_on_submit():
+        return _render_deactivation(account, form, 422)
+    reassign_to = db.session.get(User, parse_id(form.reassign_to.data) or 0)
     try:
-        services.set_user_active(current_user, account, active)
+        reassigned = services.set_user_active(
+            current_user,
+            account,
+            False,
+            reassign_to=reassign_to,
+            expected_cases=form.confirmed_cases(),
+        )
+    except ValidationFailed as error:
+        db.session.rollback()
+        apply_errors(form, error)
+        return _render_deactivation(account, form, 422)
     except Conflict as error:
         db.session.rollback()
-        flash(error.message, "danger")
-        return _render_user(account, 409)
+        form.form_errors.append(error.message)
+        return _render_deactivation(account, form, 409)
     db.session.commit()
-    flash(f"{account.email} is {'active' if active else 'deactivated'}.", "success")
+    where = reassign_to.name if reassign_to else "the unassigned queue"
+    moved = f" Their {len(reassigned)} open case(s) went to {where}." if reassigned else ""
+    flash(f"{account.email} is deactivated.{moved}", "success")
     return redirect(url_for("admin.user", user_id=account.id))
 
 
@@ -163,14 +203,16 @@ def reset_two_factor(user_id):
     return redirect(url_for("admin.user", user_id=account.id))
 
 
-@blueprint.route("/users/<int:user_id>/deactivate", methods=["POST"])
-def deactivate(user_id):
-    return _set_active(user_id, False)
-
-
 @blueprint.route("/users/<int:user_id>/reactivate", methods=["POST"])
 def reactivate(user_id):
-    return _set_active(user_id, True)
+    """Give a deactivated account its access back (sessions and tokens ended stay ended)."""
+    account = _user_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "The form expired. Reload and retry.")
+    services.set_user_active(current_user, account, True)
+    db.session.commit()
+    flash(f"{account.email} is active.", "success")
+    return redirect(url_for("admin.user", user_id=account.id))
 
 
 @blueprint.route("/organizations", methods=["GET", "POST"])

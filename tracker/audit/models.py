@@ -18,9 +18,11 @@ SECURITY_CATEGORY = "security"
 CASE_ACTIONS = (*(t.name for t in TRANSITIONS), "edit", "take", "assign",
                 "note_internal", "note_shared")  # fmt: skip
 SECURITY_ACTIONS = (
+    # account_locked: written before throttling replaced the lockout; kept for old entries.
     "login", "login_failed", "logout", "account_locked",
     "two_factor_enrolled", "two_factor_passed", "two_factor_failed", "two_factor_reset",
-    "access_refused", "user_created", "role_changed", "user_deactivated", "user_reactivated",
+    "access_refused", "login_throttled", "user_created", "role_changed", "user_deactivated",
+    "user_reactivated",
     "password_changed", "password_reset", "organization_created", "organization_deactivated",
     "organization_reactivated", "api_token_created", "api_token_revoked", "audit_exported",
 )  # fmt: skip
@@ -99,3 +101,28 @@ class AuditVerification(db.Model):
 
     def __repr__(self) -> str:
         return f"<AuditVerification {self.id} intact={self.intact}>"
+
+
+class SecurityEventWindow(db.Model):
+    """Repeats of one security event from one client, counted here instead of appended.
+
+    The first event of a window is appended to the log as usual; identical events from
+    the same client within AUDIT_REPEAT_WINDOW only raise ``repeats``. Once the window is
+    over (noticed at the next security event, or by ``flask audit close-windows``), one
+    entry carrying the count is appended and the row deleted. This table is mutable on
+    purpose, so that the log itself stays append-only and hash-chained.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: SHA-256 of what makes two events identical (action, users, case, address, details).
+    signature: Mapped[str] = mapped_column(String(64), unique=True)
+    action: Mapped[str] = mapped_column(String(50))
+    #: The entry that opened the window (the first event, appended as usual).
+    first_entry_id: Mapped[int]
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Identical events after the first, not appended one by one.
+    repeats: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<SecurityEventWindow {self.action} +{self.repeats}>"

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from flask import g, has_request_context
+from flask import current_app, g, has_request_context
 from sqlalchemy import insert, select, update
 
 from tracker.audit.models import (
@@ -21,6 +21,7 @@ from tracker.audit.models import (
     AuditChainHead,
     AuditEntry,
     AuditVerification,
+    SecurityEventWindow,
 )
 from tracker.database import utcnow
 from tracker.extensions import db
@@ -155,8 +156,125 @@ def record(
     return record_many([entry])[0]
 
 
-def record_security_event(action: str, **kwargs) -> dict:
-    return record(action, category=SECURITY_CATEGORY, **kwargs)
+#: Events anyone can cause over and over (a wrong password, a probe of someone else's case):
+#: identical ones from one client are collapsed, one entry and a count per window.
+REPEATABLE_ACTIONS = frozenset({"login_failed", "access_refused"})
+#: Windows closed per security event, so one request never appends an unbounded batch.
+CLOSE_BATCH = 100
+
+
+def record_security_event(action: str, **kwargs) -> dict | None:
+    """Append a security event; a repeat of a repeatable one within its window is only counted.
+
+    Returns the appended entry, or None when the event was counted in an open window.
+    Finished windows are closed first (their count appended), whoever the client.
+    """
+    _lock_chain_head()  # serializes the window bookkeeping below with every append
+    now = utcnow()
+    close_finished_windows(now, limit=CLOSE_BATCH)
+    if action not in REPEATABLE_ACTIONS:
+        return record(action, category=SECURITY_CATEGORY, **kwargs)
+    signature = _event_signature(action, kwargs)
+    window = db.session.scalar(
+        select(SecurityEventWindow).where(SecurityEventWindow.signature == signature)
+    )
+    if window is not None and window.opened_at <= now - current_app.config["AUDIT_REPEAT_WINDOW"]:
+        _close_windows([window])  # over, but beyond this event's batch: its count goes first
+        window = None
+    if window is not None:
+        window.repeats += 1
+        window.last_seen_at = now
+        return None
+    entry = record(action, category=SECURITY_CATEGORY, **kwargs)
+    window = SecurityEventWindow(
+        signature=signature,
+        action=action,
+        first_entry_id=entry["id"],
+        opened_at=now,
+        last_seen_at=now,
+        repeats=0,
+    )
+    db.session.add(window)
+    return entry
+
+
+def _event_signature(action: str, kwargs: dict) -> str:
+    """What makes two events identical: action, users, case, client address and details.
+
+    The user agent is left out: a scanner that varies it is still one client.
+    """
+    identity = [
+        action,
+        *(getattr(kwargs.get(name), "id", None) for name in ("actor", "subject_user", "petition")),
+        current_client().ip_address,
+        kwargs.get("details"),
+        kwargs.get("changes"),
+        kwargs.get("reason"),
+    ]
+    content = json.dumps(identity, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def close_finished_windows(now: datetime | None = None, *, limit: int | None = None) -> int:
+    """Append one entry per finished window that saw repeats, and forget the windows.
+
+    The entry copies the first event (action, users, case, address, user agent) and adds
+    to its details ``repeated`` (how many identical events followed it), ``first_entry_id``
+    and the times of the first and last. Returns how many windows were closed.
+    """
+    _lock_chain_head()  # two closers must not both append the same window's count
+    now = now or utcnow()
+    statement = (
+        select(SecurityEventWindow)
+        .where(SecurityEventWindow.opened_at <= now - current_app.config["AUDIT_REPEAT_WINDOW"])
+        .order_by(SecurityEventWindow.id)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    windows = list(db.session.scalars(statement))
+    _close_windows(windows)
+    return len(windows)
+
+
+def _close_windows(windows: list[SecurityEventWindow]) -> None:
+    if not windows:
+        return
+    firsts = {
+        entry.id: entry
+        for entry in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.id.in_([w.first_entry_id for w in windows]))
+        )
+    }
+    summaries = []
+    for window in windows:
+        first = firsts.get(window.first_entry_id)
+        if window.repeats and first is not None:
+            summaries.append(_repeat_summary(window, first))
+        db.session.delete(window)
+    record_many(summaries)
+    db.session.flush()
+
+
+def _repeat_summary(window: SecurityEventWindow, first: AuditEntry) -> dict:
+    details = dict(first.details or {})
+    details.update(
+        repeated=window.repeats,
+        first_entry_id=first.id,
+        first_at=format_timestamp(window.opened_at),
+        last_at=format_timestamp(window.last_seen_at),
+    )
+    return {
+        "action": first.action,
+        "category": SECURITY_CATEGORY,
+        "actor_id": first.actor_id,
+        "petition_id": first.petition_id,
+        "subject_user_id": first.subject_user_id,
+        "reason": first.reason,
+        "changes": first.changes,
+        "details": details,
+        "ip_address": first.ip_address,
+        "user_agent": first.user_agent,
+    }
 
 
 def record_refusal(action: str, **kwargs) -> None:

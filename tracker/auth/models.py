@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.database import UTCDateTime, utcnow
@@ -49,10 +49,6 @@ class User(UserMixin, db.Model):
     #: Set when a supervisor gives a temporary password; cleared when the user picks their own.
     must_change_password: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: Failed logins in the current window (see LOGIN_FAILURE_WINDOW); reset at success.
-    failed_login_count: Mapped[int] = mapped_column(default=0)
-    first_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Base32 TOTP secret, set once the user confirmed enrolment with a code.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -61,6 +57,9 @@ class User(UserMixin, db.Model):
     #: Wrong second-factor codes since the last one accepted; a password login does not
     #: reset it, so logging in again cannot buy more guesses.
     second_factor_failures: Mapped[int] = mapped_column(default=0)
+    #: Until then every code is refused, a good one too (the wait doubles with each wrong
+    #: code past LOGIN_FREE_FAILURES); wrong passwords are throttled in LoginThrottle.
+    second_factor_blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organization: Mapped[Organization | None] = relationship(back_populates="users")
 
@@ -149,3 +148,27 @@ class RecoveryCode(db.Model):
 
     def __repr__(self) -> str:
         return f"<RecoveryCode {self.id} of user {self.user_id}>"
+
+
+class LoginThrottle(db.Model):
+    """Wrong passwords given for one e-mail from one client address, and the wait they earned.
+
+    Kept per (e-mail, address) pair, so an address that has not failed is never held up,
+    and kept for any e-mail, known or not, so the answers say nothing about which accounts
+    exist. Not audited itself (the failures are, in the audit log): rows are forgotten
+    once the failures are old (LOGIN_FAILURE_MEMORY) or the sign-in succeeds.
+    """
+
+    __table_args__ = (UniqueConstraint("email", "ip_address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: As typed, normalized (lower case, trimmed), at most 254 characters.
+    email: Mapped[str] = mapped_column(String(254))
+    ip_address: Mapped[str] = mapped_column(String(45))
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: No attempt from this address for this e-mail is checked before then.
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<LoginThrottle {self.email} from {self.ip_address}: {self.failures}>"

@@ -3,16 +3,18 @@
 Like every service, these take the acting user (None for the CLI) and never commit.
 """
 
-from flask import current_app
+from datetime import datetime
+
 from sqlalchemy import func, select
 
 from tracker import permissions
 from tracker.audit import services as audit
-from tracker.auth import passwords, sessions, two_factor
+from tracker.auth import passwords, sessions, throttling, two_factor
 from tracker.auth.models import Organization, User
 from tracker.database import utcnow
-from tracker.errors import Conflict, PermissionDenied, ValidationFailed
+from tracker.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from tracker.extensions import db
+from tracker.petitions import services as petition_services
 from tracker.workflow import Role
 
 
@@ -30,8 +32,14 @@ def find_organization(name: str) -> Organization | None:
     )
 
 
-def is_locked(user: User) -> bool:
-    return user.locked_until is not None and user.locked_until > utcnow()
+class TooManyFailures(DomainError):
+    """Sign-ins (or codes) must wait after repeated failures; ``until`` says how long."""
+
+    status = 429
+
+    def __init__(self, message: str, until: datetime):
+        super().__init__(message)
+        self.until = until
 
 
 def lock_user_row(user: User) -> User:
@@ -40,56 +48,61 @@ def lock_user_row(user: User) -> User:
     return user
 
 
-def _lock_account(user: User, now) -> None:
-    user.locked_until = now + current_app.config["LOGIN_LOCKOUT"]
+def _failure_reason(user: User | None, password: str) -> str | None:
+    """Why this sign-in fails, or None; always one argon2 verification, whoever asks."""
+    if user is None:
+        passwords.dummy_verify(password)
+        return "unknown"
+    if not passwords.verify_password(user.password_hash, password):
+        return "bad_password"
+    if not user.active:
+        return "inactive"
+    if not permissions.can_sign_in(user):
+        return "organization_inactive"
+    return None
+
+
+def _audit_wait(user: User | None, failures: int, until: datetime, **details) -> None:
     audit.record_security_event(
-        "account_locked", subject_user=user, details={"until": user.locked_until.isoformat()}
+        "login_throttled",
+        subject_user=user,
+        details={
+            **details,
+            "failures": failures,
+            "wait_seconds": round((until - utcnow()).total_seconds()),
+            "until": until.isoformat(),
+        },
     )
 
 
-def _count_failure(user: User) -> None:
-    """Count a wrong password in the window; lock the account at the limit."""
-    config = current_app.config
-    now = utcnow()
-    window_start = user.first_failed_login_at
-    if window_start is None or now - window_start > config["LOGIN_FAILURE_WINDOW"]:
-        user.failed_login_count, user.first_failed_login_at = 0, now
-    user.failed_login_count += 1
-    if user.failed_login_count >= config["LOGIN_MAX_FAILURES"]:
-        user.failed_login_count, user.first_failed_login_at = 0, None
-        _lock_account(user, now)
-
-
 def authenticate(email: str, password: str) -> User | None:
-    """The active, unlocked user with these credentials, or None; audits the attempt.
+    """The user with these credentials who may sign in, or None; audits the attempt.
 
-    An unknown e-mail, a wrong password, a locked or an inactive account all get the
-    same answer and cost the same argon2 work.
+    An unknown e-mail, a wrong password, an inactive account or one of a deactivated
+    organization all get the same answer and cost the same argon2 work. Failures are
+    throttled per (e-mail, client address), known e-mail or not: TooManyFailures while
+    the wait they earned lasts (no password is checked then).
     """
+    email = normalize_email(email)[:254]
     user = find_user_by_email(email)
-    if user is not None:
-        lock_user_row(user)
-    if user is None:
-        passwords.dummy_verify(password)
-        reason = "unknown"
-    elif is_locked(user):
-        passwords.dummy_verify(password)
-        reason = "locked"
-    elif not passwords.verify_password(user.password_hash, password):
-        reason = "bad_password"
-    elif not user.active:
-        reason = "inactive"
-    else:
-        reason = None
-    if reason is not None:
-        if reason == "bad_password":
-            _count_failure(user)
+    until = throttling.password_wait_until(email)
+    if until is not None:
         audit.record_security_event(
-            "login_failed", subject_user=user,
-            details={"email": normalize_email(email)[:254], "reason": reason},
-        )  # fmt: skip
+            "login_failed", subject_user=user, details={"email": email, "reason": "throttled"}
+        )
+        raise TooManyFailures(
+            "Too many failed sign-ins for this e-mail from your address.", until=until
+        )
+    reason = _failure_reason(user, password)
+    if reason is not None:
+        throttle = throttling.count_password_failure(email)
+        audit.record_security_event(
+            "login_failed", subject_user=user, details={"email": email, "reason": reason}
+        )
+        if throttle.blocked_until is not None:
+            _audit_wait(user, throttle.failures, throttle.blocked_until, email=email)
         return None
-    user.failed_login_count, user.first_failed_login_at, user.locked_until = 0, None, None
+    throttling.forget_password_failures(email)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     audit.record_security_event("login", actor=user)
@@ -129,14 +142,32 @@ def create_organization(actor: User | None, name: str) -> Organization:
 
 
 def set_organization_active(actor: User, organization: Organization, active: bool) -> None:
+    """Deactivate or reactivate an organization; its cases stay as they are, for staff.
+
+    While it is deactivated its advocates cannot sign in or use their API tokens; their
+    open sessions end now. Their tokens are not revoked, so reactivating gives every
+    advocate (still active themselves) their access back.
+    """
     _require_manager(actor)
     if organization.active == active:
         return
     organization.active = active
+    details = {"organization_id": organization.id, "name": organization.name}
+    if not active:
+        advocate_ids = list(
+            db.session.scalars(
+                select(User.id).where(User.organization_id == organization.id, User.active)
+            )
+        )
+        details["advocates"] = len(advocate_ids)
+        details["sessions_ended"] = sessions.end_sessions_of(
+            advocate_ids, "organization_deactivated"
+        )
     audit.record_security_event(
-        "organization_reactivated" if active else "organization_deactivated", actor=actor,
-        details={"organization_id": organization.id, "name": organization.name},
-    )  # fmt: skip
+        "organization_reactivated" if active else "organization_deactivated",
+        actor=actor,
+        details=details,
+    )
 
 
 def _check_role_and_organization(role: str, organization: Organization | None) -> dict:
@@ -226,18 +257,42 @@ def change_role(actor: User, user: User, role: str, organization: Organization |
     )  # fmt: skip
 
 
-def set_user_active(actor: User, user: User, active: bool) -> None:
-    """Deactivate (never delete) or reactivate an account; deactivation ends its sessions."""
+def set_user_active(
+    actor: User,
+    user: User,
+    active: bool,
+    *,
+    reassign_to: User | None = None,
+    expected_cases: list[str] | None = None,
+) -> list[str]:
+    """Deactivate (never delete) or reactivate an account; deactivation ends its sessions.
+
+    A deactivated user keeps no open case: each is reassigned, in the same transaction,
+    to ``reassign_to`` (an active reviewer or supervisor) or, when None, back to the
+    unassigned queue, each audited as an assignment. ``expected_cases`` are the case
+    numbers the supervisor confirmed; if the open cases differ now, nothing changes
+    (Conflict). Returns the case numbers reassigned.
+    """
     _require_manager(actor)
     if user.active == active:
-        return
+        return []
+    reassigned = []
     if not active:
         _check_not_last_supervisor(user, "deactivated")
+        if reassign_to is not None and reassign_to.id == user.id:
+            raise ValidationFailed({"reassign_to": "Choose someone other than the person leaving."})
+        reassigned = petition_services.reassign_open_cases(
+            actor, user, reassign_to, expected_cases=expected_cases
+        )
         sessions.end_all_access(user, "deactivated", actor=actor)
     user.active = active
     audit.record_security_event(
-        "user_reactivated" if active else "user_deactivated", actor=actor, subject_user=user
+        "user_reactivated" if active else "user_deactivated",
+        actor=actor,
+        subject_user=user,
+        details={"cases_reassigned": len(reassigned)} if reassigned else None,
     )
+    return reassigned
 
 
 def set_temporary_password(actor: User, user: User, password: str) -> None:
@@ -246,7 +301,7 @@ def set_temporary_password(actor: User, user: User, password: str) -> None:
     _check_password(password)
     user.password_hash = passwords.hash_password(password)
     user.must_change_password = True
-    user.failed_login_count, user.locked_until = 0, None
+    throttling.forget_all_password_failures(user.email)
     sessions.end_all_access(user, "password_reset", actor=actor)
     audit.record_security_event("password_reset", actor=actor, subject_user=user)
 
@@ -272,26 +327,40 @@ def reset_second_factor(actor: User, user: User) -> None:
     """Forget a user's second factor so they enrol again at next login; ends their sessions."""
     _require_manager(actor)
     two_factor.disable(user)
+    user.second_factor_failures, user.second_factor_blocked_until = 0, None
     sessions.end_all_access(user, "two_factor_reset", actor=actor)
     audit.record_security_event("two_factor_reset", actor=actor, subject_user=user)
 
 
-def check_second_factor(user: User, code: str) -> bool:
-    """Accept a TOTP or recovery code once; wrong codes lock the account at the limit.
+def second_factor_wait_until(user: User) -> datetime | None:
+    """Until when every code of the user is refused after too many wrong ones, or None."""
+    until = user.second_factor_blocked_until
+    return until if until is not None and until > utcnow() else None
 
-    The failures are counted apart from wrong passwords and only a good code resets
-    them, so logging in again with the password buys no more guesses.
+
+def check_second_factor(user: User, code: str) -> bool:
+    """Accept a TOTP or recovery code once; wrong codes make the next ones wait, doubling.
+
+    The failures are counted per account, apart from wrong passwords, and only a good
+    code resets them, so logging in again with the password buys no more guesses. While
+    the wait lasts every code is refused, a good one too.
     """
     lock_user_row(user)
-    if is_locked(user):
+    if second_factor_wait_until(user) is not None:
         return False
     if two_factor.verify_code(user, code):
-        user.second_factor_failures = 0
+        user.second_factor_failures, user.second_factor_blocked_until = 0, None
         audit.record_security_event("two_factor_passed", actor=user)
         return True
     user.second_factor_failures += 1
     audit.record_security_event("two_factor_failed", actor=user, subject_user=user)
-    if user.second_factor_failures >= current_app.config["LOGIN_MAX_FAILURES"]:
-        user.second_factor_failures = 0
-        _lock_account(user, utcnow())
+    wait = throttling.wait_after(user.second_factor_failures)
+    if wait is not None:
+        user.second_factor_blocked_until = utcnow() + wait
+        _audit_wait(
+            user,
+            user.second_factor_failures,
+            user.second_factor_blocked_until,
+            step="second_factor",
+        )
     return False

@@ -87,3 +87,18 @@ def end_all_access(
     db.session.execute(statement.values(ended_at=now, end_reason=reason))
     if keep is None:
         tokens.revoke_user_tokens(user, actor)
+
+
+def end_sessions_of(user_ids: list[int], reason: str) -> int:
+    """End every open session of these users (their API tokens stay); returns how many.
+
+    No commit.
+    """
+    if not user_ids:
+        return 0
+    result = db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id.in_(user_ids), UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+    )
+    return result.rowcount

@@ -42,7 +42,7 @@ def create_token(user: User, name: str, *, by_operator: bool = False) -> tuple[A
         raise ValidationFailed({"name": "Name the token (e.g. the script that will use it)."})
     if len(name) > NAME_MAX_LENGTH or "\x00" in name:
         raise ValidationFailed({"name": f"At most {NAME_MAX_LENGTH} characters."})
-    if not user.active:
+    if not permissions.can_sign_in(user):
         raise PermissionDenied(f"{user.email} is deactivated and cannot have API tokens.")
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
@@ -62,14 +62,15 @@ def create_token(user: User, name: str, *, by_operator: bool = False) -> tuple[A
 
 
 def authenticate_token(plaintext: str) -> User | None:
-    """The active user this token belongs to, or None (unknown, revoked, user inactive).
+    """The user this token belongs to, or None (unknown, revoked, user or their
+    organization deactivated).
 
     Notes the time of use on the token, at most once a minute; the caller commits.
     """
     if not plaintext or not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(plaintext)))
-    if token is None or token.revoked_at is not None or not token.user.active:
+    if token is None or token.revoked_at is not None or not permissions.can_sign_in(token.user):
         return None
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:

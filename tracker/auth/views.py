@@ -15,6 +15,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
+from tracker import ratelimits
 from tracker.audit import services as audit
 from tracker.auth import services, sessions
 from tracker.auth import two_factor as second_factor
@@ -53,12 +54,15 @@ def login():
         return redirect(url_for("petitions.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except services.TooManyFailures as error:
+            db.session.commit()
+            return _throttled_login(form, error)
         if user is None:
             db.session.commit()
-            form.password.errors.append(
-                "Wrong e-mail or password, or the account is locked or inactive."
-            )
+            setattr(g, ratelimits.LOGIN_FAILED, True)
+            form.password.errors.append("Wrong e-mail or password, or the account is inactive.")
         else:
             needs_code = second_factor.required_for(user)
             key = sessions.start_session(user, second_factor_done=not needs_code)
@@ -80,6 +84,23 @@ def login():
     )  # fmt: skip
 
 
+def _throttled_login(form, error):
+    """429 with Retry-After, the form kept: the same answer whether the e-mail exists or not."""
+    setattr(g, ratelimits.LOGIN_FAILED, True)
+    retry_after = ratelimits.retry_after_seconds(error.until.timestamp())
+    form.password.errors.append(f"{error.message} Try again in {_duration(retry_after)}.")
+    page = render_template(
+        "auth/login.html", form=form, two_factor_off=not current_app.config["TWO_FACTOR_REQUIRED"]
+    )
+    return page, 429, {"Retry-After": str(retry_after)}
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{-(-seconds // 60)} minutes"
+
+
 def _second_factor_given():
     g.user_session.second_factor_at = utcnow()
     if current_user.must_change_password:
@@ -95,8 +116,8 @@ def two_factor():
         return redirect(url_for("petitions.home"))
     if not current_user.totp_secret:
         return redirect(url_for("auth.two_factor_setup", next=request.args.get("next")))
-    if services.is_locked(current_user):
-        return _end_login("The account is locked for a while after too many wrong attempts.")
+    if services.second_factor_wait_until(current_user) is not None:
+        return _end_login(_code_wait_message(current_user))
     form = TwoFactorForm()
     if form.validate_on_submit():
         if services.check_second_factor(current_user, form.code.data):
@@ -104,8 +125,8 @@ def two_factor():
             db.session.commit()
             return response
         db.session.commit()
-        if services.is_locked(current_user):
-            return _end_login("Too many wrong codes: the account is locked for a while.")
+        if services.second_factor_wait_until(current_user) is not None:
+            return _end_login(_code_wait_message(current_user))
         form.code.errors.append("That code is not valid (or was already used).")
     return render_template("auth/two_factor.html", form=form), 422 if form.errors else 200
 
@@ -144,8 +165,13 @@ def two_factor_setup():
     ), 422 if form.errors else 200  # fmt: skip
 
 
+def _code_wait_message(user) -> str:
+    seconds = ratelimits.retry_after_seconds(user.second_factor_blocked_until.timestamp())
+    return f"Too many wrong codes: codes are refused for the next {_duration(seconds)}."
+
+
 def _end_login(message: str):
-    sessions.end_session(g.user_session, "locked")
+    sessions.end_session(g.user_session, "throttled")
     db.session.commit()
     logout_user()
     session.clear()

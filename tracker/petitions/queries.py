@@ -218,3 +218,27 @@ def assignable_staff() -> list[User]:
             .order_by(User.name)
         )
     )
+
+
+def open_cases_assigned_to(user: User) -> list[Petition]:
+    """The undecided cases the user works on, oldest first."""
+    undecided = [stage.value for stage in Stage if not stage.is_decided]
+    return list(
+        db.session.scalars(
+            select(Petition)
+            .where(Petition.assignee_id == user.id, Petition.stage.in_(undecided))
+            .order_by(Petition.created_at, Petition.id)
+        )
+    )
+
+
+def staff_for_assignee_filter() -> list[User]:
+    """Everyone who may hold cases, deactivated people too (their old cases stay findable),
+    active ones first."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.role.in_([Role.REVIEWER.value, Role.SUPERVISOR.value]))
+            .order_by(User.active.desc(), User.name)
+        )
+    )

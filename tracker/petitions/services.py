@@ -19,13 +19,14 @@ from tracker.database import utcnow
 from tracker.errors import (
     BulkRefused,
     CasesChanged,
+    Conflict,
     NotFound,
     PermissionDenied,
     StaleVersion,
     ValidationFailed,
 )
 from tracker.extensions import db
-from tracker.petitions import importing, merging
+from tracker.petitions import importing, merging, queries
 from tracker.petitions.models import EDITABLE_FIELDS, CaseNumberCounter, Note, Petition
 from tracker.petitions.validation import normalize, petition_errors
 from tracker.workflow import Stage, WrongStage, check_transition, get_transition
@@ -278,6 +279,24 @@ def assign_petition(
         details={"version": petition.version},
     )  # fmt: skip
     return petition
+
+
+def reassign_open_cases(
+    actor: User, user: User, assignee: User | None, *, expected_cases: list[str] | None = None
+) -> list[str]:
+    """Give every open (undecided) case of ``user`` to ``assignee``, or back to the unassigned
+    queue when None, each through ``assign_petition`` (its own audit entry). With
+    ``expected_cases``, the case numbers the actor confirmed: if the open cases differ now,
+    Conflict and nothing changes. Returns the case numbers reassigned."""
+    cases = queries.open_cases_assigned_to(user)
+    case_numbers = [petition.case_number for petition in cases]
+    if expected_cases is not None and sorted(expected_cases) != sorted(case_numbers):
+        raise Conflict(
+            f"{user.name}'s open cases changed since you confirmed them: check the list again."
+        )
+    for petition in cases:
+        assign_petition(petition, actor, assignee)
+    return case_numbers
 
 
 def add_note(petition: Petition, author: User, body: str, visibility: str) -> Note:

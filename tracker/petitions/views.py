@@ -55,7 +55,10 @@ def queue():
     """The queue (staff) or the organization's cases (advocates), filtered, sorted, paginated."""
     form = QueueFilterForm(request.args)
     if current_user.is_staff:
-        form.assignee.choices += options((str(u.id), u.name) for u in queries.assignable_staff())
+        form.assignee.choices += options(
+            (str(u.id), u.name if u.active else f"{u.name} (deactivated)")
+            for u in queries.staff_for_assignee_filter()
+        )
         form.organization.choices += options(
             (str(o.id), o.name)
             for o in db.session.scalars(select(Organization).order_by(Organization.name))

@@ -1,0 +1,124 @@
+"""Per-client rate limits (Flask-Limiter): which routes, counted per what, answered how.
+
+Each app gets a limiter of its own (``init_app``), so two apps in one process — the test
+suite builds several — never share counts or storage. The limits are read from the
+configuration at request time (``RATELIMIT_*`` in config.py):
+
+- sign-in (POST /login) per client address, all attempts and, more tightly, failed ones;
+- second-factor codes (POST /login/two-factor) per client address;
+- password changes and token creations per signed-in user;
+- the whole API per bearer token and per client address.
+
+A request over a limit gets 429 with ``Retry-After``: problem+json on the API, the error
+page on the web. Rate limits are not audited: a flood must not become audit entries.
+"""
+
+import hashlib
+import math
+import time
+
+from flask import Flask, current_app, g, render_template, request
+from flask_limiter import Limiter, RequestLimit
+from flask_limiter.errors import RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from tracker.api.auth import is_api_path
+from tracker.api.problems import problem
+from tracker.extensions import db
+
+#: Set by a view when a sign-in attempt failed, so only failures count against
+#: RATELIMIT_LOGIN_FAILURES.
+LOGIN_FAILED = "login_attempt_failed"
+
+
+def _configured(name: str):
+    return lambda: current_app.config[name]
+
+
+def signed_in_user_or_address() -> str:
+    """The signed-in user (colleagues behind one address are counted apart), else the address."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.get_id()}"
+    return f"address:{get_remote_address()}"
+
+
+def bearer_token_or_address() -> str:
+    """The presented bearer token (as its SHA-256, never in clear), else the address.
+
+    Limits are checked before the token is looked up, so a flood of unknown tokens costs
+    no database work beyond what the address limit allows.
+    """
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer" and credentials:
+        digest = hashlib.sha256(credentials.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"token:{digest}"
+    return f"address:{get_remote_address()}"
+
+
+def _remember_reset(limit: RequestLimit) -> None:
+    """on_breach: keep the latest moment a breached limit frees up, for Retry-After."""
+    g.rate_limit_reset = max(g.get("rate_limit_reset", 0), limit.reset_at)
+
+
+def retry_after_seconds(reset_at: float) -> int:
+    return max(1, math.ceil(reset_at - time.time()))
+
+
+def _handle_rate_limited(error: RateLimitExceeded):
+    db.session.rollback()
+    retry_after = str(retry_after_seconds(g.get("rate_limit_reset", time.time() + 1)))
+    message = f"Too many requests (at most {error.description}). Try again in {retry_after} s."
+    if is_api_path(request.path):
+        return problem(429, message, headers={"Retry-After": retry_after})
+    page = render_template("error.html", status=429, message=message)
+    return page, 429, {"Retry-After": retry_after}
+
+
+def _login_failed(response) -> bool:
+    return bool(g.get(LOGIN_FAILED))
+
+
+#: The limited pages: endpoint → the settings that limit it, each with Flask-Limiter's options
+#: (the key is the client address unless ``key_func`` says otherwise).
+VIEW_LIMITS = {
+    "auth.login": {
+        "RATELIMIT_LOGIN": {"methods": ["POST"]},
+        "RATELIMIT_LOGIN_FAILURES": {"methods": ["POST"], "deduct_when": _login_failed},
+    },
+    "auth.two_factor": {"RATELIMIT_TWO_FACTOR": {"methods": ["POST"]}},
+    "auth.change_password": {
+        "RATELIMIT_PASSWORD_CHANGE": {"methods": ["POST"], "key_func": signed_in_user_or_address},
+    },
+    "tokens.create": {"RATELIMIT_TOKEN_CREATION": {"key_func": signed_in_user_or_address}},
+}
+#: The whole API, shared by all its routes: setting → options.
+API_LIMITS = {
+    "RATELIMIT_API_PER_TOKEN": {"key_func": bearer_token_or_address},
+    "RATELIMIT_API_PER_ADDRESS": {},
+}
+
+
+def init_app(app: Flask) -> Limiter:
+    """Trust the configured proxies, then bind a limiter of this app's own to its routes."""
+    proxies = app.config["TRUSTED_PROXY_COUNT"]
+    if proxies:
+        # Only the addresses the trusted proxies appended are believed; anything a client
+        # puts in X-Forwarded-For itself stays to their left and is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    limiter = Limiter(get_remote_address, on_breach=_remember_reset)
+    limiter.init_app(app)
+    for endpoint, limits in VIEW_LIMITS.items():
+        view = app.view_functions[endpoint]
+        for setting, options in limits.items():
+            view = limiter.limit(_configured(setting), scope=setting.lower(), **options)(view)
+        app.view_functions[endpoint] = view
+    from tracker.api.views import blueprint as api_blueprint
+
+    for setting, options in API_LIMITS.items():
+        limiter.shared_limit(_configured(setting), scope=setting.lower(), **options)(api_blueprint)
+    app.register_error_handler(RateLimitExceeded, _handle_rate_limited)
+    app.extensions["tracker_limiter"] = limiter
+    return limiter
