@@ -82,7 +82,9 @@ def test_invalid_fields_are_422_naming_each(api_as):
         ),
     )
     errors = {e["field"]: e["message"] for e in problem_of(response, 422)["errors"]}
+    # Every refused field at once (a type error no longer hides a pattern error).
     assert errors == {
+        "register_number": "Use five digits, a dash, three digits (e.g. 12345-678).",
         "date_of_birth": "Use a date like 2024-12-31.",
         "colour": "Unknown field.",
         "grounds": "Must be a string.",

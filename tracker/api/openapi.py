@@ -1,35 +1,20 @@
-"""The OpenAPI 3.1 description of /api/v1, built from the same constants as the code.
+"""The OpenAPI 3.1 description of /api/v1, built from the same definitions as the code.
 
-Enumerations (kinds, stages, custody statuses, actions), lengths and patterns come from
-the models, the workflow table and the validation rules, so the document cannot drift
-from them; tests/test_api_openapi.py checks its paths against the blueprint's routes and
-runs schemathesis against it. /api/v1/docs renders this same document as a page.
+The request bodies' schemas are generated from the pydantic models that check them
+(``tracker.api.bodies``, themselves built from ``tracker.petitions.fields`` and the workflow
+table); enumerations, lengths and patterns elsewhere come from the same places, so the
+document cannot drift from the code. tests/test_api_openapi.py checks its paths against
+the blueprint's routes and runs schemathesis against it. /api/v1/docs renders this same
+document as a page.
 """
 
 from functools import cache
 
+from tracker.api import bodies
 from tracker.api.serialization import DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_LENGTH, PETITION_FIELDS
+from tracker.petitions.fields import CASE_NUMBER_PATTERN, EDITABLE_FIELDS, KINDS
 from tracker.petitions.importing import MAX_IMPORT_ROWS
-from tracker.petitions.models import CUSTODY_STATUSES, EDITABLE_FIELDS, FIELD_LABELS, KINDS
-from tracker.petitions.validation import MAX_LENGTHS, REGISTER_NUMBER
 from tracker.workflow import PETITION_TRANSITIONS, Stage
-
-CASE_NUMBER_PATTERN = r"^CP-\d{4}-\d{6,}$"
-ACTIONS = [t.name for t in PETITION_TRANSITIONS]
-#: Petition fields every create must give (the others may be omitted or null).
-REQUIRED_ON_CREATE = [
-    "kind",
-    "petitioner_name",
-    "date_of_birth",
-    "offenses",
-    "sentencing_court",
-    "sentence",
-    "sentence_date",
-    "custody_status",
-    "grounds",
-]
-OPTIONAL_FIELDS = ("register_number", "projected_release_date")
-DATE_FIELDS = ("date_of_birth", "sentence_date", "projected_release_date")
 
 INTRODUCTION = """\
 The clemency tracker's JSON API. It acts with the same rules as the web pages: an advocate \
@@ -59,35 +44,9 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _field_schema(name: str, *, nullable: bool) -> dict:
-    if name == "kind":
-        schema = {"type": "string", "enum": list(KINDS)}
-    elif name == "custody_status":
-        schema = {"type": "string", "enum": list(CUSTODY_STATUSES)}
-    elif name in DATE_FIELDS:
-        schema = {"type": "string", "format": "date"}
-    elif name == "register_number":
-        schema = {"type": "string", "pattern": REGISTER_NUMBER.pattern}
-    else:
-        schema = {"type": "string", "minLength": 1}
-        if name in MAX_LENGTHS:
-            schema["maxLength"] = MAX_LENGTHS[name]
-    schema["description"] = FIELD_LABELS[name]
-    if nullable:
-        schema["type"] = [schema["type"], "null"]
-        if "enum" in schema:
-            schema["enum"] = [*schema["enum"], None]
-    return schema
-
-
-def _writable_properties() -> dict:
-    """The writable fields; only the optional ones take null (to clear them)."""
-    return {name: _field_schema(name, nullable=name in OPTIONAL_FIELDS) for name in EDITABLE_FIELDS}
-
-
-def _petition_schema() -> dict:
+def _petition_schema(writable_properties: dict) -> dict:
     properties = {"case_number": {"type": "string", "pattern": CASE_NUMBER_PATTERN}}
-    properties |= _writable_properties()
+    properties |= writable_properties
     properties |= {
         "stage": {"type": "string", "enum": [s.value for s in Stage]},
         "organization": {"type": "string", "description": "The submitting organization."},
@@ -108,31 +67,25 @@ def _petition_schema() -> dict:
     }
 
 
-def _schemas() -> dict:
-    action = {"type": "string", "enum": ACTIONS, "description": "A workflow action."}
-    reason = {
-        "type": ["string", "null"],
-        "maxLength": 10_000,
-        "description": "Required to return, grant, deny or reopen; the advocate sees it.",
+def _request_schemas() -> dict:
+    """The request bodies, generated from their pydantic models (tracker.api.bodies)."""
+    schemas = bodies.json_schemas()
+    # A decision's filter is read by the queue-filter parser, as GET /petitions' query is.
+    schemas["DecisionRequest"]["properties"]["filter"] = {
+        "type": "object",
+        "properties": _filter_properties(),
+        "additionalProperties": False,
     }
-    filter_properties = _filter_properties()
-    decision_common = {"action": action, "reason": reason}
+    return schemas
+
+
+def _schemas() -> dict:
+    action = {"type": "string", "enum": list(bodies.ACTIONS), "description": "A workflow action."}
+    requests = _request_schemas()
     return {
-        "Petition": _petition_schema(),
-        "PetitionCreate": {
-            "type": "object",
-            "properties": _writable_properties(),
-            "required": REQUIRED_ON_CREATE,
-            "additionalProperties": False,
-            "description": "The writable fields. Read-only ones (case_number, stage, "
-            "organization, advocate, assignee, version, time stamps) are refused with 422.",
-        },
-        "PetitionPatch": {
-            "type": "object",
-            "properties": _writable_properties(),
-            "additionalProperties": False,
-            "description": "Only the fields to change.",
-        },
+        "Petition": _petition_schema(requests["PetitionCreate"]["properties"]),
+        "PetitionCreate": requests["PetitionCreate"],
+        "PetitionPatch": requests["PetitionPatch"],
         "PetitionList": {
             "type": "object",
             "properties": {
@@ -145,12 +98,7 @@ def _schemas() -> dict:
             "required": ["items", "next_cursor"],
             "additionalProperties": False,
         },
-        "TransitionRequest": {
-            "type": "object",
-            "properties": decision_common,
-            "required": ["action"],
-            "additionalProperties": False,
-        },
+        "TransitionRequest": requests["TransitionRequest"],
         "HistoryEntry": {
             "type": "object",
             "properties": {
@@ -186,52 +134,7 @@ def _schemas() -> dict:
             "required": ["items"],
             "additionalProperties": False,
         },
-        "DecisionRequest": {
-            "description": "One action and reason for many cases, chosen by exactly one of: "
-            "case_numbers; filter (the filters of GET /petitions); versions (case number → "
-            "the version you read: a case changed since is refused with 412).",
-            "oneOf": [
-                {
-                    "type": "object",
-                    "properties": decision_common
-                    | {
-                        "case_numbers": {
-                            "type": "array",
-                            "items": {"type": "string"},
-                            "minItems": 1,
-                        },
-                    },
-                    "required": ["action", "case_numbers"],
-                    "additionalProperties": False,
-                },
-                {
-                    "type": "object",
-                    "properties": decision_common
-                    | {
-                        "filter": {
-                            "type": "object",
-                            "properties": filter_properties,
-                            "additionalProperties": False,
-                        },
-                    },
-                    "required": ["action", "filter"],
-                    "additionalProperties": False,
-                },
-                {
-                    "type": "object",
-                    "properties": decision_common
-                    | {
-                        "versions": {
-                            "type": "object",
-                            "additionalProperties": {"type": "integer", "minimum": 1},
-                            "minProperties": 1,
-                        },
-                    },
-                    "required": ["action", "versions"],
-                    "additionalProperties": False,
-                },
-            ],
-        },
+        "DecisionRequest": requests["DecisionRequest"],
         "DecisionResult": {
             "type": "object",
             "properties": {

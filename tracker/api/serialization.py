@@ -1,13 +1,12 @@
 """The API's JSON: petitions and history entries out; request bodies, filters and cursors in.
 
 People are named by e-mail, dates are ISO 8601 (``2024-12-31``), time stamps RFC 3339 in
-UTC (``2026-01-31T14:05:09.123456Z``). Field values go through the same parsing and rules
-as CSV import (``tracker.petitions.validation``); only transport problems are checked here.
+UTC (``2026-01-31T14:05:09.123456Z``). Request bodies are read here (JSON, nesting, text a
+database can store) and checked by the models of ``tracker.api.bodies``.
 """
 
 import base64
 import binascii
-import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
@@ -19,10 +18,8 @@ from tracker.api.problems import MalformedRequest
 from tracker.auth.models import User
 from tracker.auth.services import find_user_by_email
 from tracker.errors import PermissionDenied, ValidationFailed
-from tracker.petitions.importing import READ_ONLY_FIELDS
 from tracker.petitions.models import EDITABLE_FIELDS, KINDS, Petition
 from tracker.petitions.queries import QueueFilters
-from tracker.petitions.validation import DATE_FIELDS, parse_petition_fields
 from tracker.workflow import Stage
 
 #: A petition's fields, in the order the API shows them.
@@ -35,9 +32,6 @@ PETITION_FIELDS = (
 #: The filters of GET /petitions, also accepted as the ``filter`` of POST /decisions.
 FILTER_NAMES = ("stage", "kind", "q", "assignee")
 DEFAULT_LIMIT, MAX_LIMIT = 25, 100
-#: Fields whose JSON value must be exact (no spaces around it, null rather than "").
-EXACT_FIELDS = ("kind", "register_number", "custody_status", *DATE_FIELDS)
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_QUERY_LENGTH = 200
 
 
@@ -88,71 +82,67 @@ def entry_json(entry) -> dict:
 # --- reading requests ---------------------------------------------------------------------------
 
 
-def _bad_strings(value) -> bool:
+#: How deeply a JSON body may nest objects and arrays (the body itself is level 1). No body
+#: of this API needs more than 3; the limit keeps every walk over a body short and shallow.
+MAX_JSON_DEPTH = 32
+TOO_DEEP = f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep."
+
+
+def _unstorable(text: str) -> bool:
     """Text no database column can hold: NUL characters, lone surrogates."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return True
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_bad_strings(k) or _bad_strings(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_bad_strings(item) for item in value)
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
     return False
 
 
+def _members(value) -> list:
+    if isinstance(value, dict):
+        return [*value.keys(), *value.values()]
+    return list(value) if isinstance(value, list) else []
+
+
+def _unstorable_members(body: dict) -> set[str]:
+    """The members of the body holding unstorable text anywhere; 400 when nested too deeply.
+
+    A loop over an explicit stack, not recursion: no body can exhaust the interpreter's.
+    """
+    refused = set()
+    for name, value in body.items():
+        stack = [(name, 1), (value, 1)]
+        while stack:
+            item, depth = stack.pop()
+            if isinstance(item, str):
+                if _unstorable(item):
+                    refused.add(str(name))
+            elif isinstance(item, dict | list):
+                if depth >= MAX_JSON_DEPTH:
+                    raise MalformedRequest(TOO_DEEP)
+                stack.extend((member, depth + 1) for member in _members(item))
+    return refused
+
+
 def json_object() -> dict:
-    """The request body as a JSON object: 415 if not JSON, 400 if malformed, 422 for bad text."""
+    """The request body as a JSON object: 415 if not JSON, 400 if malformed or nested too
+    deeply, 422 naming each member that holds text no database can store."""
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
     try:
         body = json.loads(request.get_data(cache=False))
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise MalformedRequest(TOO_DEEP) from None
+    except ValueError:
         raise MalformedRequest("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise MalformedRequest("The body must be a JSON object.")
-    errors = {
-        str(name): "Contains a NUL character or an invalid Unicode character."
-        for name, value in body.items()
-        if _bad_strings(name) or _bad_strings(value)
-    }
-    if errors:
-        raise ValidationFailed(errors)
+    refused = _unstorable_members(body)
+    if refused:
+        message = "Contains a NUL character or an invalid Unicode character."
+        raise ValidationFailed({name: message for name in sorted(refused)})
     return body
-
-
-def _format_errors(body: dict) -> dict[str, str]:
-    """JSON is typed: a coded value or a date is sent exactly, and null (not "") means none.
-
-    (CSV cells and form fields are text, so the shared rules forgive spaces and empty
-    strings; the API's document promises exact formats, and keeps to them.)
-    """
-    errors = {}
-    for name in EXACT_FIELDS:
-        value = body.get(name)
-        if not isinstance(value, str):
-            continue
-        if value == "" or value != value.strip():
-            errors[name] = "Send the value without surrounding spaces, or null for none."
-        elif name in DATE_FIELDS and not ISO_DATE.fullmatch(value):
-            errors[name] = "Use a date like 2024-12-31."
-    return errors
-
-
-def petition_values(body: dict) -> dict:
-    """Typed petition fields from a create or PATCH body; 422 naming each refused field."""
-    errors = {name: f"'{name}' is read-only." for name in body if name in READ_ONLY_FIELDS}
-    errors |= _format_errors(body)
-    values, parse_errors = parse_petition_fields(
-        {name: value for name, value in body.items() if name not in READ_ONLY_FIELDS}
-    )
-    if errors or parse_errors:
-        raise ValidationFailed(parse_errors | errors)
-    return values
 
 
 def queue_filters(viewer: User, raw: Mapping) -> QueueFilters:

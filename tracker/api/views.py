@@ -6,20 +6,19 @@ personal bearer token (``tracker.api.auth``); the description of the API is at
 /api/v1/openapi.json, and readable at /api/v1/docs.
 """
 
-import re
-
 from flask import Blueprint, g, jsonify, render_template, request, url_for
 from sqlalchemy import tuple_
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
 
 from tracker import permissions
-from tracker.api import auth, openapi, problems, serialization
+from tracker.api import auth, bodies, openapi, problems, serialization
 from tracker.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 from tracker.petitions import importing, queries, services
+from tracker.petitions.fields import CASE_NUMBER
 from tracker.petitions.models import Petition
-from tracker.workflow import PETITION_TRANSITIONS, get_transition
+from tracker.workflow import get_transition
 
 blueprint = Blueprint("api", __name__, url_prefix=auth.API_PREFIX)
 blueprint.before_app_request(auth.shield_api_requests)
@@ -28,10 +27,6 @@ blueprint.before_request(
     auth.check_query({"api.list_petitions": (*serialization.FILTER_NAMES, "limit", "cursor")})
 )
 problems.register(blueprint)
-
-CASE_NUMBER = re.compile(r"^CP-\d{4}-\d{6,}$")
-ACTIONS = tuple(t.name for t in PETITION_TRANSITIONS)
-MAX_REASON_LENGTH = 10_000
 
 
 class VersionNotNamed(DomainError):
@@ -100,20 +95,6 @@ def _refuse_unknown_fields(body: dict, known: tuple[str, ...]) -> None:
         raise ValidationFailed(unknown)
 
 
-def _action_and_reason(body: dict) -> tuple[str, str | None]:
-    errors = {}
-    action, reason = body.get("action"), body.get("reason")
-    if action not in ACTIONS:
-        errors["action"] = "One of: " + ", ".join(ACTIONS) + "."
-    if reason is not None and not isinstance(reason, str):
-        errors["reason"] = "Must be a string."
-    elif reason is not None and len(reason) > MAX_REASON_LENGTH:
-        errors["reason"] = f"At most {MAX_REASON_LENGTH} characters."
-    if errors:
-        raise ValidationFailed(errors)
-    return action, reason
-
-
 # --- petitions ----------------------------------------------------------------------------------
 
 
@@ -142,7 +123,7 @@ def create_petition():
     """An advocate submits a petition for their organization: 201 with its Location."""
     if not permissions.can_submit_petition(g.api_user):
         raise PermissionDenied("Only an advocate of an organization may submit a petition.")
-    values = serialization.petition_values(serialization.json_object())
+    values = bodies.petition_values(bodies.PetitionCreate)
     petition = services.submit_petition(g.api_user, values)
     response = _petition_response(petition, 201)  # before the commit: see _petition_response
     response.headers["Location"] = url_for("api.get_petition", case_number=petition.case_number)
@@ -166,7 +147,7 @@ def update_petition(case_number):
             f"You may not edit case {petition.case_number} while it is "
             f"{petition.stage_enum.label.lower()}."
         )
-    values = serialization.petition_values(serialization.json_object())
+    values = bodies.petition_values(bodies.PetitionPatch)
     services.update_petition(petition, g.api_user, values, expected_version)
     response = _petition_response(petition)  # before the commit: see _petition_response
     db.session.commit()
@@ -177,11 +158,9 @@ def update_petition(case_number):
 def transition_petition(case_number):
     """Take a workflow action; 403 for a role that may not, 409 from the wrong stage."""
     petition = _petition(case_number)
-    body = serialization.json_object()
-    _refuse_unknown_fields(body, ("action", "reason"))
-    action, reason = _action_and_reason(body)
+    body = bodies.read(bodies.TransitionRequest)
     expected_version = _expected_version(petition, required=False)
-    services.apply_transition(petition, g.api_user, action, reason, expected_version)
+    services.apply_transition(petition, g.api_user, body.action, body.reason, expected_version)
     response = _petition_response(petition)  # before the commit: see _petition_response
     db.session.commit()
     return response
@@ -223,27 +202,14 @@ def import_petitions():
     return {"imported": len(case_numbers), "case_numbers": case_numbers}, 201
 
 
-def _selected_versions(body: dict) -> dict[str, int | None]:
+def _selected_versions(body: bodies.DecisionRequest) -> dict[str, int | None]:
     """The cases a decision is for: {case number: version expected, or None for any}."""
-    chosen = [name for name in ("case_numbers", "filter", "versions") if name in body]
-    if len(chosen) != 1:
-        raise ValidationFailed(
-            {"case_numbers": "Give exactly one of case_numbers, filter or versions."}
-        )
-    selection = body[chosen[0]]
-    if chosen[0] == "case_numbers":
-        if not isinstance(selection, list) or not all(isinstance(c, str) for c in selection):
-            raise ValidationFailed({"case_numbers": "A list of case numbers."})
-        return dict.fromkeys(selection)
-    if chosen[0] == "versions":
-        if not isinstance(selection, dict) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and 1 <= v < 2**31
-            for v in selection.values()
-        ):
-            raise ValidationFailed({"versions": "An object of case number: version (ETag)."})
-        return dict(selection)
-    if not isinstance(selection, dict):
-        raise ValidationFailed({"filter": "An object of filters, as for GET /petitions."})
+    selector = body.selector()
+    if selector == "case_numbers":
+        return dict.fromkeys(body.case_numbers)
+    if selector == "versions":
+        return dict(body.versions)
+    selection = body.filter
     _refuse_unknown_fields(selection, serialization.FILTER_NAMES)
     filters = serialization.queue_filters(g.api_user, selection)
     matching = queries.queue_query(g.api_user, filters).with_only_columns(Petition.case_number)
@@ -256,15 +222,13 @@ def decide_petitions():
     """One transition for many cases, all or nothing: 200 with each case's new version."""
     if not permissions.can_work_queue(g.api_user):
         raise PermissionDenied("Only reviewers and supervisors decide cases.")
-    body = serialization.json_object()
-    _refuse_unknown_fields(body, ("action", "reason", "case_numbers", "filter", "versions"))
-    action, reason = _action_and_reason(body)
+    body = bodies.read(bodies.DecisionRequest)
     versions = _selected_versions(body)
-    decided = services.decide_petitions(g.api_user, action, reason, versions)
+    decided = services.decide_petitions(g.api_user, body.action, body.reason, versions)
     db.session.commit()
-    stage = get_transition(action).target.value
+    stage = get_transition(body.action).target.value
     return {
-        "action": action,
+        "action": body.action,
         "count": len(decided),
         "items": [
             {"case_number": number, "stage": stage, "version": version}

@@ -12,12 +12,14 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from tracker import permissions
 from tracker.errors import BulkRefused, CasesChanged
 from tracker.extensions import db
 from tracker.petitions import importing, queries, services
+from tracker.petitions.fields import CASE_NUMBER_FORMAT, REASON_MAX_LENGTH
+from tracker.petitions.forms import limited
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS, Petition
 from tracker.workflow import (
     PETITION_TRANSITIONS,
@@ -33,7 +35,7 @@ blueprint = Blueprint("bulk", __name__)
 QUEUE_FILTERS = ("q", "stage", "kind", "assignee", "organization", "sort")
 #: How many of the selected cases the confirmation page lists by name.
 LISTED_ON_CONFIRMATION = 200
-SELECTION_ITEM = re.compile(r"^(CP-\d{4}-\d{6,}):(\d{1,9})$")
+SELECTION_ITEM = re.compile(rf"({CASE_NUMBER_FORMAT}):([0-9]{{1,9}})")
 
 
 def bulk_actions(user) -> list:
@@ -72,21 +74,21 @@ class BulkSelectionForm(_QueueFilterFields):
     case_numbers = SelectMultipleField(validate_choice=False)
     all_matching = BooleanField()
     action = SelectField("Action", validate_choice=False, validators=[DataRequired()])
-    reason = TextAreaField("Reason", validators=[Length(max=10_000)])
+    reason = TextAreaField("Reason", validators=[limited(REASON_MAX_LENGTH)])
 
 
 class BulkApplyForm(_QueueFilterFields):
     """Posted from the confirmation: the exact cases and versions, the action, the reason."""
 
     action = HiddenField(validators=[DataRequired()])
-    reason = HiddenField(validators=[Length(max=10_000)])
+    reason = HiddenField(validators=[limited(REASON_MAX_LENGTH)])
     #: "CP-2026-000001:3 CP-2026-000002:1 …": each case and the version it had when confirmed.
     selection = HiddenField(validators=[DataRequired()])
 
     def expected_versions(self) -> dict[str, int] | None:
         versions = {}
         for item in self.selection.data.split():
-            match = SELECTION_ITEM.match(item)
+            match = SELECTION_ITEM.fullmatch(item)
             if match is None:
                 return None
             versions[match[1]] = int(match[2])

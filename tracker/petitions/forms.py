@@ -14,9 +14,30 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import HiddenInput
 
 from tracker.forms import options
-from tracker.petitions.models import CUSTODY_STATUSES, EDITABLE_FIELDS, KINDS, NOTE_VISIBILITIES
+from tracker.petitions.fields import (
+    CUSTODY_STATUSES,
+    EDITABLE_FIELDS,
+    FIELDS_BY_NAME,
+    KINDS,
+    NOTE_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    too_long,
+)
+from tracker.petitions.models import NOTE_VISIBILITIES
 from tracker.petitions.validation import normalize, petition_errors
 from tracker.workflow import Stage
+
+
+def limited(max_length: int) -> Length:
+    """WTForms' Length with the message every interface gives (and the maxlength attribute)."""
+    return Length(max=max_length, message=too_long(max_length))
+
+
+def field_validators(name: str) -> list:
+    """The validators of a petition field, from its declaration in tracker.petitions.fields."""
+    field = FIELDS_BY_NAME[name]
+    presence = DataRequired() if field.required else Optional()
+    return [presence, limited(field.max_length)]
 
 
 class VersionedForm(FlaskForm):
@@ -36,24 +57,24 @@ class PetitionForm(VersionedForm):
         "Kind of clemency", choices=options(KINDS.items()), validators=[InputRequired()]
     )
     petitioner_name = StringField(
-        "Petitioner's full name", validators=[DataRequired(), Length(max=200)]
+        "Petitioner's full name", validators=field_validators("petitioner_name")
     )
     register_number = StringField(
         "Federal register number",
-        validators=[Optional(), Length(max=9)],
+        validators=field_validators("register_number"),
         description="Five digits, a dash, three digits (e.g. 12345-678). "
         "Required for a commutation; optional for a pardon.",
     )
     date_of_birth = DateField("Date of birth", validators=[InputRequired()])
-    offenses = TextAreaField("Offense(s) of conviction", validators=[DataRequired()])
+    offenses = TextAreaField("Offense(s) of conviction", validators=field_validators("offenses"))
     sentencing_court = StringField(
         "Sentencing court (federal district)",
-        validators=[DataRequired(), Length(max=200)],
+        validators=field_validators("sentencing_court"),
         description="For example: District of Maryland; Eastern District of Texas.",
     )
     sentence = StringField(
         "Sentence imposed",
-        validators=[DataRequired(), Length(max=500)],
+        validators=field_validators("sentence"),
         description="For example: 240 months' imprisonment, 5 years' supervised release.",
     )
     sentence_date = DateField("Date of sentence", validators=[InputRequired()])
@@ -65,7 +86,7 @@ class PetitionForm(VersionedForm):
         validators=[Optional()],
         description="Commutations only, when known.",
     )
-    grounds = TextAreaField("Grounds for clemency", validators=[DataRequired()])
+    grounds = TextAreaField("Grounds for clemency", validators=field_validators("grounds"))
     submit = SubmitField("Save")
 
     def petition_values(self) -> dict:
@@ -95,7 +116,7 @@ class TransitionForm(VersionedForm):
     action = SelectField("Action", validate_choice=False, validators=[DataRequired()])
     reason = TextAreaField(
         "Reason",
-        validators=[Length(max=10_000)],
+        validators=[limited(REASON_MAX_LENGTH)],
         description="Required to return, grant, deny or reopen. The advocate sees it.",
     )
     submit = SubmitField("Apply")
@@ -111,7 +132,7 @@ class TakeForm(VersionedForm):
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField("Note", validators=[DataRequired(), Length(max=20_000)])
+    body = TextAreaField("Note", validators=[DataRequired(), limited(NOTE_MAX_LENGTH)])
     visibility = RadioField(
         "Who sees it", choices=options(NOTE_VISIBILITIES.items()), default="internal",
         validators=[InputRequired()],

@@ -8,45 +8,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from tracker.auth.models import Organization, User
 from tracker.database import UTCDateTime, utcnow
 from tracker.extensions import db
+from tracker.petitions.fields import (  # noqa: F401  (re-exported: the names of the fields)
+    CUSTODY_STATUSES,
+    EDITABLE_FIELDS,
+    FIELD_LABELS,
+    KINDS,
+    max_length,
+)
 from tracker.workflow import Stage
 
 STAGE_VALUES = tuple(s.value for s in Stage)
-KINDS = {"pardon": "Pardon", "commutation": "Commutation of sentence"}
-CUSTODY_STATUSES = {
-    "in_prison": "In prison",
-    "home_confinement": "Home confinement",
-    "supervised_release": "Supervised release",
-    "released": "Released",
-}
 NOTE_VISIBILITIES = {"internal": "Internal (staff only)", "shared": "Shared with the advocate"}
-
-#: The fields an advocate fills in and staff may correct; each edit is audited field by field.
-EDITABLE_FIELDS = (
-    "kind",
-    "petitioner_name",
-    "register_number",
-    "date_of_birth",
-    "offenses",
-    "sentencing_court",
-    "sentence",
-    "sentence_date",
-    "custody_status",
-    "projected_release_date",
-    "grounds",
-)
-FIELD_LABELS = {
-    "kind": "Kind",
-    "petitioner_name": "Petitioner's full name",
-    "register_number": "Federal register number",
-    "date_of_birth": "Date of birth",
-    "offenses": "Offense(s) of conviction",
-    "sentencing_court": "Sentencing court",
-    "sentence": "Sentence imposed",
-    "sentence_date": "Date of sentence",
-    "custody_status": "Custody status",
-    "projected_release_date": "Projected release date",
-    "grounds": "Grounds for clemency",
-}
 
 
 class Petition(db.Model):
@@ -86,14 +58,15 @@ class Petition(db.Model):
     case_number: Mapped[str] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     stage: Mapped[str] = mapped_column(String(20), default=Stage.RECEIVED.value)
-    petitioner_name: Mapped[str] = mapped_column(String(200))
+    petitioner_name: Mapped[str] = mapped_column(String(max_length("petitioner_name")))
     #: Federal Bureau of Prisons register number, NNNNN-NNN.
-    register_number: Mapped[str | None] = mapped_column(String(9))
+    register_number: Mapped[str | None] = mapped_column(String(max_length("register_number")))
     date_of_birth: Mapped[date] = mapped_column(Date)
+    #: Text columns: the length limit is the application's (tracker.petitions.fields).
     offenses: Mapped[str] = mapped_column(Text)
     #: Federal district that imposed the sentence.
-    sentencing_court: Mapped[str] = mapped_column(String(200))
-    sentence: Mapped[str] = mapped_column(String(500))
+    sentencing_court: Mapped[str] = mapped_column(String(max_length("sentencing_court")))
+    sentence: Mapped[str] = mapped_column(String(max_length("sentence")))
     sentence_date: Mapped[date] = mapped_column(Date)
     custody_status: Mapped[str] = mapped_column(String(30))
     projected_release_date: Mapped[date | None] = mapped_column(Date)

@@ -1,6 +1,5 @@
 """Read-side queries for petitions: the queue, timelines, conflicts. No writes here."""
 
-import re
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Select, func, select
@@ -12,8 +11,8 @@ from tracker.audit.replay import replay
 from tracker.auth.models import User
 from tracker.extensions import db
 from tracker.forms import parse_id
+from tracker.petitions.fields import CASE_NUMBER, REGISTER_NUMBER
 from tracker.petitions.models import EDITABLE_FIELDS, Petition
-from tracker.petitions.validation import REGISTER_NUMBER
 from tracker.workflow import Role, Stage
 
 #: What an advocate sees of their own case's history.
@@ -36,9 +35,6 @@ class QueueFilters:
     assignee: str | None = None  #: "me", "none", or a user id
     organization: str | None = None  #: organization id
     sort: str = "oldest"
-
-
-CASE_NUMBER = re.compile(r"^CP-[0-9]{4}-[0-9]{6,}$")
 
 
 def search_condition(q: str):

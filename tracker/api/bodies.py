@@ -1,0 +1,245 @@
+"""The API's request bodies as pydantic models: each one checks a body and describes it.
+
+The petition models are built from the field declarations of ``tracker.petitions.fields``
+(the same ones the forms, CSV import and the model's columns read), the actions from the
+workflow table; ``tracker.api.openapi`` takes its components from ``json_schemas()``. So
+what the API accepts and what its document says it accepts are one definition.
+
+Unknown members are refused (``extra="forbid"``); every refusal is a 422 whose ``errors``
+name each field, in the words the forms and CSV import use.
+"""
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    WrapValidator,
+    create_model,
+)
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+from pydantic_core import PydanticCustomError
+
+from tracker.api.serialization import json_object
+from tracker.errors import ValidationFailed
+from tracker.petitions.fields import (
+    DATE_FORMAT,
+    FIELDS,
+    REASON_MAX_LENGTH,
+    REQUIRED,
+    PetitionField,
+    too_long,
+)
+from tracker.petitions.importing import READ_ONLY_FIELDS
+from tracker.workflow import PETITION_TRANSITIONS
+
+ACTIONS = tuple(t.name for t in PETITION_TRANSITIONS)
+#: A decision chooses its cases by exactly one of these members.
+SELECTORS = ("case_numbers", "filter", "versions")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class Body(BaseModel):
+    """A request body: unknown members refused, input values never echoed in errors."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+def refused_with(message: str) -> WrapValidator:
+    """Whatever is wrong with the value, say it with this one message (the field's own)."""
+
+    def validate(value, handler):
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("invalid_value", message) from None
+
+    return WrapValidator(validate)
+
+
+def _iso_date(value) -> date:
+    # JSON dates are exact: 2024-12-31, no spaces, no other ISO 8601 spelling.
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise PydanticCustomError("date_format", DATE_FORMAT)
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def _field_type(field: PetitionField):
+    """The annotation of a petition field: its type, limits and messages from its declaration."""
+    if field.choices is not None:
+        annotation = Annotated[Literal[tuple(field.choices)], refused_with(field.invalid_message)]
+    elif field.type == "date":
+        annotation = IsoDate
+    else:
+        annotation = Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=field.max_length, pattern=field.pattern),
+        ]
+        if field.pattern is not None:
+            annotation = Annotated[annotation, refused_with(field.invalid_message)]
+    # Only a field a petition may lack takes null (to clear it).
+    return annotation if field.required else annotation | None
+
+
+def _petition_model(name: str, description: str, *, create: bool) -> type[Body]:
+    members = {}
+    for field in FIELDS:
+        required = create and field.required
+        members[field.name] = (
+            _field_type(field),
+            Field(... if required else None, description=field.label),
+        )
+    return create_model(name, __base__=Body, __doc__=description, **members)
+
+
+PetitionCreate = _petition_model(
+    "PetitionCreate",
+    "The writable fields. Read-only ones (case_number, stage, organization, advocate, "
+    "assignee, version, time stamps) are refused with 422.",
+    create=True,
+)
+PetitionPatch = _petition_model("PetitionPatch", "Only the fields to change.", create=False)
+
+Action = Annotated[
+    Literal[ACTIONS],
+    refused_with("One of: " + ", ".join(ACTIONS) + "."),
+    Field(description="A workflow action."),
+]
+Reason = Annotated[
+    Annotated[str, StringConstraints(max_length=REASON_MAX_LENGTH)] | None,
+    Field(description="Required to return, grant, deny or reopen; the advocate sees it."),
+]
+
+
+class TransitionRequest(Body):
+    action: Action
+    reason: Reason = None
+
+
+class DecisionRequest(Body):
+    """One action and reason for many cases, chosen by exactly one of: case_numbers; filter
+    (the filters of GET /petitions); versions (case number → the version you read: a case
+    changed since is refused with 412)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": [name]} for name in SELECTORS]}
+    )
+
+    action: Action
+    reason: Reason = None
+    case_numbers: Annotated[
+        list[str], Field(min_length=1), refused_with("A list of case numbers.")
+    ] = None
+    filter: Annotated[
+        dict[str, Any], refused_with("An object of filters, as for GET /petitions.")
+    ] = None
+    versions: Annotated[
+        dict[str, Annotated[int, Strict(), Field(ge=1, lt=2**31)]],
+        Field(min_length=1),
+        refused_with("An object of case number: version (ETag)."),
+    ] = None
+
+    def selector(self) -> str:
+        """Which of SELECTORS the body chose the cases by; 422 unless exactly one."""
+        chosen = [name for name in SELECTORS if name in self.model_fields_set]
+        if len(chosen) != 1:
+            raise ValidationFailed(
+                {"case_numbers": "Give exactly one of case_numbers, filter or versions."}
+            )
+        return chosen[0]
+
+
+#: Every request body, as named in the OpenAPI document.
+MODELS = (PetitionCreate, PetitionPatch, TransitionRequest, DecisionRequest)
+
+
+# --- reading a body -------------------------------------------------------------------------------
+
+ModelT = TypeVar("ModelT", bound=Body)
+
+
+def _message(field: str, error: dict) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"'{field}' is read-only." if field in READ_ONLY_FIELDS else "Unknown field."
+    if kind == "missing" or error.get("input", "") is None or kind == "string_too_short":
+        return REQUIRED
+    if kind == "string_too_long":
+        return too_long(error["ctx"]["max_length"])
+    if kind == "string_type":
+        return "Must be a string."
+    return error["msg"]  # our own messages (refused_with, dates), or pydantic's
+
+
+def read(model: type[ModelT]) -> ModelT:
+    """The request's JSON body checked by the model; 422 naming each refused field."""
+    body = json_object()
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        errors = {}
+        for item in error.errors(include_url=False):
+            field = str(item["loc"][0]) if item["loc"] else "body"
+            errors.setdefault(field, _message(field, item))
+        raise ValidationFailed(errors) from None
+
+
+def petition_values(model: type[Body]) -> dict:
+    """The petition fields a create or PATCH body sets (typed: dates are dates)."""
+    return read(model).model_dump(exclude_unset=True)
+
+
+# --- describing them ------------------------------------------------------------------------------
+
+
+class OpenApiSchema(GenerateJsonSchema):
+    """pydantic's JSON Schema, in the style of this API's document: a nullable value is
+    ``"type": [..., "null"]`` (as the docs page shows it), no generated titles, and no
+    ``default: null`` on members that are simply optional."""
+
+    def nullable_schema(self, schema) -> dict:
+        inner = self.generate_inner(schema["schema"])
+        if not isinstance(inner.get("type"), str):
+            return super().nullable_schema(schema)
+        nullable = inner | {"type": [inner["type"], "null"]}
+        if "enum" in inner:
+            nullable["enum"] = [*inner["enum"], None]
+        return nullable
+
+    def default_schema(self, schema) -> dict:
+        if schema.get("default", ...) is None:
+            return self.generate_inner(schema["schema"])
+        return super().default_schema(schema)
+
+    def field_title_should_be_set(self, schema) -> bool:
+        return False
+
+    def model_schema(self, schema) -> dict:
+        json_schema = super().model_schema(schema)
+        json_schema.pop("title", None)
+        if "description" in json_schema:  # a docstring's line breaks are not the text's
+            json_schema["description"] = " ".join(json_schema["description"].split())
+        return json_schema
+
+
+def json_schemas() -> dict[str, dict]:
+    """The request bodies' schemas, by model name, with references between components."""
+    _, definitions = models_json_schema(
+        [(model, "validation") for model in MODELS],
+        ref_template="#/components/schemas/{model}",
+        schema_generator=OpenApiSchema,
+    )
+    return definitions["$defs"]
