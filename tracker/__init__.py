@@ -103,8 +103,10 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     csrf.exempt(api_blueprint)  # bearer tokens only: a browser never sends one on its own
 
     from tracker import cli, ratelimits, web
+    from tracker.body_limit import ChunkedBodyLimit
 
     cli.register(app)
     web.register(app)
     ratelimits.init_app(app)
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config)
     return app

@@ -90,3 +90,7 @@ def http_error_response(error: HTTPException) -> Response:
 def register(blueprint: Blueprint) -> None:
     blueprint.register_error_handler(DomainError, domain_error_response)
     blueprint.register_error_handler(HTTPException, http_error_response)
+    # Flask looks for a handler of the status code (500) in the blueprint and then in the
+    # app before it looks for one of the class (HTTPException): without this, the app's HTML
+    # error page would answer an unexpected error in an API view.
+    blueprint.register_error_handler(InternalServerError, http_error_response)
