@@ -15,13 +15,10 @@ Only servers that de-chunk the body and mark the end of its stream (``wsgi.input
 gunicorn, Werkzeug's development server) pass chunked bodies to the app at all.
 """
 
-import tempfile
+import io
 
 from werkzeug.http import parse_set_header
-from werkzeug.wsgi import ClosingIterator
 
-#: Bodies up to this size stay in memory; larger ones spill to a temporary file.
-IN_MEMORY = 1024 * 1024
 READ_SIZE = 64 * 1024
 
 
@@ -34,10 +31,9 @@ class ChunkedBodyLimit:
 
     def __call__(self, environ, start_response):
         limit = self.config.get("MAX_CONTENT_LENGTH")
-        if limit is None or not _is_chunked(environ):
-            return self.wsgi_app(environ, start_response)
-        body = _buffer_body(environ, limit)
-        return ClosingIterator(self.wsgi_app(environ, start_response), body.close)
+        if limit is not None and _is_chunked(environ):
+            _buffer_body(environ, limit)
+        return self.wsgi_app(environ, start_response)
 
 
 def _is_chunked(environ) -> bool:
@@ -66,11 +62,11 @@ def _drain(source, amount: int) -> None:
         amount -= len(piece)
 
 
-def _buffer_body(environ, limit: int):
-    """Replace the chunked input by the buffered body and its length; returns the buffer."""
+def _buffer_body(environ, limit: int) -> None:
+    """Replace the chunked input by the buffered body and its length."""
     source = environ["wsgi.input"]
-    # Closed when the response is (ClosingIterator above), not at the end of a block.
-    body = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)  # noqa: SIM115
+    # In memory, as Werkzeug's get_data() would hold it anyway; at most the limit plus one.
+    body = io.BytesIO()
     broken = False
     try:
         _copy(source, body, limit + 1)
@@ -90,4 +86,3 @@ def _buffer_body(environ, limit: int):
     environ["CONTENT_LENGTH"] = str(size)
     body.seek(0)
     environ["wsgi.input"] = body
-    return body

@@ -112,14 +112,14 @@ def _unstorable_members(body: dict) -> set[str]:
     """
     refused = set()
     for name, value in body.items():
-        stack = [(name, 1), (value, 1)]
+        stack = [(name, 2), (value, 2)]  # the body is level 1, its members' values level 2
         while stack:
             item, depth = stack.pop()
             if isinstance(item, str):
                 if _unstorable(item):
                     refused.add(str(name))
             elif isinstance(item, dict | list):
-                if depth >= MAX_JSON_DEPTH:
+                if depth > MAX_JSON_DEPTH:
                     raise MalformedRequest(TOO_DEEP)
                 stack.extend((member, depth + 1) for member in _members(item))
     return refused
