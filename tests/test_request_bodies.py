@@ -300,9 +300,13 @@ def test_chunked_bodies_through_gunicorn(committed_app, monkeypatch, tmp_path):
     with committed_app.app_context():
         organization = auth_services.create_organization(None, "Chunked uploads")
         advocate = auth_services.create_user(
-            None, email="chunked@example.org", name="Chunked", role="advocate",
-            password=secrets.token_urlsafe(16), organization=organization,
-        )  # fmt: skip
+            None,
+            email="chunked@example.org",
+            name="Chunked",
+            role="advocate",
+            password=secrets.token_urlsafe(16),
+            organization=organization,
+        )
         _, token = tokens.create_token(advocate, "gunicorn test")
         db.session.commit()
     api = {"Authorization": f"Bearer {token}"}
@@ -317,14 +321,18 @@ def test_chunked_bodies_through_gunicorn(committed_app, monkeypatch, tmp_path):
         )
         assert (status, content_type) == (413, PROBLEM_JSON), body[:300]
         status, content_type, _ = chunked_request(
-            port, "/api/v1/petitions", json.dumps(petition_json(grounds="x" * limit)).encode(),
+            port,
+            "/api/v1/petitions",
+            json.dumps(petition_json(grounds="x" * limit)).encode(),
             api | {"Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         assert (status, content_type) == (413, PROBLEM_JSON)
         status, content_type, _ = chunked_request(
-            port, "/login", b"email=a%40b.org&password=" + b"x" * limit,
+            port,
+            "/login",
+            b"email=a%40b.org&password=" + b"x" * limit,
             {"Content-Type": "application/x-www-form-urlencoded"},
-        )  # fmt: skip
+        )
         assert status == 413 and content_type.startswith("text/html")
         with committed_app.app_context():
             assert petition_count() == 0

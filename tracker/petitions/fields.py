@@ -14,6 +14,7 @@ The case number's pattern and the longest reason and note live here too, for the
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 
 KINDS = {"pardon": "Pardon", "commutation": "Commutation of sentence"}
 CUSTODY_STATUSES = {
@@ -26,6 +27,11 @@ CUSTODY_STATUSES = {
 REQUIRED = "This field is required."
 DATE_FORMAT = "Use a date like 2024-12-31."
 NUL_CHARACTER = "Contains a NUL character."
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
 
 
 def too_long(max_length: int) -> str:
@@ -59,7 +65,7 @@ class PetitionField:
 
     def matches(self, text: str) -> bool:
         """Whether the text is the whole of a value of ``pattern`` (always, without one)."""
-        return self.pattern is None or re.fullmatch(self.pattern, text) is not None
+        return self.pattern is None or _compiled(self.pattern).fullmatch(text) is not None
 
 
 FIELDS = (

@@ -5,8 +5,9 @@ in ``tracker.petitions.fields``; the rules between fields (dates in order, a reg
 number for a commutation) are the short functions below.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date
+from typing import NamedTuple
 
 from tracker.petitions.fields import (
     DATE_FIELDS,
@@ -43,58 +44,74 @@ def field_error(field: PetitionField, value) -> str | None:
         return None if value in field.choices else field.invalid_message
     if field.type == "date":
         return None if isinstance(value, date) else DATE_FORMAT
-    return _text_error(field, value)
-
-
-def _text_error(field: PetitionField, value: str) -> str | None:
     if field.max_length is not None and len(value) > field.max_length:
         return too_long(field.max_length)
-    if not field.matches(value):
+    if field.pattern is not None and not field.matches(value):
         return field.invalid_message
     return None
 
 
-def _dates(values: dict) -> tuple[date | None, date | None, date | None]:
-    """Birth, sentence and release dates, each None unless it is a date."""
-    return tuple(
-        values.get(name) if isinstance(values.get(name), date) else None for name in DATE_FIELDS
-    )
+class _Dates(NamedTuple):
+    """The petition's dates, each None unless it is a valid date."""
+
+    born: date | None
+    sentenced: date | None
+    release: date | None
+
+    @classmethod
+    def of(cls, values: dict) -> "_Dates":
+        born, sentenced = values.get("date_of_birth"), values.get("sentence_date")
+        release = values.get("projected_release_date")
+        return cls(_date_or_none(born), _date_or_none(sentenced), _date_or_none(release))
 
 
-def _register_number_rule(values: dict, today: date) -> Iterator[tuple[str, str]]:
+def _date_or_none(value) -> date | None:
+    return value if isinstance(value, date) else None
+
+
+Rule = Callable[[dict, _Dates, date], tuple[str, str] | None]
+
+
+def _register_number_rule(values: dict, dates: _Dates, today: date):
     if not values.get("register_number") and values.get("kind") == "commutation":
-        yield "register_number", "A commutation needs the federal register number."
+        return "register_number", "A commutation needs the federal register number."
+    return None
 
 
-def _birth_rule(values: dict, today: date) -> Iterator[tuple[str, str]]:
-    born, _, _ = _dates(values)
-    if born is not None and born > today:
-        yield "date_of_birth", "The date of birth cannot be in the future."
+def _birth_rule(values: dict, dates: _Dates, today: date):
+    if dates.born is not None and dates.born > today:
+        return "date_of_birth", "The date of birth cannot be in the future."
+    return None
 
 
-def _sentence_rule(values: dict, today: date) -> Iterator[tuple[str, str]]:
-    born, sentenced, _ = _dates(values)
-    if sentenced is None:
-        return
-    if sentenced > today:
-        yield "sentence_date", "The date of sentence cannot be in the future."
-    elif born is not None and sentenced < born:
-        yield "sentence_date", "The date of sentence cannot be before the date of birth."
+def _sentence_rule(values: dict, dates: _Dates, today: date):
+    if dates.sentenced is None:
+        return None
+    if dates.sentenced > today:
+        return "sentence_date", "The date of sentence cannot be in the future."
+    if dates.born is not None and dates.sentenced < dates.born:
+        return "sentence_date", "The date of sentence cannot be before the date of birth."
+    return None
 
 
-def _release_rule(values: dict, today: date) -> Iterator[tuple[str, str]]:
-    _, sentenced, release = _dates(values)
-    if release is None:
-        return
+def _release_rule(values: dict, dates: _Dates, today: date):
+    if dates.release is None:
+        return None
     if values.get("kind") == "pardon":
-        yield "projected_release_date", "Only a commutation has a projected release date."
-    elif sentenced is not None and release < sentenced:
-        yield "projected_release_date", "The release date cannot be before the sentence."
+        return "projected_release_date", "Only a commutation has a projected release date."
+    if dates.sentenced is not None and dates.release < dates.sentenced:
+        return "projected_release_date", "The release date cannot be before the sentence."
+    return None
 
 
-#: The rules between fields; each yields (field, message) and speaks only of a field whose
-#: own value is valid (a field's own error comes first).
-CROSS_FIELD_RULES = (_register_number_rule, _birth_rule, _sentence_rule, _release_rule)
+#: The rules between fields; each gives (field, message) or None, and speaks only of a field
+#: whose own value is valid (a field's own error comes first).
+CROSS_FIELD_RULES: tuple[Rule, ...] = (
+    _register_number_rule,
+    _birth_rule,
+    _sentence_rule,
+    _release_rule,
+)
 
 
 def petition_errors(values: dict, today: date | None = None) -> dict[str, str]:
@@ -105,9 +122,11 @@ def petition_errors(values: dict, today: date | None = None) -> dict[str, str]:
         message = field_error(field, values.get(field.name))
         if message is not None:
             errors[field.name] = message
+    dates = _Dates.of(values)
     for rule in CROSS_FIELD_RULES:
-        for name, message in rule(values, today):
-            errors.setdefault(name, message)
+        broken = rule(values, dates, today)
+        if broken is not None:
+            errors.setdefault(*broken)
     return errors
 
 
@@ -122,23 +141,31 @@ def parse_date(text) -> date | None:
     return date.fromisoformat(text)
 
 
+_EDITABLE = frozenset(EDITABLE_FIELDS)
+_DATES = frozenset(DATE_FIELDS)
+
+
 def parse_petition_fields(raw: dict) -> tuple[dict, dict[str, str]]:
-    """Turn text values (CSV cells) into typed petition values; returns (values, errors).
+    """Turn text values (CSV cells) into typed, normalized petition values (see normalize);
+    returns (values, errors).
 
     Unknown fields are errors, so a typo never silently drops data.
     """
     values, errors = {}, {}
     for name, value in raw.items():
-        if name not in EDITABLE_FIELDS:
+        if name not in _EDITABLE:
             errors[name] = "Unknown field."
             continue
-        if name in DATE_FIELDS:
+        if isinstance(value, str):
+            value = value.strip() or None
+        if name in _DATES:
             try:
-                values[name] = parse_date(value)
+                value = parse_date(value)
             except ValueError:
                 errors[name] = DATE_FORMAT
+                continue
         elif value is not None and not isinstance(value, str):
             errors[name] = "Must be a string."
-        else:
-            values[name] = value
-    return normalize(values), errors
+            continue
+        values[name] = value
+    return values, errors
