@@ -82,6 +82,31 @@ def test_exactly_the_limit_is_accepted_everywhere(api_as, name, limit):
     assert response.status_code == 201, response.get_json()
 
 
+BAD_VALUES = [
+    {"kind": "amnesty"},
+    {"custody_status": None},
+    {"sentence": None},
+    {"register_number": "1234-5678"},
+    {"petitioner_name": "x" * 201},
+    {"date_of_birth": "yesterday"},
+    {"offenses": "\x00"},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_VALUES, ids=lambda bad: next(iter(bad)))
+def test_the_api_and_csv_import_say_the_same_of_the_same_value(api_as, bad):
+    api = api_as("advocate")
+    response = api.post("/api/v1/petitions", json=petition_json() | bad)
+    said_by_api = {e["field"]: e["message"] for e in problem_of(response, 422)["errors"]}
+    response = api.post(
+        "/api/v1/petitions/import",
+        data=petition_csv(petition_json() | bad),
+        headers={"Content-Type": "text/csv"},
+    )
+    said_by_import = {e["field"]: e["message"] for e in problem_of(response, 422)["errors"]}
+    assert said_by_api == said_by_import and len(said_by_api) == 1
+
+
 # --- everything reads the one definition ----------------------------------------------------------
 
 

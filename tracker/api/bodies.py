@@ -32,6 +32,7 @@ from tracker.errors import ValidationFailed
 from tracker.petitions.fields import (
     DATE_FORMAT,
     FIELDS,
+    FIELDS_BY_NAME,
     REASON_MAX_LENGTH,
     REQUIRED,
     PetitionField,
@@ -176,7 +177,8 @@ def _message(field: str, error: dict) -> str:
     if kind == "extra_forbidden":
         return f"'{field}' is read-only." if field in READ_ONLY_FIELDS else "Unknown field."
     if kind == "missing" or error.get("input", "") is None or kind == "string_too_short":
-        return REQUIRED
+        # As a form or CSV import says it ("Choose a custody status." for a missing choice).
+        return FIELDS_BY_NAME[field].missing_message if field in FIELDS_BY_NAME else REQUIRED
     if kind == "string_too_long":
         return too_long(error["ctx"]["max_length"])
     if kind == "string_type":

@@ -18,6 +18,7 @@ from tracker.api.problems import MalformedRequest
 from tracker.auth.models import User
 from tracker.auth.services import find_user_by_email
 from tracker.errors import PermissionDenied, ValidationFailed
+from tracker.petitions.fields import NUL_CHARACTER
 from tracker.petitions.models import EDITABLE_FIELDS, KINDS, Petition
 from tracker.petitions.queries import QueueFilters
 from tracker.workflow import Stage
@@ -88,15 +89,15 @@ MAX_JSON_DEPTH = 32
 TOO_DEEP = f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep."
 
 
-def _unstorable(text: str) -> bool:
-    """Text no database column can hold: NUL characters, lone surrogates."""
+def _unstorable(text: str) -> str | None:
+    """Why no database column can hold this text (NUL, a lone surrogate), or None."""
     if "\x00" in text:
-        return True
+        return NUL_CHARACTER
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return True
-    return False
+        return "Contains an invalid Unicode character."
+    return None
 
 
 def _members(value) -> list:
@@ -105,19 +106,20 @@ def _members(value) -> list:
     return list(value) if isinstance(value, list) else []
 
 
-def _unstorable_members(body: dict) -> set[str]:
-    """The members of the body holding unstorable text anywhere; 400 when nested too deeply.
+def _unstorable_members(body: dict) -> dict[str, str]:
+    """{member: why} for the members of the body holding unstorable text anywhere; 400 when
+    the body is nested too deeply.
 
     A loop over an explicit stack, not recursion: no body can exhaust the interpreter's.
     """
-    refused = set()
+    refused = {}
     for name, value in body.items():
         stack = [(name, 2), (value, 2)]  # the body is level 1, its members' values level 2
         while stack:
             item, depth = stack.pop()
             if isinstance(item, str):
-                if _unstorable(item):
-                    refused.add(str(name))
+                if (why := _unstorable(item)) is not None:
+                    refused[str(name)] = why
             elif isinstance(item, dict | list):
                 if depth > MAX_JSON_DEPTH:
                     raise MalformedRequest(TOO_DEEP)
@@ -140,8 +142,7 @@ def json_object() -> dict:
         raise MalformedRequest("The body must be a JSON object.")
     refused = _unstorable_members(body)
     if refused:
-        message = "Contains a NUL character or an invalid Unicode character."
-        raise ValidationFailed({name: message for name in sorted(refused)})
+        raise ValidationFailed(dict(sorted(refused.items())))
     return body
 
 
