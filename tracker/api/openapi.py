@@ -11,7 +11,13 @@ document as a page.
 from functools import cache
 
 from tracker.api import bodies
-from tracker.api.serialization import DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_LENGTH, PETITION_FIELDS
+from tracker.api.serialization import (
+    DEFAULT_LIMIT,
+    MAX_JSON_DEPTH,
+    MAX_LIMIT,
+    MAX_QUERY_LENGTH,
+    PETITION_FIELDS,
+)
 from tracker.petitions.fields import CASE_NUMBER_PATTERN, EDITABLE_FIELDS, KINDS
 from tracker.petitions.importing import MAX_IMPORT_ROWS
 from tracker.workflow import PETITION_TRANSITIONS, Stage
@@ -228,8 +234,9 @@ def _filter_properties() -> dict:
 
 
 PROBLEM_DESCRIPTIONS = {
-    "400": "Malformed request (not JSON, not an object, a broken cursor, a NUL character, "
-    "an If-Match naming a version below 1).",
+    "400": "Malformed request (not JSON, not an object, nested more than "
+    f"{MAX_JSON_DEPTH} levels, a broken cursor, a NUL character, an If-Match naming a "
+    "version below 1).",
     "401": "No token, or an unknown or revoked one, or its user is deactivated.",
     "403": "Your role may not do this.",
     "404": "No such case, or it is another organization's.",
