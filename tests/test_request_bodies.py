@@ -7,6 +7,7 @@ import http.client
 import io
 import json
 import secrets
+import socket
 
 import pytest
 from sqlalchemy import func, select
@@ -156,6 +157,27 @@ def test_a_chunked_import_within_the_limit_is_read_whole(api_as, small_limit):
     assert petition_count() == before + 20
 
 
+class BrokenStream(io.BytesIO):
+    """A chunked body whose client goes away after the first piece."""
+
+    def read(self, size=-1):
+        if self.tell():
+            raise OSError("connection reset by peer")
+        return super().read(min(size, 1024) if size and size > 0 else 1024)
+
+
+def test_a_chunked_import_cut_by_the_client_is_refused(api_as, small_limit):
+    api = api_as("advocate")
+    before = petition_count()
+    response = api.post(
+        "/api/v1/petitions/import",
+        input_stream=BrokenStream(csv_of(20)),
+        **chunked(**{"Content-Type": "text/csv"}),
+    )
+    problem_of(response, 400)
+    assert petition_count() == before
+
+
 def test_a_chunked_web_upload_over_the_limit_is_refused(client, login_as, small_limit):
     login_as("advocate")
     before = petition_count()
@@ -294,6 +316,19 @@ def chunked_request(port: int, path: str, body: bytes, headers: dict):
         connection.close()
 
 
+def cut_chunked_request(port: int, path: str, body: bytes, headers: dict) -> bytes:
+    """Announce one chunk of the whole body, send half of it, and stop sending."""
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(head.encode() + f"{len(body):x}\r\n".encode() + body[: len(body) // 2])
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while piece := connection.recv(65536):
+            answer += piece
+    return answer
+
+
 @pytest.mark.committed
 def test_chunked_bodies_through_gunicorn(committed_app, monkeypatch, tmp_path):
     limit = 64 * 1024
@@ -334,6 +369,13 @@ def test_chunked_bodies_through_gunicorn(committed_app, monkeypatch, tmp_path):
             {"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert status == 413 and content_type.startswith("text/html")
+        with committed_app.app_context():
+            assert petition_count() == 0
+
+        answer = cut_chunked_request(
+            port, "/api/v1/petitions/import", small, api | {"Content-Type": "text/csv"}
+        )
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
         with committed_app.app_context():
             assert petition_count() == 0
 

@@ -81,8 +81,11 @@ def _buffer_body(environ, limit: int) -> None:
         # A broken chunked stream is a client gone away: the length promises one byte more
         # than the body holds, which Werkzeug answers with 400 (ClientDisconnected).
         size += 1
-    # Past the limit, Werkzeug refuses the body by its length and never reads it.
-    del environ["HTTP_TRANSFER_ENCODING"]
+    # Now a body of known length: Werkzeug refuses it by its length past the limit (413,
+    # unread), and holds a read to that length (a shorter body is a disconnect, 400). With
+    # wsgi.input_terminated left set it would trust the stream's end instead, and a body
+    # cut by the client would pass as whole.
+    del environ["HTTP_TRANSFER_ENCODING"], environ["wsgi.input_terminated"]
     environ["CONTENT_LENGTH"] = str(size)
     body.seek(0)
     environ["wsgi.input"] = body
