@@ -6,6 +6,8 @@ personal bearer token (``tracker.api.auth``); the description of the API is at
 /api/v1/openapi.json, and readable at /api/v1/docs.
 """
 
+import re
+
 from flask import Blueprint, g, jsonify, render_template, request, url_for
 from sqlalchemy import tuple_
 from sqlalchemy.orm import joinedload
