@@ -33,6 +33,8 @@ from tracker.extensions import db
 from tracker.petitions import services as petition_services
 from tracker.workflow import Stage
 
+pytest_plugins = ["tests.transaction_guard"]
+
 PASSWORD = "correct horse battery staple"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 

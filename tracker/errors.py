@@ -3,10 +3,14 @@
 
 class DomainError(Exception):
     status = 400
+    #: Details of a refusal the error path must audit (besides every 403), else None.
+    refusal: dict | None = None
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, refusal: dict | None = None):
         super().__init__(message)
         self.message = message
+        if refusal is not None:
+            self.refusal = refusal
 
 
 class PermissionDenied(DomainError):

@@ -3,6 +3,11 @@
 from tracker.workflow import Stage
 
 
+def can_view_all_petitions(user) -> bool:
+    """Staff see every organization's cases."""
+    return user.is_staff
+
+
 def can_view_petition(user, petition) -> bool:
     """Staff see every case; an advocate sees their own organization's cases only."""
     if user.is_staff:

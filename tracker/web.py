@@ -19,13 +19,12 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
-from tracker import permissions
+from tracker import permissions, pipeline
 from tracker.api.auth import is_api_path
-from tracker.audit import services as audit
 from tracker.audit.services import ClientInfo
 from tracker.auth import sessions, two_factor
 from tracker.errors import DomainError
-from tracker.extensions import db, login_manager
+from tracker.extensions import login_manager
 from tracker.forms import MAX_ID
 from tracker.petitions.models import CUSTODY_STATUSES, FIELD_LABELS, KINDS
 from tracker.workflow import Stage
@@ -121,37 +120,25 @@ def _render_error(status: int, message: str, **context):
     return render_template("error.html", status=status, message=message, **context), status
 
 
-def _end_refused_request(status: int, message: str) -> None:
-    """Roll back the refused change; a 403 is then recorded on its own (audit.record_refusal)."""
-    if status != 403:
-        db.session.rollback()
-        return
-    audit.record_refusal(
-        "access_refused", actor=current_user if current_user.is_authenticated else None,
-        details={"status": 403, "path": request.path, "method": request.method,
-                 "message": message},
-    )  # fmt: skip
-
-
 def _handle_domain_error(error: DomainError):
-    _end_refused_request(error.status, error.message)
+    pipeline.refuse(error.status, error.message, error.refusal)
     # An edit refused mid-work shows back what was typed (tracker.errors.EditRefused).
     return _render_error(error.status, error.message, kept_input=getattr(error, "kept_input", None))
 
 
 def _handle_http_error(error: HTTPException):
     message = error.description or error.name
-    _end_refused_request(error.code or 500, message)
+    pipeline.refuse(error.code or 500, message)
     return _render_error(error.code or 500, message)
 
 
 def _handle_csrf_error(error: CSRFError):
-    db.session.rollback()
+    pipeline.abandon()
     return _render_error(400, "The form expired or was not sent by this site. Reload and retry.")
 
 
 def _handle_server_error(error: InternalServerError):
-    db.session.rollback()
+    pipeline.abandon()
     # Flask has logged the traceback; the page says nothing about the cause.
     return _render_error(500, "Something went wrong on our side. Nothing was saved.")
 
@@ -190,6 +177,7 @@ def register(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
+    pipeline.register(app)  # first: it must run after every other after_request
     app.before_request(_refuse_nul_characters)
     app.before_request(_remember_client)
     app.before_request(_require_second_factor)

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from tracker import permissions
+from tracker import permissions, pipeline
 from tracker.admin.forms import (
     ConfirmForm,
     DeactivateForm,
@@ -51,6 +51,7 @@ def _user_or_404(user_id: int) -> User:
 
 
 @blueprint.route("/users", methods=["GET", "POST"])
+@pipeline.writes
 def users():
     """Every account, and the form to create one with a temporary password."""
     form = UserCreateForm()
@@ -64,10 +65,8 @@ def users():
                 must_change_password=True,
             )  # fmt: skip
         except ValidationFailed as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
-            db.session.commit()
             flash(f"User {user.email} created. Give them the temporary password.", "success")
             return redirect(url_for("admin.users"))
     if form.errors:
@@ -98,6 +97,7 @@ def _render_user(account, status=200, **forms):
 
 
 @blueprint.route("/users/<int:user_id>/role", methods=["POST"])
+@pipeline.writes
 def change_role(user_id):
     account = _user_or_404(user_id)
     form = RoleForm()
@@ -108,19 +108,17 @@ def change_role(user_id):
                 current_user, account, form.role.data, _organization(form.organization.data)
             )
         except ValidationFailed as error:
-            db.session.rollback()
             apply_errors(form, error)
         except Conflict as error:
-            db.session.rollback()
             form.role.errors = [error.message]
         else:
-            db.session.commit()
             flash(f"{account.email} is now a {account.role}.", "success")
             return redirect(url_for("admin.user", user_id=account.id))
     return _render_user(account, 422, role_form=form)
 
 
 @blueprint.route("/users/<int:user_id>/password", methods=["POST"])
+@pipeline.writes
 def set_password(user_id):
     account = _user_or_404(user_id)
     form = TemporaryPasswordForm()
@@ -128,10 +126,8 @@ def set_password(user_id):
         try:
             services.set_temporary_password(current_user, account, form.password.data)
         except ValidationFailed as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
-            db.session.commit()
             flash(f"Temporary password set for {account.email}; their sessions ended.", "success")
             return redirect(url_for("admin.user", user_id=account.id))
     return _render_user(account, 422, password_form=form)
@@ -153,6 +149,7 @@ def _render_deactivation(account: User, form: DeactivateForm, status: int = 200)
 
 
 @blueprint.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
+@pipeline.writes
 def deactivate(user_id):
     """Confirm a deactivation: the user's open cases are listed, and the confirmation
     reassigns them in the same step (to a named colleague or back to the unassigned queue)."""
@@ -176,14 +173,11 @@ def deactivate(user_id):
             expected_cases=form.confirmed_cases(),
         )
     except ValidationFailed as error:
-        db.session.rollback()
         apply_errors(form, error)
         return _render_deactivation(account, form, 422)
     except Conflict as error:
-        db.session.rollback()
         form.form_errors.append(error.message)
         return _render_deactivation(account, form, 409)
-    db.session.commit()
     where = reassign_to.name if reassign_to else "the unassigned queue"
     moved = f" Their {len(reassigned)} open case(s) went to {where}." if reassigned else ""
     flash(f"{account.email} is deactivated.{moved}", "success")
@@ -191,31 +185,32 @@ def deactivate(user_id):
 
 
 @blueprint.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
+@pipeline.writes
 def reset_two_factor(user_id):
     """Forget the user's second factor (lost phone); they enrol again at next login."""
     account = _user_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400, "The form expired. Reload and retry.")
     services.reset_second_factor(current_user, account)
-    db.session.commit()
     flash(f"Second factor of {account.email} reset; they set it up again at next login.",
           "success")  # fmt: skip
     return redirect(url_for("admin.user", user_id=account.id))
 
 
 @blueprint.route("/users/<int:user_id>/reactivate", methods=["POST"])
+@pipeline.writes
 def reactivate(user_id):
     """Give a deactivated account its access back (sessions and tokens ended stay ended)."""
     account = _user_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400, "The form expired. Reload and retry.")
     services.set_user_active(current_user, account, True)
-    db.session.commit()
     flash(f"{account.email} is active.", "success")
     return redirect(url_for("admin.user", user_id=account.id))
 
 
 @blueprint.route("/organizations", methods=["GET", "POST"])
+@pipeline.writes
 def organizations():
     """Every advocacy group, and the form to add one."""
     form = OrganizationForm()
@@ -224,10 +219,8 @@ def organizations():
         try:
             organization = services.create_organization(current_user, form.name.data)
         except ValidationFailed as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
-            db.session.commit()
             flash(f"Organization {organization.name} created.", "success")
             return redirect(url_for("admin.organizations"))
     if form.errors:
@@ -240,6 +233,7 @@ def organizations():
 
 @blueprint.route("/organizations/<int:organization_id>/<any(deactivate, reactivate):change>",
                  methods=["POST"])  # fmt: skip
+@pipeline.writes
 def set_organization_active(organization_id, change):
     organization = db.session.get(Organization, organization_id)
     if organization is None:
@@ -247,7 +241,6 @@ def set_organization_active(organization_id, change):
     if not ConfirmForm().validate_on_submit():
         abort(400, "The form expired. Reload and retry.")
     services.set_organization_active(current_user, organization, change == "reactivate")
-    db.session.commit()
     flash(
         f"{organization.name} is {'active' if organization.active else 'deactivated'}.", "success"
     )

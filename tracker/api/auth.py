@@ -11,7 +11,7 @@ from werkzeug.routing import RequestRedirect
 from tracker.api.problems import MalformedRequest, http_error_response, problem
 from tracker.auth import tokens
 from tracker.errors import ValidationFailed
-from tracker.extensions import db, login_manager
+from tracker.extensions import login_manager
 
 API_PREFIX = "/api/v1"
 #: Readable without a token: the description of the API itself.
@@ -54,12 +54,10 @@ def require_token():
         )  # fmt: skip
     user = tokens.authenticate_token(credentials)
     if user is None:
-        db.session.rollback()
         return problem(
             401, "The API token is unknown or revoked, or its user is deactivated.",
             headers={"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'},
         )  # fmt: skip
-    db.session.commit()  # the token's time of last use, whatever becomes of the request
     g.api_user = user
     return None
 

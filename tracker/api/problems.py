@@ -9,12 +9,11 @@ Extension members: ``errors`` (422: [{field, message}], plus ``line`` for CSV ro
 
 from http import HTTPStatus
 
-from flask import Blueprint, Response, g, json, request
+from flask import Blueprint, Response, g, json
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from tracker.audit import services as audit
+from tracker import pipeline
 from tracker.errors import BulkRefused, CasesChanged, DomainError, StaleVersion, ValidationFailed
-from tracker.extensions import db
 from tracker.workflow import ReasonRequired, WrongStage
 
 PROBLEM_JSON = "application/problem+json"
@@ -42,20 +41,12 @@ def field_errors(errors: dict[str, str]) -> list[dict]:
 
 
 def domain_error_response(error: DomainError) -> Response:
-    """The problem for a service's refusal; a 403 is audited as the web audits it."""
+    """The problem for a service's refusal, audited by the same error path as the web's."""
     members = {}
     if isinstance(error, WrongStage) and g.get("api_petition") is not None:
         # Read before the rollback below expires the row (apply_transition just locked it).
         members["current_stage"] = g.api_petition.stage
-    if error.status == 403:
-        actor = g.get("api_user")
-        audit.record_refusal(
-            "access_refused", actor=actor,
-            details={"status": 403, "path": request.path, "method": request.method,
-                     "message": error.message, "via": "api"},
-        )  # fmt: skip
-    else:
-        db.session.rollback()
+    pipeline.refuse(error.status, error.message, error.refusal, via="api")
     if isinstance(error, ValidationFailed):
         return problem(422, error.message, errors=field_errors(error.errors))
     if isinstance(error, ReasonRequired):
@@ -75,7 +66,7 @@ def domain_error_response(error: DomainError) -> Response:
 
 
 def http_error_response(error: HTTPException) -> Response:
-    db.session.rollback()
+    pipeline.abandon()
     status = error.code or 500
     if isinstance(error, InternalServerError) or status >= 500:
         # Logged by Flask with the traceback; the answer says nothing about the cause.

@@ -1,6 +1,7 @@
 """The JSON API, /api/v1: thin views over the same services and rules as the pages.
 
-Each view reads the request, calls one service, commits once and answers JSON; every
+Each view reads the request, calls one service and answers JSON (the request pipeline,
+``tracker.pipeline``, commits the work of those marked ``@writes``); every
 refusal is a problem+json document (see ``tracker.api.problems``). Authentication is a
 personal bearer token (``tracker.api.auth``); the description of the API is at
 /api/v1/openapi.json, and readable at /api/v1/docs.
@@ -13,7 +14,7 @@ from sqlalchemy import tuple_
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
 
-from tracker import permissions
+from tracker import permissions, pipeline
 from tracker.api import auth, bodies, openapi, problems, serialization
 from tracker.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
@@ -52,7 +53,7 @@ def _petition(case_number: str) -> Petition:
 def _petition_response(petition: Petition, status: int = 200):
     """The petition as JSON with its version as the ETag.
 
-    After a write, build it *before* committing: the commit expires the petition, and
+    Built by the view, before the pipeline commits: the commit expires the petition, and
     reading it again afterwards could show (and name the ETag of) a change another request
     committed in between, e.g. a grant answered with the stage of the reopen that followed.
     """
@@ -121,15 +122,15 @@ def list_petitions():
 
 
 @blueprint.post("/petitions")
+@pipeline.writes
 def create_petition():
     """An advocate submits a petition for their organization: 201 with its Location."""
     if not permissions.can_submit_petition(g.api_user):
         raise PermissionDenied("Only an advocate of an organization may submit a petition.")
     values = bodies.petition_values(bodies.PetitionCreate)
     petition = services.submit_petition(g.api_user, values)
-    response = _petition_response(petition, 201)  # before the commit: see _petition_response
+    response = _petition_response(petition, 201)
     response.headers["Location"] = url_for("api.get_petition", case_number=petition.case_number)
-    db.session.commit()
     return response
 
 
@@ -140,6 +141,7 @@ def get_petition(case_number):
 
 
 @blueprint.patch("/petitions/<case_number>")
+@pipeline.writes
 def update_petition(case_number):
     """Change some fields; If-Match must carry the version read (412 if it is stale)."""
     petition = _petition(case_number)
@@ -151,21 +153,18 @@ def update_petition(case_number):
         )
     values = bodies.petition_values(bodies.PetitionPatch)
     services.update_petition(petition, g.api_user, values, expected_version)
-    response = _petition_response(petition)  # before the commit: see _petition_response
-    db.session.commit()
-    return response
+    return _petition_response(petition)
 
 
 @blueprint.post("/petitions/<case_number>/transitions")
+@pipeline.writes
 def transition_petition(case_number):
     """Take a workflow action; 403 for a role that may not, 409 from the wrong stage."""
     petition = _petition(case_number)
     body = bodies.read(bodies.TransitionRequest)
     expected_version = _expected_version(petition, required=False)
     services.apply_transition(petition, g.api_user, body.action, body.reason, expected_version)
-    response = _petition_response(petition)  # before the commit: see _petition_response
-    db.session.commit()
-    return response
+    return _petition_response(petition)
 
 
 @blueprint.get("/petitions/<case_number>/history")
@@ -194,13 +193,13 @@ def _uploaded_csv() -> bytes:
 
 
 @blueprint.post("/petitions/import")
+@pipeline.writes
 def import_petitions():
     """An advocate imports a CSV of petitions, all or nothing: 201 with the case numbers."""
     if not permissions.can_submit_petition(g.api_user):
         raise PermissionDenied("Only an advocate of an organization may submit petitions.")
     rows = importing.read_csv(_uploaded_csv())
     case_numbers = services.import_petitions(g.api_user, rows)
-    db.session.commit()
     return {"imported": len(case_numbers), "case_numbers": case_numbers}, 201
 
 
@@ -220,6 +219,7 @@ def _selected_versions(body: bodies.DecisionRequest) -> dict[str, int | None]:
 
 
 @blueprint.post("/decisions")
+@pipeline.writes
 def decide_petitions():
     """One transition for many cases, all or nothing: 200 with each case's new version."""
     if not permissions.can_work_queue(g.api_user):
@@ -227,7 +227,6 @@ def decide_petitions():
     body = bodies.read(bodies.DecisionRequest)
     versions = _selected_versions(body)
     decided = services.decide_petitions(g.api_user, body.action, body.reason, versions)
-    db.session.commit()
     stage = get_transition(body.action).target.value
     return {
         "action": body.action,

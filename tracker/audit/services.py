@@ -1,10 +1,12 @@
 """Appending to, verifying and exporting the hash-chained audit log.
 
 Every write of the app calls ``record`` (or ``record_many``) inside the same
-transaction as the change it describes; nothing here commits except
-``record_refusal``, whose event must survive the rollback of the refused change.
+transaction as the change it describes; nothing here commits. ``record_refusal`` hands
+its event to the request pipeline, which writes it after the refused change is rolled
+back, in a transaction of its own (``tracker.pipeline.write_apart``).
 """
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -14,6 +16,7 @@ from datetime import UTC, date, datetime
 from flask import current_app, g, has_request_context
 from sqlalchemy import insert, select, update
 
+from tracker import pipeline
 from tracker.audit.models import (
     CASE_CATEGORY,
     KNOWN_ACTIONS,
@@ -278,10 +281,12 @@ def _repeat_summary(window: SecurityEventWindow, first: AuditEntry) -> dict:
 
 
 def record_refusal(action: str, **kwargs) -> None:
-    """Roll back the refused change, then commit the refusal event on its own."""
-    db.session.rollback()
-    record_security_event(action, **kwargs)
-    db.session.commit()
+    """Record a refusal (403, a case the user may not see) apart from the refused change.
+
+    The event is written by the request pipeline after the request's own transaction has
+    been rolled back, so it survives the rollback and is never shown as part of a change.
+    """
+    pipeline.write_apart(functools.partial(record_security_event, action, **kwargs))
 
 
 # --- verification -----------------------------------------------------------------------------

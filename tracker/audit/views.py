@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from tracker import permissions
+from tracker import permissions, pipeline
 from tracker.audit import export, queries, services
 from tracker.audit.forms import AuditFilterForm
 from tracker.audit.models import AuditVerification
@@ -61,6 +61,7 @@ def log():
 
 
 @blueprint.route("/verify", methods=["POST"])
+@pipeline.writes
 def verify():
     """Check the newest entries of the chain now and keep the result."""
     form = FlaskForm()
@@ -68,7 +69,6 @@ def verify():
         abort(400, "The form expired. Reload and retry.")
     result = services.verify_chain(recent=current_app.config["AUDIT_WEB_VERIFY_LIMIT"])
     services.save_verification(result, scope="recent", verified_by=current_user)
-    db.session.commit()
     flash(result.message, "success" if result.intact else "danger")
     return redirect(url_for("audit.log"))
 
@@ -80,6 +80,7 @@ EXPORT_FORMATS = {
 
 
 @blueprint.route("/export.<any(csv, jsonl):file_format>", methods=["POST"])
+@pipeline.writes
 def export_log(file_format):
     """Download the filtered log, streamed; the export itself is audited first.
 
@@ -94,7 +95,6 @@ def export_log(file_format):
         "audit_exported", actor=current_user,
         details={"format": file_format, "filters": form.filter_args()},
     )  # fmt: skip
-    db.session.commit()
     mimetype, stream = EXPORT_FORMATS[file_format]
 
     def entries():

@@ -5,6 +5,7 @@ only its SHA-256. Every request checks the row: ended, idle too long, or older t
 absolute lifetime all mean logged out — whatever cookie is replayed.
 """
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
@@ -12,8 +13,9 @@ from datetime import timedelta
 from flask import current_app, session
 from sqlalchemy import select, update
 
+from tracker import pipeline
 from tracker.audit.services import current_client
-from tracker.auth import tokens
+from tracker.auth import tokens, two_factor
 from tracker.auth.models import User, UserSession
 from tracker.database import utcnow
 from tracker.extensions import db
@@ -28,20 +30,29 @@ def _hash(key: str) -> str:
 
 
 def start_session(user: User, *, second_factor_done: bool) -> str:
-    """Record a new login and return the key the cookie must carry."""
+    """Record a new login and return the key the cookie must carry. No commit."""
     key = secrets.token_urlsafe(32)
     client = current_client()
     now = utcnow()
+    enrolling = not user.totp_secret  # advocates may enrol too
     db.session.add(UserSession(
         key_hash=_hash(key), user_id=user.id, created_at=now, last_seen_at=now,
         second_factor_at=now if second_factor_done else None,
+        # The secret an enrolment will confirm, chosen now so the setup page's GET writes
+        # nothing; kept on this server-side row, never in the readable cookie.
+        pending_totp_secret=two_factor.new_secret() if enrolling else None,
         ip_address=client.ip_address, user_agent=client.user_agent,
     ))  # fmt: skip
     return key
 
 
 def current_session() -> UserSession | None:
-    """The live UserSession named by this request's cookie, or None (and it is ended if stale)."""
+    """The live UserSession named by this request's cookie, or None.
+
+    Writes nothing in the request's transaction: ending a stale session and touching
+    last_seen_at (at most once a minute) are bookkeeping the request pipeline writes apart,
+    whatever becomes of the request (``tracker.pipeline.write_apart``).
+    """
     key = session.get(SESSION_KEY)
     if not key:
         return None
@@ -51,20 +62,35 @@ def current_session() -> UserSession | None:
     now = utcnow()
     config = current_app.config
     if now - row.created_at > config["SESSION_ABSOLUTE_LIFETIME"]:
-        _end(row, "expired")
+        end_session_apart(row, "expired")
         return None
     if now - row.last_seen_at > config["PERMANENT_SESSION_LIFETIME"]:
-        _end(row, "idle")
+        end_session_apart(row, "idle")
         return None
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
-        row.last_seen_at = now
-        db.session.commit()  # bookkeeping of its own, before the request's work starts
+        pipeline.write_apart(functools.partial(_touch, row.id, now))
     return row
 
 
-def _end(row: UserSession, reason: str) -> None:
-    row.ended_at, row.end_reason = utcnow(), reason
-    db.session.commit()  # the session is over whatever the request does next
+def _touch(session_id: int, now) -> None:
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.last_seen_at < now)
+        .values(last_seen_at=now)
+    )
+
+
+def _end_by_id(session_id: int, reason: str) -> None:
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+    )
+
+
+def end_session_apart(row: UserSession, reason: str) -> None:
+    """End the session whatever the request does next (written apart from its work)."""
+    pipeline.write_apart(functools.partial(_end_by_id, row.id, reason))
 
 
 def end_session(row: UserSession | None, reason: str = "logout") -> None:

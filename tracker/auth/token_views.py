@@ -6,9 +6,9 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from tracker import pipeline
 from tracker.auth import tokens
 from tracker.errors import NotFound, ValidationFailed
-from tracker.extensions import db
 from tracker.forms import apply_errors
 
 blueprint = Blueprint("tokens", __name__)
@@ -46,6 +46,7 @@ def index():
 
 @blueprint.route("/account/tokens", methods=["POST"])
 @login_required
+@pipeline.writes
 def create():
     """Create a token and show it once, on this answer only (never in a flash or a redirect)."""
     form = TokenForm()
@@ -54,15 +55,14 @@ def create():
     try:
         token, plaintext = tokens.create_token(current_user, form.name.data)
     except ValidationFailed as error:
-        db.session.rollback()
         apply_errors(form, error)
         return _render(form, status=422)
-    db.session.commit()
     return _render(TokenForm(formdata=None), new_token=plaintext)
 
 
 @blueprint.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
 @login_required
+@pipeline.writes
 def revoke(token_id):
     """Revoke one of one's own tokens; it stops working at once."""
     form = RevokeTokenForm()
@@ -73,6 +73,5 @@ def revoke(token_id):
     except NotFound as error:
         abort(404, error.message)
     tokens.revoke_token(current_user, token)
-    db.session.commit()
     flash(f"Token '{token.name}' revoked.", "success")
     return redirect(url_for("tokens.index"))

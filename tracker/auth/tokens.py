@@ -6,13 +6,14 @@ working when revoked or when the user is deactivated. Like every service, these 
 commit.
 """
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
-from tracker import permissions
+from tracker import permissions, pipeline
 from tracker.audit import services as audit
 from tracker.auth.models import ApiToken, User
 from tracker.database import utcnow
@@ -65,7 +66,9 @@ def authenticate_token(plaintext: str) -> User | None:
     """The user this token belongs to, or None (unknown, revoked, user or their
     organization deactivated).
 
-    Notes the time of use on the token, at most once a minute; the caller commits.
+    Writes nothing in the request's transaction: the time of use is noted at most once a
+    minute, apart from it (``tracker.pipeline.write_apart``), so the request's own commit
+    or rollback does not depend on it and the loaded user is not expired by it.
     """
     if not plaintext or not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
         return None
@@ -74,9 +77,17 @@ def authenticate_token(plaintext: str) -> User | None:
         return None
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        token.last_used_at = now
-        db.session.flush()
+        pipeline.write_apart(functools.partial(_note_use, token.id, now))
     return token.user
+
+
+def _note_use(token_id: int, now) -> None:
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id)
+        .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now))
+        .values(last_used_at=now)
+    )
 
 
 def user_tokens(user: User) -> list[ApiToken]:

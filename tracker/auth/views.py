@@ -15,14 +15,13 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from tracker import ratelimits
+from tracker import pipeline, ratelimits
 from tracker.audit import services as audit
 from tracker.auth import services, sessions
 from tracker.auth import two_factor as second_factor
 from tracker.auth.forms import ChangePasswordForm, LoginForm, TwoFactorForm, TwoFactorSetupForm
 from tracker.database import utcnow
 from tracker.errors import ValidationFailed
-from tracker.extensions import db
 from tracker.forms import apply_errors
 
 blueprint = Blueprint("auth", __name__)
@@ -48,6 +47,7 @@ def safe_next_path(target: str | None) -> str:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
+@pipeline.writes(records_attempts=True)
 def login():
     """Password step: on success a fresh session starts (no fixation); staff then give a code."""
     if current_user.is_authenticated:
@@ -57,16 +57,13 @@ def login():
         try:
             user = services.authenticate(form.email.data, form.password.data)
         except services.TooManyFailures as error:
-            db.session.commit()
             return _throttled_login(form, error)
         if user is None:
-            db.session.commit()
             setattr(g, ratelimits.LOGIN_FAILED, True)
             form.password.errors.append("Wrong e-mail or password, or the account is inactive.")
         else:
             needs_code = second_factor.required_for(user)
             key = sessions.start_session(user, second_factor_done=not needs_code)
-            db.session.commit()
             next_path = safe_next_path(request.args.get("next"))
             session.clear()
             session[sessions.SESSION_KEY] = key
@@ -110,6 +107,7 @@ def _second_factor_given():
 
 @blueprint.route("/login/two-factor", methods=["GET", "POST"])
 @login_required
+@pipeline.writes(records_attempts=True)
 def two_factor():
     """Second step for staff: a TOTP code (accepted once) or an unused recovery code."""
     if g.user_session.second_factor_at is not None:
@@ -121,10 +119,7 @@ def two_factor():
     form = TwoFactorForm()
     if form.validate_on_submit():
         if services.check_second_factor(current_user, form.code.data):
-            response = _second_factor_given()
-            db.session.commit()
-            return response
-        db.session.commit()
+            return _second_factor_given()
         if services.second_factor_wait_until(current_user) is not None:
             return _end_login(_code_wait_message(current_user))
         form.code.errors.append("That code is not valid (or was already used).")
@@ -133,17 +128,19 @@ def two_factor():
 
 @blueprint.route("/account/two-factor/setup", methods=["GET", "POST"])
 @login_required
+@pipeline.writes
 def two_factor_setup():
     """Enrol an authenticator app: scan the QR code, confirm a code, keep the recovery codes."""
     if current_user.totp_secret:
         flash("Two-factor authentication is already on.", "info")
         return redirect(url_for("petitions.home"))
     user_session = g.user_session
-    if user_session.pending_totp_secret is None:
-        # Kept on the server-side session row: the cookie is signed but readable.
-        user_session.pending_totp_secret = second_factor.new_secret()
-        db.session.commit()
+    # Chosen at login, when the session row is written (a GET writes nothing), and kept on
+    # that server-side row: the cookie is signed but readable.
     secret = user_session.pending_totp_secret
+    if secret is None:
+        # Only a session started before enrolment secrets were chosen at login lacks one.
+        return _end_login("Log in again to set up two-factor authentication.", "restart")
     form = TwoFactorSetupForm()
     if form.validate_on_submit():
         step = second_factor.check_enrolment_code(secret, form.code.data)
@@ -152,7 +149,6 @@ def two_factor_setup():
             audit.record_security_event("two_factor_enrolled", actor=current_user)
             user_session.second_factor_at = utcnow()
             user_session.pending_totp_secret = None
-            db.session.commit()
             return render_template(
                 "auth/recovery_codes.html", codes=codes,
                 next_path=safe_next_path(request.args.get("next")),
@@ -170,9 +166,8 @@ def _code_wait_message(user) -> str:
     return f"Too many wrong codes: codes are refused for the next {_duration(seconds)}."
 
 
-def _end_login(message: str):
-    sessions.end_session(g.user_session, "throttled")
-    db.session.commit()
+def _end_login(message: str, reason: str = "throttled"):
+    sessions.end_session_apart(g.user_session, reason)
     logout_user()
     session.clear()
     flash(message, "danger")
@@ -181,11 +176,11 @@ def _end_login(message: str):
 
 @blueprint.route("/logout", methods=["POST"])
 @login_required
+@pipeline.writes
 def logout():
     """End the session on the server (POST with a CSRF token, so no page can log a user out)."""
     sessions.end_session(g.user_session, "logout")
     services.record_logout(current_user)
-    db.session.commit()
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
@@ -194,6 +189,7 @@ def logout():
 
 @blueprint.route("/account/password", methods=["GET", "POST"])
 @login_required
+@pipeline.writes
 def change_password():
     """Change one's own password; other sessions end, this one stays."""
     form = ChangePasswordForm()
@@ -204,10 +200,8 @@ def change_password():
                 current_session=g.user_session,
             )  # fmt: skip
         except ValidationFailed as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
-            db.session.commit()
             flash("Your password is changed.", "success")
             return redirect(url_for("petitions.home"))
     return render_template("auth/change_password.html", form=form), 422 if form.errors else 200

@@ -14,7 +14,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired
 
-from tracker import permissions
+from tracker import permissions, pipeline
 from tracker.errors import BulkRefused, CasesChanged
 from tracker.extensions import db
 from tracker.petitions import importing, queries, services
@@ -100,6 +100,7 @@ class BulkApplyForm(_QueueFilterFields):
 
 @blueprint.route("/petitions/import", methods=["GET", "POST"])
 @login_required
+@pipeline.writes
 def import_petitions():
     """An advocate uploads a CSV of petitions: every row is imported, or none and why."""
     if not permissions.can_submit_petition(current_user):
@@ -111,10 +112,8 @@ def import_petitions():
             rows = importing.read_csv(form.file.data.read())
             case_numbers = services.import_petitions(current_user, rows)
         except BulkRefused as error:
-            db.session.rollback()
             refusal = error
         else:
-            db.session.commit()
             flash(
                 f"Imported {len(case_numbers)} petition{'' if len(case_numbers) == 1 else 's'} "
                 f"({case_numbers[0]} to {case_numbers[-1]}).",
@@ -226,6 +225,7 @@ def confirm():
 
 @blueprint.route("/petitions/bulk/apply", methods=["POST"])
 @login_required
+@pipeline.writes
 def apply():
     """Decide the confirmed cases, all or none; if any changed or cannot, say which."""
     form = BulkApplyForm()
@@ -240,7 +240,6 @@ def apply():
             current_user, form.action.data, form.reason.data, expected_versions
         )
     except BulkRefused as error:
-        db.session.rollback()
         return render_template(
             "petitions/bulk_refused.html",
             error=error,
@@ -248,7 +247,6 @@ def apply():
             transition=TRANSITIONS_BY_NAME[form.action.data],
             back=url_for("petitions.queue", **form.queue_args()),
         ), error.status
-    db.session.commit()
     transition = TRANSITIONS_BY_NAME[form.action.data]
     count = len(decided)
     flash(

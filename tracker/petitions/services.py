@@ -97,19 +97,23 @@ def _bump(petition: Petition) -> None:
 def get_visible_petition(user: User, case_number: str) -> Petition:
     """The petition with this case number if the user may see it; NotFound otherwise.
 
-    Another organization's case is NotFound too, and that refusal is audited.
+    For a user who may not see every case, a case of another organization and a case that
+    does not exist are refused alike — same answer, same work: both carry a refusal that
+    the error path audits (``existed`` tells supervisors which it was), so the answer's
+    timing does not tell one from the other.
     """
     petition = db.session.scalar(select(Petition).where(Petition.case_number == case_number))
-    if petition is None:
-        raise NotFound(f"No case {case_number}.")
-    if not permissions.can_view_petition(user, petition):
-        audit.record_refusal(
-            "access_refused", actor=user,
-            details={"status": 404, "case_number": case_number,
-                     "reason": "another organization's case"},
-        )  # fmt: skip
-        raise NotFound(f"No case {case_number}.")
-    return petition
+    if petition is not None and permissions.can_view_petition(user, petition):
+        return petition
+    refusal = None
+    if not permissions.can_view_all_petitions(user):
+        refusal = {
+            "status": 404,
+            "case_number": case_number,
+            "existed": petition is not None,
+            "reason": "another organization's case" if petition else "no such case",
+        }
+    raise NotFound(f"No case {case_number}.", refusal=refusal)
 
 
 def submit_petition(advocate: User, values: dict) -> Petition:

@@ -1,15 +1,16 @@
 """Pages for petitions: the queue, a case, submitting, editing and acting on it.
 
-Views parse the request, call one service, commit once, and render or redirect.
+Views parse the request, call one service, and render or redirect; the request pipeline
+(``tracker.pipeline``) commits the work of those marked ``@writes`` once, at the end.
 """
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from tracker import permissions
+from tracker import permissions, pipeline
 from tracker.auth.models import Organization, User
-from tracker.errors import EditRefused, NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from tracker.errors import EditRefused, PermissionDenied, StaleVersion, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
 from tracker.petitions import merging, queries, services
@@ -33,13 +34,6 @@ from tracker.workflow import (
 blueprint = Blueprint("petitions", __name__)
 #: Beyond this, OFFSET would overflow some databases; no queue has that many pages.
 MAX_PAGE = 1_000_000
-
-
-def _petition_or_404(case_number: str):
-    try:
-        return services.get_visible_petition(current_user, case_number)
-    except NotFound as error:
-        abort(404, error.message)
 
 
 @blueprint.route("/")
@@ -80,6 +74,7 @@ def queue():
 
 @blueprint.route("/petitions/new", methods=["GET", "POST"])
 @login_required
+@pipeline.writes
 def new():
     """An advocate submits a petition for their organization."""
     if not permissions.can_submit_petition(current_user):
@@ -89,10 +84,8 @@ def new():
         try:
             petition = services.submit_petition(current_user, form.petition_values())
         except ValidationFailed as error:
-            db.session.rollback()
             apply_errors(form, error)
         else:
-            db.session.commit()
             flash(f"Petition {petition.case_number} submitted.", "success")
             return redirect(url_for("petitions.show", case_number=petition.case_number))
     return render_template("petitions/form.html", form=form, petition=None), (
@@ -142,11 +135,11 @@ def _render_case(petition, status=200, **overrides):
 @login_required
 def show(case_number):
     """A case: its fields, stage, notes, history, and the actions the user may take."""
-    return _render_case(_petition_or_404(case_number))
+    return _render_case(services.get_visible_petition(current_user, case_number))
 
 
 def _render_conflict(petition, error: StaleVersion, form, form_template: str):
-    db.session.rollback()
+    pipeline.abandon()  # nothing of the stale change is kept; the page reads the case anew
     if form is not None:
         # The kept input is offered again against the version this page now shows; the
         # hidden field renders the posted (stale) value unless raw_data is replaced too.
@@ -168,7 +161,7 @@ def _render_edit_conflict(petition, form, message: str, status=409, field_errors
     Its form posts the user's values again with the version they opened (the merge's
     base) and ``merge_version``, the version this page shows; a choice per conflicting field.
     """
-    db.session.rollback()
+    pipeline.abandon()
     merge = merging.merge_edit(petition, form.petition_values(), form.version.data)
     return render_template(
         "petitions/conflict.html",
@@ -203,7 +196,7 @@ def _refuse_edit(petition):
     )
     if request.method != "POST":
         abort(403, message)
-    db.session.rollback()
+    pipeline.abandon()
     typed = {name: request.form[name] for name in EDITABLE_FIELDS if name in request.form}
     version = parse_id(request.form.get("version"))
     raise EditRefused(
@@ -227,13 +220,14 @@ def _save_edit(petition, form) -> dict:
 
 @blueprint.route("/petitions/<case_number>/edit", methods=["GET", "POST"])
 @login_required
+@pipeline.writes
 def edit(case_number):
     """Fix a petition's fields: advocates while received, staff until decided.
 
     A stale edit gets the conflict page, which merges it with the case as it is now; an
     edit refused because the case moved on shows back what was typed.
     """
-    petition = _petition_or_404(case_number)
+    petition = services.get_visible_petition(current_user, case_number)
     if not permissions.can_edit_petition(current_user, petition):
         _refuse_edit(petition)
     initial = {name: getattr(petition, name) for name in EDITABLE_FIELDS}
@@ -244,14 +238,12 @@ def edit(case_number):
         except ValidationFailed as error:
             if "merge_version" in request.form:  # stay on the merge, the errors on it
                 return _render_merge_errors(petition, form, error)
-            db.session.rollback()
             apply_errors(form, error)
         except StaleVersion as error:
             return _render_edit_conflict(petition, form, error.message)
         except PermissionDenied:  # the stage moved on while this request waited for the lock
             _refuse_edit(petition)
         else:
-            db.session.commit()
             flash("Saved." if changes else "Nothing changed.", "success" if changes else "info")
             return redirect(url_for("petitions.show", case_number=petition.case_number))
     status = 422 if form.errors else 200
@@ -269,7 +261,7 @@ def _render_refused_transition(petition, form, error: ReasonRequired | WrongStag
     """The case page again, the typed reason kept and the refusal under its field: 422 for a
     missing reason, 409 when the case is no longer in a stage the action starts from (the
     page then shows the case as it is now, and the form offers what it allows now)."""
-    db.session.rollback()
+    pipeline.abandon()
     if isinstance(error, ReasonRequired):
         form.reason.errors = [*form.reason.errors, error.message]
     else:
@@ -285,9 +277,10 @@ def _render_refused_transition(petition, form, error: ReasonRequired | WrongStag
 
 @blueprint.route("/petitions/<case_number>/transition", methods=["POST"])
 @login_required
+@pipeline.writes
 def transition(case_number):
     """Take a workflow action (start_review, return_for_information, grant, deny, reopen)."""
-    petition = _petition_or_404(case_number)
+    petition = services.get_visible_petition(current_user, case_number)
     form, valid = _posted_form(TransitionForm, "transition")
     form.action.choices = options(
         (t.name, t.label) for t in allowed_transitions(petition.stage_enum, current_user.role_enum)
@@ -302,7 +295,6 @@ def transition(case_number):
         return _render_conflict(petition, error, form, "petitions/_transition_fields.html")
     except (ReasonRequired, WrongStage) as error:
         return _render_refused_transition(petition, form, error)
-    db.session.commit()
     label = TRANSITIONS_BY_NAME[form.action.data].label
     flash(f"{label}: case {petition.case_number} is now {petition.stage_enum.label.lower()}.",
           "success")  # fmt: skip
@@ -311,9 +303,10 @@ def transition(case_number):
 
 @blueprint.route("/petitions/<case_number>/take", methods=["POST"])
 @login_required
+@pipeline.writes
 def take(case_number):
     """A reviewer makes the case their own work."""
-    petition = _petition_or_404(case_number)
+    petition = services.get_visible_petition(current_user, case_number)
     form, valid = _posted_form(TakeForm, "take")
     if not valid:
         abort(400, "The form was incomplete.")
@@ -321,16 +314,16 @@ def take(case_number):
         services.assign_petition(petition, current_user, current_user, form.version.data)
     except StaleVersion as error:
         return _render_conflict(petition, error, None, None)
-    db.session.commit()
     flash(f"Case {petition.case_number} is now yours.", "success")
     return redirect(url_for("petitions.show", case_number=petition.case_number))
 
 
 @blueprint.route("/petitions/<case_number>/assign", methods=["POST"])
 @login_required
+@pipeline.writes
 def assign(case_number):
     """A supervisor assigns, reassigns or unassigns the case."""
-    petition = _petition_or_404(case_number)
+    petition = services.get_visible_petition(current_user, case_number)
     form, valid = _posted_form(AssignForm, "assign")
     if not valid:
         abort(400, "The form was incomplete.")
@@ -345,10 +338,9 @@ def assign(case_number):
     except StaleVersion as error:
         return _render_conflict(petition, error, None, None)
     except ValidationFailed as error:
-        db.session.rollback()
+        pipeline.abandon()  # answered with a redirect, but nothing of it is kept
         flash(error.errors.get("assignee", error.message), "danger")
         return redirect(url_for("petitions.show", case_number=petition.case_number))
-    db.session.commit()
     who = assignee.name if assignee else "nobody"
     flash(f"Case {petition.case_number} assigned to {who}.", "success")
     return redirect(url_for("petitions.show", case_number=petition.case_number))
@@ -356,15 +348,15 @@ def assign(case_number):
 
 @blueprint.route("/petitions/<case_number>/notes", methods=["POST"])
 @login_required
+@pipeline.writes
 def add_note(case_number):
     """Staff write an internal or shared note on the case."""
-    petition = _petition_or_404(case_number)
+    petition = services.get_visible_petition(current_user, case_number)
     if not permissions.can_write_notes(current_user):
         abort(403, "Only reviewers and supervisors write notes.")
     form, valid = _posted_form(NoteForm, "note")
     if not valid:
         return _render_case(petition, 422, note=form)
     services.add_note(petition, current_user, form.body.data, form.visibility.data)
-    db.session.commit()
     flash("Note added.", "success")
     return redirect(url_for("petitions.show", case_number=petition.case_number, _anchor="notes"))

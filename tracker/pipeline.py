@@ -1,0 +1,127 @@
+"""The request pipeline: the one place that commits or rolls back a web or API request.
+
+As Indico's request handler does (``RH.process``), a request's work is one transaction:
+
+- A view that writes says so with ``@writes``. Its transaction commits once, after the
+  view returned, when the method is unsafe (POST, PATCH…) and the answer is not an error
+  (status below 400); in every other case — a GET, an unmarked view, a 4xx/5xx answer, an
+  exception — it is rolled back. Services only flush; views never commit or roll back.
+- The sign-in views are marked ``@writes(records_attempts=True)``: a refused attempt (a
+  wrong password or code) is still their work — its counter and audit entry are kept —
+  so they commit whatever status they answer with, unless they raise.
+- Error handlers call ``abandon()`` first: the refused change is rolled back before the
+  error page is rendered.
+- What must be written whatever becomes of the request goes through ``write_apart``: it
+  runs after the request's transaction has ended, in a short transaction of its own. The
+  error path records refusals there (403, and the 404 of a case the user may not see, see
+  ``tracker.audit.services.record_refusal``), and so does the bookkeeping a GET may do —
+  a session's last-seen time and an API token's last use, each at most once a minute.
+
+CLI commands are not requests: each commits once, in the command (``tracker.cli``).
+"""
+
+import functools
+from collections.abc import Callable
+
+from flask import Flask, g, has_request_context, request
+from flask_login import current_user
+
+from tracker.extensions import db
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: ``g`` keys: the commit policy of a view that returned, and the writes kept apart.
+_RETURNED = "pipeline_view_returned"
+_APART = "pipeline_apart"
+
+
+def writes(view: Callable | None = None, *, records_attempts: bool = False):
+    """Mark a view as writing: its transaction commits when it answers without an error.
+
+    ``records_attempts``: commit even a 4xx answer (the sign-in views, whose refused
+    attempts are recorded). A view that raises is rolled back in every case.
+    """
+
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            response = function(*args, **kwargs)
+            g.setdefault(_RETURNED, "attempts" if records_attempts else "success")
+            return response
+
+        wrapper.writes = True
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
+
+
+def abandon() -> None:
+    """Roll back the request's work now (the error path, before it renders its answer)."""
+    g.setdefault(_RETURNED, "failed")
+    g.pipeline_abandoned = True
+    db.session.rollback()
+
+
+def refuse(status: int, message: str, refusal: dict | None = None, **details) -> None:
+    """The error path: roll back the refused change, and audit a refusal apart from it.
+
+    Every 403 is a security event, and so is a refusal that carries its own details (the
+    404 of a case the user may not see, ``DomainError.refusal``). Pages and API end here.
+    """
+    from tracker.audit import services as audit  # the audit module uses write_apart
+
+    abandon()
+    if status != 403 and refusal is None:
+        return
+    actor = current_user if current_user.is_authenticated else g.get("api_user")
+    if refusal is None:
+        refusal = {"status": 403, "path": request.path, "method": request.method}
+        refusal["message"] = message
+    audit.record_refusal("access_refused", actor=actor, details=refusal | details)
+
+
+def write_apart(write: Callable[[], object]) -> None:
+    """Run ``write`` after the request's transaction ends, in a transaction of its own.
+
+    Outside a request (CLI, tests calling services), it runs at once, in the caller's
+    transaction, which the caller commits.
+    """
+    if not has_request_context():
+        write()
+        return
+    g.setdefault(_APART, []).append(write)
+
+
+def _should_commit(status: int) -> bool:
+    if request.method in SAFE_METHODS or g.get("pipeline_abandoned"):
+        return False
+    policy = g.get(_RETURNED)
+    return policy == "attempts" or (policy == "success" and status < 400)
+
+
+def _run_apart() -> None:
+    writes_apart = g.pop(_APART, [])
+    if not writes_apart:
+        return
+    try:
+        for write in writes_apart:
+            write()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def finish_request(response):
+    """after_request: commit or roll back the request's work, then the writes kept apart."""
+    if _should_commit(response.status_code):
+        g.pop(_RETURNED, None)  # a failing commit comes back here as a 500: roll back then
+        db.session.commit()
+    else:
+        db.session.rollback()
+    _run_apart()
+    return response
+
+
+def register(app: Flask) -> None:
+    """Install the pipeline; registered first, so it runs after every other after_request."""
+    app.after_request(finish_request)
