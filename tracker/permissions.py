@@ -1,13 +1,59 @@
-"""Named rules: who may see and do what. Views, the API, templates and services all ask here."""
+"""Named rules: who may see and do what. Views, the API, templates and services all ask here.
 
+Each rule is a function ``can_<what>(user, *subject) -> bool`` registered with its refusal
+message, so the rule and what a refused user is told live in one place:
+
+- Python asks ``require(can_edit_petition, user, petition)``, which raises PermissionDenied
+  (403) with the rule's message; a view asks once, before reading the body (so a role that
+  may not act learns that before any 422), and the service asks again for other callers.
+- Templates ask ``can("edit_petition", petition)`` for the current user.
+
+Which role may move a case between which stages is the workflow table's rule
+(``tracker.workflow``); nothing outside these two modules tests a role or a stage.
+"""
+
+from collections.abc import Callable
+
+from tracker.errors import PermissionDenied
 from tracker.workflow import Stage
 
+#: Every rule by name (without ``can_``): what ``can(...)`` in templates looks up.
+RULES: dict[str, Callable[..., bool]] = {}
 
+
+def rule(message: str | Callable[..., str]):
+    """Register a rule with the message a refused user reads (text, or built from the
+    rule's arguments)."""
+
+    def register(check):
+        check.message = message
+        RULES[check.__name__.removeprefix("can_")] = check
+        return check
+
+    return register
+
+
+def refusal_message(check, user, *subject) -> str:
+    message = check.message
+    return message(user, *subject) if callable(message) else message
+
+
+def require(check, user, *subject) -> None:
+    """Raise PermissionDenied (403) with the rule's message unless the rule allows it."""
+    if not check(user, *subject):
+        raise PermissionDenied(refusal_message(check, user, *subject))
+
+
+# --- cases ---------------------------------------------------------------------------------------
+
+
+@rule("Only reviewers and supervisors see every organization's cases.")
 def can_view_all_petitions(user) -> bool:
     """Staff see every organization's cases."""
     return user.is_staff
 
 
+@rule(lambda user, petition: f"No case {petition.case_number}.")
 def can_view_petition(user, petition) -> bool:
     """Staff see every case; an advocate sees their own organization's cases only."""
     if user.is_staff:
@@ -15,6 +61,14 @@ def can_view_petition(user, petition) -> bool:
     return user.is_advocate and petition.organization_id == user.organization_id
 
 
+def _edit_refusal(user, petition) -> str:
+    return (
+        f"Case {petition.case_number} is now {Stage(petition.stage).label.lower()}, so it can "
+        "no longer be edited by you."
+    )
+
+
+@rule(_edit_refusal)
 def can_edit_petition(user, petition) -> bool:
     """Advocates fix their cases while received; staff correct them until decided."""
     if not can_view_petition(user, petition):
@@ -24,41 +78,87 @@ def can_edit_petition(user, petition) -> bool:
     return not Stage(petition.stage).is_decided
 
 
+@rule("Only an advocate of an active organization may submit petitions.")
 def can_submit_petition(user) -> bool:
     return user.is_advocate and user.organization is not None and user.organization.active
 
 
+@rule("Only reviewers and supervisors take cases.")
+def can_take_cases(user) -> bool:
+    return user.is_staff
+
+
+@rule(lambda user, petition: f"You may not take case {petition.case_number}.")
 def can_take_petition(user, petition) -> bool:
     """A reviewer may take an undecided case nobody works on; taking a colleague's case is
     a reassignment, which is a supervisor's (who may take any undecided case)."""
     if not user.is_staff or Stage(petition.stage).is_decided or petition.assignee_id == user.id:
         return False
-    return petition.assignee_id is None or user.is_supervisor
+    return petition.assignee_id is None or can_reassign_petitions(user)
 
 
+@rule("Only a supervisor may assign a case to someone else.")
 def can_assign_petitions(user) -> bool:
-    """Assigning work to others (and reassigning it) is a supervisor's job."""
+    """Assigning work to others is a supervisor's job."""
     return user.is_supervisor
 
 
+@rule(lambda user, petition: f"Case {petition.case_number} cannot be assigned now.")
+def can_assign_petition(user, petition) -> bool:
+    """A supervisor assigns an undecided case (a decided one is reopened first)."""
+    return can_assign_petitions(user) and not Stage(petition.stage).is_decided
+
+
+@rule("A reviewer's case is reassigned by a supervisor.")
+def can_reassign_petitions(user) -> bool:
+    """Taking over or reassigning a case a colleague works on is a supervisor's job."""
+    return user.is_supervisor
+
+
+@rule("Cases are assigned to active reviewers or supervisors.")
+def can_be_assigned(user) -> bool:
+    """Who may work cases (``user`` is the assignee here)."""
+    return user.is_staff and user.active
+
+
+@rule("Only reviewers and supervisors write notes.")
 def can_write_notes(user) -> bool:
     return user.is_staff
 
 
+@rule("Only reviewers and supervisors see who works a case.")
+def can_view_assignee(user) -> bool:
+    """Who works a case (the assignee, the assignee filter) is for staff only."""
+    return user.is_staff
+
+
+@rule("Internal notes, edits and assignments are for reviewers and supervisors.")
 def can_view_internal_history(user) -> bool:
     """Internal notes, edits, assignments: staff only."""
     return user.is_staff
 
 
+@rule("Only reviewers and supervisors decide cases.")
+def can_work_queue(user) -> bool:
+    """The queue of every case, and bulk decisions over it."""
+    return user.is_staff
+
+
+# --- people and the audit log --------------------------------------------------------------------
+
+
+@rule("The audit log is for supervisors.")
 def can_view_audit_log(user) -> bool:
     return user.is_supervisor
 
 
+@rule("Only a supervisor manages users and organizations.")
 def can_manage_users(user) -> bool:
     return user.is_supervisor
 
 
-def can_work_queue(user) -> bool:
+def second_factor_required(user) -> bool:
+    """Staff must sign in with a second factor (``user`` is the account concerned)."""
     return user.is_staff
 
 

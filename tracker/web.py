@@ -41,6 +41,8 @@ STAGE_BADGES = {
     Stage.GRANTED: "text-bg-success",
     Stage.DENIED: "text-bg-danger",
 }
+#: The alert a decided case's page shows its decision in.
+DECISION_ALERTS = {Stage.GRANTED: "alert-success", Stage.DENIED: "alert-danger"}
 ALWAYS_REACHABLE = {"auth.logout", "static", "bootstrap.static"}
 #: Endpoints reachable before the second factor is given.
 SECOND_FACTOR_ENDPOINTS = ALWAYS_REACHABLE | {"auth.two_factor", "auth.two_factor_setup"}
@@ -157,6 +159,12 @@ def _log_request(response):
     return response
 
 
+def can(rule: str, *subject) -> bool:
+    """Templates ask the named rules of tracker.permissions for the current user:
+    ``can("edit_petition", petition)``. They never test a role or a stage themselves."""
+    return permissions.RULES[rule](current_user, *subject)
+
+
 def localtime(moment, fmt: str = "%Y-%m-%d %H:%M"):
     if moment is None:
         return ""
@@ -194,7 +202,9 @@ def register(app: Flask) -> None:
         k: v for k, v in mapping.items() if k != key
     }
     app.jinja_env.globals.update(
+        can=can,
         permissions=permissions,
+        DECISION_ALERTS=DECISION_ALERTS,
         Stage=Stage,
         STAGE_BADGES=STAGE_BADGES,
         KINDS=KINDS,

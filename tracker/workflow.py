@@ -114,23 +114,39 @@ def get_transition(name: str) -> Transition:
         raise UnknownTransition(f"Unknown action '{name}'.") from None
 
 
-def check_transition(transition: Transition, role: Role, stage: Stage, reason: str | None) -> None:
-    """Raise the WorkflowError that refuses this move, or return when it is allowed.
-
-    The role is checked before the stage so that a role that may never take the
-    action learns that (403) rather than the case's stage (409).
-    """
+def check_role(transition: Transition, role: Role) -> None:
+    """Raise TransitionForbidden (403) unless the role may ever take this action."""
     if role not in transition.roles:
         raise TransitionForbidden(
             f"{role.article} {role.value} may not take the action '{transition.name}'."
         )
+
+
+def check_move(transition: Transition, role: Role, stage: Stage) -> None:
+    """Raise the WorkflowError that refuses this role the move from this stage.
+
+    The role is checked before the stage so that a role that may never take the
+    action learns that (403) rather than the case's stage (409).
+    """
+    check_role(transition, role)
     if stage not in transition.sources:
         raise WrongStage(
             f"The action '{transition.name}' cannot be taken: the case is now "
             f"'{stage.label.lower()}' ({stage.value})."
         )
+
+
+def check_transition(transition: Transition, role: Role, stage: Stage, reason: str | None) -> None:
+    """Raise the WorkflowError that refuses this move, or return when it is allowed:
+    ``check_move``, then the written reason the transition may require (422)."""
+    check_move(transition, role, stage)
     if transition.reason_required and not (reason or "").strip():
         raise ReasonRequired(f"The action '{transition.name}' requires a written reason.")
+
+
+def transitions_for(role: Role) -> list[Transition]:
+    """The transitions this role may take on some case (the bulk action choices)."""
+    return [t for t in PETITION_TRANSITIONS if role in t.roles]
 
 
 def allowed_transitions(stage: Stage, role: Role) -> list[Transition]:

@@ -27,8 +27,7 @@ blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 @blueprint.before_request
 @login_required
 def _supervisors_only():
-    if not permissions.can_manage_users(current_user):
-        abort(403, "Managing users and organizations is for supervisors.")
+    permissions.require(permissions.can_manage_users, current_user)
 
 
 def _organization_choices():

@@ -17,7 +17,7 @@ from tracker import permissions
 from tracker.api.problems import MalformedRequest
 from tracker.auth.models import User
 from tracker.auth.services import find_user_by_email
-from tracker.errors import PermissionDenied, ValidationFailed
+from tracker.errors import ValidationFailed
 from tracker.petitions.fields import NUL_CHARACTER
 from tracker.petitions.models import EDITABLE_FIELDS, KINDS, Petition
 from tracker.petitions.queries import QueueFilters
@@ -50,7 +50,7 @@ def _plain(value):
 
 def petition_json(petition: Petition, viewer: User) -> dict:
     """The petition as the viewer may see it (who works a case is for staff only)."""
-    shows_assignee = permissions.can_view_internal_history(viewer)
+    shows_assignee = permissions.can_view_assignee(viewer)
     document = {"case_number": petition.case_number}
     document.update((name, _plain(getattr(petition, name))) for name in EDITABLE_FIELDS)
     document.update(
@@ -167,8 +167,7 @@ def queue_filters(viewer: User, raw: Mapping) -> QueueFilters:
         errors["q"] = f"At most {MAX_QUERY_LENGTH} characters."
     assignee_id = None
     if assignee is not None:
-        if not permissions.can_view_internal_history(viewer):
-            raise PermissionDenied("Only reviewers and supervisors filter cases by assignee.")
+        permissions.require(permissions.can_view_assignee, viewer)
         if assignee in ("me", "none"):
             assignee_id = assignee
         else:

@@ -16,7 +16,7 @@ from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
 
 from tracker import permissions, pipeline
 from tracker.api import auth, bodies, openapi, problems, serialization
-from tracker.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from tracker.errors import DomainError, NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.petitions import importing, queries, services
 from tracker.petitions.fields import CASE_NUMBER
@@ -125,8 +125,7 @@ def list_petitions():
 @pipeline.writes
 def create_petition():
     """An advocate submits a petition for their organization: 201 with its Location."""
-    if not permissions.can_submit_petition(g.api_user):
-        raise PermissionDenied("Only an advocate of an organization may submit a petition.")
+    permissions.require(permissions.can_submit_petition, g.api_user)
     values = bodies.petition_values(bodies.PetitionCreate)
     petition = services.submit_petition(g.api_user, values)
     response = _petition_response(petition, 201)
@@ -146,11 +145,7 @@ def update_petition(case_number):
     """Change some fields; If-Match must carry the version read (412 if it is stale)."""
     petition = _petition(case_number)
     expected_version = _expected_version(petition, required=True)
-    if not permissions.can_edit_petition(g.api_user, petition):
-        raise PermissionDenied(
-            f"You may not edit case {petition.case_number} while it is "
-            f"{petition.stage_enum.label.lower()}."
-        )
+    permissions.require(permissions.can_edit_petition, g.api_user, petition)
     values = bodies.petition_values(bodies.PetitionPatch)
     services.update_petition(petition, g.api_user, values, expected_version)
     return _petition_response(petition)
@@ -196,8 +191,7 @@ def _uploaded_csv() -> bytes:
 @pipeline.writes
 def import_petitions():
     """An advocate imports a CSV of petitions, all or nothing: 201 with the case numbers."""
-    if not permissions.can_submit_petition(g.api_user):
-        raise PermissionDenied("Only an advocate of an organization may submit petitions.")
+    permissions.require(permissions.can_submit_petition, g.api_user)
     rows = importing.read_csv(_uploaded_csv())
     case_numbers = services.import_petitions(g.api_user, rows)
     return {"imported": len(case_numbers), "case_numbers": case_numbers}, 201
@@ -222,8 +216,7 @@ def _selected_versions(body: bodies.DecisionRequest) -> dict[str, int | None]:
 @pipeline.writes
 def decide_petitions():
     """One transition for many cases, all or nothing: 200 with each case's new version."""
-    if not permissions.can_work_queue(g.api_user):
-        raise PermissionDenied("Only reviewers and supervisors decide cases.")
+    permissions.require(permissions.can_work_queue, g.api_user)
     body = bodies.read(bodies.DecisionRequest)
     versions = _selected_versions(body)
     decided = services.decide_petitions(g.api_user, body.action, body.reason, versions)

@@ -30,8 +30,7 @@ blueprint = Blueprint("audit", __name__, url_prefix="/audit")
 @blueprint.before_request
 @login_required
 def _supervisors_only():
-    if not permissions.can_view_audit_log(current_user):
-        abort(403, "The audit log is for supervisors.")
+    permissions.require(permissions.can_view_audit_log, current_user)
 
 
 def _filters(form: AuditFilterForm) -> queries.AuditFilters:

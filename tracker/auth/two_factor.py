@@ -14,6 +14,7 @@ import segno
 from flask import current_app
 from sqlalchemy import select
 
+from tracker import permissions
 from tracker.auth.models import RecoveryCode, User
 from tracker.database import utcnow
 from tracker.extensions import db
@@ -25,7 +26,7 @@ RECOVERY_CODE_COUNT = 10
 
 
 def required_for(user: User) -> bool:
-    return user.is_staff and current_app.config["TWO_FACTOR_REQUIRED"]
+    return permissions.second_factor_required(user) and current_app.config["TWO_FACTOR_REQUIRED"]
 
 
 def new_secret() -> str:

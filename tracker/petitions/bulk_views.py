@@ -22,11 +22,12 @@ from tracker.petitions.fields import CASE_NUMBER_FORMAT, REASON_MAX_LENGTH
 from tracker.petitions.forms import limited
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS, Petition
 from tracker.workflow import (
-    PETITION_TRANSITIONS,
     TRANSITIONS_BY_NAME,
     Stage,
     WrongStage,
-    check_transition,
+    check_move,
+    check_role,
+    transitions_for,
 )
 
 blueprint = Blueprint("bulk", __name__)
@@ -40,7 +41,7 @@ SELECTION_ITEM = re.compile(rf"({CASE_NUMBER_FORMAT}):([0-9]{{1,9}})")
 
 def bulk_actions(user) -> list:
     """The transitions the user's role may take on some case: the bulk action choices."""
-    return [t for t in PETITION_TRANSITIONS if user.role_enum in t.roles]
+    return transitions_for(user.role_enum)
 
 
 @blueprint.app_context_processor
@@ -103,8 +104,7 @@ class BulkApplyForm(_QueueFilterFields):
 @pipeline.writes
 def import_petitions():
     """An advocate uploads a CSV of petitions: every row is imported, or none and why."""
-    if not permissions.can_submit_petition(current_user):
-        abort(403, "Only an advocate of an organization may import petitions.")
+    permissions.require(permissions.can_submit_petition, current_user)
     form = ImportForm()
     refusal = None
     if form.validate_on_submit():
@@ -170,7 +170,7 @@ def _preview_refusals(transition, rows) -> list[dict]:
     refusals = []
     for row in rows:
         try:
-            check_transition(transition, current_user.role_enum, Stage(row.stage), "checked later")
+            check_move(transition, current_user.role_enum, Stage(row.stage))
         except WrongStage as error:
             refusals.append({"case_number": row.case_number, "message": error.message})
     return refusals
@@ -180,15 +180,15 @@ def _preview_refusals(transition, rows) -> list[dict]:
 @login_required
 def confirm():
     """Show exactly which cases (and versions) the action will apply to, and ask to confirm."""
-    if not permissions.can_work_queue(current_user):
-        abort(403, "Only reviewers and supervisors decide cases.")
+    permissions.require(permissions.can_work_queue, current_user)
     form = BulkSelectionForm()
     _refuse_nul(form)
     if not form.validate_on_submit():
         return _back_to_queue(form, "Choose an action for the selected cases.")
     transition = TRANSITIONS_BY_NAME.get(form.action.data)
-    if transition is None or transition not in bulk_actions(current_user):
+    if transition is None:
         abort(403, f"You may not take the action '{form.action.data}'.")
+    check_role(transition, current_user.role_enum)
     if transition.reason_required and not (form.reason.data or "").strip():
         return _back_to_queue(form, f"{transition.label} needs a written reason.")
     if len(form.case_numbers.data or ()) > services.MAX_BULK_DECISIONS:

@@ -54,7 +54,7 @@ def search_condition(q: str):
 def visible_petitions(user: User) -> Select:
     """Every petition the user may see: all for staff, their organization's for advocates."""
     statement = select(Petition)
-    if not user.is_staff:
+    if not permissions.can_view_all_petitions(user):
         statement = statement.where(Petition.organization_id == user.organization_id)
     return statement
 
@@ -69,7 +69,7 @@ def queue_query(user: User, filters: QueueFilters) -> Select:
         statement = statement.where(Petition.stage == filters.stage)
     if filters.kind:
         statement = statement.where(Petition.kind == filters.kind)
-    if not user.is_staff:
+    if not permissions.can_view_assignee(user):
         filters = replace(filters, assignee=None)  # who works a case is staff-only
     if filters.assignee == "me":
         statement = statement.where(Petition.assignee_id == user.id)
@@ -77,8 +77,9 @@ def queue_query(user: User, filters: QueueFilters) -> Select:
         statement = statement.where(Petition.assignee_id.is_(None))
     elif filters.assignee and parse_id(filters.assignee):
         statement = statement.where(Petition.assignee_id == parse_id(filters.assignee))
-    if filters.organization and parse_id(filters.organization) and user.is_staff:
-        statement = statement.where(Petition.organization_id == parse_id(filters.organization))
+    organization_id = parse_id(filters.organization) if filters.organization else None
+    if organization_id and permissions.can_view_all_petitions(user):
+        statement = statement.where(Petition.organization_id == organization_id)
     if filters.sort == "newest":
         return statement.order_by(Petition.created_at.desc(), Petition.id.desc())
     return statement.order_by(Petition.created_at, Petition.id)

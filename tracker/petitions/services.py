@@ -118,8 +118,7 @@ def get_visible_petition(user: User, case_number: str) -> Petition:
 
 def submit_petition(advocate: User, values: dict) -> Petition:
     """Create a petition in *received* for the advocate's organization (action ``submit``)."""
-    if not permissions.can_submit_petition(advocate):
-        raise PermissionDenied("Only an advocate of an organization may submit a petition.")
+    permissions.require(permissions.can_submit_petition, advocate)
     transition = get_transition("submit")
     values = normalize({name: values.get(name) for name in EDITABLE_FIELDS})
     _check_fields(values)
@@ -144,23 +143,14 @@ def submit_petition(advocate: User, values: dict) -> Petition:
     return petition
 
 
-def _check_editable(petition: Petition, editor: User) -> None:
-    if not permissions.can_edit_petition(editor, petition):
-        raise PermissionDenied(
-            f"You may not edit case {petition.case_number} while it is "
-            f"{Stage(petition.stage).label.lower()}."
-        )
-
-
 def update_petition(
     petition: Petition, editor: User, values: dict, expected_version: int | None
 ) -> dict:
     """Change the petition's fields; returns {field: [old, new]} (empty when nothing changed)."""
-    _check_editable(petition, editor)
+    permissions.require(permissions.can_edit_petition, editor, petition)
     lock_petition(petition)
     _check_version(petition, expected_version)
-    if not permissions.can_edit_petition(editor, petition):  # the stage may have moved
-        raise PermissionDenied(f"Case {petition.case_number} can no longer be edited.")
+    permissions.require(permissions.can_edit_petition, editor, petition)  # the stage may move
     submitted = normalize({name: values[name] for name in EDITABLE_FIELDS if name in values})
     merged = {name: getattr(petition, name) for name in EDITABLE_FIELDS} | submitted
     _check_fields(merged)
@@ -197,7 +187,7 @@ def update_petition_merged(
     (the version the conflict page showed); MergeUnresolved (422) naming each conflicting
     field without a choice. Returns the changes as ``update_petition`` does.
     """
-    _check_editable(petition, editor)
+    permissions.require(permissions.can_edit_petition, editor, petition)
     merge = merging.merge_edit(petition, values, base_version)
     if merge.theirs_version != merge_version:
         raise StaleVersion(
@@ -252,21 +242,19 @@ def assign_petition(
 ) -> Petition:
     """Make a case someone's work (or nobody's). Reviewers may only take a case themselves."""
     taking = assignee is not None and assignee.id == actor.id
-    if taking and not actor.is_staff:
-        raise PermissionDenied("Only reviewers and supervisors take cases.")
-    if not taking and not permissions.can_assign_petitions(actor):
-        raise PermissionDenied("Only a supervisor may assign a case to someone else.")
-    if assignee is not None and (not assignee.is_staff or not assignee.active):
-        raise ValidationFailed(
-            {"assignee": "Cases are assigned to active reviewers or supervisors."}
-        )
+    permissions.require(
+        permissions.can_take_cases if taking else permissions.can_assign_petitions, actor
+    )
+    if assignee is not None and not permissions.can_be_assigned(assignee):
+        message = permissions.refusal_message(permissions.can_be_assigned, assignee)
+        raise ValidationFailed({"assignee": message})
     lock_petition(petition)
     _check_version(petition, expected_version)
     if Stage(petition.stage).is_decided:
         raise PermissionDenied(f"Case {petition.case_number} is decided; reopen it first.")
     # Checked again under the row lock, so two reviewers cannot both take a free case.
     taken_by_someone_else = petition.assignee_id not in (None, actor.id)
-    if taking and taken_by_someone_else and not actor.is_supervisor:
+    if taking and taken_by_someone_else and not permissions.can_reassign_petitions(actor):
         raise PermissionDenied(
             f"Case {petition.case_number} is already {petition.assignee.name}'s; "
             "a supervisor can reassign it."
@@ -305,8 +293,7 @@ def reassign_open_cases(
 
 def add_note(petition: Petition, author: User, body: str, visibility: str) -> Note:
     """Write a note on a case: internal (staff only) or shared with the advocate."""
-    if not permissions.can_write_notes(author):
-        raise PermissionDenied("Only reviewers and supervisors write notes.")
+    permissions.require(permissions.can_write_notes, author)
     body = (body or "").strip()
     errors = {}
     if not body:
@@ -384,8 +371,7 @@ def import_petitions(advocate: User, rows: list, progress=None) -> list[str]:
     petition in *received* with its own 'submit' audit entry, and the case numbers are
     returned in row order. ``progress(n)`` is told as rows are checked.
     """
-    if not permissions.can_submit_petition(advocate):
-        raise PermissionDenied("Only an advocate of an organization may submit petitions.")
+    permissions.require(permissions.can_submit_petition, advocate)
     if not rows:
         raise importing.refuse([importing.row_error(2, None, "The file has no petitions.")])
     # Imports of one organization queue here (PostgreSQL; SQLite's BEGIN IMMEDIATE already
@@ -466,8 +452,7 @@ def decide_petitions(
     BulkRefused (409), and nothing changes. Otherwise one UPDATE moves every case and
     one ``record_many`` call writes an audit entry per case, shaped as apply_transition's.
     """
-    if not permissions.can_work_queue(actor):
-        raise PermissionDenied("Only reviewers and supervisors decide cases.")
+    permissions.require(permissions.can_work_queue, actor)
     transition = get_transition(action)
     if not transition.sources:
         raise PermissionDenied(f"'{action}' creates a petition; it cannot be applied to one.")

@@ -48,11 +48,12 @@ def home():
 def queue():
     """The queue (staff) or the organization's cases (advocates), filtered, sorted, paginated."""
     form = QueueFilterForm(request.args)
-    if current_user.is_staff:
+    if permissions.can_view_assignee(current_user):
         form.assignee.choices += options(
             (str(u.id), u.name if u.active else f"{u.name} (deactivated)")
             for u in queries.staff_for_assignee_filter()
         )
+    if permissions.can_view_all_petitions(current_user):
         form.organization.choices += options(
             (str(o.id), o.name)
             for o in db.session.scalars(select(Organization).order_by(Organization.name))
@@ -77,8 +78,7 @@ def queue():
 @pipeline.writes
 def new():
     """An advocate submits a petition for their organization."""
-    if not permissions.can_submit_petition(current_user):
-        abort(403, "Only an advocate of an organization may submit a petition.")
+    permissions.require(permissions.can_submit_petition, current_user)
     form = NewPetitionForm()
     if form.validate_on_submit():
         try:
@@ -103,7 +103,7 @@ def _case_page_forms(petition):
         forms["transition"] = form
     if permissions.can_take_petition(current_user, petition):
         forms["take"] = TakeForm(data={"version": petition.version}, prefix="take")
-    if permissions.can_assign_petitions(current_user) and not petition.stage_enum.is_decided:
+    if permissions.can_assign_petition(current_user, petition):
         form = AssignForm(
             data={"version": petition.version, "assignee": str(petition.assignee_id or "")},
             prefix="assign",
@@ -190,10 +190,7 @@ def _render_merge_errors(petition, form, error: ValidationFailed):
 
 def _refuse_edit(petition):
     """403: the user may not edit this case now. A posted edit gets its typed values back."""
-    message = (
-        f"Case {petition.case_number} is now {petition.stage_enum.label.lower()}, so it can "
-        "no longer be edited by you."
-    )
+    message = permissions.refusal_message(permissions.can_edit_petition, current_user, petition)
     if request.method != "POST":
         abort(403, message)
     pipeline.abandon()
@@ -352,8 +349,7 @@ def assign(case_number):
 def add_note(case_number):
     """Staff write an internal or shared note on the case."""
     petition = services.get_visible_petition(current_user, case_number)
-    if not permissions.can_write_notes(current_user):
-        abort(403, "Only reviewers and supervisors write notes.")
+    permissions.require(permissions.can_write_notes, current_user)
     form, valid = _posted_form(NoteForm, "note")
     if not valid:
         return _render_case(petition, 422, note=form)
