@@ -10,7 +10,7 @@ which checks the move here first.
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tracker.errors import DomainError
+from tracker.errors import DomainError, PermissionDenied
 
 
 class Stage(StrEnum):
@@ -95,12 +95,16 @@ class UnknownTransition(WorkflowError):
     status = 400
 
 
-class TransitionForbidden(WorkflowError):
+class TransitionForbidden(WorkflowError, PermissionDenied):
     status = 403
 
 
 class WrongStage(WorkflowError):
     status = 409
+
+    def __init__(self, message: str, *, current_stage: str):
+        super().__init__(message)
+        self.current_stage = current_stage
 
 
 class ReasonRequired(WorkflowError):
@@ -132,7 +136,8 @@ def check_move(transition: Transition, role: Role, stage: Stage) -> None:
     if stage not in transition.sources:
         raise WrongStage(
             f"The action '{transition.name}' cannot be taken: the case is now "
-            f"'{stage.label.lower()}' ({stage.value})."
+            f"'{stage.label.lower()}' ({stage.value}).",
+            current_stage=stage.value,
         )
 
 

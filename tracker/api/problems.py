@@ -9,7 +9,7 @@ Extension members: ``errors`` (422: [{field, message}], plus ``line`` for CSV ro
 
 from http import HTTPStatus
 
-from flask import Blueprint, Response, g, json
+from flask import Blueprint, Response, json
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from tracker import pipeline
@@ -43,9 +43,8 @@ def field_errors(errors: dict[str, str]) -> list[dict]:
 def domain_error_response(error: DomainError) -> Response:
     """The problem for a service's refusal, audited by the same error path as the web's."""
     members = {}
-    if isinstance(error, WrongStage) and g.get("api_petition") is not None:
-        # Read before the rollback below expires the row (apply_transition just locked it).
-        members["current_stage"] = g.api_petition.stage
+    if isinstance(error, WrongStage):
+        members["current_stage"] = error.current_stage  # as read under the row lock
     pipeline.refuse(error.status, error.message, error.refusal, via="api")
     if isinstance(error, ValidationFailed):
         return problem(422, error.message, errors=field_errors(error.errors))

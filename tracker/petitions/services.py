@@ -29,7 +29,14 @@ from tracker.extensions import db
 from tracker.petitions import importing, merging, queries
 from tracker.petitions.models import EDITABLE_FIELDS, CaseNumberCounter, Note, Petition
 from tracker.petitions.validation import normalize, petition_errors
-from tracker.workflow import Stage, WrongStage, check_transition, get_transition
+from tracker.workflow import (
+    ReasonRequired,
+    Stage,
+    WrongStage,
+    check_move,
+    check_role,
+    get_transition,
+)
 
 
 def format_case_number(year: int, value: int) -> str:
@@ -117,30 +124,17 @@ def get_visible_petition(user: User, case_number: str) -> Petition:
 
 
 def submit_petition(advocate: User, values: dict) -> Petition:
-    """Create a petition in *received* for the advocate's organization (action ``submit``)."""
+    """Create a petition in *received* for the advocate's organization (action ``submit``).
+
+    An import of one row: the fields are checked with the petition's rules (ValidationFailed
+    maps each bad field to its message), then ``_create_petitions`` writes the row and its
+    'submit' entry exactly as it writes an imported file's.
+    """
     permissions.require(permissions.can_submit_petition, advocate)
-    transition = get_transition("submit")
     values = normalize({name: values.get(name) for name in EDITABLE_FIELDS})
     _check_fields(values)
-    now = utcnow()
-    petition = Petition(
-        case_number=next_case_numbers(now.year)[0],
-        stage=transition.target.value,
-        organization_id=advocate.organization_id,
-        advocate_id=advocate.id,
-        version=1,  # set now, not at flush: the submit entry below records it
-        created_at=now,
-        updated_at=now,
-        **values,
-    )
-    db.session.add(petition)
-    audit.record(
-        "submit", actor=advocate, petition=petition, to_stage=petition.stage,
-        changes={name: [None, json_value(values[name])] for name in EDITABLE_FIELDS
-                 if values[name] is not None},
-        details={"version": petition.version, "case_number": petition.case_number},
-    )  # fmt: skip
-    return petition
+    [petition_id] = _create_petitions(advocate, [values], [{}])[1]
+    return db.session.get(Petition, petition_id)
 
 
 def update_petition(
@@ -209,32 +203,35 @@ def apply_transition(
     reason: str | None = None,
     expected_version: int | None = None,
 ) -> Petition:
-    """Move the petition along the workflow; the only way a stage ever changes.
+    """Move the petition along the workflow: a bulk decision of one case.
 
-    Refuses with TransitionForbidden (403) for a role that may not, WrongStage
-    (409, naming the current stage) from the wrong stage, ReasonRequired (422),
-    StaleVersion (409) when the case changed since ``expected_version``.
+    The same checks, columns and audit entry as ``decide_petitions``; its refusals are
+    those of one case: TransitionForbidden (403) for a role that may not, ReasonRequired
+    (422), StaleVersion (409 on the web, 412 in the API) when the case changed since
+    ``expected_version``, WrongStage (409, naming the current stage) from the wrong stage.
     """
-    transition = get_transition(action)
-    reason = (reason or "").strip() or None
-    if not transition.sources:
-        raise PermissionDenied(f"'{action}' creates a petition; it cannot be applied to one.")
-    lock_petition(petition)
-    check_transition(transition, actor.role_enum, Stage(petition.stage), reason)
-    _check_version(petition, expected_version)
-    from_stage = petition.stage
-    petition.stage = transition.target.value
-    if transition.target.is_decided:
-        petition.decided_at, petition.decided_by_id = utcnow(), actor.id
-        petition.decision_reason = reason
-    else:
-        petition.decided_at = petition.decided_by_id = petition.decision_reason = None
-    _bump(petition)
-    audit.record(
-        action, actor=actor, petition=petition, from_stage=from_stage,
-        to_stage=petition.stage, reason=reason, details={"version": petition.version},
-    )  # fmt: skip
+    transition, reason = _checked_transition(actor, action, reason)
+    rows, offenders = _lock_and_check(actor, transition, reason,
+                                      {petition.case_number: expected_version})  # fmt: skip
+    if offenders:
+        raise _refusal_of_one(offenders[0], expected_version)
+    _decide(actor, transition, reason, rows)
+    db.session.refresh(petition)  # the row as the UPDATE left it
     return petition
+
+
+def _refusal_of_one(offender: dict, expected_version: int | None):
+    """A single transition's refusal: the wrong stage first, then a stale version."""
+    if offender.get("refusal") is not None:
+        return offender["refusal"]
+    if offender["problem"] == "changed":
+        return StaleVersion(
+            f"Case {offender['case_number']} changed since you opened it (you saw version "
+            f"{expected_version}; it is now version {offender['version']}).",
+            current_version=offender["version"],
+            seen_version=expected_version,
+        )
+    return NotFound(offender["message"])
 
 
 def assign_petition(
@@ -383,8 +380,15 @@ def import_petitions(advocate: User, rows: list, progress=None) -> list[str]:
     errors += _open_register_number_errors(advocate.organization_id, rows, values_list)
     if errors:
         raise importing.refuse(errors)
+    details = [{"source": "csv_import", "line": row.line} for row in rows]
+    return _create_petitions(advocate, values_list, details)[0]
+
+
+def _create_petitions(advocate: User, values_list: list[dict], details: list[dict]):
+    """Write checked petitions in *received* and their 'submit' entries: the one write of
+    a submission, single or imported. Returns (case numbers, petition ids), in order."""
     now = utcnow()
-    case_numbers = next_case_numbers(now.year, len(rows))
+    case_numbers = next_case_numbers(now.year, len(values_list))
     stage = get_transition("submit").target.value
     petition_ids = db.session.scalars(
         insert(Petition).returning(Petition.id, sort_by_parameter_order=True),
@@ -396,12 +400,11 @@ def import_petitions(advocate: User, rows: list, progress=None) -> list[str]:
         ],
     ).all()  # fmt: skip
     audit.record_many(
-        _submit_entry(advocate, petition_id, case_number, values,
-                      source="csv_import", line=row.line)
-        for petition_id, case_number, values, row
-        in zip(petition_ids, case_numbers, values_list, rows, strict=True)
+        _submit_entry(advocate, petition_id, case_number, values, **entry_details)
+        for petition_id, case_number, values, entry_details
+        in zip(petition_ids, case_numbers, values_list, details, strict=True)
     )  # fmt: skip
-    return case_numbers
+    return case_numbers, petition_ids
 
 
 def _lock_cases(case_numbers: list[str]):
@@ -415,66 +418,68 @@ def _lock_cases(case_numbers: list[str]):
     ).all()  # fmt: skip
 
 
-def _decision_offender(actor: User, transition, reason, case_number, row, seen_version):
+def _wrong_stage(actor: User, transition, row) -> WrongStage | None:
+    try:
+        check_move(transition, actor.role_enum, Stage(row.stage))
+    except WrongStage as error:
+        return error
+    return None
+
+
+def _decision_offender(actor: User, transition, case_number, row, seen_version):
     """Why this case cannot take the transition now, as an offender dict, or None.
 
-    A refusal that holds for every case whatever its stage (the role may never take the
-    action, a missing reason) is raised instead: it refuses the whole request.
+    Refusals that hold for every case whatever its stage (the role may never take the
+    action, a missing reason) are checked before, for the whole request. A case that
+    changed since confirmed is listed as changed; ``refusal`` keeps the WrongStage it would
+    also meet, which a single transition answers with (re-reading it would not help).
     """
     if row is None or not permissions.can_view_petition(actor, row):
         return {"case_number": case_number, "problem": "not_found",
                 "message": f"No case {case_number}."}  # fmt: skip
+    wrong_stage = _wrong_stage(actor, transition, row)
     if seen_version is not None and row.version != seen_version:
         return {"case_number": case_number, "problem": "changed",
-                "stage": row.stage, "version": row.version,
+                "stage": row.stage, "version": row.version, "refusal": wrong_stage,
                 "message": f"Case {case_number} changed since you confirmed it (you saw version "
                            f"{seen_version}; it is now version {row.version}, "
                            f"{Stage(row.stage).label.lower()})."}  # fmt: skip
-    try:
-        check_transition(transition, actor.role_enum, Stage(row.stage), reason)
-    except WrongStage as error:
+    if wrong_stage is not None:
         return {"case_number": case_number, "problem": "wrong_stage",
-                "stage": row.stage, "version": row.version,
-                "message": f"Case {case_number}: {error.message}"}  # fmt: skip
+                "stage": row.stage, "version": row.version, "refusal": wrong_stage,
+                "message": f"Case {case_number}: {wrong_stage.message}"}  # fmt: skip
     return None
 
 
-def decide_petitions(
-    actor: User, action: str, reason: str | None, expected_versions: dict[str, int | None]
-) -> dict[str, int]:
-    """Apply one transition to many cases, all or nothing; returns {case_number: new version}.
-
-    ``expected_versions`` maps each case number to the version the user confirmed (None:
-    whatever it is now). The cases are locked, then each is checked as
-    ``apply_transition`` checks one: TransitionForbidden (403) or ReasonRequired (422)
-    refuse the whole request; cases that changed since confirmed, are in the wrong stage
-    or are not found are listed in CasesChanged (when every offender changed) or
-    BulkRefused (409), and nothing changes. Otherwise one UPDATE moves every case and
-    one ``record_many`` call writes an audit entry per case, shaped as apply_transition's.
-    """
-    permissions.require(permissions.can_work_queue, actor)
+def _checked_transition(actor: User, action: str, reason: str | None):
+    """The transition and the stripped reason, once checks that hold for the whole request
+    pass: a known action that moves a case, a role that may take it, its written reason."""
     transition = get_transition(action)
     if not transition.sources:
         raise PermissionDenied(f"'{action}' creates a petition; it cannot be applied to one.")
+    check_role(transition, actor.role_enum)
+    permissions.require(permissions.can_work_queue, actor)
     reason = (reason or "").strip() or None
-    if not expected_versions:
-        raise ValidationFailed({"case_numbers": "Select at least one case."})
-    if len(expected_versions) > MAX_BULK_DECISIONS:
-        raise ValidationFailed({"case_numbers": f"At most {MAX_BULK_DECISIONS} cases at once."})
+    if transition.reason_required and not reason:
+        raise ReasonRequired(f"The action '{action}' requires a written reason.")
+    return transition, reason
+
+
+def _lock_and_check(actor: User, transition, reason, expected_versions: dict):
+    """Lock the cases, then list every case that cannot take the transition now."""
     rows = {row.case_number: row for row in _lock_cases(list(expected_versions))}
     offenders = [
         offender
         for case_number, seen_version in expected_versions.items()
-        if (offender := _decision_offender(actor, transition, reason, case_number,
+        if (offender := _decision_offender(actor, transition, case_number,
                                            rows.get(case_number), seen_version))
     ]  # fmt: skip
-    if offenders:
-        changed_only = all(o["problem"] == "changed" for o in offenders)
-        raise (CasesChanged if changed_only else BulkRefused)(
-            f"Nothing was applied: {len(offenders)} of the {len(expected_versions)} selected "
-            f"cases cannot take the action '{action}' now.",
-            offenders,
-        )
+    return rows, offenders
+
+
+def _decide(actor: User, transition, reason: str | None, rows: dict) -> dict[str, int]:
+    """Move the locked cases with one UPDATE and append one entry per case; the one write
+    of a transition, single or bulk. Returns {case_number: new version}."""
     target = transition.target
     now = utcnow()
     db.session.execute(
@@ -488,11 +493,41 @@ def decide_petitions(
             decided_by_id=actor.id if target.is_decided else None,
             decision_reason=reason if target.is_decided else None,
         )
+        # The callers read the rows they need again (apply_transition) or not at all.
+        .execution_options(synchronize_session=False)
     )
     audit.record_many(
-        {"action": action, "actor_id": actor.id, "petition_id": row.id,
+        {"action": transition.name, "actor_id": actor.id, "petition_id": row.id,
          "from_stage": row.stage, "to_stage": target.value, "reason": reason,
          "details": {"version": row.version + 1}}
         for row in rows.values()
     )  # fmt: skip
     return {row.case_number: row.version + 1 for row in rows.values()}
+
+
+def decide_petitions(
+    actor: User, action: str, reason: str | None, expected_versions: dict[str, int | None]
+) -> dict[str, int]:
+    """Apply one transition to many cases, all or nothing; returns {case_number: new version}.
+
+    ``expected_versions`` maps each case number to the version the user confirmed (None:
+    whatever it is now). TransitionForbidden (403) or ReasonRequired (422) refuse the whole
+    request; then the cases are locked and each is checked: cases that are not found,
+    changed since confirmed, or in the wrong stage are listed in CasesChanged (when every
+    offender changed) or BulkRefused (409), and nothing changes. Otherwise one UPDATE moves
+    every case and one ``record_many`` call writes an audit entry per case.
+    """
+    transition, reason = _checked_transition(actor, action, reason)
+    if not expected_versions:
+        raise ValidationFailed({"case_numbers": "Select at least one case."})
+    if len(expected_versions) > MAX_BULK_DECISIONS:
+        raise ValidationFailed({"case_numbers": f"At most {MAX_BULK_DECISIONS} cases at once."})
+    rows, offenders = _lock_and_check(actor, transition, reason, expected_versions)
+    if offenders:
+        changed_only = all(o["problem"] == "changed" for o in offenders)
+        raise (CasesChanged if changed_only else BulkRefused)(
+            f"Nothing was applied: {len(offenders)} of the {len(expected_versions)} selected "
+            f"cases cannot take the action '{action}' now.",
+            [{k: v for k, v in o.items() if k != "refusal"} for o in offenders],
+        )
+    return _decide(actor, transition, reason, rows)
