@@ -2,9 +2,9 @@
 
 received → under_review → granted | denied, with ``return_for_information``
 sending a case back to the advocate and ``reopen`` undoing a decision. Pages,
-the API, bulk decisions and the README's diagram all read this table; the only
-way to change a petition's stage is ``tracker.petitions.services.apply_transition``,
-which checks the move here first.
+the API, bulk decisions and the README's diagram all read this table; a stage
+changes only through ``tracker.petitions.services.decide_petitions`` (of which
+``apply_transition`` is the one-case form), which checks the move here first.
 """
 
 from dataclasses import dataclass

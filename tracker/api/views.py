@@ -45,9 +45,7 @@ def _petition(case_number: str) -> Petition:
     """The caller's case by number; 404 when there is none or it is another organization's."""
     if not CASE_NUMBER.match(case_number):
         raise NotFound(f"No case {case_number}.")
-    petition = services.get_visible_petition(g.api_user, case_number)
-    g.api_petition = petition
-    return petition
+    return services.get_visible_petition(g.api_user, case_number)
 
 
 def _petition_response(petition: Petition, status: int = 200):
