@@ -211,8 +211,8 @@ def apply_transition(
     ``expected_version``, WrongStage (409, naming the current stage) from the wrong stage.
     """
     transition, reason = _checked_transition(actor, action, reason)
-    rows, offenders = _lock_and_check(actor, transition, reason,
-                                      {petition.case_number: expected_version})  # fmt: skip
+    expected_versions = {petition.case_number: expected_version}
+    rows, offenders = _lock_and_check(actor, transition, expected_versions)
     if offenders:
         raise _refusal_of_one(offenders[0], expected_version)
     _decide(actor, transition, reason, rows)
@@ -445,9 +445,14 @@ def _decision_offender(actor: User, transition, case_number, row, seen_version):
                            f"{seen_version}; it is now version {row.version}, "
                            f"{Stage(row.stage).label.lower()})."}  # fmt: skip
     if wrong_stage is not None:
-        return {"case_number": case_number, "problem": "wrong_stage",
-                "stage": row.stage, "version": row.version, "refusal": wrong_stage,
-                "message": f"Case {case_number}: {wrong_stage.message}"}  # fmt: skip
+        return {
+            "case_number": case_number,
+            "problem": "wrong_stage",
+            "stage": row.stage,
+            "version": row.version,
+            "refusal": wrong_stage,
+            "message": f"Case {case_number}: {wrong_stage.message}",
+        }
     return None
 
 
@@ -465,7 +470,7 @@ def _checked_transition(actor: User, action: str, reason: str | None):
     return transition, reason
 
 
-def _lock_and_check(actor: User, transition, reason, expected_versions: dict):
+def _lock_and_check(actor: User, transition, expected_versions: dict):
     """Lock the cases, then list every case that cannot take the transition now."""
     rows = {row.case_number: row for row in _lock_cases(list(expected_versions))}
     offenders = [
@@ -522,7 +527,7 @@ def decide_petitions(
         raise ValidationFailed({"case_numbers": "Select at least one case."})
     if len(expected_versions) > MAX_BULK_DECISIONS:
         raise ValidationFailed({"case_numbers": f"At most {MAX_BULK_DECISIONS} cases at once."})
-    rows, offenders = _lock_and_check(actor, transition, reason, expected_versions)
+    rows, offenders = _lock_and_check(actor, transition, expected_versions)
     if offenders:
         changed_only = all(o["problem"] == "changed" for o in offenders)
         raise (CasesChanged if changed_only else BulkRefused)(
