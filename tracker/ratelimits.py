@@ -24,9 +24,9 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from tracker import pipeline
 from tracker.api.auth import is_api_path
 from tracker.api.problems import problem
-from tracker.extensions import db
 
 #: Set by a view when a sign-in attempt failed, so only failures count against
 #: RATELIMIT_LOGIN_FAILURES.
@@ -68,7 +68,7 @@ def retry_after_seconds(reset_at: float) -> int:
 
 
 def _handle_rate_limited(error: RateLimitExceeded):
-    db.session.rollback()
+    pipeline.abandon()
     retry_after = str(retry_after_seconds(g.get("rate_limit_reset", time.time() + 1)))
     message = f"Too many requests (at most {error.description}). Try again in {retry_after} s."
     if is_api_path(request.path):
