@@ -116,59 +116,92 @@ def section(body: str, heading_id: str, next_heading_id: str | None = None) -> s
 class Form:
     action: str
     method: str
-    fields: dict[str, str] = field(default_factory=dict)
+    #: What a browser would submit: a name sent several times has the list of its values.
+    fields: dict[str, str | list[str]] = field(default_factory=dict)
+    id: str | None = None
+
+    def add(self, name: str, value: str) -> None:
+        if name not in self.fields:
+            self.fields[name] = value
+        elif isinstance(self.fields[name], list):
+            self.fields[name].append(value)
+        else:
+            self.fields[name] = [self.fields[name], value]
 
 
 class _FormParser(HTMLParser):
-    """Collects each <form>'s action and the values a browser would submit."""
+    """Collects each <form>'s action and the values a browser would submit (fields outside
+    a form join the one their ``form`` attribute names)."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.forms: list[Form] = []
-        self._select: str | None = None
-        self._textarea: str | None = None
+        #: (form id, name, value) of fields that name their form, settled at the end.
+        self.owned: list[tuple[str, str, str]] = []
+        self._select: tuple[str, bool, str | None] | None = None
+        self._textarea: tuple[str, Form] | None = None
+        self._chosen: list[str] = []
+        self._first: str | None = None
+
+    def _add(self, attrs: dict, name: str, value: str) -> Form | None:
+        if attrs.get("form"):
+            self.owned.append((attrs["form"], name, value))
+            return None
+        if self.forms:
+            self.forms[-1].add(name, value)
+            return self.forms[-1]
+        return None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "form":
             method = (attrs.get("method") or "get").lower()
-            self.forms.append(Form(attrs.get("action") or "", method))
+            self.forms.append(Form(attrs.get("action") or "", method, id=attrs.get("id")))
             return
-        if not self.forms:
-            return
-        fields = self.forms[-1].fields
         name = attrs.get("name")
         if tag == "input" and name:
             kind = attrs.get("type", "text")
             if kind not in ("radio", "checkbox", "submit") or "checked" in attrs:
-                fields[name] = attrs.get("value") or ""
+                self._add(attrs, name, attrs.get("value") or "")
         elif tag == "select" and name:
-            self._select = name
+            self._select = (name, "multiple" in attrs, attrs.get("form"))
+            self._chosen, self._first = [], None
         elif tag == "option" and self._select:
-            # A browser sends the selected option, else the first one.
-            if "selected" in attrs or self._select not in fields:
-                fields[self._select] = attrs.get("value") or ""
+            value = attrs.get("value") or ""
+            self._first = value if self._first is None else self._first
+            if "selected" in attrs:
+                self._chosen.append(value)
         elif tag == "textarea" and name:
-            self._textarea = name
-            fields[name] = ""
+            form = self._add(attrs, name, "")
+            self._textarea = (name, form) if form else None
 
     def handle_endtag(self, tag):
-        if tag == "select":
+        if tag == "select" and self._select:
+            name, multiple, owner = self._select
+            # A browser sends the selected options; a single select, else its first one.
+            chosen = self._chosen or ([] if multiple or self._first is None else [self._first])
+            for value in chosen:
+                self._add({"form": owner}, name, value)
             self._select = None
         elif tag == "textarea" and self._textarea:
-            fields = self.forms[-1].fields
+            name, form = self._textarea
             # Browsers drop the newline that follows <textarea>.
-            fields[self._textarea] = fields[self._textarea].removeprefix("\r\n").removeprefix("\n")
+            form.fields[name] = form.fields[name].removeprefix("\r\n").removeprefix("\n")
             self._textarea = None
 
     def handle_data(self, data):
         if self._textarea:
-            self.forms[-1].fields[self._textarea] += data
+            name, form = self._textarea
+            form.fields[name] += data
 
 
 def page_forms(response) -> list[Form]:
     parser = _FormParser()
     parser.feed(response.get_data(as_text=True))
+    forms_by_id = {form.id: form for form in parser.forms if form.id}
+    for form_id, name, value in parser.owned:
+        if form_id in forms_by_id:
+            forms_by_id[form_id].add(name, value)
     return parser.forms
 
 

@@ -189,12 +189,23 @@ def test_the_list_filters(api_as, make_petition, make_user):
     assert listed(assignee=reviewer.user.email.upper()) == {reviewing.case_number}
     assert received.case_number in listed(assignee="none")
     assert reviewing.case_number not in listed(assignee="none")
+    assert listed(stage="pending") == {
+        received.case_number,
+        pardon.case_number,
+        reviewing.case_number,
+    }
+    assert listed(stage=["under_review", "received"]) == listed(stage="pending")
+    assert listed(stage=["granted", "denied"]) == set()
 
 
 @pytest.mark.parametrize(
     "query, status, field",
     [
         ({"stage": "limbo"}, 422, "stage"),
+        ({"stage": ["received", "limbo"]}, 422, "stage"),
+        ({"stage": ""}, 422, "stage"),
+        ({"kind": ["pardon", "commutation"]}, 422, "kind"),
+        ({"q": ["a", "b"]}, 422, "q"),
         ({"kind": "amnesty"}, 422, "kind"),
         ({"limit": "0"}, 422, "limit"),
         ({"limit": "101"}, 422, "limit"),

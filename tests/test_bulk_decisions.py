@@ -8,7 +8,14 @@ import pytest
 
 from tests.api_helpers import problem_of
 from tests.conftest import csrf_token
-from tests.helpers import audit_entries, count, form_with, page_text, petition_row
+from tests.helpers import (
+    audit_entries,
+    count,
+    form_with,
+    page_forms,
+    page_text,
+    petition_row,
+)
 from tracker.audit import services as audit_services
 from tracker.audit.models import AuditEntry
 from tracker.errors import BulkRefused, CasesChanged, PermissionDenied
@@ -273,39 +280,152 @@ def test_a_case_changed_after_the_confirmation_stops_the_apply(client, login_as,
     assert [petition_row(p.id)["stage"] for p in petitions] == ["under_review"] * 2 + ["granted"]
 
 
-def test_the_confirmation_warns_of_cases_that_cannot_take_the_action(client, login_as, cases):
+def bulk_form(response):
+    """The queue's bulk form as the browser would post it (ticked boxes included)."""
+    [form] = [f for f in page_forms(response) if f.action == "/petitions/bulk"]
+    return form
+
+
+def ticked(form) -> list[str]:
+    value = form.fields.get("case_numbers", [])
+    return value if isinstance(value, list) else [value]
+
+
+def marked_rows(response) -> list[str]:
+    """The case numbers of the rows marked as having stopped the action."""
+    body = response.get_data(as_text=True)
+    return re.findall(r'<tr class="table-danger">.*?/petitions/(CP-[0-9-]+)"', body, re.S)
+
+
+def test_cases_that_cannot_take_the_action_return_to_the_selection(client, login_as, cases):
+    """Issue 9, item 6: the user is not sent back to re-tick every case."""
     login_as("reviewer")
     good, bad = cases(1)[0], cases(1, Stage.RECEIVED)[0]
-    form = form_with(client.get("/petitions"), "reason")
-    confirm = client.post(
-        "/petitions/bulk",
-        data=form.fields
-        | {
-            "case_numbers": [good.case_number, bad.case_number],
-            "action": "grant",
-            "reason": "x",
-        },
+    form = form_with(client.get("/petitions?kind=commutation"), "reason")
+    chosen = {"case_numbers": [good.case_number, bad.case_number], "action": "grant"}
+    response = client.post(
+        "/petitions/bulk", data=form.fields | chosen | {"reason": "Exemplary record."}
     )
-    text = page_text(confirm)
+
+    assert response.status_code == 409
+    text = page_text(response)
     assert "1 of these cases cannot take this action now" in text and bad.case_number in text
-    assert not re.search(r'<button[^>]*type="submit">Grant', confirm.get_data(as_text=True))
+    again = bulk_form(response)
+    assert ticked(again) == [good.case_number, bad.case_number]
+    assert again.fields["action"] == "grant" and again.fields["reason"] == "Exemplary record."
+    assert again.fields["kind"] == "commutation"
+    assert marked_rows(response) == [bad.case_number]
+    assert [petition_row(p.id)["stage"] for p in (good, bad)] == ["under_review", "received"]
+
+    # Leaving the offender out, the kept selection goes on to the confirmation.
+    again.fields["case_numbers"] = [good.case_number]
+    confirm = client.post("/petitions/bulk", data=again.fields)
+    assert confirm.status_code == 200 and "Grant 1 case?" in page_text(confirm)
+
+
+def test_a_refusal_at_the_apply_step_returns_to_the_selection(client, login_as, cases, make_user):
+    login_as("reviewer")
+    petitions = cases(3)
+    form = form_with(client.get("/petitions?stage=pending"), "reason")
+    chosen = {"case_numbers": [p.case_number for p in petitions], "action": "deny"}
+    confirm = client.post("/petitions/bulk", data=form.fields | chosen | {"reason": "Not now."})
+    petition_services.assign_petition(petitions[1], make_user("supervisor"), make_user("reviewer"))
+    db.session.commit()
+
+    response = client.post("/petitions/bulk/apply", data=form_with(confirm, "selection").fields)
+
+    assert response.status_code == 409
+    assert "Nothing was applied" in page_text(response)
+    again = bulk_form(response)
+    assert ticked(again) == [p.case_number for p in petitions]
+    assert again.fields["action"] == "deny" and again.fields["reason"] == "Not now."
+    assert again.fields["stage"] == "pending"
+    assert marked_rows(response) == [petitions[1].case_number]
+    assert [petition_row(p.id)["stage"] for p in petitions] == ["under_review"] * 3
 
 
 def test_a_reason_is_asked_for_before_the_confirmation(client, login_as, cases):
     login_as("reviewer")
+    petitions = cases(2)
+    form = form_with(client.get("/petitions"), "reason")
+    chosen = {"case_numbers": [p.case_number for p in petitions], "action": "grant"}
+    response = client.post("/petitions/bulk", data=form.fields | chosen | {"reason": " "})
+    assert response.status_code == 422
+    assert "Grant needs a written reason." in page_text(response)
+    again = bulk_form(response)
+    assert ticked(again) == [p.case_number for p in petitions]
+    assert again.fields["action"] == "grant"
+    assert marked_rows(response) == []
+
+
+def test_all_matching_is_kept_when_the_selection_is_refused(client, login_as, cases):
+    login_as("reviewer")
     cases(1)
     form = form_with(client.get("/petitions"), "reason")
+    chosen = {"all_matching": "y", "action": "deny", "reason": ""}
+    response = client.post("/petitions/bulk", data=form.fields | chosen)
+    assert response.status_code == 422
+    assert bulk_form(response).fields["all_matching"] == "y"
+
+
+def test_all_matching_takes_several_stages(client, login_as, cases):
+    login_as("supervisor")
+    granted, denied = cases(1, Stage.GRANTED), cases(1, Stage.DENIED)
+    cases(2)
+    form = form_with(client.get("/petitions?stage=granted&stage=denied"), "reason")
+    assert form.fields["stage"] == ["granted", "denied"]
+    chosen = {"all_matching": "y", "action": "reopen", "reason": "New evidence."}
+    confirm = client.post("/petitions/bulk", data=form.fields | chosen)
+    assert "Reopen 2 cases?" in page_text(confirm)
+    response = client.post("/petitions/bulk/apply", data=form_with(confirm, "selection").fields)
+    assert response.headers["Location"] == "/petitions?stage=granted&stage=denied"
+    assert [petition_row(p.id)["stage"] for p in granted + denied] == ["under_review"] * 2
+
+
+@pytest.mark.parametrize("stage", ["limbo", "pendin"])
+def test_all_matching_an_unknown_stage_selects_nothing(client, login_as, cases, stage):
+    """Before, an unknown stage was ignored: "all matching" meant every case."""
+    login_as("supervisor")
+    petitions = cases(2)
+    form = form_with(client.get("/petitions"), "reason")
+    chosen = {"all_matching": "y", "action": "deny", "reason": "x", "stage": stage}
+    response = client.post("/petitions/bulk", data=form.fields | chosen)
+    assert response.status_code == 422
+    assert f"Unknown stage '{stage}'" in page_text(response)
+    assert [petition_row(p.id)["stage"] for p in petitions] == ["under_review"] * 2
+
+
+def test_a_huge_search_is_refused_not_echoed_into_the_redirect(client, login_as, cases):
+    """Issue 10: a 100 KB search term became a 64 KB+ Location header after a decision."""
+    login_as("reviewer")
+    petition = cases(1)[0]
+    form = form_with(client.get("/petitions"), "reason")
+    chosen = {"case_numbers": [petition.case_number], "action": "grant", "reason": "x"}
+    huge = {"q": "x" * 100_000}
+
+    refused = client.post("/petitions/bulk", data=form.fields | chosen | huge)
+    assert refused.status_code == 422 and "At most 200 characters." in page_text(refused)
+
+    confirm = client.post("/petitions/bulk", data=form.fields | chosen)
     response = client.post(
-        "/petitions/bulk",
-        data=form.fields
-        | {
-            "all_matching": "y",
-            "action": "grant",
-            "reason": " ",
-        },
+        "/petitions/bulk/apply", data=form_with(confirm, "selection").fields | huge
     )
+    assert response.status_code == 422 and "Location" not in response.headers
+    assert "At most 200 characters." in page_text(response)
+    assert petition_row(petition.id)["stage"] == "under_review"
+
+
+def test_the_redirect_after_a_decision_carries_the_parsed_filters_only(client, login_as, cases):
+    login_as("reviewer")
+    petition = cases(1)[0]
+    form = form_with(client.get("/petitions?q=Jordan&stage=pending&sort=newest"), "reason")
+    chosen = {"case_numbers": [petition.case_number], "action": "grant", "reason": "x"}
+    confirm = client.post("/petitions/bulk", data=form.fields | chosen)
+    tampered = {"endpoint": "x", "_anchor": "y", "_external": "1", "next": "//evil.example"}
+    apply_fields = form_with(confirm, "selection").fields | tampered
+    response = client.post("/petitions/bulk/apply", data=apply_fields)
     assert response.status_code == 302
-    assert "Grant needs a written reason." in page_text(client.get(response.headers["Location"]))
+    assert response.headers["Location"] == "/petitions?q=Jordan&stage=pending&sort=newest"
 
 
 def test_nul_characters_are_refused_not_a_server_error(client, login_as, cases):
@@ -394,6 +514,21 @@ def test_the_api_decides_cases_matching_a_filter(api_as, cases):
     assert {petition_row(p.id)["stage"] for p in received} == {"under_review"}
 
 
+@pytest.mark.parametrize("stage", ["pending", ["received", "under_review"]])
+def test_the_api_decides_cases_of_several_stages(api_as, cases, stage):
+    api = api_as("supervisor")
+    pending = cases(1, Stage.RECEIVED) + cases(1)
+    granted = cases(1, Stage.GRANTED)
+    response = api.post(
+        "/api/v1/decisions", json={"action": "deny", "reason": "x", "filter": {"stage": stage}}
+    )
+    # Deny takes only cases under review: the received one stops them all, the granted one
+    # was never selected.
+    body = problem_of(response, 409)
+    assert [o["case_number"] for o in body["offenders"]] == [pending[0].case_number]
+    assert petition_row(granted[0].id)["stage"] == "granted"
+
+
 def test_the_api_lists_offenders_with_409(api_as, cases):
     api = api_as("reviewer")
     good, bad = cases(1)[0], cases(1, Stage.DENIED)[0]
@@ -437,6 +572,9 @@ def test_the_api_refuses_stale_versions_with_412(api_as, cases):
         ({"action": "grant", "reason": "x", "case_numbers": []}, "case_numbers"),
         ({"action": "grant", "reason": "x", "filter": {"colour": "red"}}, "colour"),
         ({"action": "grant", "reason": "x", "filter": {"stage": "limbo"}}, "stage"),
+        ({"action": "grant", "reason": "x", "filter": {"stage": ["received", "limbo"]}}, "stage"),
+        ({"action": "grant", "reason": "x", "filter": {"stage": 3}}, "stage"),
+        ({"action": "grant", "reason": "x", "filter": {"q": ["a"]}}, "q"),
         ({"action": "grant", "reason": "x", "versions": {"CP-2026-000001": "2"}}, "versions"),
         ({"action": "fly", "case_numbers": ["CP-2026-000001"]}, "action"),
         ({"action": "grant", "case_numbers": ["CP-2026-000001"], "why": "x"}, "why"),

@@ -6,10 +6,14 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import text
 
+from tests.conftest import on_postgres
 from tests.helpers import page_forms, page_text
 from tracker.extensions import db
+from tracker.petitions import queries
 from tracker.petitions import services as petition_services
+from tracker.petitions.filters import QueueFilters
 from tracker.workflow import Stage
 
 CASE_LINK = re.compile(r'<a href="/petitions/(CP-\d{4}-\d{6})">')
@@ -64,6 +68,7 @@ def resolve(docket, text: str) -> str:
         .replace("<org B>", str(docket.org_b.id))
         .replace("<granted case>", docket.case["granted"])
         .replace("<granted case, lower-case>", docket.case["granted"].lower())
+        .replace("<advocate A>", str(docket.advocate_a.id))
     )
 
 
@@ -237,3 +242,167 @@ def test_count_stops_at_the_cap(app, client, auth, docket, monkeypatch):
     assert "Page 1" in page_text(first) and "Page 1 of" not in page_text(first)
     assert len(listed(first)) == 2
     assert len(listed(client.get("/petitions?page=2"))) == 2
+
+
+# --- several stages, named sets, and filters that are refused rather than ignored ---------------
+
+
+@pytest.mark.parametrize(
+    ("stages", "expected"),
+    [
+        (["received", "under_review"], ["received", "under_review"]),
+        (["granted", "denied"], ["granted", "denied"]),
+        (["pending"], ["received", "under_review"]),
+        (["pending", "denied"], ["received", "under_review", "denied"]),
+        (["pending", "received"], ["received", "under_review"]),
+        (["received", "under_review", "granted", "denied"], ALL),
+    ],
+    ids="&".join,
+)
+def test_the_stage_filter_takes_several_stages_and_pending(client, auth, docket, stages, expected):
+    auth.login(docket.supervisor)
+    response = client.get("/petitions", query_string={"stage": stages})
+    assert listed(response) == [docket.case[name] for name in expected]
+    [filters] = [form for form in page_forms(response) if form.method == "get"]
+    assert filters.fields["stage"] == (stages if len(stages) > 1 else stages[0])
+
+
+def test_the_stage_filter_is_a_multi_select_offering_pending(client, auth, docket):
+    auth.login(docket.supervisor)
+    body = client.get("/petitions").get_data(as_text=True)
+    select = re.search(r"<select[^>]*name=\"stage\"[^>]*>.*?</select>", body, re.S).group(0)
+    assert "multiple" in select.partition(">")[0]
+    assert re.findall(r'value="([a-z_]+)"', select) == [
+        "pending",
+        "received",
+        "under_review",
+        "granted",
+        "denied",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("filters", "field", "message"),
+    [
+        ({"stage": "limbo"}, "stage", "Unknown stage 'limbo'"),
+        ({"stage": ["received", "limbo"]}, "stage", "Unknown stage 'limbo'"),
+        ({"stage": "Received"}, "stage", "Unknown stage"),
+        ({"kind": "amnesty"}, "kind", "One of: pardon, commutation."),
+        ({"kind": ["pardon", "commutation"]}, "kind", "Give 'kind' once."),
+        ({"sort": "sideways"}, "sort", "One of: oldest, newest."),
+        ({"assignee": "999999"}, "assignee", "Choose a reviewer or supervisor"),
+        ({"assignee": "<advocate A>"}, "assignee", "Choose a reviewer or supervisor"),
+        ({"assignee": "everyone"}, "assignee", "Choose a reviewer or supervisor"),
+        ({"organization": "999999"}, "organization", "Choose an organization"),
+        ({"organization": "Org A"}, "organization", "Choose an organization"),
+        ({"q": "x" * 201}, "q", "At most 200 characters."),
+    ],
+    ids=lambda value: str(value)[:40] if isinstance(value, dict) else None,
+)
+def test_an_invalid_filter_is_a_422_naming_it_under_its_field(
+    client, auth, docket, filters, field, message
+):
+    """Before, an unknown stage showed every case: a misspelt filter widened the list."""
+    auth.login(docket.supervisor)
+    query = {
+        name: value if isinstance(value, list) else resolve(docket, value)
+        for name, value in filters.items()
+    }
+
+    response = client.get("/petitions", query_string=query)
+
+    assert response.status_code == 422
+    body = page_text(response)
+    error = re.search(rf'<div id="{field}-error" class="invalid-feedback d-block">([^<]*)<', body)
+    assert error and message in error.group(1), body
+    assert re.search(rf'aria-describedby="({field}-help )?{field}-error"', body)
+    assert "<tbody>" not in body, "no cases are listed for filters that were refused"
+
+
+def test_advocates_get_422_for_an_unknown_stage_too(client, auth, docket):
+    auth.login(docket.advocate_a)
+    assert client.get("/petitions?stage=pendingg").status_code == 422
+    # The staff filters are not offered to advocates: whatever they name is left aside.
+    assert len(listed(client.get("/petitions?assignee=somebody"))) == 2
+
+
+def test_the_typed_search_is_kept_when_refused(client, auth, docket):
+    auth.login(docket.supervisor)
+    response = client.get("/petitions", query_string={"q": "y" * 250, "stage": "limbo"})
+    assert response.status_code == 422
+    [filters] = [form for form in page_forms(response) if form.method == "get"]
+    assert filters.fields["q"] == "y" * 250
+
+
+@pytest.mark.parametrize(
+    "reserved",
+    [
+        ("endpoint", "x"),
+        ("_method", "DELETE"),
+        ("_external", "1"),
+        ("_anchor", "top"),
+        ("_scheme", "javascript"),
+    ],
+    ids=lambda pair: pair[0],
+)
+def test_pagination_links_are_built_from_the_parsed_filters_only(
+    app, client, auth, docket, monkeypatch, reserved
+):
+    """Issue 10: ?page=1&endpoint=x (or _method, …) was a 500 once the queue had two pages."""
+    monkeypatch.setitem(app.config, "PETITIONS_PER_PAGE", 1)
+    auth.login(docket.supervisor)
+    name, value = reserved
+
+    response = client.get(
+        "/petitions",
+        query_string=[
+            ("page", "1"),
+            (name, value),
+            ("kind", "commutation"),
+            ("stage", "received"),
+            ("stage", "under_review"),
+        ],
+    )
+
+    assert response.status_code == 200
+    next_link = re.search(r'href="([^"]+)">Next<', response.get_data(as_text=True))
+    url = next_link.group(1).replace("&amp;", "&")
+    # Relative, on this site, no fragment: before, _scheme=javascript made the link
+    # javascript://localhost/petitions?…
+    assert urlsplit(url)[:3] == ("", "", "/petitions") and not urlsplit(url).fragment
+    assert parse_qs(urlsplit(url).query) == {
+        "kind": ["commutation"],
+        "stage": ["received", "under_review"],
+        "page": ["2"],
+    }
+    assert listed(client.get(url)) == [docket.case["under_review"]]
+
+
+def test_a_deactivated_reviewer_stays_a_valid_assignee_filter(client, auth, docket):
+    from tracker.auth import services as auth_services
+
+    auth_services.set_user_active(docket.supervisor, docket.riley, False)
+    db.session.commit()
+    auth.login(docket.supervisor)
+    response = queue(client, docket, assignee="<riley>")
+    # Accepted (not a 422); their open case went back to the queue when they left.
+    assert listed(response) == []
+
+
+@pytest.mark.skipif(on_postgres(), reason="SQLite's query plan; PostgreSQL plans from statistics")
+@pytest.mark.parametrize(
+    "filters",
+    [
+        QueueFilters(stages=("pending",)),
+        QueueFilters(stages=("received", "granted"), sort="newest"),
+        QueueFilters(stages=("pending",), assignee="none"),
+    ],
+    ids=repr,
+)
+def test_several_stages_are_read_in_queue_order_not_sorted(app_ctx, make_user, filters):
+    """The stage index gives each stage in order but not their union: through it, SQLite
+    would read every open case and sort them all for one page (0.5 s over a million)."""
+    statement = queries.queue_query(make_user("supervisor"), filters).limit(26)
+    sql = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+    plan = [row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+    assert not any("TEMP B-TREE" in step for step in plan), plan

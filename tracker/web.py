@@ -198,9 +198,6 @@ def register(app: Flask) -> None:
     app.after_request(_log_request)
 
     app.jinja_env.filters["localtime"] = localtime
-    app.jinja_env.filters["reject_key"] = lambda mapping, key: {
-        k: v for k, v in mapping.items() if k != key
-    }
     app.jinja_env.globals.update(
         can=can,
         permissions=permissions,

@@ -19,6 +19,7 @@ from tracker.api.serialization import (
     PETITION_FIELDS,
 )
 from tracker.petitions.fields import CASE_NUMBER_PATTERN, EDITABLE_FIELDS, KINDS
+from tracker.petitions.filters import STAGE_CHOICES
 from tracker.petitions.importing import MAX_IMPORT_ROWS
 from tracker.workflow import PETITION_TRANSITIONS, Stage
 
@@ -79,7 +80,7 @@ def _request_schemas() -> dict:
     # A decision's filter is read by the queue-filter parser, as GET /petitions' query is.
     schemas["DecisionRequest"]["properties"]["filter"] = {
         "type": "object",
-        "properties": _filter_properties(),
+        "properties": _filter_properties(in_query=False),
         "additionalProperties": False,
     }
     return schemas
@@ -217,9 +218,16 @@ def _schemas() -> dict:
     }
 
 
-def _filter_properties() -> dict:
+def _filter_properties(*, in_query: bool) -> dict:
+    """The list filters: as query parameters (stage repeated for several), or as the JSON
+    ``filter`` of a decision (stage a string or a list)."""
+    stage = {"type": "string", "enum": list(STAGE_CHOICES)}
+    stages = {"type": "array", "items": stage, "minItems": 1}
     return {
-        "stage": {"type": "string", "enum": [s.value for s in Stage]},
+        "stage": {
+            **(stages if in_query else {"anyOf": [stage, stages]}),
+            "description": "One stage or several; 'pending' is every stage not yet decided.",
+        },
         "kind": {"type": "string", "enum": list(KINDS)},
         "q": {
             "type": "string",
@@ -312,7 +320,7 @@ def _describe(transition) -> str:
 def _paths() -> dict:
     list_parameters = [
         {"name": name, "in": "query", "required": False, "schema": schema}
-        for name, schema in _filter_properties().items()
+        for name, schema in _filter_properties(in_query=True).items()
     ] + [
         {
             "name": "limit",

@@ -16,12 +16,11 @@ from werkzeug.exceptions import UnsupportedMediaType
 from tracker import permissions
 from tracker.api.problems import MalformedRequest
 from tracker.auth.models import User
-from tracker.auth.services import find_user_by_email
 from tracker.errors import ValidationFailed
+from tracker.petitions import filters
 from tracker.petitions.fields import NUL_CHARACTER
-from tracker.petitions.models import EDITABLE_FIELDS, KINDS, Petition
-from tracker.petitions.queries import QueueFilters
-from tracker.workflow import Stage
+from tracker.petitions.filters import QueueFilters
+from tracker.petitions.models import EDITABLE_FIELDS, Petition
 
 #: A petition's fields, in the order the API shows them.
 PETITION_FIELDS = (
@@ -31,9 +30,9 @@ PETITION_FIELDS = (
     "created_at", "updated_at",
 )  # fmt: skip
 #: The filters of GET /petitions, also accepted as the ``filter`` of POST /decisions.
-FILTER_NAMES = ("stage", "kind", "q", "assignee")
+FILTER_NAMES = filters.API.names
 DEFAULT_LIMIT, MAX_LIMIT = 25, 100
-MAX_QUERY_LENGTH = 200
+MAX_QUERY_LENGTH = filters.MAX_SEARCH_LENGTH
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -147,38 +146,13 @@ def json_object() -> dict:
 
 
 def queue_filters(viewer: User, raw: Mapping) -> QueueFilters:
-    """The list filters (stage, kind, q, assignee) as the queue's QueueFilters; 422 if invalid.
+    """The list filters (stage, kind, q, assignee) of a query string or a decision's JSON
+    ``filter``, read by the queue's own parser; 422 naming each invalid one.
 
-    ``assignee`` is an e-mail, ``me`` or ``none``; filtering on it is for staff only.
+    ``stage`` may be given several times (a list in JSON), ``pending`` naming every stage
+    not yet decided; ``assignee`` is an e-mail, ``me`` or ``none``, for staff only (403).
     """
-    errors = {}
-    for name in FILTER_NAMES:
-        if raw.get(name) is not None and not isinstance(raw[name], str):
-            errors[name] = "Must be a string."
-    if errors:
-        raise ValidationFailed(errors)
-    stage, kind, assignee = raw.get("stage"), raw.get("kind"), raw.get("assignee")
-    q = (raw.get("q") or "").strip() or None
-    if stage is not None and stage not in {s.value for s in Stage}:
-        errors["stage"] = "One of: " + ", ".join(s.value for s in Stage) + "."
-    if kind is not None and kind not in KINDS:
-        errors["kind"] = "One of: " + ", ".join(KINDS) + "."
-    if q is not None and len(q) > MAX_QUERY_LENGTH:
-        errors["q"] = f"At most {MAX_QUERY_LENGTH} characters."
-    assignee_id = None
-    if assignee is not None:
-        permissions.require(permissions.can_view_assignee, viewer)
-        if assignee in ("me", "none"):
-            assignee_id = assignee
-        else:
-            person = find_user_by_email(assignee)
-            if person is None or not person.is_staff:
-                errors["assignee"] = "An e-mail of a reviewer or supervisor, 'me' or 'none'."
-            else:
-                assignee_id = str(person.id)
-    if errors:
-        raise ValidationFailed(errors)
-    return QueueFilters(q=q, stage=stage, kind=kind, assignee=assignee_id)
+    return filters.parse(raw, viewer, filters.API)
 
 
 def _is_number(text: str) -> bool:

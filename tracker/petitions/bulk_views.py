@@ -2,12 +2,15 @@
 
 A bulk decision takes three steps: the queue (tick cases, or "all N matching this filter";
 pick an action and a reason), a confirmation page that fixes the exact cases and the
-versions they had, and the apply step, which decides them all or none.
+versions they had, and the apply step, which decides them all or none. A refusal at either
+step returns to the queue as the user left it: the same filters and page, the cases still
+ticked, the action and reason kept, and the cases that stopped it marked.
 """
 
 import re
+from dataclasses import dataclass, field
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -15,12 +18,14 @@ from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField,
 from wtforms.validators import DataRequired
 
 from tracker import permissions, pipeline
-from tracker.errors import BulkRefused, CasesChanged
+from tracker.errors import BulkRefused, CasesChanged, ValidationFailed
 from tracker.extensions import db
+from tracker.petitions import filters as queue_filters
 from tracker.petitions import importing, queries, services
 from tracker.petitions.fields import CASE_NUMBER_FORMAT, REASON_MAX_LENGTH
 from tracker.petitions.forms import limited
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS, Petition
+from tracker.petitions.views import page_number, render_queue
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     Stage,
@@ -32,8 +37,6 @@ from tracker.workflow import (
 
 blueprint = Blueprint("bulk", __name__)
 
-#: The queue's filters, carried through the bulk steps so the user lands back on their list.
-QUEUE_FILTERS = ("q", "stage", "kind", "assignee", "organization", "sort")
 #: How many of the selected cases the confirmation page lists by name.
 LISTED_ON_CONFIRMATION = 200
 SELECTION_ITEM = re.compile(rf"({CASE_NUMBER_FORMAT}):([0-9]{{1,9}})")
@@ -56,20 +59,11 @@ class ImportForm(FlaskForm):
     file = FileField("CSV file", validators=[FileRequired("Choose the CSV file.")])
 
 
-class _QueueFilterFields(FlaskForm):
-    q = HiddenField()
-    stage = HiddenField()
-    kind = HiddenField()
-    assignee = HiddenField()
-    organization = HiddenField()
-    sort = HiddenField()
-
-    def queue_args(self) -> dict:
-        values = {name: getattr(self, name).data for name in QUEUE_FILTERS}
-        return {name: value for name, value in values.items() if value}
+# The queue's filters and page travel through the bulk steps as the queue's own query
+# names (hidden fields written from the parsed filters), and are read back by the same parser.
 
 
-class BulkSelectionForm(_QueueFilterFields):
+class BulkSelectionForm(FlaskForm):
     """Posted from the queue: the ticked cases (or all matching), one action, one reason."""
 
     case_numbers = SelectMultipleField(validate_choice=False)
@@ -78,13 +72,15 @@ class BulkSelectionForm(_QueueFilterFields):
     reason = TextAreaField("Reason", validators=[limited(REASON_MAX_LENGTH)])
 
 
-class BulkApplyForm(_QueueFilterFields):
+class BulkApplyForm(FlaskForm):
     """Posted from the confirmation: the exact cases and versions, the action, the reason."""
 
     action = HiddenField(validators=[DataRequired()])
     reason = HiddenField(validators=[limited(REASON_MAX_LENGTH)])
     #: "CP-2026-000001:3 CP-2026-000002:1 …": each case and the version it had when confirmed.
     selection = HiddenField(validators=[DataRequired()])
+    #: Whether the user chose "all matching", to show it again if the decision is refused.
+    all_matching = HiddenField()
 
     def expected_versions(self) -> dict[str, int] | None:
         versions = {}
@@ -94,6 +90,19 @@ class BulkApplyForm(_QueueFilterFields):
                 return None
             versions[match[1]] = int(match[2])
         return versions
+
+
+@dataclass
+class BulkSelection:
+    """A refused bulk decision as the queue shows it again."""
+
+    message: str
+    case_numbers: frozenset[str] = frozenset()
+    all_matching: bool = False
+    action: str = ""
+    reason: str = ""
+    #: case number → why it stopped the action
+    offenders: dict[str, str] = field(default_factory=dict)
 
 
 # --- import ---------------------------------------------------------------------------------------
@@ -135,25 +144,38 @@ def import_petitions():
 
 def _refuse_nul(form: FlaskForm) -> None:
     """No database text can hold NUL: a form carrying one is malformed (400), not a 500."""
-    for field in form:
-        values = field.data if isinstance(field.data, list) else [field.data]
+    for form_field in form:
+        values = form_field.data if isinstance(form_field.data, list) else [form_field.data]
         if any(isinstance(value, str) and "\x00" in value for value in values):
             abort(400, "The form contains a NUL character.")
 
 
-def _back_to_queue(form: _QueueFilterFields, message: str):
-    flash(message, "danger")
-    return redirect(url_for("petitions.queue", **form.queue_args()))
+def _posted_filters() -> queue_filters.QueueFilters | None:
+    """The queue filters the bulk form carried, read by the queue's parser (None if invalid:
+    only a hand-made request has them so, and the queue page then names the problem)."""
+    try:
+        return queue_filters.parse(request.form, current_user, queue_filters.WEB)
+    except ValidationFailed:
+        return None
 
 
-def _selected_rows(form: BulkSelectionForm):
+def _back_to_selection(form: BulkSelectionForm, message: str, *, offenders=(), status=422):
+    """The queue as the user left it, the selection kept, with why it was refused."""
+    selection = BulkSelection(
+        message=message,
+        case_numbers=frozenset(form.case_numbers.data or ()),
+        all_matching=bool(form.all_matching.data),
+        action=form.action.data or "",
+        reason=form.reason.data or "",
+        offenders={offender["case_number"]: offender["message"] for offender in offenders},
+    )
+    return render_queue(request.form, selection=selection, status=status)
+
+
+def _selected_rows(form: BulkSelectionForm, filters: queue_filters.QueueFilters):
     """The chosen cases with the version and stage each has now, in queue order."""
     columns = (Petition.case_number, Petition.version, Petition.stage, Petition.petitioner_name)
     if form.all_matching.data:
-        filters = queries.QueueFilters(
-            **{name: getattr(form, name).data or None for name in QUEUE_FILTERS}
-        )
-        filters.sort = filters.sort or "oldest"
         statement = queries.queue_query(current_user, filters).with_only_columns(*columns)
     else:
         statement = (
@@ -176,58 +198,102 @@ def _preview_refusals(transition, rows) -> list[dict]:
     return refusals
 
 
-@blueprint.route("/petitions/bulk", methods=["POST"])
-@login_required
-def confirm():
-    """Show exactly which cases (and versions) the action will apply to, and ask to confirm."""
-    permissions.require(permissions.can_work_queue, current_user)
-    form = BulkSelectionForm()
-    _refuse_nul(form)
-    if not form.validate_on_submit():
-        return _back_to_queue(form, "Choose an action for the selected cases.")
+def _selection_problem(form: BulkSelectionForm, transition) -> str | None:
+    """What is wrong with the request as posted, before looking at the cases."""
+    if transition.reason_required and not (form.reason.data or "").strip():
+        return f"{transition.label} needs a written reason."
+    if len(form.case_numbers.data or ()) > services.MAX_BULK_DECISIONS:
+        return f"At most {services.MAX_BULK_DECISIONS} cases at once: narrow the selection."
+    return None
+
+
+def _rows_problem(rows) -> str | None:
+    if not rows:
+        return "Select at least one case (or all matching the filter)."
+    if len(rows) > services.MAX_BULK_DECISIONS:
+        return f"At most {services.MAX_BULK_DECISIONS} cases at once: narrow the filter."
+    return None
+
+
+def _requested_transition(form: BulkSelectionForm):
+    """The action chosen; 403 for one the user's role never takes."""
     transition = TRANSITIONS_BY_NAME.get(form.action.data)
     if transition is None:
         abort(403, f"You may not take the action '{form.action.data}'.")
     check_role(transition, current_user.role_enum)
-    if transition.reason_required and not (form.reason.data or "").strip():
-        return _back_to_queue(form, f"{transition.label} needs a written reason.")
-    if len(form.case_numbers.data or ()) > services.MAX_BULK_DECISIONS:
-        return _back_to_queue(
-            form, f"At most {services.MAX_BULK_DECISIONS} cases at once: narrow the selection."
-        )
-    rows = _selected_rows(form)
-    if not rows:
-        return _back_to_queue(form, "Select at least one case (or all matching the filter).")
-    if len(rows) > services.MAX_BULK_DECISIONS:
-        return _back_to_queue(
-            form, f"At most {services.MAX_BULK_DECISIONS} cases at once: narrow the filter."
-        )
+    return transition
+
+
+@blueprint.route("/petitions/bulk", methods=["POST"])
+@login_required
+def confirm():
+    """Show exactly which cases (and versions) the action will apply to, and ask to confirm.
+
+    A selection that cannot go ahead (no action or reason, no case, too many, or cases that
+    cannot take the action now) returns to the queue with the selection kept (422, or 409
+    naming the cases).
+    """
+    permissions.require(permissions.can_work_queue, current_user)
+    form = BulkSelectionForm()
+    _refuse_nul(form)
+    filters = _posted_filters()
+    if filters is None:
+        return render_queue(request.form)
+    if not form.validate_on_submit():
+        return _back_to_selection(form, "Choose an action for the selected cases.")
+    transition = _requested_transition(form)
+    if problem := _selection_problem(form, transition):
+        return _back_to_selection(form, problem)
+    rows = _selected_rows(form, filters)
+    if problem := _rows_problem(rows):
+        return _back_to_selection(form, problem)
+    if refusals := _preview_refusals(transition, rows):
+        message = f"{len(refusals)} of these cases cannot take this action now."
+        return _back_to_selection(form, message, offenders=refusals, status=409)
     apply_form = BulkApplyForm(
         formdata=None,
         data={
             "action": transition.name,
             "reason": form.reason.data or "",
             "selection": " ".join(f"{row.case_number}:{row.version}" for row in rows),
-            **form.queue_args(),
+            "all_matching": "y" if form.all_matching.data else "",
         },
     )
     return render_template(
         "petitions/bulk_confirm.html",
         form=apply_form,
+        filters=filters,
+        page_number=page_number(request.form),
         transition=transition,
         reason=(form.reason.data or "").strip(),
         rows=rows[:LISTED_ON_CONFIRMATION],
         count=len(rows),
-        refusals=_preview_refusals(transition, rows),
-        back=url_for("petitions.queue", **form.queue_args()),
+        back=url_for("petitions.queue", **filters.query_args()),
     )
+
+
+def _refused_apply(form: BulkApplyForm, error: BulkRefused, expected_versions: dict):
+    # Nothing of the refused decision may show on the queue drawn below.
+    pipeline.abandon()
+    changed = isinstance(error, CasesChanged)
+    after = " They changed after you confirmed the selection." if changed else ""
+    selection = BulkSelection(
+        message=f"Nothing was applied. {error.message}{after}",
+        case_numbers=frozenset(expected_versions),
+        all_matching=form.all_matching.data == "y",
+        action=form.action.data,
+        reason=form.reason.data or "",
+        offenders={offender["case_number"]: offender["message"] for offender in error.offenders},
+    )
+    return render_queue(request.form, selection=selection, status=error.status)
 
 
 @blueprint.route("/petitions/bulk/apply", methods=["POST"])
 @login_required
 @pipeline.writes
 def apply():
-    """Decide the confirmed cases, all or none; if any changed or cannot, say which."""
+    """Decide the confirmed cases, all or none; if any changed or cannot, return to the queue
+    with the selection kept and those cases marked."""
     form = BulkApplyForm()
     _refuse_nul(form)
     if not form.validate_on_submit():
@@ -235,18 +301,15 @@ def apply():
     expected_versions = form.expected_versions()
     if expected_versions is None:
         abort(400, "The selection was garbled; select the cases again.")
+    filters = _posted_filters()
+    if filters is None:
+        return render_queue(request.form)
     try:
         decided = services.decide_petitions(
             current_user, form.action.data, form.reason.data, expected_versions
         )
     except BulkRefused as error:
-        return render_template(
-            "petitions/bulk_refused.html",
-            error=error,
-            changed=isinstance(error, CasesChanged),
-            transition=TRANSITIONS_BY_NAME[form.action.data],
-            back=url_for("petitions.queue", **form.queue_args()),
-        ), error.status
+        return _refused_apply(form, error, expected_versions)
     transition = TRANSITIONS_BY_NAME[form.action.data]
     count = len(decided)
     flash(
@@ -254,4 +317,4 @@ def apply():
         f"{'is' if count == 1 else 'are'} now {transition.target.label.lower()}.",
         "success",
     )
-    return redirect(url_for("petitions.queue", **form.queue_args()))
+    return redirect(url_for("petitions.queue", **filters.query_args()))

@@ -6,6 +6,7 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -23,9 +24,9 @@ from tracker.petitions.fields import (
     REASON_MAX_LENGTH,
     too_long,
 )
+from tracker.petitions.filters import ASSIGNEE_KEYWORDS, MAX_SEARCH_LENGTH, SORTS, STAGE_CHOICES
 from tracker.petitions.models import NOTE_VISIBILITIES
 from tracker.petitions.validation import normalize, petition_errors
-from tracker.workflow import Stage
 
 
 def limited(max_length: int) -> Length:
@@ -141,39 +142,29 @@ class NoteForm(FlaskForm):
 
 
 class QueueFilterForm(FlaskForm):
-    """The queue's filters, read from the query string (a GET form, so no CSRF token)."""
+    """The queue's filters as the page shows them, filled from the query string (a GET form,
+    so no CSRF token). The values are checked by ``tracker.petitions.filters``, not here."""
 
     class Meta:
         csrf = False
 
     q = StringField(
         "Search",
-        validators=[Optional(), Length(max=200)],
+        render_kw={"maxlength": MAX_SEARCH_LENGTH},
         description="Case number, register number or any part of the name",
     )
-    stage = SelectField(
+    stage = SelectMultipleField(
         "Stage",
-        choices=options([("", "Any stage")] + [(s.value, s.label) for s in Stage]),
-        validators=[Optional()],
+        choices=options(STAGE_CHOICES.items()),
+        description="Any stage when none is chosen",
     )
-    kind = SelectField(
-        "Kind", choices=options([("", "Any kind")] + list(KINDS.items())), validators=[Optional()]
-    )
+    kind = SelectField("Kind", choices=options([("", "Any kind")] + list(KINDS.items())))
     assignee = SelectField(
         "Assignee",
-        choices=options([("", "Anyone"), ("me", "Me"), ("none", "Nobody")]),
+        choices=options([("", "Anyone")] + list(ASSIGNEE_KEYWORDS.items())),
         validate_choice=False,
-        validators=[Optional()],
     )
     organization = SelectField(
-        "Organization",
-        choices=options([("", "Any organization")]),
-        validate_choice=False,
-        validators=[Optional()],
+        "Organization", choices=options([("", "Any organization")]), validate_choice=False
     )
-    sort = SelectField(
-        "Order",
-        choices=options([("oldest", "Oldest first"), ("newest", "Newest first")]),
-        default="oldest",
-        validators=[Optional()],
-    )
+    sort = SelectField("Order", choices=options(SORTS.items()), default="oldest")

@@ -13,6 +13,7 @@ from tracker.auth.models import Organization, User
 from tracker.errors import EditRefused, PermissionDenied, StaleVersion, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
+from tracker.petitions import filters as queue_filters
 from tracker.petitions import merging, queries, services
 from tracker.petitions.forms import (
     AssignForm,
@@ -46,8 +47,21 @@ def home():
 @blueprint.route("/petitions")
 @login_required
 def queue():
-    """The queue (staff) or the organization's cases (advocates), filtered, sorted, paginated."""
-    form = QueueFilterForm(request.args)
+    """The queue (staff) or the organization's cases (advocates), filtered, sorted, paginated.
+
+    Invalid filters (an unknown stage, a search too long…) are a 422 page with the message
+    under the field, never ignored.
+    """
+    return render_queue(request.args)
+
+
+def page_number(raw) -> int:
+    """The page asked for; anything that is not a page number is the first page."""
+    return min(max(1, raw.get("page", 1, type=int)), MAX_PAGE)
+
+
+def _queue_filter_form(raw) -> QueueFilterForm:
+    form = QueueFilterForm(formdata=raw)
     if permissions.can_view_assignee(current_user):
         form.assignee.choices += options(
             (str(u.id), u.name if u.active else f"{u.name} (deactivated)")
@@ -58,19 +72,29 @@ def queue():
             (str(o.id), o.name)
             for o in db.session.scalars(select(Organization).order_by(Organization.name))
         )
-    filters = queries.QueueFilters(
-        q=form.q.data, stage=form.stage.data, kind=form.kind.data,
-        assignee=form.assignee.data, organization=form.organization.data,
-        sort=form.sort.data or "oldest",
-    )  # fmt: skip
+    return form
+
+
+def render_queue(raw, *, selection=None, status: int = 200):
+    """The queue page for the filters and page in ``raw`` (a query string, or the same names
+    posted by the bulk form). ``selection`` is a refused bulk decision to show again: its
+    cases ticked, its offenders marked, its action and reason kept."""
+    form = _queue_filter_form(raw)
+    try:
+        filters = queue_filters.parse(raw, current_user, queue_filters.WEB)
+    except ValidationFailed as error:
+        apply_errors(form, error)
+        return render_template("petitions/queue.html", form=form, page=None), 422
     page = queries.queue_page(
         queries.queue_query(current_user, filters),
-        page=min(max(1, request.args.get("page", 1, type=int)), MAX_PAGE),
+        page=page_number(raw),
         per_page=current_app.config["PETITIONS_PER_PAGE"],
     )
-    if page.page > 1 and not page.items:
+    if page.page > 1 and not page.items and selection is None:
         abort(404, f"There is no page {page.page} of these cases.")
-    return render_template("petitions/queue.html", form=form, page=page)
+    return render_template(
+        "petitions/queue.html", form=form, page=page, filters=filters, selection=selection
+    ), status
 
 
 @blueprint.route("/petitions/new", methods=["GET", "POST"])
