@@ -79,7 +79,7 @@ class Dialect:
     blank_is_any: bool
     #: A restricted filter the viewer may not use (an advocate's assignee): refused (403), or
     #: left aside (the page does not offer it to them).
-    refuse_staff_filters: bool
+    refuse_restricted_filters: bool
 
 
 def _person_by_email(text: str) -> User | None:
@@ -99,14 +99,14 @@ WEB = Dialect(
     find_person=_person_by_id,
     person_hint="Choose a reviewer or supervisor, Me or Nobody.",
     blank_is_any=True,
-    refuse_staff_filters=False,
+    refuse_restricted_filters=False,
 )
 API = Dialect(
     names=("stage", "kind", "q", "assignee"),
     find_person=_person_by_email,
     person_hint="An e-mail of a reviewer or supervisor, 'me' or 'none'.",
     blank_is_any=False,
-    refuse_staff_filters=True,
+    refuse_restricted_filters=True,
 )
 
 
@@ -216,7 +216,7 @@ def _allowed(values: dict, viewer: User, dialect: Dialect) -> dict:
     allowed = dict(values)
     for name, rule in RESTRICTED_FILTERS.items():
         if name in values and not rule(viewer):
-            if dialect.refuse_staff_filters:
+            if dialect.refuse_restricted_filters:
                 permissions.require(rule, viewer)
             del allowed[name]
     return allowed
