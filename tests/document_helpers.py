@@ -26,3 +26,15 @@ def api_upload(api, case_number: str, **fields):
         data=upload_fields(**fields),
         content_type="multipart/form-data",
     )
+
+
+def make_document(petition, user, content=PDF, filename="judgment.pdf", visibility="shared",
+                  document_type="judgment"):  # fmt: skip
+    """A document attached through the service (in an app context) and committed."""
+    from tracker.documents import services
+    from tracker.extensions import db
+
+    with services.received_file(io.BytesIO(content), filename) as received:
+        document = services.attach_document(petition, user, received, document_type, visibility)
+    db.session.commit()
+    return document

@@ -132,7 +132,11 @@ def test_a_chunked_upload_over_the_limit_is_413(advocate_api, case, small_docume
     assert count(Document) == 0
 
 
-def test_a_chunked_upload_within_the_limit_is_read_whole(advocate_api, case, client, app):
+def test_a_chunked_upload_within_the_limit_is_read_whole(
+    advocate_api, case, client, app, monkeypatch
+):
+    # Larger than MAX_CONTENT_LENGTH: the chunked body is buffered to the route's own limit.
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
     content = PDF + b"1" * 200_000
     body, content_type = multipart_body(upload_fields(content=content))
     response = client.post(
