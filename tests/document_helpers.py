@@ -9,8 +9,14 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
 HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>\n"
 
 
-def upload_fields(content=PDF, filename="judgment.pdf", document_type="judgment",
-                  visibility="shared", content_type="application/pdf", **extra) -> dict:  # fmt: skip
+def upload_fields(
+    content=PDF,
+    filename="judgment.pdf",
+    document_type="judgment",
+    visibility="shared",
+    content_type="application/pdf",
+    **extra,
+) -> dict:
     """A multipart form for the API (``data=`` of the test client)."""
     return {
         "file": (io.BytesIO(content), filename, content_type),
@@ -28,8 +34,14 @@ def api_upload(api, case_number: str, **fields):
     )
 
 
-def make_document(petition, user, content=PDF, filename="judgment.pdf", visibility="shared",
-                  document_type="judgment"):  # fmt: skip
+def make_document(
+    petition,
+    user,
+    content=PDF,
+    filename="judgment.pdf",
+    visibility="shared",
+    document_type="judgment",
+):
     """A document attached through the service (in an app context) and committed."""
     from tracker.documents import services
     from tracker.extensions import db

@@ -30,8 +30,8 @@ import pyotp
 import pytest
 
 from tests.api_helpers import petition_csv, petition_json
-from tests.document_helpers import PDF, make_document, upload_fields
 from tests.conftest import PASSWORD, SECRET_PATTERN, AuthActions, csrf_token
+from tests.document_helpers import PDF, make_document, upload_fields
 from tests.helpers import (
     accounts_snapshot,
     audit_entries,

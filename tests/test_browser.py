@@ -1,9 +1,9 @@
 """The README's journey, end to end, in a real browser (Playwright driving Debian's Chromium).
 
 An advocate submits a commutation petition through the form and attaches the judgment; a
-reviewer finds it in the queue, downloads the judgment, takes it, starts review, grants it with a reason and adds a shared note; the
-advocate sees it granted with the reason and the note; a supervisor reads the case's
-history and finds the grant in the global audit log.
+reviewer finds it in the queue, downloads the judgment, takes it, starts review, grants it
+with a reason and adds a shared note; the advocate sees it granted with the reason and the
+note; a supervisor reads the case's history and finds the grant in the global audit log.
 
 The app is served for real (werkzeug, in a thread) on its own fresh database, built by
 the migrations, so the test is marked ``committed``: every write is really committed.

@@ -180,9 +180,12 @@ class CountingStream:
 
 def test_reading_stops_at_the_limit_and_never_holds_the_file(app, small_documents):
     stream = CountingStream(50 * 1024 * 1024)  # 50 MiB announced
-    with app.test_request_context(), pytest.raises(services.DocumentTooLarge):
-        with services.received_file(stream, "big.pdf"):
-            pass
+    with (
+        app.test_request_context(),
+        pytest.raises(services.DocumentTooLarge),
+        services.received_file(stream, "big.pdf"),
+    ):
+        pass
     # One read past the limit at most, not the 50 MiB.
     assert stream.read_total <= 4096 + services.READ_SIZE
 
@@ -281,7 +284,8 @@ def test_the_list_has_the_fields_of_the_issue(advocate_api, case):
 
 
 def test_a_download_is_an_attachment_of_the_stored_type_and_is_audited(advocate_api, case):
-    document = api_upload(advocate_api, case.case_number, filename="Jugement « final ».pdf").get_json()
+    name = "Jugement « final ».pdf"
+    document = api_upload(advocate_api, case.case_number, filename=name).get_json()
     response = advocate_api.get(document["content_url"])
     assert response.status_code == 200 and response.data == PDF
     assert response.mimetype == "application/pdf"
