@@ -12,7 +12,7 @@ from tracker import permissions, pipeline
 from tracker.auth.models import Organization, User
 from tracker.body_limit import body_limit, document_body_limit
 from tracker.documents import services as document_services
-from tracker.documents.forms import document_form
+from tracker.documents.forms import document_form, file_description
 from tracker.documents.views import save_new_petition_document
 from tracker.errors import EditRefused, PermissionDenied, StaleVersion, ValidationFailed
 from tracker.extensions import db
@@ -86,6 +86,7 @@ def new():
     (both or neither: a refused document refuses the submission, the fields kept)."""
     permissions.require(permissions.can_submit_petition, current_user)
     form = NewPetitionForm()
+    form.document.description = file_description(current_app.config["MAX_DOCUMENT_BYTES"])
     status = 200
     if form.validate_on_submit():
         try:
