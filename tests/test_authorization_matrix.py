@@ -396,16 +396,19 @@ def _note(w, persona):
 def _upload_document(w, persona):
     petition = w.petition(Stage.RECEIVED)
     if w.current_route[0] == "api.upload_document":
-        return Call(f"/api/v1/petitions/{petition.case_number}/documents",
-                    data=upload_fields(), petition=petition)  # fmt: skip
-    return Call(f"/petitions/{petition.case_number}/documents", data={
+        path = f"/api/v1/petitions/{petition.case_number}/documents"
+        return Call(path, data=upload_fields(), petition=petition)
+    form = {
         "document-file": (io.BytesIO(PDF), "judgment.pdf"),
-        "document-document_type": "judgment", "document-visibility": "shared",
-    }, petition=petition)  # fmt: skip
+        "document-document_type": "judgment",
+        "document-visibility": "shared",
+    }
+    return Call(f"/petitions/{petition.case_number}/documents", data=form, petition=petition)
 
 
-@recipe(("documents.content", "GET"), ("api.document_content", "GET"),
-        ("api.list_documents", "GET"))  # fmt: skip
+@recipe(
+    ("documents.content", "GET"), ("api.document_content", "GET"), ("api.list_documents", "GET")
+)
 def _read_document(w, persona):
     petition = w.petition(Stage.RECEIVED)
     document = make_document(petition, w.users["advocate_a"])

@@ -34,8 +34,11 @@ def case(advocate_api, make_petition):
 
 def documents_of(petition) -> list[Document]:
     db.session.expire_all()
-    return list(db.session.scalars(db.select(Document).where(Document.petition_id == petition.id)
-                                   .order_by(Document.id)))  # fmt: skip
+    return list(
+        db.session.scalars(
+            db.select(Document).where(Document.petition_id == petition.id).order_by(Document.id)
+        )
+    )
 
 
 def stored_bytes(document_json: dict) -> bytes:
@@ -59,16 +62,26 @@ def test_a_pdf_renamed_png_is_stored_as_a_pdf(advocate_api, case, app):
 
 @pytest.mark.parametrize(("content", "mime"), [(PNG, "image/png"), (JPEG, "image/jpeg")])
 def test_png_and_jpeg_are_accepted(advocate_api, case, content, mime):
-    response = api_upload(advocate_api, case.case_number, content=content, filename="x.bin",
-                          content_type="application/octet-stream")  # fmt: skip
+    response = api_upload(
+        advocate_api,
+        case.case_number,
+        content=content,
+        filename="x.bin",
+        content_type="application/octet-stream",
+    )
     assert response.status_code == 201
     assert response.get_json()["content_type"] == mime
 
 
 def test_an_html_file_named_pdf_is_refused_415_and_nothing_is_kept(advocate_api, case):
     before = (count(Document), len(audit_entries(petition_id=case.id)))
-    response = api_upload(advocate_api, case.case_number, content=HTML, filename="judgment.pdf",
-                          content_type="application/pdf")  # fmt: skip
+    response = api_upload(
+        advocate_api,
+        case.case_number,
+        content=HTML,
+        filename="judgment.pdf",
+        content_type="application/pdf",
+    )
     problem = problem_of(response, 415)
     assert "PDF, PNG or JPEG" in problem["detail"] and "content" in problem["detail"]
     assert (count(Document), len(audit_entries(petition_id=case.id))) == before
@@ -80,11 +93,15 @@ def test_the_web_form_refuses_html_with_a_message_under_the_field(client, login_
     token = csrf_token(client, f"/petitions/{petition.case_number}")
     response = client.post(
         f"/petitions/{petition.case_number}/documents",
-        data={"csrf_token": token, "document-file": (io.BytesIO(HTML), "letter.pdf"),
-              "document-document_type": "letter_of_support", "document-visibility": "shared",
-              "document-description": "From the warden"},
+        data={
+            "csrf_token": token,
+            "document-file": (io.BytesIO(HTML), "letter.pdf"),
+            "document-document_type": "letter_of_support",
+            "document-visibility": "shared",
+            "document-description": "From the warden",
+        },
         content_type="multipart/form-data",
-    )  # fmt: skip
+    )
     assert response.status_code == 415
     text = page_text(response)
     assert "Attach a PDF, PNG or JPEG file." in text
@@ -124,10 +141,13 @@ def test_a_chunked_upload_over_the_limit_is_413(advocate_api, case, small_docume
     response = client.post(
         f"/api/v1/petitions/{case.case_number}/documents",
         input_stream=io.BytesIO(body),
-        headers={"Authorization": f"Bearer {advocate_api.token}",
-                 "Content-Type": content_type, "Transfer-Encoding": "chunked"},
+        headers={
+            "Authorization": f"Bearer {advocate_api.token}",
+            "Content-Type": content_type,
+            "Transfer-Encoding": "chunked",
+        },
         environ_overrides={"wsgi.input_terminated": True},
-    )  # fmt: skip
+    )
     assert response.status_code == 413 and response.mimetype == PROBLEM_JSON
     assert count(Document) == 0
 
@@ -142,10 +162,13 @@ def test_a_chunked_upload_within_the_limit_is_read_whole(
     response = client.post(
         f"/api/v1/petitions/{case.case_number}/documents",
         input_stream=io.BytesIO(body),
-        headers={"Authorization": f"Bearer {advocate_api.token}",
-                 "Content-Type": content_type, "Transfer-Encoding": "chunked"},
+        headers={
+            "Authorization": f"Bearer {advocate_api.token}",
+            "Content-Type": content_type,
+            "Transfer-Encoding": "chunked",
+        },
         environ_overrides={"wsgi.input_terminated": True},
-    )  # fmt: skip
+    )
     assert response.status_code == 201
     assert response.get_json()["size"] == len(content)
     with app.app_context():
@@ -194,8 +217,9 @@ def test_reading_stops_at_the_limit_and_never_holds_the_file(app, small_document
 
 
 def test_a_presentence_report_is_internal_whoever_uploads_it(advocate_api, case, api_as):
-    response = api_upload(advocate_api, case.case_number, document_type="presentence_report",
-                          visibility="shared")  # fmt: skip
+    response = api_upload(
+        advocate_api, case.case_number, document_type="presentence_report", visibility="shared"
+    )
     assert response.status_code == 201
     document = response.get_json()
     assert document["visibility"] == "internal"
@@ -263,9 +287,11 @@ def test_advocates_attach_shared_documents_only(advocate_api, case):
 def test_unknown_type_and_missing_fields_are_422(advocate_api, case):
     problem = problem_of(api_upload(advocate_api, case.case_number, document_type="diary"), 422)
     assert problem["errors"][0]["field"] == "document_type"
-    response = advocate_api.post(f"/api/v1/petitions/{case.case_number}/documents",
-                                 data={"document_type": "judgment"},
-                                 content_type="multipart/form-data")  # fmt: skip
+    response = advocate_api.post(
+        f"/api/v1/petitions/{case.case_number}/documents",
+        data={"document_type": "judgment"},
+        content_type="multipart/form-data",
+    )
     assert problem_of(response, 422)["errors"][0]["field"] == "file"
     response = advocate_api.post(f"/api/v1/petitions/{case.case_number}/documents", json={})
     assert problem_of(response, 415)
@@ -277,8 +303,17 @@ def test_unknown_type_and_missing_fields_are_422(advocate_api, case):
 def test_the_list_has_the_fields_of_the_issue(advocate_api, case):
     api_upload(advocate_api, case.case_number, description="Amended judgment")
     [item] = advocate_api.get(f"/api/v1/petitions/{case.case_number}/documents").get_json()["items"]
-    assert {"id", "document_type", "visibility", "filename", "size", "sha256", "content_type",
-            "uploaded_by", "uploaded_at"} <= item.keys()  # fmt: skip
+    assert {
+        "id",
+        "document_type",
+        "visibility",
+        "filename",
+        "size",
+        "sha256",
+        "content_type",
+        "uploaded_by",
+        "uploaded_at",
+    } <= item.keys()
     assert item["uploaded_by"] == advocate_api.user.email
     assert item["description"] == "Amended judgment" and item["superseded_by"] is None
 
@@ -300,11 +335,14 @@ def test_a_download_is_an_attachment_of_the_stored_type_and_is_audited(advocate_
 
 def test_superseding_keeps_the_old_document_marked(advocate_api, case):
     old = api_upload(advocate_api, case.case_number).get_json()
-    new = api_upload(advocate_api, case.case_number, content=PNG, filename="new.png",
-                     supersedes=str(old["id"])).get_json()  # fmt: skip
+    new = api_upload(
+        advocate_api, case.case_number, content=PNG, filename="new.png", supersedes=str(old["id"])
+    ).get_json()
     items = advocate_api.get(f"/api/v1/petitions/{case.case_number}/documents").get_json()["items"]
-    assert [(i["id"], i["superseded_by"]) for i in items] == [(old["id"], new["id"]),
-                                                               (new["id"], None)]  # fmt: skip
+    assert [(i["id"], i["superseded_by"]) for i in items] == [
+        (old["id"], new["id"]),
+        (new["id"], None),
+    ]
     assert advocate_api.get(old["content_url"]).data == PDF  # still there
     [uploaded] = audit_entries(action="document_uploaded", petition_id=case.id)[1:]
     assert uploaded.details["supersedes"] == old["id"]
@@ -345,10 +383,14 @@ def test_attach_on_the_case_page_and_download(client, login_as, make_petition):
     token = csrf_token(client, f"/petitions/{petition.case_number}")
     response = client.post(
         f"/petitions/{petition.case_number}/documents",
-        data={"csrf_token": token, "document-file": (io.BytesIO(PDF), "release-plan.pdf"),
-              "document-document_type": "release_plan", "document-visibility": "shared"},
+        data={
+            "csrf_token": token,
+            "document-file": (io.BytesIO(PDF), "release-plan.pdf"),
+            "document-document_type": "release_plan",
+            "document-visibility": "shared",
+        },
         content_type="multipart/form-data",
-    )  # fmt: skip
+    )
     assert response.status_code == 302
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "release-plan.pdf" in page and "Release plan" in page
@@ -363,8 +405,11 @@ def test_a_new_petition_with_a_document(client, login_as):
 
     login_as("advocate")
     token = csrf_token(client, "/petitions/new")
-    form = petition_form() | {"csrf_token": token, "document_type": "judgment",
-                              "document": (io.BytesIO(PDF), "judgment.pdf")}  # fmt: skip
+    form = petition_form() | {
+        "csrf_token": token,
+        "document_type": "judgment",
+        "document": (io.BytesIO(PDF), "judgment.pdf"),
+    }
     response = client.post("/petitions/new", data=form, content_type="multipart/form-data")
     assert response.status_code == 302, page_text(response)
     case_number = response.headers["Location"].rsplit("/", 1)[-1]
@@ -379,8 +424,11 @@ def test_a_new_petition_with_a_refused_document_is_not_submitted(client, login_a
     login_as("advocate")
     before = count(Petition)
     token = csrf_token(client, "/petitions/new")
-    form = petition_form() | {"csrf_token": token, "document_type": "judgment",
-                              "document": (io.BytesIO(HTML), "judgment.pdf")}  # fmt: skip
+    form = petition_form() | {
+        "csrf_token": token,
+        "document_type": "judgment",
+        "document": (io.BytesIO(HTML), "judgment.pdf"),
+    }
     response = client.post("/petitions/new", data=form, content_type="multipart/form-data")
     assert response.status_code == 415
     assert "Attach a PDF, PNG or JPEG file." in page_text(response)

@@ -153,10 +153,14 @@ def awaits_advocate(petition) -> bool:
     return petition.stage == Stage.RECEIVED
 
 
-@rule(lambda user, petition: (
-    f"Documents are attached to case {petition.case_number} by its advocates only while it "
-    "is received or information is requested of them."
-))  # fmt: skip
+def _attach_refusal(user, petition) -> str:
+    return (
+        f"Documents are attached to case {petition.case_number} by its advocates only while "
+        "it is received or information is requested of them."
+    )
+
+
+@rule(_attach_refusal)
 def can_attach_document(user, petition) -> bool:
     """Staff attach at any time; an advocate while the case waits on them."""
     if not can_view_petition(user, petition):

@@ -20,9 +20,15 @@ branch_labels = None
 depends_on = None
 
 TYPES = (
-    "judgment", "presentence_report", "bop_progress_report", "letter_of_support",
-    "release_plan", "medical_records", "character_reference", "other",
-)  # fmt: skip
+    "judgment",
+    "presentence_report",
+    "bop_progress_report",
+    "letter_of_support",
+    "release_plan",
+    "medical_records",
+    "character_reference",
+    "other",
+)
 
 
 def upgrade():

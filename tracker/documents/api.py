@@ -54,8 +54,9 @@ def _upload_form():
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed({"file": "Attach the document as the form field 'file'."})
-    errors = {name: "Required." for name in ("document_type", "visibility")
-              if not request.form.get(name)}  # fmt: skip
+    errors = {
+        name: "Required." for name in ("document_type", "visibility") if not request.form.get(name)
+    }
     supersedes = request.form.get("supersedes")
     if supersedes and parse_id(supersedes) is None:
         errors["supersedes"] = "A document id."
@@ -75,9 +76,14 @@ def upload_document(case_number):
     upload, supersedes = _upload_form()
     with services.received_file(upload.stream, upload.filename) as received:
         document = services.attach_document(
-            petition, g.api_user, received, request.form["document_type"],
-            request.form["visibility"], request.form.get("description"), supersedes,
-        )  # fmt: skip
+            petition,
+            g.api_user,
+            received,
+            request.form["document_type"],
+            request.form["visibility"],
+            request.form.get("description"),
+            supersedes,
+        )
     response = document_json(document)
     return response, 201, {"Location": response["content_url"]}
 

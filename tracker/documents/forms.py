@@ -23,10 +23,12 @@ class DocumentForm(FlaskForm):
         "Type of document", choices=options(DOCUMENT_TYPES.items()), validators=[InputRequired()]
     )
     visibility = RadioField(
-        "Who sees it", choices=options(DOCUMENT_VISIBILITIES.items()), default="shared",
+        "Who sees it",
+        choices=options(DOCUMENT_VISIBILITIES.items()),
+        default="shared",
         validators=[InputRequired()],
         description="A presentence report is internal (staff only) whoever attaches it.",
-    )  # fmt: skip
+    )
     description = TextAreaField(
         "Description (optional)", validators=[Optional(), Length(max=DESCRIPTION_MAX_LENGTH)]
     )

@@ -187,18 +187,28 @@ def attach_document(
     # unreferenced object behind, which is harmless).
     storage().save(received.sha256, received.path, received.content_type)
     document = Document(
-        petition_id=petition.id, document_type=document_type, visibility=visibility,
-        filename=received.filename, description=description, size=received.size,
-        sha256=received.sha256, content_type=received.content_type,
-        uploaded_by_id=user.id, uploaded_at=utcnow(),
-    )  # fmt: skip
+        petition_id=petition.id,
+        document_type=document_type,
+        visibility=visibility,
+        filename=received.filename,
+        description=description,
+        size=received.size,
+        sha256=received.sha256,
+        content_type=received.content_type,
+        uploaded_by_id=user.id,
+        uploaded_at=utcnow(),
+    )
     db.session.add(document)
     db.session.flush()
     details = {
-        "document_id": document.id, "document_type": document_type, "visibility": visibility,
-        "filename": document.filename, "size": document.size, "sha256": document.sha256,
+        "document_id": document.id,
+        "document_type": document_type,
+        "visibility": visibility,
+        "filename": document.filename,
+        "size": document.size,
+        "sha256": document.sha256,
         "content_type": document.content_type,
-    }  # fmt: skip
+    }
     if old is not None:
         details["supersedes"] = old.id
     audit.record("document_uploaded", actor=user, petition=petition, details=details)
@@ -206,10 +216,16 @@ def attach_document(
         old.superseded_by_id = document.id
         old.superseded_at = document.uploaded_at
         audit.record(
-            "document_superseded", actor=user, petition=petition,
-            details={"document_id": old.id, "superseded_by": document.id,
-                     "visibility": old.visibility, "filename": old.filename},
-        )  # fmt: skip
+            "document_superseded",
+            actor=user,
+            petition=petition,
+            details={
+                "document_id": old.id,
+                "superseded_by": document.id,
+                "visibility": old.visibility,
+                "filename": old.filename,
+            },
+        )
     return document
 
 

@@ -42,9 +42,14 @@ def save_upload(petition, user, form) -> object:
     upload = form.file.data
     with services.received_file(upload.stream, upload.filename) as received:
         return services.attach_document(
-            petition, user, received, form.document_type.data, form.visibility.data,
-            form.description.data, parse_id(form.supersedes.data) if form.supersedes.data else None,
-        )  # fmt: skip
+            petition,
+            user,
+            received,
+            form.document_type.data,
+            form.visibility.data,
+            form.description.data,
+            parse_id(form.supersedes.data) if form.supersedes.data else None,
+        )
 
 
 def save_new_petition_document(petition, user, form) -> object:
@@ -54,9 +59,13 @@ def save_new_petition_document(petition, user, form) -> object:
     try:
         with services.received_file(upload.stream, upload.filename) as received:
             return services.attach_document(
-                petition, user, received, form.document_type.data,
-                "shared", form.document_description.data,
-            )  # fmt: skip
+                petition,
+                user,
+                received,
+                form.document_type.data,
+                "shared",
+                form.document_description.data,
+            )
     except ValidationFailed as error:
         renamed = {"file": "document", "description": "document_description"}
         raise ValidationFailed(

@@ -113,9 +113,11 @@ class NewPetitionForm(PetitionForm):
     version = None
     document = FileField("Attach a document (optional)")
     document_type = SelectField(
-        "Type of document", choices=options(DOCUMENT_TYPES.items()), default="other",
+        "Type of document",
+        choices=options(DOCUMENT_TYPES.items()),
+        default="other",
         validators=[Optional()],
-    )  # fmt: skip
+    )
     document_description = TextAreaField(
         "Description of the document (optional)",
         validators=[Optional(), limited(DESCRIPTION_MAX_LENGTH)],
