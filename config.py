@@ -5,6 +5,7 @@ Pick a class with ``TRACKER_CONFIG`` (development, testing, production);
 """
 
 import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,6 +41,13 @@ class Config:
     #: How many of the newest audit entries the web "verify" button checks.
     AUDIT_WEB_VERIFY_LIMIT = _env_int("AUDIT_WEB_VERIFY_LIMIT", 10_000)
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    #: The largest document one may attach (bytes). Only the routes that take a document
+    #: accept a body this large (tracker.body_limit); every other keeps MAX_CONTENT_LENGTH.
+    MAX_DOCUMENT_BYTES = _env_int("MAX_DOCUMENT_BYTES", 20 * 1024 * 1024)
+    #: Where documents' bytes live: unset for instance/documents/, or s3://bucket/prefix.
+    DOCUMENT_STORAGE_URL = os.environ.get("DOCUMENT_STORAGE_URL")
+    #: The endpoint of an S3-compatible server (MinIO, Ceph…); unset for AWS itself.
+    DOCUMENT_STORAGE_ENDPOINT_URL = os.environ.get("DOCUMENT_STORAGE_ENDPOINT_URL")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -137,6 +145,10 @@ class TestingConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_ENABLED = True
     TRUSTED_PROXY_COUNT = 0
+    # Outside the checkout; content-addressed, so test runs may share it harmlessly.
+    DOCUMENT_STORAGE_URL = os.environ.get(
+        "TEST_DOCUMENT_STORAGE_URL", str(Path(tempfile.gettempdir()) / "tracker-test-documents")
+    )
 
 
 class ProductionConfig(Config):

@@ -31,6 +31,7 @@ import pytest
 
 from tests.api_helpers import petition_csv, petition_json
 from tests.conftest import PASSWORD, SECRET_PATTERN, AuthActions, csrf_token
+from tests.document_helpers import PDF, make_document, upload_fields
 from tests.helpers import (
     accounts_snapshot,
     audit_entries,
@@ -92,6 +93,9 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     # to another reviewer: a supervisor's job
     ("petitions.assign", "POST"):               ("login", "403",     "404",     "403",   "ok"),
     ("petitions.add_note", "POST"):             ("login", "403",     "404",     "ok",    "ok"),
+    # a shared document of a received case of organization A
+    ("documents.upload", "POST"):               ("login", "ok",      "404",     "ok",    "ok"),
+    ("documents.content", "GET"):               ("login", "ok",      "404",     "ok",    "ok"),
     # --- bulk decisions (grant one case of organization A) ----------------------------------------
     ("bulk.confirm", "POST"):                   ("login", "403",     "403",     "ok",    "ok"),
     ("bulk.apply", "POST"):                     ("login", "403",     "403",     "ok",    "ok"),
@@ -126,6 +130,9 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("api.petition_history", "GET"):            ("401",   "ok",      "404",     "ok",    "ok"),
     ("api.transition_petition", "POST"):        ("401",   "403",     "404",     "ok",    "ok"),
     ("api.decide_petitions", "POST"):           ("401",   "403",     "403",     "ok",    "ok"),
+    ("api.upload_document", "POST"):            ("401",   "ok",      "404",     "ok",    "ok"),
+    ("api.list_documents", "GET"):              ("401",   "ok",      "404",     "ok",    "ok"),
+    ("api.document_content", "GET"):            ("401",   "ok",      "404",     "ok",    "ok"),
 }
 # fmt: on
 
@@ -383,6 +390,32 @@ def _note(w, persona):
     return Call(f"/petitions/{petition.case_number}/notes", data={
         "note-body": "Letters of support received.", "note-visibility": "shared",
     }, petition=petition)  # fmt: skip
+
+
+@recipe(("documents.upload", "POST"), ("api.upload_document", "POST"))
+def _upload_document(w, persona):
+    petition = w.petition(Stage.RECEIVED)
+    if w.current_route[0] == "api.upload_document":
+        path = f"/api/v1/petitions/{petition.case_number}/documents"
+        return Call(path, data=upload_fields(), petition=petition)
+    form = {
+        "document-file": (io.BytesIO(PDF), "judgment.pdf"),
+        "document-document_type": "judgment",
+        "document-visibility": "shared",
+    }
+    return Call(f"/petitions/{petition.case_number}/documents", data=form, petition=petition)
+
+
+@recipe(
+    ("documents.content", "GET"), ("api.document_content", "GET"), ("api.list_documents", "GET")
+)
+def _read_document(w, persona):
+    petition = w.petition(Stage.RECEIVED)
+    document = make_document(petition, w.users["advocate_a"])
+    if w.current_route[0] == "api.list_documents":
+        return Call(f"/api/v1/petitions/{petition.case_number}/documents", petition=petition)
+    prefix = "/api/v1" if w.current_route[0].startswith("api.") else ""
+    return Call(f"{prefix}/documents/{document.id}/content", petition=petition)
 
 
 @recipe(("bulk.confirm", "POST"))

@@ -1,9 +1,9 @@
 """The README's journey, end to end, in a real browser (Playwright driving Debian's Chromium).
 
-An advocate submits a commutation petition through the form; a reviewer finds it in the
-queue, takes it, starts review, grants it with a reason and adds a shared note; the
-advocate sees it granted with the reason and the note; a supervisor reads the case's
-history and finds the grant in the global audit log.
+An advocate submits a commutation petition through the form and attaches the judgment; a
+reviewer finds it in the queue, downloads the judgment, takes it, starts review, grants it
+with a reason and adds a shared note; the advocate sees it granted with the reason and the
+note; a supervisor reads the case's history and finds the grant in the global audit log.
 
 The app is served for real (werkzeug, in a thread) on its own fresh database, built by
 the migrations, so the test is marked ``committed``: every write is really committed.
@@ -47,6 +47,7 @@ REGISTER_NUMBER = "12345-678"
 GRANT_REASON = "Sentence far exceeds what the law now provides; exemplary record in custody."
 SHARED_NOTE = "Please tell Mr. Example the warrant of commutation is being prepared."
 CASE_NUMBER = re.compile(r"CP-\d{4}-\d{6}")
+JUDGMENT_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 @contextmanager
@@ -289,6 +290,19 @@ def walk_the_journey(journey: Journey) -> None:
     expect(petition).to_contain_text(PETITIONER)
     expect(petition).to_contain_text(REGISTER_NUMBER)
     journey.screenshot("advocate-sees-case-received")
+
+    # --- the advocate attaches the judgment (a PDF, whatever its name) -------------------
+    documents = page.get_by_role("region", name="Documents")
+    documents.get_by_label("File", exact=True).set_input_files(
+        {"name": "judgment-scan.png", "mimeType": "image/png", "buffer": JUDGMENT_PDF}
+    )
+    documents.get_by_label("Type of document", exact=True).select_option(label="Judgment")
+    documents.get_by_label("Description (optional)", exact=True).fill("Judgment, 2005")
+    documents.get_by_role("button", name="Attach document").click()
+    expect(page.get_by_role("alert")).to_contain_text("Judgment “judgment-scan.png” attached.")
+    documents = page.get_by_role("region", name="Documents")
+    expect(documents).to_contain_text("application/pdf")
+    journey.screenshot("advocate-attaches-judgment")
     journey.log_out()
 
     # --- the reviewer finds it in the queue, takes it, starts review, grants it ---------
@@ -304,6 +318,14 @@ def walk_the_journey(journey: Journey) -> None:
     expect(row).to_contain_text("Received")
     journey.screenshot("reviewer-finds-case-in-queue")
     row.get_by_role("link", name=case_number).click()
+
+    documents = page.get_by_role("region", name="Documents")
+    with page.expect_download() as download_info:
+        documents.get_by_role("link", name="judgment-scan.png").click()
+    download = download_info.value
+    assert download.suggested_filename == "judgment-scan.png"
+    assert Path(download.path()).read_bytes() == JUDGMENT_PDF
+    journey.screenshot("reviewer-downloads-judgment")
 
     actions = page.get_by_role("region", name="Actions")
     actions.get_by_role("button", name="Take this case").click()
@@ -376,7 +398,8 @@ def walk_the_journey(journey: Journey) -> None:
     audit_filters.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(rf"/audit/\?.*case_number={case_number}"))
     entries = page.get_by_role("row").filter(has=page.get_by_role("link", name=case_number))
-    expect(entries).to_have_count(5)  # submit, take, start_review, grant, note_shared
+    # submit, document_uploaded, document_downloaded, take, start_review, grant, note_shared
+    expect(entries).to_have_count(7)
     grant = entries.filter(has=page.locator("code", has_text=re.compile(r"^grant$")))
     expect(grant).to_have_count(1)
     expect(grant).to_contain_text(REVIEWER[0])

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from bench.load_test import gunicorn_server
 from tests.api_helpers import PROBLEM_JSON, petition_csv, petition_json, problem_of
 from tests.conftest import AuthActions
-from tracker import create_app
+from tracker import body_limit, create_app
 from tracker.api.serialization import MAX_JSON_DEPTH, TOO_DEEP
 from tracker.auth import services as auth_services
 from tracker.auth import tokens
@@ -42,11 +42,16 @@ JSON_ENDPOINTS = {
     "api.decide_petitions",
 }
 
+#: Routes that take a document: their limit is MAX_DOCUMENT_BYTES and room for the form.
+DOCUMENT_ENDPOINTS = {"api.upload_document", "documents.upload"}
+
 
 def content_type(rule: str, endpoint: str) -> str:
     """The type of body the route reads (another type may be refused, 415, before reading)."""
     if endpoint == "api.import_petitions":
         return "text/csv"
+    if endpoint in DOCUMENT_ENDPOINTS:
+        return "multipart/form-data; boundary=x"
     return "application/json" if rule.startswith("/api/") else "application/x-www-form-urlencoded"
 
 
@@ -67,6 +72,10 @@ def chunked(**headers) -> dict:
 @pytest.fixture
 def small_limit(app, monkeypatch):
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", LIMIT)
+    # The routes that take a document (and the new-petition form, which may carry one)
+    # have their own limit: the same small one here.
+    monkeypatch.setitem(app.config, "MAX_DOCUMENT_BYTES", LIMIT)
+    monkeypatch.setattr(body_limit, "MULTIPART_ALLOWANCE", 0)
 
 
 def csv_of(rows: int) -> bytes:
@@ -298,7 +307,7 @@ def test_every_route_that_takes_a_body_is_fuzzed():
         "api.import_petitions",
         "bulk.import_petitions",
         "petitions.new",
-    }
+    } | DOCUMENT_ENDPOINTS
 
 
 # --- through a real server ----------------------------------------------------------------------

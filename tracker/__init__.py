@@ -88,6 +88,8 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     from tracker.audit.views import blueprint as audit_blueprint
     from tracker.auth.token_views import blueprint as tokens_blueprint
     from tracker.auth.views import blueprint as auth_blueprint
+    from tracker.documents import api as documents_api  # noqa: F401  (its routes, on the API's)
+    from tracker.documents.views import blueprint as documents_blueprint
     from tracker.petitions.bulk_views import blueprint as bulk_blueprint
     from tracker.petitions.views import blueprint as petitions_blueprint
     from tracker.web import DatabaseIdConverter
@@ -99,14 +101,19 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.register_blueprint(admin_blueprint)
     app.register_blueprint(tokens_blueprint)
     app.register_blueprint(bulk_blueprint)
+    app.register_blueprint(documents_blueprint)
     app.register_blueprint(api_blueprint)
     csrf.exempt(api_blueprint)  # bearer tokens only: a browser never sends one on its own
 
     from tracker import cli, ratelimits, web
-    from tracker.body_limit import ChunkedBodyLimit
+    from tracker.body_limit import ChunkedBodyLimit, apply_request_limit
+    from tracker.documents import storage
 
     cli.register(app)
     web.register(app)
     ratelimits.init_app(app)
-    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config)
+    storage.init_app(app)
+    # First, before CSRF protection reads the form of a request that carries a document.
+    app.before_request_funcs.setdefault(None, []).insert(0, apply_request_limit)
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config, app)
     return app

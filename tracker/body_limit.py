@@ -13,26 +13,84 @@ up to one byte past the limit:
 
 Only servers that de-chunk the body and mark the end of its stream (``wsgi.input_terminated``:
 gunicorn, Werkzeug's development server) pass chunked bodies to the app at all.
+
+**Per-endpoint limits.** MAX_CONTENT_LENGTH holds for every route but those that take a
+document, which are marked ``@body_limit(...)`` with their own (MAX_DOCUMENT_BYTES and room for
+the form's other fields): the middleware buffers their chunked bodies to that limit, and
+``apply_request_limit`` sets it as the request's ``max_content_length``, so Werkzeug refuses a
+longer body by its length (413) before reading it. A chunked body is buffered in a spooled
+temporary file: in memory up to SPOOL_SIZE, on disk beyond, so a 20 MiB document never sits in
+memory whole.
 """
 
-import io
+import tempfile
+from collections.abc import Callable
 
+from flask import Flask, current_app, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_set_header
 
 READ_SIZE = 64 * 1024
+#: Buffered chunked bodies stay in memory up to this size, then go to a temporary file.
+SPOOL_SIZE = 1024 * 1024
+#: Room for the multipart framing and the small fields sent with a document.
+MULTIPART_ALLOWANCE = 256 * 1024
+
+
+def body_limit(limit_of: Callable[[dict], int]):
+    """Mark a view as taking larger bodies than MAX_CONTENT_LENGTH: ``limit_of(config)``."""
+
+    def mark(view):
+        view.body_limit = limit_of
+        return view
+
+    return mark
+
+
+def document_body_limit(config) -> int:
+    """The body of a route that takes a document: the document and its form's fields."""
+    return config["MAX_DOCUMENT_BYTES"] + MULTIPART_ALLOWANCE
+
+
+def _view_limit(app: Flask, environ) -> int | None:
+    """The limit of the view the request is routed to, when it sets its own."""
+    try:
+        endpoint, _ = app.url_map.bind_to_environ(environ).match()
+    except HTTPException:
+        return None
+    limit_of = getattr(app.view_functions.get(endpoint), "body_limit", None)
+    return limit_of(app.config) if limit_of is not None else None
+
+
+def apply_request_limit() -> None:
+    """before_request: a view marked with ``body_limit`` reads bodies up to its own limit."""
+    view = current_app.view_functions.get(request.endpoint)
+    limit_of = getattr(view, "body_limit", None)
+    if limit_of is not None:
+        request.max_content_length = limit_of(current_app.config)
 
 
 class ChunkedBodyLimit:
-    """WSGI middleware: buffer a chunked body up to ``config["MAX_CONTENT_LENGTH"]``."""
+    """WSGI middleware: buffer a chunked body up to the limit of the route it is sent to
+    (``MAX_CONTENT_LENGTH`` unless the view sets its own)."""
 
-    def __init__(self, wsgi_app, config):
+    def __init__(self, wsgi_app, config, app: Flask | None = None):
         self.wsgi_app = wsgi_app
         self.config = config  # read per request: tests and operators may change the limit
+        self.app = app
 
     def __call__(self, environ, start_response):
         limit = self.config.get("MAX_CONTENT_LENGTH")
-        if limit is not None and _is_chunked(environ):
-            _buffer_body(environ, limit)
+        if _is_chunked(environ):
+            if self.app is not None:
+                limit = _view_limit(self.app, environ) or limit
+            if limit is not None:
+                body = _buffer_body(environ, limit)
+                try:
+                    return self.wsgi_app(environ, start_response)
+                finally:
+                    # Flask has read what it reads of the body by the time the view answered.
+                    body.close()
         return self.wsgi_app(environ, start_response)
 
 
@@ -62,11 +120,12 @@ def _drain(source, amount: int) -> None:
         amount -= len(piece)
 
 
-def _buffer_body(environ, limit: int) -> None:
+def _buffer_body(environ, limit: int):
     """Replace the chunked input by the buffered body and its length."""
     source = environ["wsgi.input"]
-    # In memory, as Werkzeug's get_data() would hold it anyway; at most the limit plus one.
-    body = io.BytesIO()
+    # At most the limit plus one; past SPOOL_SIZE on disk (a document's limit is large).
+    # Not a with-block: the file is the request's input, closed once the app has answered.
+    body = tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE)  # noqa: SIM115
     broken = False
     try:
         _copy(source, body, limit + 1)
@@ -89,3 +148,4 @@ def _buffer_body(environ, limit: int) -> None:
     environ["CONTENT_LENGTH"] = str(size)
     body.seek(0)
     environ["wsgi.input"] = body
+    return body

@@ -14,6 +14,7 @@ from tracker.auth.models import (
     User,
     UserSession,
 )
+from tracker.documents.models import Document
 from tracker.petitions.models import CaseNumberCounter, Note, Petition
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ApiToken",
     "AuditVerification",
     "CaseNumberCounter",
+    "Document",
     "LoginThrottle",
     "Note",
     "Organization",

@@ -144,6 +144,47 @@ def can_work_queue(user) -> bool:
     return user.is_staff
 
 
+# --- documents -----------------------------------------------------------------------------------
+
+
+def awaits_advocate(petition) -> bool:
+    """The case waits on its advocate: received (not yet under review). Helper "time"'s
+    information requests plug in here (a case whose advocate is asked for information)."""
+    return petition.stage == Stage.RECEIVED
+
+
+def _attach_refusal(user, petition) -> str:
+    return (
+        f"Documents are attached to case {petition.case_number} by its advocates only while "
+        "it is received or information is requested of them."
+    )
+
+
+@rule(_attach_refusal)
+def can_attach_document(user, petition) -> bool:
+    """Staff attach at any time; an advocate while the case waits on them."""
+    if not can_view_petition(user, petition):
+        return False
+    if user.is_staff:
+        return True
+    return user.is_advocate and awaits_advocate(petition)
+
+
+@rule(lambda user, document: f"No document {document.id}.")
+def can_view_document(user, document) -> bool:
+    """Who may see the case, and for an internal document staff only."""
+    if not can_view_petition(user, document.petition):
+        return False
+    return user.is_staff or document.visibility == "shared"
+
+
+@rule("Only reviewers and supervisors attach internal documents for staff only.")
+def can_choose_document_visibility(user) -> bool:
+    """Staff choose shared or internal; what an advocate attaches is shared (a presentence
+    report excepted: it is internal whoever attaches it)."""
+    return user.is_staff
+
+
 # --- people and the audit log --------------------------------------------------------------------
 
 

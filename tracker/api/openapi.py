@@ -18,10 +18,18 @@ from tracker.api.serialization import (
     MAX_QUERY_LENGTH,
     PETITION_FIELDS,
 )
+from tracker.documents.models import (
+    ACCEPTED_CONTENT_TYPES,
+    DESCRIPTION_MAX_LENGTH,
+    DOCUMENT_TYPES,
+    DOCUMENT_VISIBILITIES,
+)
 from tracker.petitions.fields import CASE_NUMBER_PATTERN, EDITABLE_FIELDS, KINDS
 from tracker.petitions.filters import STAGE_CHOICES
 from tracker.petitions.importing import MAX_IMPORT_ROWS
 from tracker.workflow import PETITION_TRANSITIONS, Stage
+
+DOCUMENT_CONTENT_TYPES = tuple(ACCEPTED_CONTENT_TYPES)
 
 INTRODUCTION = """\
 The clemency tracker's JSON API. It acts with the same rules as the web pages: an advocate \
@@ -173,6 +181,7 @@ def _schemas() -> dict:
             "required": ["imported", "case_numbers"],
             "additionalProperties": False,
         },
+        **_document_schemas(),
         "Problem": {
             "type": "object",
             "description": "RFC 9457 problem details, with this API's extension members.",
@@ -214,6 +223,63 @@ def _schemas() -> dict:
                 "current_version": {"type": "integer", "description": "412: the case's version."},
             },
             "required": ["type", "title", "status", "detail"],
+        },
+    }
+
+
+def _document_schemas() -> dict:
+    nullable_time = {"type": ["string", "null"], "format": "date-time"}
+    properties = {
+        "id": {"type": "integer"},
+        "document_type": {"type": "string", "enum": list(DOCUMENT_TYPES)},
+        "visibility": {"type": "string", "enum": list(DOCUMENT_VISIBILITIES)},
+        "filename": {"type": "string", "description": "The uploaded file's name (display only)."},
+        "size": {"type": "integer", "description": "Bytes."},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "content_type": {"type": "string", "enum": list(DOCUMENT_CONTENT_TYPES)},
+        "uploaded_by": {"type": "string", "description": "E-mail of the uploader."},
+        "uploaded_at": {"type": "string", "format": "date-time"},
+        "description": {"type": ["string", "null"]},
+        "superseded_by": {
+            "type": ["integer", "null"],
+            "description": "The id of the document that supersedes this one, if any.",
+        },
+        "superseded_at": nullable_time,
+        "content_url": {"type": "string", "description": "Where to download the content."},
+    }
+    return {
+        "Document": {
+            "type": "object",
+            "properties": properties,
+            "required": list(properties),
+            "additionalProperties": False,
+        },
+        "DocumentList": {
+            "type": "object",
+            "properties": {"items": {"type": "array", "items": _ref("Document")}},
+            "required": ["items"],
+            "additionalProperties": False,
+        },
+        "DocumentUpload": {
+            "type": "object",
+            "properties": {
+                "file": {"type": "string", "format": "binary"},
+                "document_type": {"type": "string", "enum": list(DOCUMENT_TYPES)},
+                "visibility": {
+                    "type": "string",
+                    "enum": list(DOCUMENT_VISIBILITIES),
+                    "description": "shared (the advocate's organization and staff) or internal "
+                    "(staff only; advocates attach shared documents). A presentence report is "
+                    "internal whoever attaches it.",
+                },
+                "description": {"type": "string", "maxLength": DESCRIPTION_MAX_LENGTH},
+                "supersedes": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "The id of a document of the case this one replaces.",
+                },
+            },
+            "required": ["file", "document_type", "visibility"],
         },
     }
 
@@ -467,6 +533,7 @@ def _paths() -> dict:
                 ),
             },
         },
+        **_document_paths(),
         "/decisions": {
             "post": {
                 "operationId": "decidePetitions",
@@ -484,6 +551,85 @@ def _paths() -> dict:
                     "413",
                     "415",
                     "422",
+                ),
+            },
+        },
+    }
+
+
+DOCUMENT_ID_PARAMETER = {
+    "name": "document_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+}
+
+
+def _document_paths() -> dict:
+    return {
+        "/petitions/{case_number}/documents": {
+            "parameters": [CASE_NUMBER_PARAMETER],
+            "get": {
+                "operationId": "listDocuments",
+                "summary": "List a case's documents",
+                "description": "The documents you may see, oldest first (advocates: shared "
+                "ones); superseded documents stay, with superseded_by set.",
+                "responses": _responses(
+                    {"200": _json_response("The documents.", "DocumentList")}, "404"
+                ),
+            },
+            "post": {
+                "operationId": "uploadDocument",
+                "summary": "Attach a document",
+                "description": "PDF, PNG or JPEG, judged from the content (never the name or "
+                "the declared type), at most MAX_DOCUMENT_BYTES (20 MiB by default). "
+                "Advocates attach while the case is received (or information is requested "
+                "of them); reviewers and supervisors at any time. With supersedes, the named "
+                "document is marked superseded (never deleted).",
+                "requestBody": {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": _ref("DocumentUpload")}},
+                },
+                "responses": _responses(
+                    {
+                        "201": {
+                            "description": "The document.",
+                            "headers": {
+                                "Location": {
+                                    "description": "Its content.",
+                                    "schema": {"type": "string"},
+                                }
+                            },
+                            "content": {"application/json": {"schema": _ref("Document")}},
+                        }
+                    },
+                    "403",
+                    "404",
+                    "409",
+                    "413",
+                    "415",
+                    "422",
+                ),
+            },
+        },
+        "/documents/{document_id}/content": {
+            "parameters": [DOCUMENT_ID_PARAMETER],
+            "get": {
+                "operationId": "documentContent",
+                "summary": "Download a document",
+                "description": "As an attachment, with the content type judged at upload. "
+                "404 for a document you may not see.",
+                "responses": _responses(
+                    {
+                        "200": {
+                            "description": "The document's bytes.",
+                            "content": {
+                                media: {"schema": {"type": "string", "format": "binary"}}
+                                for media in DOCUMENT_CONTENT_TYPES
+                            },
+                        }
+                    },
+                    "404",
                 ),
             },
         },

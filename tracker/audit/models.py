@@ -16,7 +16,8 @@ SECURITY_CATEGORY = "security"
 
 #: Every action an entry may name; record() refuses any other, so the log's filter lists all.
 CASE_ACTIONS = (*(t.name for t in TRANSITIONS), "edit", "take", "assign",
-                "note_internal", "note_shared")  # fmt: skip
+                "note_internal", "note_shared",
+                "document_uploaded", "document_superseded", "document_downloaded")  # fmt: skip
 SECURITY_ACTIONS = (
     # account_locked: written before throttling replaced the lockout; kept for old entries.
     "login", "login_failed", "logout", "account_locked",

@@ -1,6 +1,7 @@
 """One form per petition action. Forms check input; the services enforce the rules."""
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     DateField,
     IntegerField,
@@ -14,6 +15,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
+from tracker.documents.models import DESCRIPTION_MAX_LENGTH, DOCUMENT_TYPES
 from tracker.forms import options
 from tracker.petitions.fields import (
     CUSTODY_STATUSES,
@@ -106,9 +108,21 @@ class PetitionForm(VersionedForm):
 
 
 class NewPetitionForm(PetitionForm):
-    """Submitting: there is no case yet, so no version to name."""
+    """Submitting: there is no case yet, so no version to name. A document may be attached
+    in the same step (shared with staff; a presentence report is internal)."""
 
     version = None
+    document = FileField("Attach a document (optional)")
+    document_type = SelectField(
+        "Type of document",
+        choices=options(DOCUMENT_TYPES.items()),
+        default="other",
+        validators=[Optional()],
+    )
+    document_description = TextAreaField(
+        "Description of the document (optional)",
+        validators=[Optional(), limited(DESCRIPTION_MAX_LENGTH)],
+    )
 
 
 class TransitionForm(VersionedForm):

@@ -10,6 +10,10 @@ from sqlalchemy import select
 
 from tracker import permissions, pipeline
 from tracker.auth.models import Organization, User
+from tracker.body_limit import body_limit, document_body_limit
+from tracker.documents import services as document_services
+from tracker.documents.forms import document_form, file_description
+from tracker.documents.views import save_new_petition_document
 from tracker.errors import EditRefused, PermissionDenied, StaleVersion, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
@@ -99,21 +103,32 @@ def render_queue(raw, *, selection=None, status: int = 200):
 
 @blueprint.route("/petitions/new", methods=["GET", "POST"])
 @login_required
+@body_limit(document_body_limit)
 @pipeline.writes
 def new():
-    """An advocate submits a petition for their organization."""
+    """An advocate submits a petition for their organization, with a document if attached
+    (both or neither: a refused document refuses the submission, the fields kept)."""
     permissions.require(permissions.can_submit_petition, current_user)
     form = NewPetitionForm()
+    form.document.description = file_description(current_app.config["MAX_DOCUMENT_BYTES"])
+    status = 200
     if form.validate_on_submit():
         try:
             petition = services.submit_petition(current_user, form.petition_values())
+            if form.document.data:
+                save_new_petition_document(petition, current_user, form)
         except ValidationFailed as error:
             apply_errors(form, error)
+        except (document_services.DocumentTooLarge, document_services.UnsupportedDocument) as error:
+            form.document.errors = [*form.document.errors, error.message]
+            status = error.status
         else:
             flash(f"Petition {petition.case_number} submitted.", "success")
             return redirect(url_for("petitions.show", case_number=petition.case_number))
+    if form.errors:
+        pipeline.abandon()  # nothing of a refused submission is kept
     return render_template("petitions/form.html", form=form, petition=None), (
-        422 if form.errors else 200
+        (status if status != 200 else 422) if form.errors else 200
     )
 
 
@@ -139,6 +154,8 @@ def _case_page_forms(petition):
         forms["assign"] = form
     if permissions.can_write_notes(current_user):
         forms["note"] = NoteForm(prefix="note")
+    if permissions.can_attach_document(current_user, petition):
+        forms["document"] = document_form(current_user, current_app.config["MAX_DOCUMENT_BYTES"])
     return forms
 
 
@@ -152,6 +169,7 @@ def _render_case(petition, status=200, **overrides):
         timeline=queries.timeline(petition, current_user),
         notes=[n for n in petition.notes
                if permissions.can_view_internal_history(current_user) or n.visibility == "shared"],
+        documents=document_services.visible_documents(petition, current_user),
     ), status  # fmt: skip
 
 

@@ -1,0 +1,1 @@
+"""Documents attached to a case: models, storage (local directory or S3), services, views."""
