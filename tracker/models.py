@@ -15,6 +15,7 @@ from tracker.auth.models import (
     UserSession,
 )
 from tracker.petitions.models import CaseNumberCounter, Note, Petition
+from tracker.readlog.models import ReadLogEntry
 
 __all__ = [
     "AuditChainHead",
@@ -26,6 +27,7 @@ __all__ = [
     "Note",
     "Organization",
     "Petition",
+    "ReadLogEntry",
     "RecoveryCode",
     "SecurityEventWindow",
     "User",
