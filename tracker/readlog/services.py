@@ -106,7 +106,9 @@ def record_reads(kind: str, petitions, *, document=None, reader=None, details=No
     reader = reader if reader is not None else _current_reader()
     rows = [_read_row(kind, petition, document, reader, details) for petition in petitions]
     if rows:
-        pipeline.write_apart(functools.partial(_insert, rows), if_answered=True)
+        pipeline.write_apart(
+            functools.partial(_insert, rows), if_answered=True, relaxed_durability=True
+        )
 
 
 # --- daily digests ------------------------------------------------------------------------------
