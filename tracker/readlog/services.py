@@ -82,7 +82,8 @@ def _read_row(kind: str, petition, document, reader, details: dict | None) -> di
 
 
 def _insert(rows: list[dict]) -> None:
-    db.session.execute(insert(ReadLogEntry), rows)
+    # Core, not the ORM's bulk path: the row needs no identity, and a page view pays for this.
+    db.session.execute(insert(ReadLogEntry.__table__), rows)
 
 
 def record_read(kind: str, petition=None, document=None, *, reader=None, details=None) -> None:
