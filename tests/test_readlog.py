@@ -170,6 +170,16 @@ def test_the_document_download_hook_logs_the_document_and_its_case(app, make_use
     assert (entry.document_id, entry.petition_id, entry.user_id) == (41, petition.id, reader.id)
 
 
+def test_outside_a_request_a_read_is_written_at_once_as_from_the_command_line(
+    app_ctx, make_user, make_petition
+):
+    reader, petition = make_user("supervisor"), make_petition()
+    readlog.record_read("case_export", petition, reader=reader, details={"rows": 1})
+    [entry] = reads(kind="case_export")
+    assert (entry.interface, entry.user_id, entry.petition_id) == ("cli", reader.id, petition.id)
+    assert entry.details == {"rows": 1}
+
+
 def test_a_read_is_written_after_the_requests_own_transaction(app, client, login_as, make_petition):
     """The GET's work is rolled back first; the read log's insert comes in its own
     transaction at the end (no write lock held by the GET for its whole length)."""
