@@ -38,6 +38,15 @@ class Config:
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "America/New_York")
     PETITIONS_PER_PAGE = _env_int("PETITIONS_PER_PAGE", 25)
     AUDIT_ENTRIES_PER_PAGE = _env_int("AUDIT_ENTRIES_PER_PAGE", 50)
+    #: Read logging (tracker.readlog). Only benchmarks turn it off; production refuses to.
+    READ_LOG_ENABLED = _env_bool("READ_LOG_ENABLED", True)
+    READ_LOG_ENTRIES_PER_PAGE = _env_int("READ_LOG_ENTRIES_PER_PAGE", 50)
+    #: Unusual access: a user whose case reads in a day exceed this × their role's median.
+    READ_LOG_UNUSUAL_FACTOR = float(os.environ.get("READ_LOG_UNUSUAL_FACTOR", "3"))
+    #: A day of the read log is sealed (digested) this long after it ends (UTC).
+    READ_LOG_DIGEST_GRACE = timedelta(minutes=_env_int("READ_LOG_DIGEST_GRACE_MINUTES", 10))
+    #: How many of a case's readers its page lists (supervisors).
+    READ_LOG_READERS_SHOWN = _env_int("READ_LOG_READERS_SHOWN", 20)
     #: How many of the newest audit entries the web "verify" button checks.
     AUDIT_WEB_VERIFY_LIMIT = _env_int("AUDIT_WEB_VERIFY_LIMIT", 10_000)
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
@@ -171,6 +180,8 @@ class ProductionConfig(Config):
             )
         if settings.get("DEBUG"):
             raise RuntimeError("Production refuses to start with DEBUG on.")
+        if not settings.get("READ_LOG_ENABLED"):
+            raise RuntimeError("Production refuses to start with READ_LOG_ENABLED off.")
 
 
 CONFIGS = {

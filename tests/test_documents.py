@@ -14,6 +14,7 @@ from tests.api_helpers import PROBLEM_JSON, problem_of
 from tests.conftest import csrf_token
 from tests.document_helpers import HTML, JPEG, PDF, PNG, api_upload, upload_fields
 from tests.helpers import audit_entries, count, page_text
+from tests.test_readlog import reads
 from tracker.documents import services, storage
 from tracker.documents.models import Document
 from tracker.extensions import db
@@ -331,6 +332,14 @@ def test_a_download_is_an_attachment_of_the_stored_type_and_is_audited(advocate_
     [entry] = audit_entries(action="document_downloaded")
     assert (entry.actor_id, entry.petition_id) == (advocate_api.user.id, case.id)
     assert entry.details == {"document_id": document["id"], "visibility": "shared", "via": "api"}
+    # ...and the read is in the access log, with the document and its case.
+    [read] = reads(kind="document_download")
+    assert (read.user_id, read.petition_id, read.document_id, read.interface) == (
+        advocate_api.user.id,
+        case.id,
+        document["id"],
+        "api",
+    )
 
 
 def test_superseding_keeps_the_old_document_marked(advocate_api, case):

@@ -26,8 +26,9 @@ from tracker.extensions import csrf, db
 
 pytest_plugins = ["tests.api_fixtures"]
 
-#: POST routes that write nothing: the bulk confirmation only reads and shows the selection.
-READ_ONLY_POSTS = {"bulk.confirm"}
+#: POST routes that write nothing of their own: the bulk confirmation only reads and shows the
+#: selection; the access log export only reads (both log their reads apart, tracker.readlog).
+READ_ONLY_POSTS = {"bulk.confirm", "readlog.export_access_log"}
 
 
 # --- the source: nobody else ends a transaction ------------------------------------------------
@@ -270,6 +271,8 @@ def test_pages_read_by_get_write_nothing(app, client, login_as, make_petition, r
         # A page the role may not see is refused, and the refusal is audited (apart).
         if response.status_code == 403:
             assert "audit_entry" in written and written <= REFUSAL_TABLES, page
+        elif page == f"/petitions/{petition.case_number}":
+            assert written == {"read_log_entry"}, page  # the read is logged (apart)
         else:
             assert written == set(), page
 
@@ -300,7 +303,8 @@ def test_the_tokens_last_use_is_written_apart_and_keeps_the_user_loaded(app, api
     petition = make_petition(advocate=api.user)
     with statements(app) as sent:
         assert api.get(f"/api/v1/petitions/{petition.case_number}").status_code == 200
-    writes = writes_of(sent)
+    # Besides the read log's entry (apart too, tracker.readlog), only the token's last use.
+    writes = [w for w in writes_of(sent) if not w.startswith("INSERT INTO read_log_entry")]
     assert len(writes) == 1 and writes[0].startswith("UPDATE api_token SET last_used_at")
     # The write comes after every read of the request: nothing was expired and read again.
     assert WRITE.match(sent[-1]) or sent.index(writes[0]) > max(

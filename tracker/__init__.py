@@ -92,6 +92,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     from tracker.documents.views import blueprint as documents_blueprint
     from tracker.petitions.bulk_views import blueprint as bulk_blueprint
     from tracker.petitions.views import blueprint as petitions_blueprint
+    from tracker.readlog.views import blueprint as readlog_blueprint
     from tracker.web import DatabaseIdConverter
 
     app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
@@ -102,6 +103,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.register_blueprint(tokens_blueprint)
     app.register_blueprint(bulk_blueprint)
     app.register_blueprint(documents_blueprint)
+    app.register_blueprint(readlog_blueprint)
     app.register_blueprint(api_blueprint)
     csrf.exempt(api_blueprint)  # bearer tokens only: a browser never sends one on its own
 

@@ -119,6 +119,36 @@ def audit_close_windows_command():
     click.echo(f"{closed} finished window(s) of repeated security events closed.")
 
 
+readlog_group = AppGroup("readlog", help="Read log (access log) commands.")
+
+
+@readlog_group.command("digest")
+def readlog_digest_command():
+    """Seal every finished UTC day of the read log with a digest in the audit chain (cron,
+    daily after midnight UTC plus READ_LOG_DIGEST_GRACE_MINUTES)."""
+    from tracker.readlog import services as readlog_services
+
+    sealed = readlog_services.digest_days()
+    db.session.commit()
+    for digest in sealed:
+        click.echo(f"{digest.day}: {digest.entries} reads sealed ({digest.digest[:16]}…)")
+    click.echo(f"{len(sealed)} day(s) sealed.")
+
+
+@readlog_group.command("verify")
+def readlog_verify_command():
+    """Recompute every sealed day; exit 0 when all match their digests, 1 naming the first
+    day that does not."""
+    from tracker.readlog import services as readlog_services
+
+    begin_read_only(db.session)
+    result = readlog_services.verify_digests()
+    db.session.rollback()
+    click.echo(result.message)
+    if not result.intact:
+        sys.exit(1)
+
+
 @click.command("create-token")
 @click.argument("email")
 @click.option("--name", required=True, help="What the token is for, e.g. 'nightly import'.")
@@ -218,3 +248,4 @@ def register(app: Flask) -> None:
     ):
         app.cli.add_command(command)
     app.cli.add_command(audit_group)
+    app.cli.add_command(readlog_group)

@@ -74,11 +74,39 @@ def _configure_sqlite(dbapi_connection, connection_record):
 READ_ONLY = {"tracker_read_only": True}
 
 
+#: Execution option for writes whose last second may be lost in an operating-system crash or
+#: power cut (the read log): their commit does not wait for the disk. On PostgreSQL
+#: ``synchronous_commit`` is off for that transaction; on SQLite (WAL) ``synchronous`` is
+#: NORMAL for it and back to FULL for the connection's next transaction. Either way the
+#: database stays consistent; only the newest such rows can be lost, never half-written.
+RELAXED_DURABILITY = {"tracker_relaxed_durability": True}
+_RELAXED = "tracker_relaxed_durability"
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection):
+    options = connection.get_execution_options()
+    relaxed = options.get(_RELAXED, False)
+    if connection.dialect.name == "postgresql":
+        if relaxed:
+            connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        return
     if connection.dialect.name == "sqlite":
-        read_only = connection.get_execution_options().get("tracker_read_only")
+        # The safety level can only change outside a transaction, so before BEGIN.
+        info = connection.connection.info
+        if relaxed != info.get(_RELAXED, False):
+            connection.exec_driver_sql(f"PRAGMA synchronous = {'NORMAL' if relaxed else 'FULL'}")
+            info[_RELAXED] = relaxed
+        read_only = options.get("tracker_read_only")
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def begin_relaxed_durability(session) -> None:
+    """Start the session's next transaction with RELAXED_DURABILITY (not inside the test
+    suite's rolled-back transaction, which it keeps)."""
+    if isinstance(session.get_bind(), Connection):
+        return
+    session.connection(execution_options=RELAXED_DURABILITY)
 
 
 def begin_read_only(session) -> None:

@@ -16,6 +16,7 @@ from tracker.auth.models import (
 )
 from tracker.documents.models import Document
 from tracker.petitions.models import CaseNumberCounter, Note, Petition
+from tracker.readlog.models import ReadLogEntry
 
 __all__ = [
     "AuditChainHead",
@@ -28,6 +29,7 @@ __all__ = [
     "Note",
     "Organization",
     "Petition",
+    "ReadLogEntry",
     "RecoveryCode",
     "SecurityEventWindow",
     "User",

@@ -193,6 +193,12 @@ def can_view_audit_log(user) -> bool:
     return user.is_supervisor
 
 
+@rule("The access log is for supervisors.")
+def can_view_access_log(user) -> bool:
+    """The read log: who read which case, the access log page and the unusual access report."""
+    return user.is_supervisor
+
+
 @rule("Only a supervisor manages users and organizations.")
 def can_manage_users(user) -> bool:
     return user.is_supervisor

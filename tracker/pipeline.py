@@ -15,7 +15,8 @@ As Indico's request handler does (``RH.process``), a request's work is one trans
   runs after the request's transaction has ended, in a short transaction of its own. The
   error path records refusals there (403, and the 404 of a case the user may not see, see
   ``tracker.audit.services.record_refusal``), and so does the bookkeeping a GET may do —
-  a session's last-seen time and an API token's last use, each at most once a minute.
+  a session's last-seen time and an API token's last use, each at most once a minute,
+  and the read log's entry for a case or document read (``tracker.readlog``).
 
 CLI commands are not requests: each commits once, in the command (``tracker.cli``).
 """
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from flask import Flask, g, has_request_context, request
 from flask_login import current_user
 
+from tracker.database import begin_relaxed_durability
 from tracker.extensions import db
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -79,16 +81,23 @@ def refuse(status: int, message: str, refusal: dict | None = None, **details) ->
     audit.record_refusal("access_refused", actor=actor, details=refusal | details)
 
 
-def write_apart(write: Callable[[], object]) -> None:
+def write_apart(
+    write: Callable[[], object], *, if_answered: bool = False, relaxed_durability: bool = False
+) -> None:
     """Run ``write`` after the request's transaction ends, in a transaction of its own.
 
+    ``if_answered``: only when the request answers without an error (status below 400):
+    a read is logged only once the reader got the page (``tracker.readlog``).
+    ``relaxed_durability``: in a further transaction whose commit does not wait for the disk
+    (``tracker.database.RELAXED_DURABILITY``): the read log, whose rows an operating-system
+    crash may lose the last second of, but which must not cost a page view a disk flush.
     Outside a request (CLI, tests calling services), it runs at once, in the caller's
     transaction, which the caller commits.
     """
     if not has_request_context():
         write()
         return
-    g.setdefault(_APART, []).append(write)
+    g.setdefault(_APART, []).append((write, if_answered, relaxed_durability))
 
 
 def _should_commit(status: int) -> bool:
@@ -98,17 +107,22 @@ def _should_commit(status: int) -> bool:
     return policy == "attempts" or (policy == "success" and status < 400)
 
 
-def _run_apart() -> None:
-    writes_apart = g.pop(_APART, [])
-    if not writes_apart:
-        return
-    try:
-        for write in writes_apart:
-            write()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+def _run_apart(status: int) -> None:
+    answered = status < 400
+    writes_apart = [w for w in g.pop(_APART, []) if answered or not w[1]]
+    for relaxed in (False, True):
+        writes = [write for write, _, is_relaxed in writes_apart if is_relaxed == relaxed]
+        if not writes:
+            continue
+        try:
+            if relaxed:
+                begin_relaxed_durability(db.session)
+            for write in writes:
+                write()
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
 
 
 def finish_request(response):
@@ -118,7 +132,7 @@ def finish_request(response):
         db.session.commit()
     else:
         db.session.rollback()
-    _run_apart()
+    _run_apart(response.status_code)
     return response
 
 

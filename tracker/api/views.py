@@ -21,6 +21,7 @@ from tracker.extensions import db
 from tracker.petitions import importing, queries, services
 from tracker.petitions.fields import CASE_NUMBER
 from tracker.petitions.models import Petition
+from tracker.readlog import services as readlog
 from tracker.workflow import get_transition
 
 blueprint = Blueprint("api", __name__, url_prefix=auth.API_PREFIX)
@@ -133,8 +134,10 @@ def create_petition():
 
 @blueprint.get("/petitions/<case_number>")
 def get_petition(case_number):
-    """One case, with its version as the ETag."""
-    return _petition_response(_petition(case_number))
+    """One case, with its version as the ETag (the read is logged)."""
+    petition = _petition(case_number)
+    readlog.record_read("case_api", petition)
+    return _petition_response(petition)
 
 
 @blueprint.patch("/petitions/<case_number>")
@@ -164,6 +167,7 @@ def transition_petition(case_number):
 def petition_history(case_number):
     """The case's audit entries the caller may see, oldest first."""
     petition = _petition(case_number)
+    readlog.record_read("history_api", petition)
     entries = queries.timeline(petition, g.api_user)
     return {"items": [serialization.entry_json(entry) for entry in entries]}
 

@@ -26,6 +26,7 @@ SECURITY_ACTIONS = (
     "user_reactivated",
     "password_changed", "password_reset", "organization_created", "organization_deactivated",
     "organization_reactivated", "api_token_created", "api_token_revoked", "audit_exported",
+    "read_log_digested",
 )  # fmt: skip
 KNOWN_ACTIONS = CASE_ACTIONS + SECURITY_ACTIONS
 

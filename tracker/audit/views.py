@@ -23,6 +23,7 @@ from tracker.audit.models import AuditVerification
 from tracker.database import begin_read_only
 from tracker.extensions import db
 from tracker.forms import parse_id
+from tracker.readlog import services as readlog
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -94,6 +95,9 @@ def export_log(file_format):
         "audit_exported", actor=current_user,
         details={"format": file_format, "filters": form.filter_args()},
     )  # fmt: skip
+    readlog.record_read(
+        "audit_export", details={"format": file_format, "filters": form.filter_args()}
+    )
     mimetype, stream = EXPORT_FORMATS[file_format]
 
     def entries():

@@ -36,6 +36,7 @@ from tracker.errors import Conflict, DomainError, NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.petitions.models import Petition
 from tracker.petitions.services import lock_petition
+from tracker.readlog import services as readlog
 
 READ_SIZE = 64 * 1024
 #: filetype reads at most this many bytes from the start of a file to judge it.
@@ -259,8 +260,8 @@ def get_visible_document(user: User, document_id: int) -> Document:
 
 def download_document(user: User, document: Document, *, via: str) -> Iterator[bytes]:
     """The one path by which a document's bytes leave the tracker: checks the user may see
-    it, records ``document_downloaded`` (apart from the request, which writes nothing else),
-    and returns the bytes a piece at a time. Read logging hooks here."""
+    it, records ``document_downloaded`` (apart from the request, which writes nothing else)
+    and the read in the access log, and returns the bytes a piece at a time."""
     permissions.require(permissions.can_view_document, user, document)
     chunks = storage().chunks(document.sha256)
     first = next(chunks, b"")  # a missing object fails here, before anything is answered
@@ -276,6 +277,7 @@ def download_document(user: User, document: Document, *, via: str) -> Iterator[b
         )
 
     pipeline.write_apart(record)
+    readlog.record_read("document_download", document=document, reader=user)
 
     def stream():
         yield first

@@ -26,6 +26,7 @@ from tracker.petitions.fields import CASE_NUMBER_FORMAT, REASON_MAX_LENGTH
 from tracker.petitions.forms import limited
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS, Petition
 from tracker.petitions.views import page_number, render_queue
+from tracker.readlog import services as readlog
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     Stage,
@@ -174,7 +175,8 @@ def _back_to_selection(form: BulkSelectionForm, message: str, *, offenders=(), s
 
 def _selected_rows(form: BulkSelectionForm, filters: queue_filters.QueueFilters):
     """The chosen cases with the version and stage each has now, in queue order."""
-    columns = (Petition.case_number, Petition.version, Petition.stage, Petition.petitioner_name)
+    columns = (Petition.case_number, Petition.version, Petition.stage, Petition.petitioner_name,
+               Petition.id, Petition.assignee_id)  # id and assignee: for the read log
     if form.all_matching.data:
         statement = queries.queue_query(current_user, filters).with_only_columns(*columns)
     else:
@@ -250,6 +252,7 @@ def confirm():
     if refusals := _preview_refusals(transition, rows):
         message = f"{len(refusals)} of these cases cannot take this action now."
         return _back_to_selection(form, message, offenders=refusals, status=409)
+    readlog.record_reads("bulk_confirmation", rows[:LISTED_ON_CONFIRMATION])
     apply_form = BulkApplyForm(
         formdata=None,
         data={

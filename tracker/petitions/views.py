@@ -29,6 +29,7 @@ from tracker.petitions.forms import (
     TransitionForm,
 )
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS
+from tracker.readlog import services as readlog
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     ReasonRequired,
@@ -176,8 +177,12 @@ def _render_case(petition, status=200, **overrides):
 @blueprint.route("/petitions/<case_number>")
 @login_required
 def show(case_number):
-    """A case: its fields, stage, notes, history, and the actions the user may take."""
-    return _render_case(services.get_visible_petition(current_user, case_number))
+    """A case: its fields, stage, notes, history, and the actions the user may take.
+
+    The view is logged in the read log (once the page is served)."""
+    petition = services.get_visible_petition(current_user, case_number)
+    readlog.record_read("case_page", petition)
+    return _render_case(petition)
 
 
 def _render_conflict(petition, error: StaleVersion, form, form_template: str):
