@@ -208,6 +208,47 @@ def import_petitions_command(file, organization_name, advocate_email):
     )
 
 
+notifications_group = AppGroup("notifications", help="Notification e-mail commands.")
+
+
+@notifications_group.command("deliver")
+@click.option("--loop", is_flag=True, help="Keep running: poll for due e-mails until stopped.")
+@click.option("--limit", type=int, help="Stop after handling this many e-mails.")
+def notifications_deliver_command(loop, limit):
+    """Send the notification e-mails that are due over SMTP (the MAIL_* settings).
+
+    Without --loop, sends what is due and exits (for cron); with it, keeps polling every
+    NOTIFICATION_POLL_SECONDS (for a service). Several may run at once on PostgreSQL: each
+    message is sent by one of them. Failures are retried with exponential backoff, then
+    marked failed (supervisors see them at /notifications/failed).
+    """
+    import signal
+    import threading
+
+    from flask import current_app
+
+    from tracker.notifications import delivery
+
+    stop = threading.Event()
+    # systemd stops a service with SIGTERM: finish the message in hand, then exit.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    mailer = delivery.SmtpMailer(current_app.config)
+    try:
+        while not stop.is_set():
+            outcomes = delivery.deliver_due(mailer, limit=limit, stop=stop)
+            if any(outcomes.values()) or not loop:
+                click.echo(", ".join(f"{count} {outcome}" for outcome, count in outcomes.items()))
+            if not loop:
+                break
+            if not any(outcomes.values()):
+                mailer.close()  # an idle connection would be dropped by the server anyway
+                stop.wait(current_app.config["NOTIFICATION_POLL_SECONDS"])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        mailer.close()
+
+
 def register(app: Flask) -> None:
     for command in (
         create_user_command,
@@ -218,3 +259,4 @@ def register(app: Flask) -> None:
     ):
         app.cli.add_command(command)
     app.cli.add_command(audit_group)
+    app.cli.add_command(notifications_group)

@@ -14,6 +14,7 @@ from tracker.auth.models import (
     User,
     UserSession,
 )
+from tracker.notifications.models import EmailOptOut, Notification
 from tracker.petitions.models import CaseNumberCounter, Note, Petition
 
 __all__ = [
@@ -22,8 +23,10 @@ __all__ = [
     "ApiToken",
     "AuditVerification",
     "CaseNumberCounter",
+    "EmailOptOut",
     "LoginThrottle",
     "Note",
+    "Notification",
     "Organization",
     "Petition",
     "RecoveryCode",

@@ -17,6 +17,13 @@ SECURITY_CATEGORY = "security"
 #: Every action an entry may name; record() refuses any other, so the log's filter lists all.
 CASE_ACTIONS = (*(t.name for t in TRANSITIONS), "edit", "take", "assign",
                 "note_internal", "note_shared")  # fmt: skip
+#: Actions of parts built alongside (closure, the information loop, documents, reminders),
+#: declared so that their notifications are too (tracker.notifications.kinds).
+CASE_ACTIONS += tuple(
+    action
+    for action in ("close", "withdraw", "provide_information", "document_uploaded", "reminder")
+    if action not in CASE_ACTIONS
+)
 SECURITY_ACTIONS = (
     # account_locked: written before throttling replaced the lockout; kept for old entries.
     "login", "login_failed", "logout", "account_locked",
@@ -25,6 +32,7 @@ SECURITY_ACTIONS = (
     "user_reactivated",
     "password_changed", "password_reset", "organization_created", "organization_deactivated",
     "organization_reactivated", "api_token_created", "api_token_revoked", "audit_exported",
+    "notification_preferences_changed",
 )  # fmt: skip
 KNOWN_ACTIONS = CASE_ACTIONS + SECURITY_ACTIONS
 
