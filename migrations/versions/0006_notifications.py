@@ -42,11 +42,6 @@ def upgrade():
         sa.ForeignKeyConstraint(
             ["petition_id"], ["petition.id"], name=op.f("fk_notification_petition_id_petition")
         ),
-        sa.ForeignKeyConstraint(
-            ["audit_entry_id"],
-            ["audit_entry.id"],
-            name=op.f("fk_notification_audit_entry_id_audit_entry"),
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification")),
     )
     op.create_index("ix_notification_user_read", "notification", ["user_id", "read_at", "id"])

@@ -32,7 +32,10 @@ class Notification(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     petition_id: Mapped[int] = mapped_column(ForeignKey("petition.id"))
-    audit_entry_id: Mapped[int] = mapped_column(ForeignKey("audit_entry.id"))
+    #: The audit entry that caused it. A plain reference, not a foreign key: the audit log
+    #: is append-only already, and its tamper-detection tests must be able to remove an
+    #: entry and see verification notice it.
+    audit_entry_id: Mapped[int]
     #: The audit action that caused it (grant, assign, note_shared, …): its kind.
     kind: Mapped[str] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
