@@ -14,6 +14,7 @@ from tests.helpers import count, page_text
 from tracker.audit import services as audit
 from tracker.audit.models import AuditEntry
 from tracker.auth import services as auth_services
+from tracker.cli import deliver_due
 from tracker.database import utcnow
 from tracker.extensions import db
 from tracker.notifications import delivery
@@ -88,7 +89,7 @@ def smtp_server(app):
 def deliver(app) -> dict:
     mailer = delivery.SmtpMailer(app.config)
     try:
-        return delivery.deliver_due(mailer)
+        return deliver_due(mailer)
     finally:
         mailer.close()
 

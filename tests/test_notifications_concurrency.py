@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from tests.conftest import petition_values
 from tests.test_notifications import Inbox, free_port
 from tracker.auth import services as auth_services
+from tracker.cli import deliver_due
 from tracker.extensions import db
 from tracker.notifications import delivery
 from tracker.notifications.models import Notification
@@ -79,7 +80,7 @@ def test_two_deliverers_send_each_message_once(committed_app):
                 mailer = delivery.SmtpMailer(app.config)
                 barrier.wait()
                 try:
-                    outcomes[index] = delivery.deliver_due(mailer)
+                    outcomes[index] = deliver_due(mailer)
                 finally:
                     mailer.close()
                     db.session.remove()

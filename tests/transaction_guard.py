@@ -15,9 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 TRACKER = Path(__file__).resolve().parent.parent / "tracker"
-#: The only modules that end a transaction (the e-mail deliverer is a worker of its own,
-#: committing once per message it sends).
-OWNERS = {TRACKER / "pipeline.py", TRACKER / "cli.py", TRACKER / "notifications" / "delivery.py"}
+#: The only modules that end a transaction.
+OWNERS = {TRACKER / "pipeline.py", TRACKER / "cli.py"}
 #: Modules whose functions are services: they flush, never commit or roll back.
 SERVICE_MODULES = {
     *TRACKER.glob("*/services.py"),

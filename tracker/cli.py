@@ -211,6 +211,34 @@ def import_petitions_command(file, organization_name, advocate_email):
 notifications_group = AppGroup("notifications", help="Notification e-mail commands.")
 
 
+def deliver_due(mailer, *, limit: int | None = None, stop=None) -> dict[str, int]:
+    """Send the due notification e-mails, one short transaction each (claim, send, record,
+    commit), until none is due, ``limit`` were handled or ``stop`` (a threading.Event) is set.
+    Returns counts by outcome (sent, retry, failed, skipped).
+
+    The row stays locked while its message is sent, so no other deliverer sends it too; a
+    deliverer killed between sending and committing leaves it pending, to be sent again
+    (at least once, never twice by two live deliverers).
+    """
+    from tracker.notifications import delivery
+
+    outcomes = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    handled = 0
+    while (limit is None or handled < limit) and not (stop is not None and stop.is_set()):
+        try:
+            outcome = delivery.deliver_next(mailer)
+            if outcome is None:
+                db.session.rollback()
+                break
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        outcomes[outcome] += 1
+        handled += 1
+    return outcomes
+
+
 @notifications_group.command("deliver")
 @click.option("--loop", is_flag=True, help="Keep running: poll for due e-mails until stopped.")
 @click.option("--limit", type=int, help="Stop after handling this many e-mails.")
@@ -235,7 +263,7 @@ def notifications_deliver_command(loop, limit):
     mailer = delivery.SmtpMailer(current_app.config)
     try:
         while not stop.is_set():
-            outcomes = delivery.deliver_due(mailer, limit=limit, stop=stop)
+            outcomes = deliver_due(mailer, limit=limit, stop=stop)
             if any(outcomes.values()) or not loop:
                 click.echo(", ".join(f"{count} {outcome}" for outcome, count in outcomes.items()))
             if not loop:

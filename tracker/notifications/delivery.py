@@ -1,8 +1,8 @@
-"""The deliverer: sends the outbox's due e-mails over SMTP, one short transaction each.
+"""The deliverer's work: build a notification e-mail, send it over SMTP, record the outcome.
 
-A worker of its own (``flask --app tracker notifications deliver``), not a request: like a
-CLI command it owns its transactions, and commits once per message, so that a message's
-row stays locked (FOR UPDATE SKIP LOCKED on PostgreSQL) exactly while it is being sent.
+``flask --app tracker notifications deliver`` (``tracker.cli``) loops over ``deliver_next``
+and commits once per message, so that a message's row stays locked (FOR UPDATE SKIP LOCKED
+on PostgreSQL) exactly while it is being sent.
 """
 
 import contextlib
@@ -148,28 +148,16 @@ def _deliver_one(notification: Notification, mailer, now: datetime) -> str:
     return "sent"
 
 
-def deliver_due(mailer, *, limit: int | None = None, stop=None) -> dict[str, int]:
-    """Send the due e-mails, one short transaction each (claim, send, record), until none is
-    due or ``limit`` were handled. Returns counts by outcome (sent, retry, failed, skipped).
-
-    The row stays locked while its message is sent, so no other deliverer sends it too; a
-    deliverer killed between sending and committing leaves it pending, to be sent again
-    (at least once, never twice by two live deliverers). ``stop``: a threading.Event that
-    ends the run between two messages (the CLI sets it on SIGTERM).
+def deliver_next(mailer) -> str | None:
+    """Claim the oldest due e-mail, send it and record the outcome (sent, retry, failed or
+    skipped); None when nothing is due. Flushes, never commits: the caller (the deliverer
+    loop, ``tracker.cli.deliver_due``) commits each message on its own, which releases its
+    row lock only once its outcome is written.
     """
-    outcomes = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
-    handled = 0
-    while (limit is None or handled < limit) and not (stop is not None and stop.is_set()):
-        now = datetime.now(UTC)
-        notification = _claim_next(now)
-        if notification is None:
-            db.session.rollback()
-            break
-        try:
-            outcomes[_deliver_one(notification, mailer, now)] += 1
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
-        handled += 1
-    return outcomes
+    now = datetime.now(UTC)
+    notification = _claim_next(now)
+    if notification is None:
+        return None
+    outcome = _deliver_one(notification, mailer, now)
+    db.session.flush()
+    return outcome
