@@ -24,7 +24,8 @@ def _before_id() -> int | None:
     value = request.args.get("before", "")
     if not value:
         return None
-    if not value.isdigit() or int(value) > MAX_ID:
+    # Length first: int() of thousands of digits is refused by Python itself.
+    if not (value.isascii() and value.isdigit()) or len(value) > 10 or int(value) > MAX_ID:
         abort(404)
     return int(value)
 
