@@ -120,6 +120,27 @@ class Config:
     #: Strict-Transport-Security max-age; 0 sends no header (production sets a year).
     HSTS_SECONDS = 0
 
+    #: E-mail notifications over SMTP (see the README, "Notifications").
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)  # STARTTLS after connecting
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)  # TLS from the first byte (port 465)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get(
+        "MAIL_DEFAULT_SENDER", "Clemency Tracker <no-reply@localhost>"
+    )
+    MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 30)
+    #: The address users open the app at: the links in e-mails start with it.
+    APP_BASE_URL = os.environ.get("APP_BASE_URL", "http://127.0.0.1:5000")
+    #: A failed e-mail is retried after the base delay, doubled each time (at most the
+    #: maximum), and marked failed (shown to supervisors) after the last attempt.
+    NOTIFICATION_MAX_ATTEMPTS = _env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
+    NOTIFICATION_RETRY_BASE = timedelta(seconds=_env_int("NOTIFICATION_RETRY_BASE_SECONDS", 60))
+    NOTIFICATION_RETRY_MAX = timedelta(hours=_env_int("NOTIFICATION_RETRY_MAX_HOURS", 6))
+    #: How long ``notifications deliver --loop`` sleeps when nothing is due.
+    NOTIFICATION_POLL_SECONDS = _env_int("NOTIFICATION_POLL_SECONDS", 10)
+
     BOOTSTRAP_SERVE_LOCAL = True
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     DEBUG = False

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
+from sqlalchemy import select
 
 from tests.api_helpers import petition_csv, petition_json
 from tests.conftest import PASSWORD, SECRET_PATTERN, AuthActions, csrf_token
@@ -46,6 +47,8 @@ from tracker.audit.models import AuditEntry
 from tracker.auth import services as auth_services
 from tracker.auth import tokens
 from tracker.extensions import db
+from tracker.notifications.models import Notification
+from tracker.petitions import services as petition_services
 from tracker.petitions.models import Petition
 from tracker.workflow import Stage
 
@@ -119,6 +122,14 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("readlog.access_log", "GET"):              ("login", "403",     "403",     "403",   "ok"),
     ("readlog.export_access_log", "POST"):      ("login", "403",     "403",     "403",   "ok"),
     ("readlog.unusual_access", "GET"):          ("login", "403",     "403",     "403",   "ok"),
+    # --- notifications: one's own list and preferences; advocate A's own notification -------------
+    ("notifications.index", "GET"):             ("login", "ok",      "ok",      "ok",    "ok"),
+    ("notifications.mark_all_read", "POST"):    ("login", "ok",      "ok",      "ok",    "ok"),
+    ("notifications.mark_read", "POST"):        ("login", "ok",      "404",     "404",   "404"),
+    ("notifications.preferences", "GET"):       ("login", "ok",      "ok",      "ok",    "ok"),
+    ("notifications.preferences", "POST"):      ("login", "ok",      "ok",      "ok",    "ok"),
+    ("notifications.failed", "GET"):            ("login", "403",     "403",     "403",   "ok"),
+    ("notifications.retry", "POST"):            ("login", "403",     "403",     "403",   "ok"),
     # --- static files -----------------------------------------------------------------------------
     ("static", "GET"):                          ("ok",    "ok",      "ok",      "ok",    "ok"),
     ("bootstrap.static", "GET"):                ("ok",    "ok",      "ok",      "ok",    "ok"),
@@ -136,6 +147,7 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("api.upload_document", "POST"):            ("401",   "ok",      "404",     "ok",    "ok"),
     ("api.list_documents", "GET"):              ("401",   "ok",      "404",     "ok",    "ok"),
     ("api.document_content", "GET"):            ("401",   "ok",      "404",     "ok",    "ok"),
+    ("api.list_notifications", "GET"):          ("401",   "ok",      "ok",      "ok",    "ok"),
 }
 # fmt: on
 
@@ -284,6 +296,11 @@ for _route, _path in {
     ("api.openapi_document", "GET"): "/api/v1/openapi.json",
     ("api.docs", "GET"): "/api/v1/docs",
     ("api.list_petitions", "GET"): "/api/v1/petitions",
+    ("api.list_notifications", "GET"): "/api/v1/notifications",
+    ("notifications.index", "GET"): "/notifications",
+    ("notifications.mark_all_read", "POST"): "/notifications/read",
+    ("notifications.preferences", "GET"): "/account/notifications",
+    ("notifications.failed", "GET"): "/notifications/failed",
 }.items():
     recipe(_route)(path(_path))
 
@@ -537,6 +554,34 @@ def _api_decide(w, persona):
     return Call("/api/v1/decisions", json={
         "action": "grant", "reason": "Rehabilitated.", "case_numbers": [petition.case_number],
     }, petition=petition)  # fmt: skip
+
+
+def _advocate_a_notification(w) -> Notification:
+    """A new notification of advocate A's: a note shared on one of their cases."""
+    petition = w.petition(Stage.UNDER_REVIEW)
+    petition_services.add_note(petition, w.users["reviewer"], "Letters received.", "shared")
+    db.session.commit()
+    return db.session.scalars(
+        select(Notification).where(Notification.petition_id == petition.id)
+    ).one()
+
+
+@recipe(("notifications.mark_read", "POST"))
+def _mark_read(w, persona):
+    return Call(f"/notifications/{_advocate_a_notification(w).id}/read")
+
+
+@recipe(("notifications.retry", "POST"))
+def _retry(w, persona):
+    notification = _advocate_a_notification(w)
+    notification.email_status = "failed"
+    db.session.commit()
+    return Call(f"/notifications/{notification.id}/retry")
+
+
+@recipe(("notifications.preferences", "POST"))
+def _preferences(w, persona):
+    return Call("/account/notifications", data={"grant": "on", "assign": "on"})
 
 
 # --- sending a request and naming its outcome --------------------------------------------------

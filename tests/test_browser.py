@@ -361,6 +361,16 @@ def walk_the_journey(journey: Journey) -> None:
 
     # --- the advocate sees it granted, with the reason and the shared note ---------------
     journey.log_in(*ADVOCATE)
+    # The bell: the decision and the shared note, unread.
+    bell = page.get_by_role("link", name="Notifications, 2 unread")
+    expect(bell).to_be_visible()
+    bell.click()
+    expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
+    expect(page.get_by_role("link", name=f"Case {case_number} was granted.")).to_be_visible()
+    journey.screenshot("advocate-bell-shows-decision")
+    page.get_by_role("button", name="Mark all read").click()
+    expect(page.get_by_role("link", name="Notifications, 0 unread")).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Our petitions").click()
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=case_number))
     expect(row).to_contain_text("Granted")
     row.get_by_role("link", name=case_number).click()

@@ -192,7 +192,8 @@ def test_the_statement_count_does_not_grow_with_the_number_of_cases(
     db.session.commit()
 
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 6, counts
+    # 7 since notifications: a grant adds one INSERT … SELECT into the outbox (all advocates).
+    assert counts[0] <= 7, counts
     assert all(petition_row(p.id)["stage"] != stage.value for p in few + many)
 
 

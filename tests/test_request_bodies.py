@@ -234,6 +234,7 @@ def callers(app, make_user, make_organization, make_petition, issue_token):
         "user_id": make_user("reviewer").id,
         "organization_id": organization.id,
         "token_id": token_row.id,
+        "notification_id": 1,
         "file_format": "csv",
         "change": "deactivate",
     }

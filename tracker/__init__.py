@@ -90,6 +90,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     from tracker.auth.views import blueprint as auth_blueprint
     from tracker.documents import api as documents_api  # noqa: F401  (its routes, on the API's)
     from tracker.documents.views import blueprint as documents_blueprint
+    from tracker.notifications.views import blueprint as notifications_blueprint
     from tracker.petitions.bulk_views import blueprint as bulk_blueprint
     from tracker.petitions.views import blueprint as petitions_blueprint
     from tracker.readlog.views import blueprint as readlog_blueprint
@@ -104,6 +105,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.register_blueprint(bulk_blueprint)
     app.register_blueprint(documents_blueprint)
     app.register_blueprint(readlog_blueprint)
+    app.register_blueprint(notifications_blueprint)
     app.register_blueprint(api_blueprint)
     csrf.exempt(api_blueprint)  # bearer tokens only: a browser never sends one on its own
 

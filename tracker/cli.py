@@ -238,6 +238,75 @@ def import_petitions_command(file, organization_name, advocate_email):
     )
 
 
+notifications_group = AppGroup("notifications", help="Notification e-mail commands.")
+
+
+def deliver_due(mailer, *, limit: int | None = None, stop=None) -> dict[str, int]:
+    """Send the due notification e-mails, one short transaction each (claim, send, record,
+    commit), until none is due, ``limit`` were handled or ``stop`` (a threading.Event) is set.
+    Returns counts by outcome (sent, retry, failed, skipped).
+
+    The row stays locked while its message is sent, so no other deliverer sends it too; a
+    deliverer killed between sending and committing leaves it pending, to be sent again
+    (at least once, never twice by two live deliverers).
+    """
+    from tracker.notifications import delivery
+
+    outcomes = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    handled = 0
+    while (limit is None or handled < limit) and not (stop is not None and stop.is_set()):
+        try:
+            outcome = delivery.deliver_next(mailer)
+            if outcome is None:
+                db.session.rollback()
+                break
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        outcomes[outcome] += 1
+        handled += 1
+    return outcomes
+
+
+@notifications_group.command("deliver")
+@click.option("--loop", is_flag=True, help="Keep running: poll for due e-mails until stopped.")
+@click.option("--limit", type=int, help="Stop after handling this many e-mails.")
+def notifications_deliver_command(loop, limit):
+    """Send the notification e-mails that are due over SMTP (the MAIL_* settings).
+
+    Without --loop, sends what is due and exits (for cron); with it, keeps polling every
+    NOTIFICATION_POLL_SECONDS (for a service). Several may run at once on PostgreSQL: each
+    message is sent by one of them. Failures are retried with exponential backoff, then
+    marked failed (supervisors see them at /notifications/failed).
+    """
+    import signal
+    import threading
+
+    from flask import current_app
+
+    from tracker.notifications import delivery
+
+    stop = threading.Event()
+    # systemd stops a service with SIGTERM: finish the message in hand, then exit.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    mailer = delivery.SmtpMailer(current_app.config)
+    try:
+        while not stop.is_set():
+            outcomes = deliver_due(mailer, limit=limit, stop=stop)
+            if any(outcomes.values()) or not loop:
+                click.echo(", ".join(f"{count} {outcome}" for outcome, count in outcomes.items()))
+            if not loop:
+                break
+            if not any(outcomes.values()):
+                mailer.close()  # an idle connection would be dropped by the server anyway
+                stop.wait(current_app.config["NOTIFICATION_POLL_SECONDS"])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        mailer.close()
+
+
 def register(app: Flask) -> None:
     for command in (
         create_user_command,
@@ -249,3 +318,4 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     app.cli.add_command(audit_group)
     app.cli.add_command(readlog_group)
+    app.cli.add_command(notifications_group)

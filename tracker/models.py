@@ -15,6 +15,7 @@ from tracker.auth.models import (
     UserSession,
 )
 from tracker.documents.models import Document
+from tracker.notifications.models import EmailOptOut, Notification
 from tracker.petitions.models import CaseNumberCounter, Note, Petition
 from tracker.readlog.models import ReadLogEntry
 
@@ -25,8 +26,10 @@ __all__ = [
     "AuditVerification",
     "CaseNumberCounter",
     "Document",
+    "EmailOptOut",
     "LoginThrottle",
     "Note",
+    "Notification",
     "Organization",
     "Petition",
     "ReadLogEntry",

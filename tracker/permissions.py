@@ -199,6 +199,11 @@ def can_view_access_log(user) -> bool:
     return user.is_supervisor
 
 
+@rule("Failed e-mail deliveries are for supervisors.")
+def can_view_failed_notifications(user) -> bool:
+    return user.is_supervisor
+
+
 @rule("Only a supervisor manages users and organizations.")
 def can_manage_users(user) -> bool:
     return user.is_supervisor

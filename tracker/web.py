@@ -165,6 +165,13 @@ def can(rule: str, *subject) -> bool:
     return permissions.RULES[rule](current_user, *subject)
 
 
+def unread_notifications() -> int:
+    """The bell's count for the signed-in user (one query per page)."""
+    from tracker.notifications import services as notifications
+
+    return notifications.unread_count(current_user)
+
+
 def localtime(moment, fmt: str = "%Y-%m-%d %H:%M"):
     if moment is None:
         return ""
@@ -200,6 +207,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.globals.update(
         can=can,
+        unread_notifications=unread_notifications,
         permissions=permissions,
         DECISION_ALERTS=DECISION_ALERTS,
         Stage=Stage,

@@ -24,6 +24,7 @@ from tracker.documents.models import (
     DOCUMENT_TYPES,
     DOCUMENT_VISIBILITIES,
 )
+from tracker.notifications.kinds import KINDS as NOTIFICATION_KINDS
 from tracker.petitions.fields import CASE_NUMBER_PATTERN, EDITABLE_FIELDS, KINDS
 from tracker.petitions.filters import STAGE_CHOICES
 from tracker.petitions.importing import MAX_IMPORT_ROWS
@@ -182,6 +183,47 @@ def _schemas() -> dict:
             "additionalProperties": False,
         },
         **_document_schemas(),
+        "NotificationList": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "kind": {"type": "string", "enum": list(NOTIFICATION_KINDS)},
+                            "case_number": {"type": "string"},
+                            "message": {"type": "string"},
+                            "url": {"type": "string", "description": "The case in this API."},
+                            "created_at": {"type": "string", "format": "date-time"},
+                            "read_at": {
+                                "type": ["string", "null"],
+                                "format": "date-time",
+                                "description": "null: unread.",
+                            },
+                        },
+                        "required": [
+                            "id",
+                            "kind",
+                            "case_number",
+                            "message",
+                            "url",
+                            "created_at",
+                            "read_at",
+                        ],
+                        "additionalProperties": False,
+                    },
+                },
+                "unread_count": {"type": "integer"},
+                "next_cursor": {
+                    "type": ["string", "null"],
+                    "description": "Pass as cursor for the next (older) page; null on the last.",
+                },
+            },
+            "required": ["items", "unread_count", "next_cursor"],
+            "additionalProperties": False,
+        },
         "Problem": {
             "type": "object",
             "description": "RFC 9457 problem details, with this API's extension members.",
@@ -534,6 +576,35 @@ def _paths() -> dict:
             },
         },
         **_document_paths(),
+        "/notifications": {
+            "get": {
+                "operationId": "listNotifications",
+                "summary": "Your notifications, newest first",
+                "description": "What happened to which case (never a name or case detail), "
+                "and how many are unread. Marking read is done in the app.",
+                "parameters": [
+                    list_parameters[-2],
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "pattern": "^[0-9]{1,10}$"},
+                        "description": "next_cursor of the previous page.",
+                    },
+                    {
+                        "name": "unread",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                        "description": "true: only the unread ones.",
+                    },
+                ],
+                "responses": _responses(
+                    {"200": _json_response("A page of notifications.", "NotificationList")},
+                    "422",
+                ),
+            },
+        },
         "/decisions": {
             "post": {
                 "operationId": "decidePetitions",

@@ -10,7 +10,7 @@ import binascii
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
-from flask import json, request
+from flask import json, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
 from tracker import permissions
@@ -184,3 +184,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         return created_at.astimezone(UTC), int(petition_id)
     except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise MalformedRequest("The cursor is not one this API gave; start without it.") from None
+
+
+def notification_json(notification, case_number: str) -> dict:
+    """One notification as the API shows it: what happened to which case, and when."""
+    from tracker.notifications import services as notifications
+
+    return {
+        "id": notification.id,
+        "kind": notification.kind,
+        "case_number": case_number,
+        "message": notifications.message_text(notification.kind, case_number),
+        "url": url_for("api.get_petition", case_number=case_number),
+        "created_at": timestamp(notification.created_at),
+        "read_at": timestamp(notification.read_at),
+    }

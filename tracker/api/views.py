@@ -28,7 +28,12 @@ blueprint = Blueprint("api", __name__, url_prefix=auth.API_PREFIX)
 blueprint.before_app_request(auth.shield_api_requests)
 blueprint.before_request(auth.require_token)
 blueprint.before_request(
-    auth.check_query({"api.list_petitions": (*serialization.FILTER_NAMES, "limit", "cursor")})
+    auth.check_query(
+        {
+            "api.list_petitions": (*serialization.FILTER_NAMES, "limit", "cursor"),
+            "api.list_notifications": ("limit", "cursor", "unread"),
+        }
+    )
 )
 problems.register(blueprint)
 
@@ -246,3 +251,37 @@ def openapi_document():
 def docs():
     """The same description as a readable page."""
     return render_template("api/docs.html", spec=openapi.document())
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+
+@blueprint.get("/notifications")
+def list_notifications():
+    """The caller's notifications, newest first, a page at a time, with the unread count."""
+    from tracker.notifications import services as notifications
+
+    limit = serialization.page_limit(request.args.get("limit"))
+    unread = request.args.get("unread")
+    if unread not in (None, "true", "false"):
+        raise ValidationFailed({"unread": "true or false."})
+    cursor = request.args.get("cursor")
+    before_id = None
+    if cursor is not None:
+        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 10):
+            raise problems.MalformedRequest(
+                "The cursor is not one this API gave; start without it."
+            )
+        before_id = int(cursor)
+    rows = notifications.user_notifications(
+        g.api_user, limit=limit + 1, before_id=before_id, unread_only=unread == "true"
+    )
+    next_cursor = str(rows[limit - 1][0].id) if len(rows) > limit else None
+    return {
+        "items": [
+            serialization.notification_json(notification, case_number)
+            for notification, case_number in rows[:limit]
+        ],
+        "unread_count": notifications.unread_count(g.api_user),
+        "next_cursor": next_cursor,
+    }

@@ -18,6 +18,13 @@ SECURITY_CATEGORY = "security"
 CASE_ACTIONS = (*(t.name for t in TRANSITIONS), "edit", "take", "assign",
                 "note_internal", "note_shared",
                 "document_uploaded", "document_superseded", "document_downloaded")  # fmt: skip
+#: Actions of parts built alongside (closure, the information loop, documents, reminders),
+#: declared so that their notifications are too (tracker.notifications.kinds).
+CASE_ACTIONS += tuple(
+    action
+    for action in ("close", "withdraw", "provide_information", "document_uploaded", "reminder")
+    if action not in CASE_ACTIONS
+)
 SECURITY_ACTIONS = (
     # account_locked: written before throttling replaced the lockout; kept for old entries.
     "login", "login_failed", "logout", "account_locked",
@@ -27,6 +34,7 @@ SECURITY_ACTIONS = (
     "password_changed", "password_reset", "organization_created", "organization_deactivated",
     "organization_reactivated", "api_token_created", "api_token_revoked", "audit_exported",
     "read_log_digested",
+    "notification_preferences_changed",
 )  # fmt: skip
 KNOWN_ACTIONS = CASE_ACTIONS + SECURITY_ACTIONS
 

@@ -28,6 +28,7 @@ from tracker.audit.models import (
 )
 from tracker.database import utcnow
 from tracker.extensions import db
+from tracker.notifications import services as notifications
 
 GENESIS_HASH = "0" * 64
 CHAIN_HEAD_ID = 1
@@ -121,6 +122,7 @@ def record_many(entries: Iterable[dict]) -> list[dict]:
         entry["prev_hash"] = last_hash
         entry["entry_hash"] = last_hash = entry_hash(entry)
     db.session.execute(insert(AuditEntry), entries)
+    notifications.enqueue(entries)  # the outbox row commits or rolls back with the entry
     db.session.execute(
         update(AuditChainHead)
         .where(AuditChainHead.id == CHAIN_HEAD_ID)

@@ -1,0 +1,1 @@
+"""Notifications: an outbox written with the audited change, delivered by e-mail and in-app."""

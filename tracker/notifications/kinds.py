@@ -1,0 +1,76 @@
+"""Who hears what: one row per audited action that notifies someone.
+
+``audiences`` maps who hears it — the petition's ``advocate`` or its ``assignee`` — to the
+side the actor must be on for them to hear it (None: whoever acted). Nobody is told of
+their own action, and deactivated users are told nothing. Actions added by other parts
+(closure, the information loop, documents, reminders) are declared here already; they
+notify as soon as something appends their audit entry.
+"""
+
+from dataclasses import dataclass, field
+
+ADVOCATE = "advocate"
+ASSIGNEE = "assignee"
+STAFF_SIDE = "staff"
+ADVOCATE_SIDE = "advocate"
+
+
+@dataclass(frozen=True)
+class Kind:
+    action: str
+    #: What the account page's e-mail preference reads.
+    label: str
+    #: What happened, after "Case CP-…": never a name or a detail of the case.
+    sentence: str
+    audiences: dict[str, str | None] = field(default_factory=dict)
+    #: Only entries whose details say visibility "shared" notify (documents).
+    shared_only: bool = False
+
+
+KINDS: dict[str, Kind] = {
+    kind.action: kind
+    for kind in (
+        Kind("grant", "A decision: granted", "was granted", {ADVOCATE: None}),
+        Kind("deny", "A decision: denied", "was denied", {ADVOCATE: None}),
+        Kind("close", "A case closed", "was closed", {ADVOCATE: None}),
+        Kind("withdraw", "A case withdrawn", "was withdrawn", {ADVOCATE: None}),
+        Kind(
+            "return_for_information",
+            "A request for information",
+            "was returned to you: information is requested",
+            {ADVOCATE: None},
+        ),
+        Kind(
+            "note_shared",
+            "A note shared with you",
+            "has a new note shared with you",
+            {ADVOCATE: None},
+        ),
+        Kind(
+            "document_uploaded",
+            "A new shared document",
+            "has a new shared document",
+            {ADVOCATE: STAFF_SIDE, ASSIGNEE: ADVOCATE_SIDE},
+            shared_only=True,
+        ),
+        Kind("assign", "A case assigned to you", "was assigned to you", {ASSIGNEE: None}),
+        Kind(
+            "provide_information",
+            "Information provided by the advocate",
+            "has the information the advocate was asked for",
+            {ASSIGNEE: None},
+        ),
+        Kind(
+            "reminder",
+            "A reminder of something overdue",
+            "has something overdue: a reminder",
+            {ADVOCATE: None, ASSIGNEE: None},
+        ),
+    )
+}
+
+
+def kinds_for(user) -> list[Kind]:
+    """The kinds a user can receive, for their e-mail preferences (by their side)."""
+    audience = ASSIGNEE if user.is_staff else ADVOCATE
+    return [kind for kind in KINDS.values() if audience in kind.audiences]
