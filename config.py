@@ -37,6 +37,10 @@ class Config:
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "America/New_York")
     PETITIONS_PER_PAGE = _env_int("PETITIONS_PER_PAGE", 25)
     AUDIT_ENTRIES_PER_PAGE = _env_int("AUDIT_ENTRIES_PER_PAGE", 50)
+    #: Eligibility (tracker/eligibility.py): years a pardon applicant waits after release, and
+    #: a denied petitioner before filing again a petition of the same kind (0: no wait).
+    PARDON_WAITING_YEARS = _env_int("PARDON_WAITING_YEARS", 5)
+    REAPPLICATION_WAITING_YEARS = _env_int("REAPPLICATION_WAITING_YEARS", 2)
     #: How many of the newest audit entries the web "verify" button checks.
     AUDIT_WEB_VERIFY_LIMIT = _env_int("AUDIT_WEB_VERIFY_LIMIT", 10_000)
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)

@@ -192,7 +192,8 @@ def test_the_statement_count_does_not_grow_with_the_number_of_cases(
     db.session.commit()
 
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 6, counts
+    # A grant also reads the cases' facts and their petitioners' other petitions (eligibility).
+    assert counts[0] <= 8, counts
     assert all(petition_row(p.id)["stage"] != stage.value for p in few + many)
 
 
