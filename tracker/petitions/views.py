@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from tracker import permissions, pipeline
 from tracker.auth.models import Organization, User
-from tracker.errors import EditRefused, PermissionDenied, StaleVersion, ValidationFailed
+from tracker.errors import Conflict, EditRefused, PermissionDenied, StaleVersion, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
 from tracker.petitions import filters as queue_filters
-from tracker.petitions import merging, queries, services
+from tracker.petitions import merging, petitioners, queries, services
 from tracker.petitions.forms import (
     AssignForm,
     NewPetitionForm,
@@ -25,12 +25,24 @@ from tracker.petitions.forms import (
     TransitionForm,
 )
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS
+from tracker.petitions.fields import FIELDS_BY_SECTION, SECTIONS
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     ReasonRequired,
     WrongStage,
+    allowed_case_actions,
     allowed_transitions,
+    get_transition,
 )
+
+
+def _offered_actions(petition):
+    """The actions the case page offers: the transitions, and approve_waiver while a
+    requested waiver awaits a supervisor."""
+    actions = allowed_transitions(petition.stage_enum, current_user.role_enum)
+    if petition.waiver_requested and petition.waiver_approved_at is None:
+        actions += allowed_case_actions(petition.stage_enum, current_user.role_enum)
+    return actions
 
 blueprint = Blueprint("petitions", __name__)
 #: Beyond this, OFFSET would overflow some databases; no queue has that many pages.
@@ -104,23 +116,25 @@ def new():
     """An advocate submits a petition for their organization."""
     permissions.require(permissions.can_submit_petition, current_user)
     form = NewPetitionForm()
+    status = 200
     if form.validate_on_submit():
         try:
             petition = services.submit_petition(current_user, form.petition_values())
-        except ValidationFailed as error:
+        except ValidationFailed as error:  # 409 for a second open petition of the petitioner
             apply_errors(form, error)
+            status = error.status
         else:
             flash(f"Petition {petition.case_number} submitted.", "success")
             return redirect(url_for("petitions.show", case_number=petition.case_number))
     return render_template("petitions/form.html", form=form, petition=None), (
-        422 if form.errors else 200
+        status if status != 200 else 422 if form.errors else 200
     )
 
 
 def _case_page_forms(petition):
     """The action forms the current user may use on this case, keyed by name."""
     forms = {}
-    transitions = allowed_transitions(petition.stage_enum, current_user.role_enum)
+    transitions = _offered_actions(petition)
     if transitions:
         form = TransitionForm(data={"version": petition.version}, prefix="transition")
         form.action.choices = options((t.name, t.label) for t in transitions)
@@ -150,6 +164,11 @@ def _render_case(petition, status=200, **overrides):
         forms=forms,
         transitions=TRANSITIONS_BY_NAME,
         timeline=queries.timeline(petition, current_user),
+        sections=[(title, [f for f in FIELDS_BY_SECTION[key] if f.name in EDITABLE_FIELDS[11:]])
+                  for key, (title, _help) in SECTIONS.items()],
+        related=petitioners.related_petitions(petition, current_user),
+        eligibility=(services.eligibility_of([petition])[petition.id]
+                     if permissions.can_view_eligibility(current_user) else None),
         notes=[n for n in petition.notes
                if permissions.can_view_internal_history(current_user) or n.visibility == "shared"],
     ), status  # fmt: skip
@@ -278,7 +297,7 @@ def _posted_form(form_class, prefix):
     return form, True
 
 
-def _render_refused_transition(petition, form, error: ReasonRequired | WrongStage):
+def _render_refused_transition(petition, form, error: ReasonRequired | WrongStage | Conflict):
     """The case page again, the typed reason kept and the refusal under its field: 422 for a
     missing reason, 409 when the case is no longer in a stage the action starts from (the
     page then shows the case as it is now, and the form offers what it allows now)."""
@@ -287,10 +306,7 @@ def _render_refused_transition(petition, form, error: ReasonRequired | WrongStag
         form.reason.errors = [*form.reason.errors, error.message]
     else:
         form.action.errors = [*form.action.errors, error.message]
-        form.action.choices = options(
-            (t.name, t.label)
-            for t in allowed_transitions(petition.stage_enum, current_user.role_enum)
-        )
+        form.action.choices = options((t.name, t.label) for t in _offered_actions(petition))
         form.version.data = petition.version
         form.version.raw_data = [str(petition.version)]
     return _render_case(petition, error.status, transition=form)
@@ -303,9 +319,7 @@ def transition(case_number):
     """Take a workflow action (start_review, return_for_information, grant, deny, reopen)."""
     petition = services.get_visible_petition(current_user, case_number)
     form, valid = _posted_form(TransitionForm, "transition")
-    form.action.choices = options(
-        (t.name, t.label) for t in allowed_transitions(petition.stage_enum, current_user.role_enum)
-    )
+    form.action.choices = options((t.name, t.label) for t in _offered_actions(petition))
     if not valid:
         return _render_case(petition, 422, transition=form)
     try:
@@ -314,9 +328,9 @@ def transition(case_number):
         )
     except StaleVersion as error:
         return _render_conflict(petition, error, form, "petitions/_transition_fields.html")
-    except (ReasonRequired, WrongStage) as error:
+    except (ReasonRequired, WrongStage, Conflict) as error:  # Conflict: a grant awaiting a waiver
         return _render_refused_transition(petition, form, error)
-    label = TRANSITIONS_BY_NAME[form.action.data].label
+    label = get_transition(form.action.data).label
     flash(f"{label}: case {petition.case_number} is now {petition.stage_enum.label.lower()}.",
           "success")  # fmt: skip
     return redirect(url_for("petitions.show", case_number=petition.case_number))
