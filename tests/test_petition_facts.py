@@ -377,3 +377,24 @@ def test_every_new_field_is_editable_and_audited(make_petition, make_user):
     )
     assert changes == {"statutes": [None, ["18 U.S.C. § 924(c)"]], "fine_amount": [None, "10.00"]}
     assert set(EDITABLE_FIELDS) >= set(FACTS)
+
+
+def test_the_demo_has_facts_three_years_of_cases_a_waiver_and_a_refiled_petitioner(runner):
+    from sqlalchemy import select
+
+    from tests.test_cli import invoke
+    from tracker.audit import services as audit
+    from tracker.petitions.models import Petition
+
+    assert invoke(runner, "seed-demo").exit_code == 0
+    petitions = list(db.session.scalars(select(Petition)))
+    years = {p.case_number[3:7] for p in petitions}
+    assert len(years) >= 3, years  # filed over three years: case numbers of three years
+    assert all(p.statutes and p.relief_sought and p.docket_number for p in petitions)
+    [waived] = [p for p in petitions if p.waiver_requested]
+    assert waived.waiver_approved_at is not None and waived.waiver_approval_reason
+    refiled = [p for p in petitions if p.register_number == "31415-926"]
+    assert sorted(p.stage for p in refiled) == ["denied", "received"]
+    assert all(p.kind != "commutation" or p.projected_release_date > date.today()
+               for p in petitions if p.stage == "granted")  # fmt: skip
+    assert audit.verify_chain().intact

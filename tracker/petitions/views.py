@@ -15,6 +15,7 @@ from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
 from tracker.petitions import filters as queue_filters
 from tracker.petitions import merging, petitioners, queries, services
+from tracker.petitions.fields import FIELDS_BY_SECTION, SECTIONS
 from tracker.petitions.forms import (
     AssignForm,
     NewPetitionForm,
@@ -25,7 +26,6 @@ from tracker.petitions.forms import (
     TransitionForm,
 )
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS
-from tracker.petitions.fields import FIELDS_BY_SECTION, SECTIONS
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     ReasonRequired,
