@@ -47,6 +47,10 @@ class Config:
     READ_LOG_DIGEST_GRACE = timedelta(minutes=_env_int("READ_LOG_DIGEST_GRACE_MINUTES", 10))
     #: How many of a case's readers its page lists (supervisors).
     READ_LOG_READERS_SHOWN = _env_int("READ_LOG_READERS_SHOWN", 20)
+    #: Eligibility (tracker/eligibility.py): years a pardon applicant waits after release, and
+    #: a denied petitioner before filing again a petition of the same kind (0: no wait).
+    PARDON_WAITING_YEARS = _env_int("PARDON_WAITING_YEARS", 5)
+    REAPPLICATION_WAITING_YEARS = _env_int("REAPPLICATION_WAITING_YEARS", 2)
     #: How many of the newest audit entries the web "verify" button checks.
     AUDIT_WEB_VERIFY_LIMIT = _env_int("AUDIT_WEB_VERIFY_LIMIT", 10_000)
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)

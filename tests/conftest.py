@@ -7,6 +7,7 @@ fresh database is created next to the one named, and dropped at the end).
 """
 
 import html
+import itertools
 import os
 import re
 import time
@@ -216,6 +217,15 @@ def make_user(app_ctx, make_organization):
     return make
 
 
+_register_numbers = itertools.count(1)
+
+
+def unique_register_number() -> str:
+    """A register number no other petition of the test run has (90000-000 and up)."""
+    value = 90_000_000 + next(_register_numbers)
+    return f"{value // 1000:05d}-{value % 1000:03d}"
+
+
 def petition_values(**overrides) -> dict:
     values = {
         "kind": "commutation",
@@ -250,6 +260,10 @@ def make_petition(app_ctx, make_user):
     def make(stage=Stage.RECEIVED, advocate=None, organization=None, **fields):
         if advocate is None:
             advocate = make_user("advocate", organization=organization)
+        if "register_number" not in fields:
+            # Each made petition is another petitioner's: a second open petition of the
+            # same petitioner is refused (tests of that name the number).
+            fields["register_number"] = unique_register_number()
         petition = petition_services.submit_petition(advocate, petition_values(**fields))
         if PATH_TO_STAGE[Stage(stage)]:
             reviewer = staff.get("reviewer") or staff.setdefault("reviewer", make_user("reviewer"))

@@ -7,6 +7,7 @@ from tests.api_helpers import PROBLEM_JSON, petition_json, problem_of
 from tests.helpers import audit_entries, petition_by_case_number, petition_row
 from tracker.extensions import db
 from tracker.petitions import services as petition_services
+from tracker.petitions.fields import EDITABLE_FIELDS
 from tracker.petitions.importing import READ_ONLY_FIELDS
 from tracker.workflow import Stage
 
@@ -30,6 +31,9 @@ PETITION_KEYS = {
     "version",
     "created_at",
     "updated_at",
+    # issue 11: the federal forms' facts and the waiver's approval
+    *EDITABLE_FIELDS[11:],
+    "waiver_approved",
 }
 
 pytest_plugins = ["tests.api_fixtures"]

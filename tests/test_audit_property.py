@@ -6,13 +6,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import petition_values
+from tests.conftest import petition_values, unique_register_number
 from tracker.audit import services as audit
 from tracker.audit.replay import case_entries, current_state, replay
 from tracker.errors import DomainError
 from tracker.extensions import db
 from tracker.petitions import services as petition_services
-from tracker.workflow import TRANSITIONS
+from tracker.workflow import CASE_ACTIONS, TRANSITIONS
 
 ACTORS = ("advocate_a", "advocate_b", "reviewer", "reviewer2", "supervisor")
 EDITS = {
@@ -22,12 +22,14 @@ EDITS = {
     "date_of_birth": st.dates(min_value=date(1940, 1, 1), max_value=date(2030, 1, 1)),
     "kind": st.sampled_from(["pardon", "commutation", "amnesty"]),
     "custody_status": st.sampled_from(["in_prison", "released", "on_the_moon"]),
+    "release_date": st.sampled_from([date(2024, 2, 29), date(2010, 1, 1), None]),
+    "waiver_requested": st.sampled_from([True, False, None]),
 }
 
 steps = st.lists(
     st.one_of(
         st.tuples(st.just("transition"), st.sampled_from(ACTORS), st.integers(0, 2),
-                  st.sampled_from([t.name for t in TRANSITIONS]),
+                  st.sampled_from([t.name for t in (*TRANSITIONS, *CASE_ACTIONS)]),
                   st.sampled_from(["Reason given.", ""])),
         st.tuples(st.just("edit"), st.sampled_from(ACTORS), st.integers(0, 2),
                   st.sampled_from(sorted(EDITS)).flatmap(
@@ -80,10 +82,16 @@ def attempt(step, cast, petitions):
 @given(steps=steps)
 def test_history_replays_to_current_state(app_ctx, cast, steps):
     petitions = [
-        petition_services.submit_petition(cast["advocate_a"], petition_values()),
-        petition_services.submit_petition(cast["advocate_a"], petition_values(kind="pardon",
-                                          register_number=None, projected_release_date=None)),
-        petition_services.submit_petition(cast["advocate_b"], petition_values()),
+        petition_services.submit_petition(
+            cast["advocate_a"], petition_values(register_number=unique_register_number())),
+        # A pardon filed within the waiting period, with a waiver request: its grant waits
+        # for approve_waiver.
+        petition_services.submit_petition(cast["advocate_a"], petition_values(
+            kind="pardon", register_number=unique_register_number(), projected_release_date=None,
+            custody_status="released", release_date=date(2024, 2, 29), waiver_requested=True,
+            waiver_justification="Terminal illness.")),
+        petition_services.submit_petition(cast["advocate_b"],
+                                          petition_values(register_number=unique_register_number())),
     ]  # fmt: skip
     db.session.commit()
     for step in steps:

@@ -142,6 +142,7 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("api.get_petition", "GET"):                ("401",   "ok",      "404",     "ok",    "ok"),
     ("api.update_petition", "PATCH"):           ("401",   "ok",      "404",     "ok",    "ok"),
     ("api.petition_history", "GET"):            ("401",   "ok",      "404",     "ok",    "ok"),
+    ("api.related_petitions", "GET"):           ("401",   "ok",      "404",     "ok",    "ok"),
     ("api.transition_petition", "POST"):        ("401",   "403",     "404",     "ok",    "ok"),
     ("api.decide_petitions", "POST"):           ("401",   "403",     "403",     "ok",    "ok"),
     ("api.upload_document", "POST"):            ("401",   "ok",      "404",     "ok",    "ok"),
@@ -355,7 +356,8 @@ def _register_number() -> str:
 
 @recipe(("petitions.new", "POST"))
 def _submit(w, persona):
-    return Call("/petitions/new", data=petition_form() | {"version": "0"})
+    return Call("/petitions/new",
+                data=petition_form(register_number=_register_number()) | {"version": "0"})
 
 
 def _csv_file() -> bytes:
@@ -514,7 +516,7 @@ def _deactivate_organization(w, persona):
 
 @recipe(("api.create_petition", "POST"))
 def _api_create(w, persona):
-    return Call("/api/v1/petitions", json=petition_json())
+    return Call("/api/v1/petitions", json=petition_json(register_number=_register_number()))
 
 
 @recipe(("api.import_petitions", "POST"))
@@ -523,10 +525,12 @@ def _api_import(w, persona):
                 headers={"Content-Type": "text/csv"})  # fmt: skip
 
 
-@recipe(("api.get_petition", "GET"), ("api.petition_history", "GET"))
+@recipe(("api.get_petition", "GET"), ("api.petition_history", "GET"),
+        ("api.related_petitions", "GET"))
 def _api_read(w, persona):
     petition = w.petition(Stage.RECEIVED)
-    suffix = "/history" if w.current_route == ("api.petition_history", "GET") else ""
+    suffix = {("api.petition_history", "GET"): "/history",
+              ("api.related_petitions", "GET"): "/related"}.get(w.current_route, "")
     return Call(f"/api/v1/petitions/{petition.case_number}{suffix}", petition=petition)
 
 

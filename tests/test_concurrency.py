@@ -112,7 +112,8 @@ def test_fifty_parallel_submissions_get_unique_case_numbers(committed_app, peopl
     def submit(index):
         advocate = db.session.get(User, people["advocate"])
         petition = petition_services.submit_petition(
-            advocate, petition_values(petitioner_name=f"Parallel {index}")
+            advocate, petition_values(petitioner_name=f"Parallel {index}",
+                                      register_number=f"77777-{index:03d}")
         )
         return petition.case_number
 

@@ -114,8 +114,8 @@ def test_an_import_with_several_bad_rows_imports_nothing_and_lists_every_problem
         {
             "line": 6,
             "field": "register_number",
-            "message": "The register number 55555-555 already has an open case in your "
-            f"organization: {open_case.case_number}.",
+            "message": "This petitioner already has an open petition: "
+            f"{open_case.case_number}.",
         },
         {
             "line": 7,
@@ -143,13 +143,26 @@ def test_an_import_with_several_bad_rows_imports_nothing_and_lists_every_problem
     assert int(nxt.case_number[-6:]) == int(open_case.case_number[-6:]) + 1
 
 
-def test_decided_cases_and_other_organizations_do_not_block_a_register_number(
+def test_a_decided_case_does_not_block_a_petitioner_and_another_organizations_open_one_does(
     api_as, make_petition
 ):
+    """Same petitioner means across organizations (issue 11): staff must not get two open
+    petitions for one person; the advocate is not told the other organization's case."""
     api = api_as("advocate")
-    make_petition(stage=Stage.DENIED, advocate=api.user, register_number="22222-222")
-    make_petition(register_number="33333-333")  # another organization's, open
+    make_petition(stage=Stage.DENIED, advocate=api.user, register_number="22222-222",
+                  kind="pardon", projected_release_date=None, custody_status="released")
+    other = make_petition(register_number="33333-333")  # another organization's, open
     content = petition_csv(row(1, register_number="22222-222"), row(2, register_number="33333-333"))
+    response = api.post(
+        "/api/v1/petitions/import", data=content, headers={"Content-Type": "text/csv"}
+    )
+    body = problem_of(response, 422)
+    assert body["errors"] == [{
+        "line": 3, "field": "register_number",
+        "message": "This petitioner already has an open petition, filed by another organization.",
+    }]  # fmt: skip
+    assert other.case_number not in response.get_data(as_text=True)
+    content = petition_csv(row(1, register_number="22222-222"))
     response = api.post(
         "/api/v1/petitions/import", data=content, headers={"Content-Type": "text/csv"}
     )
@@ -202,7 +215,8 @@ def test_an_imported_entry_has_the_shape_of_a_single_submission(api_as):
     [b] = audit_entries(petition_id=petition_by_case_number(imported).id)
     columns = ("action", "category", "actor_id", "from_stage", "to_stage", "reason")
     assert [getattr(a, c) for c in columns] == [getattr(b, c) for c in columns]
-    assert set(a.changes) == set(b.changes) == set(EDITABLE_FIELDS)
+    # Every field given (the optional facts of issue 11 were not).
+    assert set(a.changes) == set(b.changes) == set(EDITABLE_FIELDS[:11])
     assert set(b.details) - set(a.details) == {"source", "line"}
 
 

@@ -84,3 +84,47 @@ def test_upgrade_keeps_existing_rows(empty_app):
                 'FROM "user"'
             )).one()  # fmt: skip
     assert tuple(row) == ("old@example.org", 0, None, None)
+
+
+def test_0009_carries_petitions_forward_with_their_petitioner(empty_app):
+    """0009 adds the federal forms' facts (nullable) and the petitioner key, computed for the
+    petitions written under 0008: by register number, else by birth date and name."""
+    from sqlalchemy import text
+
+    with empty_app.app_context():
+        upgrade(revision="0008")
+        with db.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO organization (name, active, created_at) "
+                "VALUES ('Old Org', true, '2026-01-01 00:00:00')"
+            ))  # fmt: skip
+            connection.execute(text(
+                'INSERT INTO "user" (email, name, role, password_hash, active, '
+                "must_change_password, created_at, organization_id, second_factor_failures) "
+                "SELECT 'adv@example.org', 'Adv', 'advocate', 'x', true, false, "
+                "'2026-01-01 00:00:00', id, 0 FROM organization"
+            ))  # fmt: skip
+            for number, (kind, register, name) in enumerate(
+                [("commutation", "'12345-678'", "Old One"), ("pardon", "NULL", "  Old   TWO ")],
+                start=1,
+            ):
+                connection.execute(text(
+                    "INSERT INTO petition (case_number, kind, stage, petitioner_name, "
+                    "register_number, date_of_birth, offenses, sentencing_court, sentence, "
+                    "sentence_date, custody_status, grounds, organization_id, advocate_id, "
+                    "version, created_at, updated_at) "
+                    f"SELECT 'CP-2026-00000{number}', '{kind}', 'received', '{name}', {register}, "
+                    "'1970-01-02', 'x', 'D. Md.', '1 year', '2000-01-01', 'released', 'y', "
+                    "organization_id, id, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00' "
+                    'FROM "user"'
+                ))  # fmt: skip
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT case_number, petitioner_key, statutes, fine_amount, waiver_requested "
+                "FROM petition ORDER BY case_number"
+            )).all()  # fmt: skip
+    assert [tuple(row) for row in rows] == [
+        ("CP-2026-000001", "R:12345-678", None, None, None),
+        ("CP-2026-000002", "N:1970-01-02:old two", None, None, None),
+    ]

@@ -1,11 +1,15 @@
 """Demo data for a fresh clone: made through the services, so every case has its history."""
 
 import random
-from datetime import date, timedelta
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from unittest import mock
 
 from flask import current_app
 from sqlalchemy import select
 
+from tracker.audit import services as audit_services
 from tracker.auth import services as auth_services
 from tracker.auth.models import User
 from tracker.errors import PermissionDenied
@@ -109,7 +113,133 @@ def _random_petition(rng: random.Random) -> dict:
         "projected_release_date": sentenced + timedelta(days=rng.randrange(3000, 9000))
         if in_custody else None,
         "grounds": rng.choice(GROUNDS),
+    } | _federal_facts(rng, kind, sentenced)  # fmt: skip
+
+
+FACILITIES = ("FCI Cumberland", "FCI Aliceville", "USP Atlanta", "FPC Bryan", "FMC Carswell",
+              "FCI Terminal Island")  # fmt: skip
+JUDGES = ("Hon. Catherine Blake", "Hon. Marvin Garbis", "Hon. Ruben Castillo",
+          "Hon. Norman Moon", "Hon. Kathleen Williams")  # fmt: skip
+STATUTES = {
+    "drug": ["21 U.S.C. § 846", "21 U.S.C. § 841(a)(1)"],
+    "fraud": ["18 U.S.C. § 1343"],
+    "firearms": ["18 U.S.C. § 922(g)(1)"],
+    "violent": ["18 U.S.C. § 2113(a)"],
+}
+
+
+def _federal_facts(rng: random.Random, kind: str, sentenced: date) -> dict:
+    """The federal forms' facts (issue 11), consistent with the kind: a pardon applicant was
+    released long enough ago to be eligible; a commutation applicant is still serving, with a
+    projected release in the future."""
+    today = date.today()
+    category = rng.choice(tuple(STATUTES))
+    facts = {
+        "docket_number": f"{rng.randrange(1, 9)}:{sentenced.year % 100:02d}-cr-"
+        f"{rng.randrange(10, 999):05d}",
+        "sentencing_judge": rng.choice(JUDGES),
+        "statutes": STATUTES[category],
+        "offense_category": category,
+        "nonviolent": category != "violent",
+        "conviction_by": rng.choice(("plea", "plea", "plea", "trial")),
+        "conviction_date": sentenced - timedelta(days=rng.randrange(60, 200)),
+        "custody_start_date": sentenced - timedelta(days=rng.randrange(0, 300)),
+        "fine_amount": rng.choice((None, Decimal("0.00"), Decimal("2500.00"), Decimal("10000"))),
+        "representative": "Alex Advocate, Esq.",
+        "contact_email": None,
+        "contact_phone": f"(410) 555-{rng.randrange(0, 9999):04d}",
+    }
+    if kind == "pardon":
+        # Sentenced twelve years ago or more, released nine or more: eligible however long
+        # ago (within the demo's three years) the case was filed.
+        sentenced = min(sentenced, today - timedelta(days=12 * 366))
+        facts["sentence_date"] = sentenced
+        facts["conviction_date"] = sentenced - timedelta(days=rng.randrange(60, 200))
+        facts["custody_start_date"] = sentenced - timedelta(days=rng.randrange(0, 300))
+        released = min(sentenced + timedelta(days=rng.randrange(300, 3000)),
+                       today - timedelta(days=9 * 366))  # fmt: skip
+        released = max(released, sentenced)
+        facts |= {
+            "relief_sought": "full_pardon",
+            "custody_start_date": min(facts["custody_start_date"], released),
+            "release_date": released,
+            "supervision_end_date": released + timedelta(days=3 * 365),
+            "financial_obligations_paid": True,
+            "bop_facility": rng.choice(FACILITIES),
+        }
+    else:
+        facts |= {
+            "relief_sought": rng.choice(("commutation_time_served", "commutation_reduced")),
+            "bop_facility": rng.choice(FACILITIES),
+            "projected_release_date": today + timedelta(days=rng.randrange(200, 6000)),
+            "financial_obligations_paid": False,
+        }
+    return facts
+
+
+@contextmanager
+def _clock(moment: datetime):
+    """Write the demo's cases as if at ``moment`` (case numbers, time stamps, history), so
+    that the demo's cases are of different ages; moments only move forward."""
+    with mock.patch.object(petition_services, "utcnow", lambda: moment), \
+         mock.patch.object(audit_services, "utcnow", lambda: moment):  # fmt: skip
+        yield
+
+
+def _three_years_of_moments(rng: random.Random, count: int) -> list[datetime]:
+    """``count`` submission times over the last three years, oldest first."""
+    now = datetime.now(UTC)
+    start = now - timedelta(days=3 * 365)
+    return sorted(start + timedelta(seconds=rng.randrange(0, 3 * 365 * 86400 - 86400 * 30))
+                  for _ in range(count))  # fmt: skip
+
+
+#: How many petitions ``_petitioner_stories`` files.
+STORY_PETITIONS = 3
+
+
+def _petitioner_stories(rng, advocate, reviewer, supervisor):
+    """A petitioner denied, then filing again after the waiting period; and a pardon filed
+    within the waiting period with a waiver the supervisor approved, then granted."""
+    now = datetime.now(UTC)
+    first = _random_petition(rng) | {
+        "kind": "commutation", "register_number": "31415-926",
+        "petitioner_name": "Denise Okafor", "relief_sought": "commutation_time_served",
+        "custody_status": "in_prison", "release_date": None, "supervision_end_date": None,
+        "projected_release_date": date.today() + timedelta(days=4000),
     }  # fmt: skip
+    with _clock(now - timedelta(days=int(2.9 * 365))):
+        denied = petition_services.submit_petition(advocate, first)
+    with _clock(now - timedelta(days=int(2.8 * 365))):
+        petition_services.apply_transition(denied, reviewer, "start_review")
+        petition_services.apply_transition(
+            denied, reviewer, "deny", "Insufficient showing of rehabilitation at this time."
+        )
+    with _clock(now - timedelta(days=int(0.5 * 365))):
+        petition_services.submit_petition(advocate, first | {
+            "grounds": "Since the denial: completed a drug treatment program and an "
+            "apprenticeship; the warden now supports release.",
+        })  # fmt: skip
+    released = (now - timedelta(days=3 * 365)).date()
+    pardon = _random_petition(rng) | {
+        "kind": "pardon", "register_number": "27182-818", "petitioner_name": "Tomas Reyes",
+        "custody_status": "released", "projected_release_date": None,
+        "sentence_date": released - timedelta(days=5 * 365),
+        "custody_start_date": released - timedelta(days=5 * 365),
+        "conviction_date": released - timedelta(days=5 * 365 + 90),
+        "release_date": released, "supervision_end_date": None, "relief_sought": "full_pardon",
+        "waiver_requested": True,
+        "waiver_justification": "Offered a position as a licensed nurse that requires a pardon "
+        "before the five-year waiting period ends.",
+    }  # fmt: skip
+    with _clock(now - timedelta(days=20)):
+        waiver_case = petition_services.submit_petition(advocate, pardon)
+    with _clock(now - timedelta(days=10)):
+        petition_services.apply_transition(waiver_case, reviewer, "start_review")
+        petition_services.apply_transition(
+            waiver_case, supervisor, "approve_waiver",
+            "Exceptional circumstances: the job offer is documented.",
+        )  # fmt: skip
 
 
 def _pick_path(rng: random.Random) -> tuple[str, ...]:
@@ -143,27 +273,38 @@ def seed_demo(petition_count: int = 50):
     advocates = [users["advocate@example.org"], users["advocate2@example.org"]]
     reviewers = [users["reviewer@example.org"], users["reviewer2@example.org"]]
     supervisor = users["supervisor@example.org"]
-    for _ in range(petition_count):
-        petition = petition_services.submit_petition(rng.choice(advocates), _random_petition(rng))
-        reviewer = rng.choice(reviewers)
-        path = _pick_path(rng)
-        if path:
-            petition_services.assign_petition(petition, reviewer, reviewer)
-        for action in path:
-            actor = supervisor if action == "reopen" else reviewer
-            reason = {
-                "grant": "Meets the criteria of the commutation initiative.",
-                "deny": "Insufficient showing of rehabilitation at this time.",
-                "return_for_information": "Please add the institutional disciplinary record.",
-                "reopen": "New information from the warden.",
-            }.get(action)  # fmt: skip
-            petition_services.apply_transition(petition, actor, action, reason)
-        if path and rng.random() < 0.4:
-            petition_services.add_note(
-                petition, reviewer, "Requested the presentence report from the court.", "internal"
+    stories = petition_count >= STORY_PETITIONS  # the stories are part of the count
+    random_count = petition_count - (STORY_PETITIONS if stories else 0)
+    moments = _three_years_of_moments(rng, random_count)
+    for index in range(random_count):
+        # Each case is written at its own moment of the last three years, oldest first.
+        with _clock(moments[index]):
+            petition = petition_services.submit_petition(
+                rng.choice(advocates), _random_petition(rng)
             )
-        if path and rng.random() < 0.3:
-            petition_services.add_note(
-                petition, reviewer, "We received the support letters, thank you.", "shared"
-            )
+            reviewer = rng.choice(reviewers)
+            path = _pick_path(rng)
+            if path:
+                petition_services.assign_petition(petition, reviewer, reviewer)
+            for action in path:
+                actor = supervisor if action == "reopen" else reviewer
+                reason = {
+                    "grant": "Meets the criteria of the commutation initiative.",
+                    "deny": "Insufficient showing of rehabilitation at this time.",
+                    "return_for_information":
+                        "Please add the institutional disciplinary record.",
+                    "reopen": "New information from the warden.",
+                }.get(action)  # fmt: skip
+                petition_services.apply_transition(petition, actor, action, reason)
+            if path and rng.random() < 0.4:
+                petition_services.add_note(
+                    petition, reviewer, "Requested the presentence report from the court.",
+                    "internal",
+                )
+            if path and rng.random() < 0.3:
+                petition_services.add_note(
+                    petition, reviewer, "We received the support letters, thank you.", "shared"
+                )
+    if stories:
+        _petitioner_stories(rng, advocates[0], reviewers[0], supervisor)
     return credentials

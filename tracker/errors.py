@@ -76,3 +76,27 @@ class BulkRefused(DomainError):
 
 class CasesChanged(BulkRefused):
     """Cases changed since the user confirmed them (409 on the web, 412 in the API)."""
+
+
+class OpenPetitionExists(ValidationFailed):
+    """A second open petition for the same petitioner (409): ``errors`` names the field that
+    identified the petitioner; ``open_case`` is the open case's number when the submitter may
+    see it, else None."""
+
+    status = 409
+
+    def __init__(self, errors: dict[str, str], open_case: str | None):
+        super().__init__(errors, "This petitioner already has an open petition.")
+        self.open_case = open_case
+
+
+class Ineligible(ValidationFailed):
+    """A submission that breaks an eligibility rule without a waiver request (422):
+    ``eligibility`` lists each broken rule as {rule, eligible_on, message}."""
+
+    def __init__(self, errors: dict[str, str], eligibility: list[dict]):
+        super().__init__(
+            errors,
+            "The petitioner is not eligible yet; request a waiver to file it anyway.",
+        )
+        self.eligibility = eligibility

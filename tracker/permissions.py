@@ -188,6 +188,12 @@ def can_choose_document_visibility(user) -> bool:
 # --- people and the audit log --------------------------------------------------------------------
 
 
+@rule("Eligibility findings are for reviewers and supervisors.")
+def can_view_eligibility(user) -> bool:
+    """Staff see each eligibility rule's result on a case (issue 11)."""
+    return user.is_staff
+
+
 @rule("The audit log is for supervisors.")
 def can_view_audit_log(user) -> bool:
     return user.is_supervisor

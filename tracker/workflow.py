@@ -59,7 +59,8 @@ class Transition:
     name: str
     label: str
     sources: frozenset[Stage]
-    target: Stage
+    #: None for an action that keeps the stage (``CASE_ACTIONS``).
+    target: Stage | None
     roles: frozenset[Role]
     reason_required: bool
     #: Bootstrap colour of the button that offers it.
@@ -83,6 +84,16 @@ TRANSITIONS: tuple[Transition, ...] = (
 )  # fmt: skip
 
 TRANSITIONS_BY_NAME: dict[str, Transition] = {t.name: t for t in TRANSITIONS}
+
+#: Actions on an open case that keep its stage, declared here so that this module stays the
+#: one place saying who may take which action: ``approve_waiver`` (issue 11) sets aside the
+#: eligibility rules a case breaks, so that it may be granted.
+CASE_ACTIONS: tuple[Transition, ...] = (
+    Transition("approve_waiver", "Approve eligibility waiver",
+               frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}), None,
+               frozenset({Role.SUPERVISOR}), reason_required=True, style="secondary"),
+)  # fmt: skip
+CASE_ACTIONS_BY_NAME: dict[str, Transition] = {a.name: a for a in CASE_ACTIONS}
 #: Transitions that move an existing petition (``submit`` creates one instead).
 PETITION_TRANSITIONS = tuple(t for t in TRANSITIONS if t.sources)
 
@@ -112,8 +123,9 @@ class ReasonRequired(WorkflowError):
 
 
 def get_transition(name: str) -> Transition:
+    """The transition or case action with this name (400 for an unknown one)."""
     try:
-        return TRANSITIONS_BY_NAME[name]
+        return TRANSITIONS_BY_NAME.get(name) or CASE_ACTIONS_BY_NAME[name]
     except KeyError:
         raise UnknownTransition(f"Unknown action '{name}'.") from None
 
@@ -152,6 +164,11 @@ def check_transition(transition: Transition, role: Role, stage: Stage, reason: s
 def transitions_for(role: Role) -> list[Transition]:
     """The transitions this role may take on some case (the bulk action choices)."""
     return [t for t in PETITION_TRANSITIONS if role in t.roles]
+
+
+def allowed_case_actions(stage: Stage, role: Role) -> list[Transition]:
+    """The stage-keeping actions (``CASE_ACTIONS``) this role may take in this stage."""
+    return [a for a in CASE_ACTIONS if stage in a.sources and role in a.roles]
 
 
 def allowed_transitions(stage: Stage, role: Role) -> list[Transition]:

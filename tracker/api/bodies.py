@@ -11,6 +11,7 @@ name each field, in the words the forms and CSV import use.
 
 import re
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -21,6 +22,7 @@ from pydantic import (
     Strict,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     WrapValidator,
     create_model,
 )
@@ -30,18 +32,24 @@ from pydantic_core import PydanticCustomError
 from tracker.api.serialization import json_object
 from tracker.errors import ValidationFailed
 from tracker.petitions.fields import (
+    AMOUNT_MESSAGE,
+    BOOLEAN_MESSAGE,
     DATE_FORMAT,
     FIELDS,
     FIELDS_BY_NAME,
+    LIST_SEPARATOR,
     REASON_MAX_LENGTH,
     REQUIRED,
     PetitionField,
     too_long,
 )
 from tracker.petitions.importing import READ_ONLY_FIELDS
-from tracker.workflow import PETITION_TRANSITIONS
+from tracker.petitions.validation import parse_amount
+from tracker.workflow import CASE_ACTIONS, PETITION_TRANSITIONS
 
 ACTIONS = tuple(t.name for t in PETITION_TRANSITIONS)
+#: A single case also takes the actions that keep its stage (approve_waiver).
+CASE_ACTION_NAMES = ACTIONS + tuple(a.name for a in CASE_ACTIONS)
 #: A decision chooses its cases by exactly one of these members.
 SELECTORS = ("case_numbers", "filter", "versions")
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -78,10 +86,44 @@ def _iso_date(value) -> date:
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
+def _amount(value):
+    # Dollars as a JSON number (1500, 1500.5) or a string ("1500.00"), read exactly.
+    try:
+        return parse_amount(value)
+    except ValueError:
+        raise PydanticCustomError("amount", AMOUNT_MESSAGE) from None
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    WithJsonSchema(
+        {"type": ["number", "string"], "pattern": r"^[0-9]+(\.[0-9]{1,2})?$", "minimum": 0,
+         "description": "Dollars, at most two decimals; answered as a string (\"1500.00\")."}
+    ),
+]  # fmt: skip
+
+
 def _field_type(field: PetitionField):
     """The annotation of a petition field: its type, limits and messages from its declaration."""
     if field.choices is not None:
         annotation = Annotated[Literal[tuple(field.choices)], refused_with(field.invalid_message)]
+    elif field.type == "list":
+        # Its limits (items, their length, no separator) are checked with the petition's
+        # rules, in the words every interface uses; the schema states them.
+        annotation = Annotated[
+            list[str],
+            refused_with("A list of texts."),
+            Field(json_schema_extra={
+                "maxItems": field.max_items,
+                "items": {"type": "string", "maxLength": field.max_length,
+                          "pattern": f"^[^{LIST_SEPARATOR}]*$"},
+            }),
+        ]  # fmt: skip
+    elif field.type == "boolean":
+        annotation = Annotated[bool, Strict(), refused_with(BOOLEAN_MESSAGE)]
+    elif field.type == "decimal":
+        annotation = Amount
     elif field.type == "date":
         annotation = IsoDate
     else:
@@ -101,7 +143,10 @@ def _petition_model(name: str, description: str, *, create: bool) -> type[Body]:
         required = create and field.required
         members[field.name] = (
             _field_type(field),
-            Field(... if required else None, description=field.label),
+            Field(
+                ... if required else None,
+                description=field.label + (f". {field.help}" if field.help else ""),
+            ),
         )
     return create_model(name, __base__=Body, __doc__=description, **members)
 
@@ -126,7 +171,11 @@ Reason = Annotated[
 
 
 class TransitionRequest(Body):
-    action: Action
+    action: Annotated[
+        Literal[CASE_ACTION_NAMES],
+        refused_with("One of: " + ", ".join(CASE_ACTION_NAMES) + "."),
+        Field(description="A workflow action, or approve_waiver (keeps the stage)."),
+    ]
     reason: Reason = None
 
 

@@ -28,7 +28,7 @@ from tracker.notifications.kinds import KINDS as NOTIFICATION_KINDS
 from tracker.petitions.fields import CASE_NUMBER_PATTERN, EDITABLE_FIELDS, KINDS
 from tracker.petitions.filters import STAGE_CHOICES
 from tracker.petitions.importing import MAX_IMPORT_ROWS
-from tracker.workflow import PETITION_TRANSITIONS, Stage
+from tracker.workflow import CASE_ACTIONS, PETITION_TRANSITIONS, Stage
 
 DOCUMENT_CONTENT_TYPES = tuple(ACCEPTED_CONTENT_TYPES)
 
@@ -70,6 +70,11 @@ def _petition_schema(writable_properties: dict) -> dict:
         "assignee": {
             "type": ["string", "null"],
             "description": "E-mail of the reviewer working the case; always null for advocates.",
+        },
+        "waiver_approved": {
+            "type": "boolean",
+            "description": "A supervisor approved a waiver of the eligibility rules "
+            "(approve_waiver).",
         },
         "version": {"type": "integer", "minimum": 1, "description": "Also the ETag."},
         "created_at": {"type": "string", "format": "date-time"},
@@ -115,6 +120,28 @@ def _schemas() -> dict:
             "additionalProperties": False,
         },
         "TransitionRequest": requests["TransitionRequest"],
+        "RelatedPetitions": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "case_number": {"type": "string", "pattern": CASE_NUMBER_PATTERN},
+                            "kind": {"type": "string", "enum": list(KINDS)},
+                            "stage": {"type": "string", "enum": [s.value for s in Stage]},
+                            "created_at": {"type": "string", "format": "date-time"},
+                            "decided_at": {"type": ["string", "null"], "format": "date-time"},
+                        },
+                        "required": ["case_number", "kind", "stage", "created_at", "decided_at"],
+                        "additionalProperties": False,
+                    },
+                }
+            },
+            "required": ["items"],
+            "additionalProperties": False,
+        },
         "HistoryEntry": {
             "type": "object",
             "properties": {
@@ -262,6 +289,25 @@ def _schemas() -> dict:
                     },
                 },
                 "current_stage": {"type": "string", "description": "409 from a transition."},
+                "open_case": {
+                    "type": ["string", "null"],
+                    "description": "409 on submission: the petitioner's open case (null when it "
+                    "is another organization's).",
+                },
+                "eligibility": {
+                    "type": "array",
+                    "description": "422 on submission: each eligibility rule the petition "
+                    "breaks (send waiver_requested and waiver_justification to file it anyway).",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "rule": {"type": "string"},
+                            "eligible_on": {"type": ["string", "null"], "format": "date"},
+                            "message": {"type": "string"},
+                        },
+                        "required": ["rule", "eligible_on", "message"],
+                    },
+                },
                 "current_version": {"type": "integer", "description": "412: the case's version."},
             },
             "required": ["type", "title", "status", "detail"],
@@ -356,7 +402,8 @@ PROBLEM_DESCRIPTIONS = {
     "401": "No token, or an unknown or revoked one, or its user is deactivated.",
     "403": "Your role may not do this.",
     "404": "No such case, or it is another organization's.",
-    "409": "Conflict: the case is in the wrong stage (current_stage names it).",
+    "409": "Conflict: the case is in the wrong stage (current_stage names it), or the "
+    "petitioner already has an open petition (open_case names it when it is yours to see).",
     "412": "Stale version: the case changed since you read it; nothing was changed.",
     "413": "The body is too large.",
     "415": "Wrong content type.",
@@ -422,7 +469,8 @@ def _describe(transition) -> str:
     sources = ", ".join(sorted(s.value for s in transition.sources))
     roles = ", ".join(sorted(r.value for r in transition.roles))
     reason = "; reason required" if transition.reason_required else ""
-    return f"{transition.name} ({sources} → {transition.target.value}; {roles}{reason})"
+    target = transition.target.value if transition.target else "same stage"
+    return f"{transition.name} ({sources} → {target}; {roles}{reason})"
 
 
 def _paths() -> dict:
@@ -476,6 +524,7 @@ def _paths() -> dict:
                         )
                     },
                     "403",
+                    "409",
                     "413",
                     "415",
                     "422",
@@ -502,6 +551,7 @@ def _paths() -> dict:
                     {"200": _petition_response("The changed case.")},
                     "403",
                     "404",
+                    "409",
                     "412",
                     "413",
                     "415",
@@ -516,8 +566,10 @@ def _paths() -> dict:
                 "operationId": "transitionPetition",
                 "summary": "Take a workflow action",
                 "description": "Actions: "
-                + ", ".join(map(_describe, PETITION_TRANSITIONS))
-                + ". If-Match is optional here.",
+                + ", ".join(map(_describe, (*PETITION_TRANSITIONS, *CASE_ACTIONS)))
+                + ". approve_waiver keeps the stage; a grant of a case that breaks an "
+                "eligibility rule is refused with 409 until it is taken. If-Match is optional "
+                "here.",
                 "parameters": [_if_match(required=False)],
                 "requestBody": _json_body("TransitionRequest", "application/json"),
                 "responses": _responses(
@@ -529,6 +581,18 @@ def _paths() -> dict:
                     "413",
                     "415",
                     "422",
+                ),
+            },
+        },
+        "/petitions/{case_number}/related": {
+            "parameters": [CASE_NUMBER_PARAMETER],
+            "get": {
+                "operationId": "relatedPetitions",
+                "summary": "Other petitions by the same petitioner",
+                "description": "The petitioner is identified by register number, or without one "
+                "by name and date of birth. Advocates see only their organization's petitions.",
+                "responses": _responses(
+                    {"200": _json_response("The other petitions.", "RelatedPetitions")}, "404"
                 ),
             },
         },
@@ -549,8 +613,9 @@ def _paths() -> dict:
                 "description": "The first line names the columns: the writable fields "
                 f"({', '.join(EDITABLE_FIELDS)}). UTF-8, at most {MAX_IMPORT_ROWS} rows. "
                 "All or nothing: if any row is bad, nothing is imported and errors lists "
-                "every problem with its line. A register number with an open case in your "
-                "organization, or repeated in the file, is a bad row.",
+                "every problem with its line. A petitioner with an open petition (any "
+                "organization's), a register number repeated in the file, or a petition that "
+                "breaks an eligibility rule without a waiver request is a bad row.",
                 "requestBody": {
                     "required": True,
                     "content": {

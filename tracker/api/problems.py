@@ -13,7 +13,15 @@ from flask import Blueprint, Response, json
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from tracker import pipeline
-from tracker.errors import BulkRefused, CasesChanged, DomainError, StaleVersion, ValidationFailed
+from tracker.errors import (
+    BulkRefused,
+    CasesChanged,
+    DomainError,
+    Ineligible,
+    OpenPetitionExists,
+    StaleVersion,
+    ValidationFailed,
+)
 from tracker.workflow import ReasonRequired, WrongStage
 
 PROBLEM_JSON = "application/problem+json"
@@ -46,6 +54,14 @@ def domain_error_response(error: DomainError) -> Response:
     if isinstance(error, WrongStage):
         members["current_stage"] = error.current_stage  # as read under the row lock
     pipeline.refuse(error.status, error.message, error.refusal, via="api")
+    if isinstance(error, OpenPetitionExists):
+        return problem(
+            409, error.message, errors=field_errors(error.errors), open_case=error.open_case
+        )
+    if isinstance(error, Ineligible):
+        return problem(
+            422, error.message, errors=field_errors(error.errors), eligibility=error.eligibility
+        )
     if isinstance(error, ValidationFailed):
         return problem(422, error.message, errors=field_errors(error.errors))
     if isinstance(error, ReasonRequired):

@@ -9,6 +9,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from flask import json, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
@@ -26,8 +27,8 @@ from tracker.petitions.models import EDITABLE_FIELDS, Petition
 PETITION_FIELDS = (
     "case_number", "kind", "stage", "petitioner_name", "register_number", "date_of_birth",
     "offenses", "sentencing_court", "sentence", "sentence_date", "custody_status",
-    "projected_release_date", "grounds", "organization", "advocate", "assignee", "version",
-    "created_at", "updated_at",
+    "projected_release_date", "grounds", *EDITABLE_FIELDS[11:], "waiver_approved",
+    "organization", "advocate", "assignee", "version", "created_at", "updated_at",
 )  # fmt: skip
 #: The filters of GET /petitions, also accepted as the ``filter`` of POST /decisions.
 FILTER_NAMES = filters.API.names
@@ -44,6 +45,8 @@ def timestamp(moment: datetime | None) -> str | None:
 def _plain(value):
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
     return value
 
 
@@ -54,6 +57,7 @@ def petition_json(petition: Petition, viewer: User) -> dict:
     document.update((name, _plain(getattr(petition, name))) for name in EDITABLE_FIELDS)
     document.update(
         stage=petition.stage,
+        waiver_approved=petition.waiver_approved_at is not None,
         organization=petition.organization.name,
         advocate=petition.advocate.email,
         assignee=petition.assignee.email if petition.assignee and shows_assignee else None,
@@ -62,6 +66,17 @@ def petition_json(petition: Petition, viewer: User) -> dict:
         updated_at=timestamp(petition.updated_at),
     )
     return {name: document[name] for name in PETITION_FIELDS}
+
+
+def related_json(petition: Petition) -> dict:
+    """Another petition of the same petitioner, in brief: what it asked and how it ended."""
+    return {
+        "case_number": petition.case_number,
+        "kind": petition.kind,
+        "stage": petition.stage,
+        "created_at": timestamp(petition.created_at),
+        "decided_at": timestamp(petition.decided_at),
+    }
 
 
 def entry_json(entry) -> dict:

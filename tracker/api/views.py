@@ -18,7 +18,7 @@ from tracker import permissions, pipeline
 from tracker.api import auth, bodies, openapi, problems, serialization
 from tracker.errors import DomainError, NotFound, ValidationFailed
 from tracker.extensions import db
-from tracker.petitions import importing, queries, services
+from tracker.petitions import importing, petitioners, queries, services
 from tracker.petitions.fields import CASE_NUMBER
 from tracker.petitions.models import Petition
 from tracker.readlog import services as readlog
@@ -166,6 +166,15 @@ def transition_petition(case_number):
     expected_version = _expected_version(petition, required=False)
     services.apply_transition(petition, g.api_user, body.action, body.reason, expected_version)
     return _petition_response(petition)
+
+
+@blueprint.get("/petitions/<case_number>/related")
+def related_petitions(case_number):
+    """The petitioner's other petitions the caller may see (an advocate: their
+    organization's), oldest first, each with its stage (its outcome once decided)."""
+    petition = _petition(case_number)
+    related = petitioners.related_petitions(petition, g.api_user)
+    return {"items": [serialization.related_json(other) for other in related]}
 
 
 @blueprint.get("/petitions/<case_number>/history")

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from tracker.auth.models import User
 from tracker.database import UTCDateTime, utcnow
 from tracker.extensions import db
+from tracker.workflow import CASE_ACTIONS as STAGE_KEEPING_ACTIONS
 from tracker.workflow import TRANSITIONS
 
 #: Entries about a case's content or stage (shown on its timeline), as opposed to security events.
@@ -17,7 +18,8 @@ SECURITY_CATEGORY = "security"
 #: Every action an entry may name; record() refuses any other, so the log's filter lists all.
 CASE_ACTIONS = (*(t.name for t in TRANSITIONS), "edit", "take", "assign",
                 "note_internal", "note_shared",
-                "document_uploaded", "document_superseded", "document_downloaded")  # fmt: skip
+                "document_uploaded", "document_superseded", "document_downloaded",
+                *(a.name for a in STAGE_KEEPING_ACTIONS))  # fmt: skip
 #: Actions of parts built alongside (closure, the information loop, documents, reminders),
 #: declared so that their notifications are too (tracker.notifications.kinds).
 CASE_ACTIONS += tuple(

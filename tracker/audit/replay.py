@@ -12,11 +12,15 @@ from tracker.workflow import TRANSITIONS_BY_NAME
 
 
 def replay(entries: Iterable[AuditEntry]) -> dict:
-    """The case's stage, assignee (e-mail) and fields (JSON values) after these entries."""
-    state: dict = {"stage": None, "assignee": None} | dict.fromkeys(EDITABLE_FIELDS)
+    """The case's stage, assignee (e-mail), fields (JSON values) and whether a waiver was
+    approved, after these entries."""
+    state: dict = {"stage": None, "assignee": None, "waiver_approved": False}
+    state |= dict.fromkeys(EDITABLE_FIELDS)
     for entry in entries:
         if entry.action in TRANSITIONS_BY_NAME:
             state["stage"] = entry.to_stage
+        if entry.action == "approve_waiver":
+            state["waiver_approved"] = True
         for field, (_old, new) in (entry.changes or {}).items():
             state[field] = new
     return state
@@ -26,6 +30,7 @@ def current_state(petition: Petition) -> dict:
     """The same shape as ``replay``, read from the petition's row."""
     state = {name: json_value(getattr(petition, name)) for name in EDITABLE_FIELDS}
     state["stage"] = petition.stage
+    state["waiver_approved"] = petition.waiver_approved_at is not None
     state["assignee"] = petition.assignee.email if petition.assignee else None
     return state
 

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import insert, select, update
@@ -69,9 +70,12 @@ def entry_hash(entry: dict) -> str:
 
 
 def json_value(value):
-    """A field value as it is kept in ``changes``: dates as ISO strings."""
+    """A field value as it is kept in ``changes``: dates as ISO strings, dollar amounts as
+    text with two decimals (exact: 1500.00)."""
     if isinstance(value, date | datetime):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
     return value
 
 

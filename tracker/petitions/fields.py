@@ -24,6 +24,47 @@ CUSTODY_STATUSES = {
     "released": "Released",
 }
 
+#: How the petition came about (the forms' "conviction by plea or trial").
+CONVICTION_BY = {"plea": "Guilty plea", "trial": "Trial"}
+OFFENSE_CATEGORIES = {
+    "drug": "Drug",
+    "firearms": "Firearms",
+    "fraud": "Fraud",
+    "immigration": "Immigration",
+    "violent": "Violent",
+    "sex_offense": "Sex offense",
+    "other": "Other",
+}
+#: What the petitioner asks for: the same codes as the relief recorded on a grant.
+RELIEFS_SOUGHT = {
+    "full_pardon": "Full pardon",
+    "commutation_time_served": "Commutation to time served",
+    "commutation_reduced": "Commutation to a reduced sentence",
+    "remission": "Remission of a fine or restitution",
+    "respite": "Respite (reprieve)",
+}
+#: The sections of the petition form, in order, with their help text.
+SECTIONS = {
+    "petition": ("Petition", "What is asked for, and why."),
+    "petitioner": ("Petitioner", "Who the petitioner is, as the Bureau of Prisons knows them."),
+    "conviction": ("Conviction", "The conviction and sentence the petition concerns."),
+    "custody": ("Custody", "Where the petitioner is and when confinement began and ended."),
+    "financial": ("Fines and restitution", "Amounts in dollars, e.g. 1500.00."),
+    "contact": (
+        "Representative and contact",
+        "Personal data: shown only to the pardon office's staff and your organization.",
+    ),
+    "waiver": (
+        "Eligibility waiver",
+        "Only when the petition does not meet an eligibility rule: say why it should be "
+        "considered anyway.",
+    ),
+}
+#: A list field's items are separated by this in a CSV cell.
+LIST_SEPARATOR = ";"
+#: Amounts in dollars: at most this, with at most two decimal places.
+MAX_AMOUNT_DIGITS = 12
+
 REQUIRED = "This field is required."
 DATE_FORMAT = "Use a date like 2024-12-31."
 NUL_CHARACTER = "Contains a NUL character."
@@ -45,7 +86,7 @@ class PetitionField:
     name: str
     #: Short label, used in history diffs and documents.
     label: str
-    #: "text", "date" or "choice".
+    #: "text", "date", "choice", "list" (of texts), "boolean" or "decimal" (dollars).
     type: str = "text"
     #: Every petition has a value (else it may be empty: null in JSON, an empty CSV cell).
     required: bool = True
@@ -57,6 +98,13 @@ class PetitionField:
     pattern: str | None = None
     #: The message for a value that is not one of ``choices`` or does not match ``pattern``.
     invalid_message: str | None = None
+    #: The form section it belongs to (a key of SECTIONS) and the help under it.
+    section: str = "petition"
+    help: str | None = None
+    #: A list's longest length (its items' longest text is ``max_length``).
+    max_items: int | None = None
+    #: Personal data (contact details): shown to staff and the petition's organization only.
+    personal: bool = False
 
     @property
     def missing_message(self) -> str:
@@ -76,7 +124,9 @@ FIELDS = (
         choices=KINDS,
         invalid_message="Choose pardon or commutation.",
     ),
-    PetitionField("petitioner_name", "Petitioner's full name", max_length=200),
+    PetitionField(
+        "petitioner_name", "Petitioner's full name", max_length=200, section="petitioner"
+    ),
     #: Federal Bureau of Prisons register number; a commutation needs one (see validation).
     PetitionField(
         "register_number",
@@ -85,23 +135,195 @@ FIELDS = (
         max_length=9,
         pattern=r"^[0-9]{5}-[0-9]{3}$",
         invalid_message="Use five digits, a dash, three digits (e.g. 12345-678).",
+        section="petitioner",
     ),
-    PetitionField("date_of_birth", "Date of birth", type="date"),
+    PetitionField("date_of_birth", "Date of birth", type="date", section="petitioner"),
     #: Long enough for the federal forms' answers; every edit copies old and new values into
     #: the append-only audit log, so no field is unbounded.
-    PetitionField("offenses", "Offense(s) of conviction", max_length=5_000),
-    PetitionField("sentencing_court", "Sentencing court", max_length=200),
-    PetitionField("sentence", "Sentence imposed", max_length=500),
-    PetitionField("sentence_date", "Date of sentence", type="date"),
+    PetitionField("offenses", "Offense(s) of conviction", max_length=5_000, section="conviction"),
+    PetitionField("sentencing_court", "Sentencing court", max_length=200, section="conviction"),
+    PetitionField("sentence", "Sentence imposed", max_length=500, section="conviction"),
+    PetitionField("sentence_date", "Date of sentence", type="date", section="conviction"),
     PetitionField(
         "custody_status",
         "Custody status",
         type="choice",
         choices=CUSTODY_STATUSES,
         invalid_message="Choose a custody status.",
+        section="custody",
     ),
-    PetitionField("projected_release_date", "Projected release date", type="date", required=False),
+    PetitionField(
+        "projected_release_date",
+        "Projected release date",
+        type="date",
+        required=False,
+        section="custody",
+    ),
     PetitionField("grounds", "Grounds for clemency", max_length=20_000),
+    # --- the federal forms' facts (issue 11): all optional on submission -----------------
+    PetitionField(
+        "relief_sought",
+        "Relief sought",
+        type="choice",
+        required=False,
+        choices=RELIEFS_SOUGHT,
+        invalid_message="Choose one of: " + ", ".join(RELIEFS_SOUGHT) + ".",
+        help="A commutation for someone no longer serving is considered only as a remission.",
+    ),
+    PetitionField(
+        "aliases",
+        "Other names used",
+        type="list",
+        required=False,
+        max_length=200,
+        max_items=20,
+        section="petitioner",
+        help="Every other name the petitioner has used.",
+    ),
+    PetitionField(
+        "docket_number",
+        "Docket number",
+        required=False,
+        max_length=100,
+        section="conviction",
+        help="The criminal case number in the sentencing court, e.g. 1:04-cr-00123.",
+    ),
+    PetitionField(
+        "sentencing_judge", "Sentencing judge", required=False, max_length=200, section="conviction"
+    ),
+    PetitionField(
+        "statutes",
+        "Statutes of conviction",
+        type="list",
+        required=False,
+        max_length=200,
+        max_items=50,
+        section="conviction",
+        help="Citations, e.g. 21 U.S.C. § 846.",
+    ),
+    PetitionField(
+        "conviction_date", "Date of conviction", type="date", required=False, section="conviction"
+    ),
+    PetitionField(
+        "conviction_by",
+        "Convicted by",
+        type="choice",
+        required=False,
+        choices=CONVICTION_BY,
+        invalid_message="Choose plea or trial.",
+        section="conviction",
+    ),
+    PetitionField(
+        "offense_category",
+        "Offense category",
+        type="choice",
+        required=False,
+        choices=OFFENSE_CATEGORIES,
+        invalid_message="Choose one of: " + ", ".join(OFFENSE_CATEGORIES) + ".",
+        section="conviction",
+    ),
+    PetitionField(
+        "nonviolent",
+        "Nonviolent offense",
+        type="boolean",
+        required=False,
+        section="conviction",
+    ),
+    PetitionField(
+        "bop_facility",
+        "Bureau of Prisons facility",
+        required=False,
+        max_length=200,
+        section="custody",
+        help="Where the petitioner is held (or was last held), e.g. FCI Cumberland.",
+    ),
+    PetitionField(
+        "custody_start_date",
+        "Custody began",
+        type="date",
+        required=False,
+        section="custody",
+    ),
+    PetitionField(
+        "release_date",
+        "Released from confinement",
+        type="date",
+        required=False,
+        section="custody",
+        help="For a pardon: the five-year waiting period runs from this date.",
+    ),
+    PetitionField(
+        "supervision_end_date",
+        "Supervision ended",
+        type="date",
+        required=False,
+        section="custody",
+        help="End of probation or supervised release.",
+    ),
+    PetitionField(
+        "fine_amount", "Fine", type="decimal", required=False, section="financial"
+    ),
+    PetitionField(
+        "restitution_amount", "Restitution", type="decimal", required=False, section="financial"
+    ),
+    PetitionField(
+        "financial_obligations_paid",
+        "Fines and restitution paid",
+        type="boolean",
+        required=False,
+        section="financial",
+    ),
+    PetitionField(
+        "representative",
+        "Representative",
+        required=False,
+        max_length=200,
+        section="contact",
+        help="The attorney or advocate signing the petition.",
+    ),
+    PetitionField(
+        "contact_email",
+        "Contact e-mail",
+        required=False,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        invalid_message="Use an e-mail address like name@example.org.",
+        section="contact",
+        personal=True,
+    ),
+    PetitionField(
+        "contact_phone",
+        "Contact telephone",
+        required=False,
+        max_length=40,
+        pattern=r"^\+?[0-9 ().\-]{7,40}$",
+        invalid_message="Use digits, spaces, dashes and parentheses, e.g. (410) 555-0134.",
+        section="contact",
+        personal=True,
+    ),
+    PetitionField(
+        "contact_address",
+        "Contact address",
+        required=False,
+        max_length=1_000,
+        section="contact",
+        personal=True,
+    ),
+    PetitionField(
+        "waiver_requested",
+        "Waiver requested",
+        type="boolean",
+        required=False,
+        section="waiver",
+        help="Ask the office to consider the petition although it breaks an eligibility rule.",
+    ),
+    PetitionField(
+        "waiver_justification",
+        "Why a waiver",
+        required=False,
+        max_length=5_000,
+        section="waiver",
+    ),
 )
 FIELDS_BY_NAME = {field.name: field for field in FIELDS}
 
@@ -109,6 +331,22 @@ FIELDS_BY_NAME = {field.name: field for field in FIELDS}
 EDITABLE_FIELDS = tuple(field.name for field in FIELDS)
 FIELD_LABELS = {field.name: field.label for field in FIELDS}
 DATE_FIELDS = tuple(field.name for field in FIELDS if field.type == "date")
+LIST_FIELDS = tuple(field.name for field in FIELDS if field.type == "list")
+BOOLEAN_FIELDS = tuple(field.name for field in FIELDS if field.type == "boolean")
+DECIMAL_FIELDS = tuple(field.name for field in FIELDS if field.type == "decimal")
+#: Contact details: personal data (see README, "Petition facts").
+PERSONAL_FIELDS = tuple(field.name for field in FIELDS if field.personal)
+#: The fields of each form section, in section order.
+FIELDS_BY_SECTION = {
+    section: tuple(field for field in FIELDS if field.section == section) for section in SECTIONS
+}
+BOOLEAN_MESSAGE = "Use true or false."
+AMOUNT_MESSAGE = "Use an amount in dollars like 1500.00 (at most two decimals)."
+LIST_ITEM_SEPARATOR_MESSAGE = f"An item cannot contain '{LIST_SEPARATOR}'."
+
+
+def too_many(max_items: int) -> str:
+    return f"At most {max_items} items."
 REGISTER_NUMBER = re.compile(FIELDS_BY_NAME["register_number"].pattern)
 
 

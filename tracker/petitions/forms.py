@@ -18,17 +18,22 @@ from wtforms.widgets import HiddenInput
 from tracker.documents.models import DESCRIPTION_MAX_LENGTH, DOCUMENT_TYPES
 from tracker.forms import options
 from tracker.petitions.fields import (
+    AMOUNT_MESSAGE,
     CUSTODY_STATUSES,
     EDITABLE_FIELDS,
+    FIELDS,
     FIELDS_BY_NAME,
+    FIELDS_BY_SECTION,
     KINDS,
     NOTE_MAX_LENGTH,
     REASON_MAX_LENGTH,
+    SECTIONS,
+    PetitionField,
     too_long,
 )
 from tracker.petitions.filters import ASSIGNEE_KEYWORDS, MAX_SEARCH_LENGTH, SORTS, STAGE_CHOICES
 from tracker.petitions.models import NOTE_VISIBILITIES
-from tracker.petitions.validation import normalize, petition_errors
+from tracker.petitions.validation import normalize, parse_amount, petition_errors
 
 
 def limited(max_length: int) -> Length:
@@ -41,6 +46,92 @@ def field_validators(name: str) -> list:
     field = FIELDS_BY_NAME[name]
     presence = DataRequired() if field.required else Optional()
     return [presence, limited(field.max_length)]
+
+
+class LinesField(TextAreaField):
+    """A list of texts, one per line (CSV cells separate them with ';' instead)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.type = "TextAreaField"  # rendered as one (see _macros.html)
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            self.data = [line.strip() for line in valuelist[0].splitlines() if line.strip()]
+
+    def _value(self):
+        return "\n".join(self.data) if isinstance(self.data, list) else (self.data or "")
+
+
+def _yes_no(value):
+    if value in (None, "", "None"):
+        return None
+    if isinstance(value, bool):
+        return value
+    return {"true": True, "false": False}[value]  # KeyError: not a choice (refused)
+
+
+class YesNoField(SelectField):
+    """An optional yes/no fact: not stated, yes or no."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, coerce=_yes_no, validate_choice=False, **kwargs)
+        self.choices = options([("", "Not stated"), ("true", "Yes"), ("false", "No")])
+        self.type = "SelectField"
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except KeyError:
+            self.data = None
+            raise ValueError("Choose yes, no or not stated.") from None
+
+
+class AmountField(StringField):
+    """Dollars, exact (Decimal)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.type = "StringField"
+
+    def process_formdata(self, valuelist):
+        self.raw = valuelist[0].strip() if valuelist else ""
+        self.data = None
+        if self.raw:
+            try:
+                self.data = parse_amount(self.raw)
+            except ValueError:
+                raise ValueError(AMOUNT_MESSAGE) from None
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return f"{self.data:.2f}" if self.data is not None else ""
+
+
+#: The fields issue 11 added, built from their declarations (see ``_declared_field``); the
+#: first eleven are written out below with their own wording.
+FORM_WIDE_FIELDS = frozenset({"contact_address", "waiver_justification", "aliases", "statutes"})
+
+
+def _declared_field(field: PetitionField):
+    """A form field for an optional petition field, from its declaration."""
+    description = field.help or ""
+    if field.type == "list":
+        return LinesField(field.label, description=f"{description} One per line.".strip())
+    if field.type == "boolean":
+        return YesNoField(field.label, description=description)
+    if field.type == "decimal":
+        return AmountField(field.label, description=description or "Dollars, e.g. 1500.00.")
+    if field.type == "date":
+        return DateField(field.label, validators=[Optional()], description=description)
+    if field.choices is not None:
+        return SelectField(
+            field.label, choices=options([("", "Not stated"), *field.choices.items()]),
+            validators=[Optional()], description=description,
+        )  # fmt: skip
+    text_class = TextAreaField if field.name in FORM_WIDE_FIELDS else StringField
+    return text_class(field.label, validators=field_validators(field.name), description=description)
 
 
 class VersionedForm(FlaskForm):
@@ -91,6 +182,12 @@ class PetitionForm(VersionedForm):
     )
     grounds = TextAreaField("Grounds for clemency", validators=field_validators("grounds"))
     submit = SubmitField("Save")
+    #: The form's sections (title, help, fields) in order, as the template lays them out.
+    sections = [
+        (key, title, help_text, [field.name for field in FIELDS_BY_SECTION[key]])
+        for key, (title, help_text) in SECTIONS.items()
+    ]
+    wide_fields = FORM_WIDE_FIELDS | {"offenses", "grounds"}
 
     def petition_values(self) -> dict:
         return normalize({name: getattr(self, name).data for name in EDITABLE_FIELDS})
@@ -105,6 +202,10 @@ class PetitionForm(VersionedForm):
                 field.errors = [*field.errors, message]
                 valid = False
         return valid
+
+
+for _field in FIELDS[11:]:
+    setattr(PetitionForm, _field.name, _declared_field(_field))
 
 
 class NewPetitionForm(PetitionForm):

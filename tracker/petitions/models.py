@@ -1,24 +1,70 @@
 """Petitions for clemency, their notes, and the case-number counters."""
 
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 from tracker.auth.models import Organization, User
 from tracker.database import UTCDateTime, utcnow
 from tracker.extensions import db
 from tracker.petitions.fields import (  # noqa: F401  (re-exported: the names of the fields)
+    CONVICTION_BY,
     CUSTODY_STATUSES,
     EDITABLE_FIELDS,
     FIELD_LABELS,
     KINDS,
+    OFFENSE_CATEGORIES,
+    RELIEFS_SOUGHT,
     max_length,
 )
 from tracker.workflow import Stage
 
 STAGE_VALUES = tuple(s.value for s in Stage)
+
+
+class Dollars(TypeDecorator):
+    """An amount in dollars, exact: Decimal in Python, whole cents in the database (SQLite
+    has no exact decimal type, and SQLAlchemy warns on Decimal there)."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else int(Decimal(value).scaleb(2))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value).scaleb(-2)
 NOTE_VISIBILITIES = {"internal": "Internal (staff only)", "shared": "Shared with the advocate"}
+
+
+def petitioner_key(values) -> str:
+    """Who the petitioner is across petitions, from a petition's values (a dict, or a
+    Petition): the register number, or without one the date of birth and the name (case and
+    spacing ignored). See ``tracker.petitions.petitioners``."""
+    read = values.get if isinstance(values, dict) else lambda name: getattr(values, name)
+    register_number = read("register_number")
+    if register_number:
+        return f"R:{register_number}"
+    name = " ".join((read("petitioner_name") or "").split()).casefold()
+    born = read("date_of_birth")
+    return f"N:{born.isoformat() if born else ''}:{name}"[:240]
+
+
+def _petitioner_key_default(context) -> str:
+    return petitioner_key(context.get_current_parameters())
 
 
 class Petition(db.Model):
@@ -51,6 +97,21 @@ class Petition(db.Model):
         Index("ix_petition_created", "created_at", "id"),
         Index("ix_petition_kind_created", "kind", "created_at", "id"),
         Index("ix_petition_register_number", "register_number"),
+        CheckConstraint(f"conviction_by IN {tuple(CONVICTION_BY)!r}", name="conviction_by_valid"),
+        CheckConstraint(
+            f"offense_category IN {tuple(OFFENSE_CATEGORIES)!r}", name="offense_category_valid"
+        ),
+        CheckConstraint(f"relief_sought IN {tuple(RELIEFS_SOUGHT)!r}", name="relief_sought_valid"),
+        CheckConstraint("fine_amount >= 0", name="fine_amount_positive"),
+        CheckConstraint("restitution_amount >= 0", name="restitution_amount_positive"),
+        # An approved waiver has its approver, time and reason, and only an approved one has.
+        CheckConstraint(
+            "(waiver_approved_at IS NULL) = (waiver_approved_by_id IS NULL) AND "
+            "(waiver_approved_at IS NULL) = (waiver_approval_reason IS NULL)",
+            name="waiver_approval_recorded",
+        ),
+        # "Other petitions by this petitioner" and the open-duplicate check.
+        Index("ix_petition_petitioner_key_stage", "petitioner_key", "stage"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,6 +132,44 @@ class Petition(db.Model):
     custody_status: Mapped[str] = mapped_column(String(30))
     projected_release_date: Mapped[date | None] = mapped_column(Date)
     grounds: Mapped[str] = mapped_column(Text)
+    # --- the federal forms' facts; optional (see tracker.petitions.fields) ---
+    relief_sought: Mapped[str | None] = mapped_column(String(30))
+    #: Other names, a JSON array of texts.
+    aliases: Mapped[list[str] | None] = mapped_column(JSON)
+    docket_number: Mapped[str | None] = mapped_column(String(max_length("docket_number")))
+    sentencing_judge: Mapped[str | None] = mapped_column(String(max_length("sentencing_judge")))
+    #: Citations, a JSON array of texts (e.g. "21 U.S.C. § 846").
+    statutes: Mapped[list[str] | None] = mapped_column(JSON)
+    conviction_date: Mapped[date | None] = mapped_column(Date)
+    conviction_by: Mapped[str | None] = mapped_column(String(10))
+    offense_category: Mapped[str | None] = mapped_column(String(20))
+    nonviolent: Mapped[bool | None] = mapped_column(Boolean)
+    #: Bureau of Prisons facility (where held, or last held).
+    bop_facility: Mapped[str | None] = mapped_column(String(max_length("bop_facility")))
+    custody_start_date: Mapped[date | None] = mapped_column(Date)
+    #: Release from confinement: a pardon's waiting period runs from it.
+    release_date: Mapped[date | None] = mapped_column(Date)
+    supervision_end_date: Mapped[date | None] = mapped_column(Date)
+    #: Dollars (stored as whole cents).
+    fine_amount: Mapped[Decimal | None] = mapped_column(Dollars)
+    restitution_amount: Mapped[Decimal | None] = mapped_column(Dollars)
+    financial_obligations_paid: Mapped[bool | None] = mapped_column(Boolean)
+    representative: Mapped[str | None] = mapped_column(String(max_length("representative")))
+    #: Contact details: personal data, for staff and the petition's organization only.
+    contact_email: Mapped[str | None] = mapped_column(String(max_length("contact_email")))
+    contact_phone: Mapped[str | None] = mapped_column(String(max_length("contact_phone")))
+    contact_address: Mapped[str | None] = mapped_column(Text)
+    #: The advocate asked the office to waive an eligibility rule it breaks.
+    waiver_requested: Mapped[bool | None] = mapped_column(Boolean)
+    waiver_justification: Mapped[str | None] = mapped_column(Text)
+    #: A supervisor's approval of the waiver (``approve_waiver``); a grant needs it when the
+    #: case breaks an eligibility rule.
+    waiver_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    waiver_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    waiver_approval_reason: Mapped[str | None] = mapped_column(Text)
+    #: Who the petitioner is across petitions (tracker.petitions.petitioners.petitioner_key):
+    #: the register number, or without one the name and date of birth. Kept by every write.
+    petitioner_key: Mapped[str] = mapped_column(String(240), default=_petitioner_key_default)
 
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
     advocate_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
@@ -87,6 +186,7 @@ class Petition(db.Model):
     advocate: Mapped[User] = relationship(foreign_keys=[advocate_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    waiver_approved_by: Mapped[User | None] = relationship(foreign_keys=[waiver_approved_by_id])
     notes: Mapped[list["Note"]] = relationship(
         back_populates="petition", order_by="Note.id", passive_deletes="all"
     )

@@ -8,28 +8,31 @@ None of them commits: the request or CLI command does, once.
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tracker import permissions
+from tracker import eligibility, permissions
 from tracker.audit import services as audit
 from tracker.audit.services import json_value
-from tracker.auth.models import Organization, User
+from tracker.auth.models import User
 from tracker.database import utcnow
 from tracker.errors import (
     BulkRefused,
     CasesChanged,
     Conflict,
+    Ineligible,
     NotFound,
+    OpenPetitionExists,
     PermissionDenied,
     StaleVersion,
     ValidationFailed,
 )
 from tracker.extensions import db
-from tracker.petitions import importing, merging, queries
+from tracker.petitions import importing, merging, petitioners, queries
 from tracker.petitions.models import EDITABLE_FIELDS, CaseNumberCounter, Note, Petition
 from tracker.petitions.validation import normalize, petition_errors
 from tracker.workflow import (
+    CASE_ACTIONS_BY_NAME,
     ReasonRequired,
     Stage,
     WrongStage,
@@ -133,8 +136,82 @@ def submit_petition(advocate: User, values: dict) -> Petition:
     permissions.require(permissions.can_submit_petition, advocate)
     values = normalize({name: values.get(name) for name in EDITABLE_FIELDS})
     _check_fields(values)
+    [problems] = _submission_problems(advocate, [values])
+    if problems:
+        raise problems[0].error
     [petition_id] = _create_petitions(advocate, [values], [{}])[1]
     return db.session.get(Petition, petition_id)
+
+
+class _Problem:
+    """Why one submitted petition is refused: a row error for an import, and the error a
+    single submission raises (so both say the same words under the same field)."""
+
+    def __init__(self, field: str, message: str, error: ValidationFailed):
+        self.field, self.message, self.error = field, message, error
+
+
+def _queue_submissions() -> None:
+    """Submissions take turns from here to commit, so two of them (any organization, single
+    or imported) can never both pass the open-petition check for the same petitioner.
+    PostgreSQL: a transaction-scoped advisory lock; SQLite's BEGIN IMMEDIATE already does."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(SUBMISSION_LOCK)))
+
+
+#: The advisory lock key of submissions (any number no other lock of the app uses).
+SUBMISSION_LOCK = 1_101_100
+
+
+def _denials_by_petitioner(keys: set[str]) -> dict[tuple[str, str], list]:
+    """{(petitioner key, kind): [dates of denial]} for these petitioners (one query)."""
+    if not keys:
+        return {}
+    denials: dict[tuple[str, str], list] = {}
+    for key, kind, decided_at in db.session.execute(
+        select(Petition.petitioner_key, Petition.kind, Petition.decided_at).where(
+            Petition.petitioner_key.in_(keys), Petition.stage == Stage.DENIED.value
+        )
+    ):
+        denials.setdefault((key, kind), []).append(decided_at.date())
+    return denials
+
+
+def _eligibility_problems(values: dict, denials) -> list[_Problem]:
+    """The eligibility rules a submission breaks, unless it asks for a waiver."""
+    if values.get("waiver_requested") and values.get("waiver_justification"):
+        return []
+    facts = eligibility.Facts(values, denials=tuple(denials))
+    broken = eligibility.broken(eligibility.evaluate(facts))
+    if not broken:
+        return []
+    errors: dict[str, str] = {}
+    for result in broken:
+        errors.setdefault(result.field, f"{result.message} (rule {result.rule})")
+    error = Ineligible(errors, [result.as_json() for result in broken])
+    return [_Problem(field, message, error) for field, message in errors.items()]
+
+
+def _submission_problems(advocate: User, values_list: list[dict]) -> list[list[_Problem]]:
+    """For each submitted petition (valid fields), why it is refused: a second open petition
+    of the same petitioner (whatever the organization: see ``petitioners``), then the
+    eligibility rules. The one check of a submission, single or imported; two queries."""
+    _queue_submissions()
+    keys = [petitioners.petitioner_key(values) for values in values_list]
+    open_cases = petitioners.open_petitions_of(keys)
+    denials = _denials_by_petitioner(set(keys))
+    problems = []
+    for key, values in zip(keys, values_list, strict=True):
+        if key in open_cases:
+            duplicate = open_cases[key]
+            field = petitioners.duplicate_field(values)
+            message = petitioners.duplicate_message(duplicate, advocate)
+            shown = duplicate.case_number if duplicate.case_number in message else None
+            error = OpenPetitionExists({field: message}, shown)
+            problems.append([_Problem(field, message, error)])
+            continue
+        problems.append(_eligibility_problems(values, denials.get((key, values["kind"]), [])))
+    return problems
 
 
 def update_petition(
@@ -155,6 +232,17 @@ def update_petition(
     }
     if not changes:
         return {}
+    new_key = petitioners.petitioner_key(merged)
+    if new_key != petition.petitioner_key:
+        duplicate = petitioners.open_petitions_of([new_key], excluding_id=petition.id)
+        if new_key in duplicate and petition.stage in petitioners.OPEN_STAGES:
+            message = petitioners.duplicate_message(duplicate[new_key], editor)
+            shown = duplicate[new_key].case_number
+            raise OpenPetitionExists(
+                {petitioners.duplicate_field(merged): message},
+                shown if shown in message else None,
+            )
+        petition.petitioner_key = new_key
     for name in changes:
         setattr(petition, name, submitted[name])
     _bump(petition)
@@ -210,6 +298,8 @@ def apply_transition(
     (422), StaleVersion (409 on the web, 412 in the API) when the case changed since
     ``expected_version``, WrongStage (409, naming the current stage) from the wrong stage.
     """
+    if action in CASE_ACTIONS_BY_NAME:
+        return approve_waiver(petition, actor, reason, expected_version)
     transition, reason = _checked_transition(actor, action, reason)
     expected_versions = {petition.case_number: expected_version}
     rows, offenders = _lock_and_check(actor, transition, expected_versions)
@@ -217,6 +307,91 @@ def apply_transition(
         raise _refusal_of_one(offenders[0], expected_version)
     _decide(actor, transition, reason, rows)
     db.session.refresh(petition)  # the row as the UPDATE left it
+    return petition
+
+
+def eligibility_of(petitions: list[Petition]) -> dict[int, list]:
+    """{petition id: each eligibility rule's result} for filed petitions, in three queries
+    whatever their number. A rule is about filing, so each is judged on the day the petition
+    was filed, against the denials of the petitioner's petitions of the same kind before it
+    and the petitioner's other open petitions."""
+    if not petitions:
+        return {}
+    keys = {petition.petitioner_key for petition in petitions}
+    others = db.session.execute(
+        select(Petition.id, Petition.petitioner_key, Petition.kind, Petition.stage,
+               Petition.case_number, Petition.decided_at)
+        .where(Petition.petitioner_key.in_(keys))
+        .where(Petition.stage.in_([*petitioners.OPEN_STAGES, Stage.DENIED.value]))
+        .order_by(Petition.id)
+    ).all()  # fmt: skip
+    results = {}
+    for petition in petitions:
+        filed = petition.created_at
+        mine = [o for o in others if o.petitioner_key == petition.petitioner_key
+                and o.id != petition.id]  # fmt: skip
+        denials = tuple(
+            o.decided_at.date() for o in mine
+            if o.stage == Stage.DENIED.value and o.kind == petition.kind and o.decided_at < filed
+        )  # fmt: skip
+        other_open = next((o.case_number for o in mine if o.stage in petitioners.OPEN_STAGES), None)
+        values = {name: getattr(petition, name) for name in EDITABLE_FIELDS}
+        facts = eligibility.Facts(values, denials, other_open, today=filed.date())
+        results[petition.id] = eligibility.evaluate(facts)
+    return results
+
+
+def _ineligible_offenders(transition, rows: dict) -> list[dict]:
+    """Cases a grant must refuse (409): they break an eligibility rule and no supervisor has
+    approved a waiver. Checked on every grant, single or bulk, in the one transition path."""
+    if transition.name not in eligibility.ACTIONS_NEEDING_ELIGIBILITY or not rows:
+        return []
+    petitions = list(db.session.scalars(
+        select(Petition).where(Petition.id.in_([row.id for row in rows.values()]),
+                               Petition.waiver_approved_at.is_(None))
+    ))  # fmt: skip
+    results = eligibility_of(petitions)
+    offenders = []
+    for petition in petitions:
+        broken = eligibility.broken(results[petition.id])
+        if broken:
+            rules = ", ".join(result.rule for result in broken)
+            message = (f"Case {petition.case_number} breaks an eligibility rule ({rules}): "
+                       "a supervisor must approve a waiver before it is granted.")  # fmt: skip
+            offenders.append({
+                "case_number": petition.case_number, "problem": "ineligible",
+                "stage": petition.stage, "version": petition.version,
+                "refusal": Conflict(message), "message": message,
+            })  # fmt: skip
+    return offenders
+
+
+def approve_waiver(
+    petition: Petition, actor: User, reason: str | None, expected_version: int | None = None
+) -> Petition:
+    """A supervisor sets aside the eligibility rules the case breaks (``approve_waiver`` in
+    the workflow's CASE_ACTIONS), so that it may be granted; the stage does not change.
+    TransitionForbidden (403) for another role, ReasonRequired (422), StaleVersion, WrongStage
+    (409) on a decided case, Conflict (409) when a waiver is already approved."""
+    action = CASE_ACTIONS_BY_NAME["approve_waiver"]
+    check_role(action, actor.role_enum)
+    reason = (reason or "").strip() or None
+    if not reason:
+        raise ReasonRequired("The action 'approve_waiver' requires a written reason.")
+    lock_petition(petition)
+    _check_version(petition, expected_version)
+    check_move(action, actor.role_enum, Stage(petition.stage))
+    if petition.waiver_approved_at is not None:
+        raise Conflict(f"A waiver of case {petition.case_number} is already approved.")
+    broken = eligibility.broken(eligibility_of([petition])[petition.id])
+    petition.waiver_approved_at = utcnow()
+    petition.waiver_approved_by_id = actor.id
+    petition.waiver_approval_reason = reason
+    _bump(petition)
+    audit.record(
+        "approve_waiver", actor=actor, petition=petition, reason=reason,
+        details={"version": petition.version, "rules": [result.rule for result in broken]},
+    )  # fmt: skip
     return petition
 
 
@@ -337,28 +512,6 @@ def _submit_entry(advocate: User, petition_id: int, case_number: str, values: di
     }  # fmt: skip
 
 
-def _open_register_number_errors(organization_id: int, rows, values_list) -> list[dict]:
-    """Rows whose register number already has an undecided case in the organization."""
-    open_cases = dict(
-        db.session.execute(
-            select(Petition.register_number, Petition.case_number).where(
-                Petition.organization_id == organization_id,
-                Petition.stage.not_in([s.value for s in Stage if s.is_decided]),
-                Petition.register_number.is_not(None),
-            )
-        ).all()
-    )
-    return [
-        importing.row_error(
-            row.line, "register_number",
-            f"The register number {values['register_number']} already has an open case in "
-            f"your organization: {open_cases[values['register_number']]}.",
-        )
-        for row, values in zip(rows, values_list, strict=True)
-        if values.get("register_number") in open_cases
-    ]  # fmt: skip
-
-
 def import_petitions(advocate: User, rows: list, progress=None) -> list[str]:
     """Submit many petitions at once for the advocate's organization, all or nothing.
 
@@ -371,13 +524,14 @@ def import_petitions(advocate: User, rows: list, progress=None) -> list[str]:
     permissions.require(permissions.can_submit_petition, advocate)
     if not rows:
         raise importing.refuse([importing.row_error(2, None, "The file has no petitions.")])
-    # Imports of one organization queue here (PostgreSQL; SQLite's BEGIN IMMEDIATE already
-    # does), so two files can never both pass the open-register-number check below.
-    db.session.execute(
-        select(Organization.id).where(Organization.id == advocate.organization_id).with_for_update()
-    )
     values_list, errors = importing.check_rows(rows, progress=progress)
-    errors += _open_register_number_errors(advocate.organization_id, rows, values_list)
+    bad_lines = {error["line"] for error in errors}
+    valid = [(row, values) for row, values in zip(rows, values_list, strict=True)
+             if row.line not in bad_lines]  # fmt: skip
+    for (row, _values), problems in zip(
+        valid, _submission_problems(advocate, [values for _row, values in valid]), strict=True
+    ):
+        errors += [importing.row_error(row.line, p.field, p.message) for p in problems]
     if errors:
         raise importing.refuse(errors)
     details = [{"source": "csv_import", "line": row.line} for row in rows]
@@ -395,7 +549,8 @@ def _create_petitions(advocate: User, values_list: list[dict], details: list[dic
         [
             {"case_number": case_number, "stage": stage, "version": 1,
              "organization_id": advocate.organization_id, "advocate_id": advocate.id,
-             "created_at": now, "updated_at": now, **values}
+             "created_at": now, "updated_at": now,
+             "petitioner_key": petitioners.petitioner_key(values), **values}
             for case_number, values in zip(case_numbers, values_list, strict=True)
         ],
     ).all()  # fmt: skip
@@ -462,6 +617,8 @@ def _checked_transition(actor: User, action: str, reason: str | None):
     transition = get_transition(action)
     if not transition.sources:
         raise PermissionDenied(f"'{action}' creates a petition; it cannot be applied to one.")
+    if transition.target is None:
+        raise ValidationFailed({"action": f"'{action}' is taken on one case at a time."})
     check_role(transition, actor.role_enum)
     permissions.require(permissions.can_work_queue, actor)
     reason = (reason or "").strip() or None
@@ -479,6 +636,8 @@ def _lock_and_check(actor: User, transition, expected_versions: dict):
         if (offender := _decision_offender(actor, transition, case_number,
                                            rows.get(case_number), seen_version))
     ]  # fmt: skip
+    if not offenders:
+        offenders = _ineligible_offenders(transition, rows)
     return rows, offenders
 
 

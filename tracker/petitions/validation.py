@@ -5,32 +5,69 @@ in ``tracker.petitions.fields``; the rules between fields (dates in order, a reg
 number for a commutation) are the short functions below.
 """
 
+import re
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 from tracker.petitions.fields import (
-    DATE_FIELDS,
+    AMOUNT_MESSAGE,
+    BOOLEAN_MESSAGE,
     DATE_FORMAT,
     EDITABLE_FIELDS,
     FIELDS,
+    FIELDS_BY_NAME,
+    LIST_ITEM_SEPARATOR_MESSAGE,
+    LIST_SEPARATOR,
+    MAX_AMOUNT_DIGITS,
     NUL_CHARACTER,
     PetitionField,
     too_long,
+    too_many,
 )
 from tracker.petitions.fields import REGISTER_NUMBER as REGISTER_NUMBER  # re-exported
 
 
 def normalize(values: dict) -> dict:
-    """Strip text and turn empty optional values into None."""
+    """Strip text and turn empty optional values into None (an empty list too; a list's
+    blank items are dropped)."""
     normalized = {}
     for name, value in values.items():
         if isinstance(value, str):
             value = value.strip()
             if value == "":
                 value = None
+        elif isinstance(value, list | tuple):
+            value = [item.strip() if isinstance(item, str) else item for item in value]
+            value = [item for item in value if item != ""] or None
         normalized[name] = value
     return normalized
+
+
+def _list_error(field: PetitionField, value) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return "A list of texts."
+    if len(value) > field.max_items:
+        return too_many(field.max_items)
+    for item in value:
+        if "\x00" in item:
+            return NUL_CHARACTER
+        if len(item) > field.max_length:
+            return too_long(field.max_length)
+        if LIST_SEPARATOR in item:
+            return LIST_ITEM_SEPARATOR_MESSAGE
+    return None
+
+
+def _amount_error(value) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, Decimal) or not value.is_finite():
+        return AMOUNT_MESSAGE
+    if value < 0 or value.as_tuple().exponent < -2:
+        return AMOUNT_MESSAGE
+    if value >= Decimal(10) ** (MAX_AMOUNT_DIGITS - 2):
+        return f"At most {MAX_AMOUNT_DIGITS - 2} digits of dollars."
+    return None
 
 
 def field_error(field: PetitionField, value) -> str | None:
@@ -40,10 +77,18 @@ def field_error(field: PetitionField, value) -> str | None:
     if isinstance(value, str) and "\x00" in value:
         # No database text can hold NUL (PostgreSQL refuses it): a field error, not a 500.
         return NUL_CHARACTER
+    if field.type == "list":
+        return _list_error(field, value)
+    if field.type == "boolean":
+        return None if isinstance(value, bool) else BOOLEAN_MESSAGE
+    if field.type == "decimal":
+        return _amount_error(value)
     if field.choices is not None:
         return None if value in field.choices else field.invalid_message
     if field.type == "date":
         return None if isinstance(value, date) else DATE_FORMAT
+    if not isinstance(value, str):
+        return "Must be a string."
     if field.max_length is not None and len(value) > field.max_length:
         return too_long(field.max_length)
     if field.pattern is not None and not field.matches(value):
@@ -104,6 +149,48 @@ def _release_rule(values: dict, dates: _Dates, today: date):
     return None
 
 
+def _date_of(values: dict, name: str) -> date | None:
+    return _date_or_none(values.get(name))
+
+
+def _custody_dates_rule(values: dict, dates: _Dates, today: date):
+    started, released = _date_of(values, "custody_start_date"), _date_of(values, "release_date")
+    supervision_end = _date_of(values, "supervision_end_date")
+    if released is not None and released > today:
+        return "release_date", "The release from confinement cannot be in the future."
+    if started is not None and released is not None and released < started:
+        return "release_date", "The release cannot be before custody began."
+    if supervision_end is not None and released is not None and supervision_end < released:
+        return "supervision_end_date", "Supervision cannot end before the release."
+    return None
+
+
+def _conviction_date_rule(values: dict, dates: _Dates, today: date):
+    convicted = _date_of(values, "conviction_date")
+    if convicted is None:
+        return None
+    if convicted > today:
+        return "conviction_date", "The date of conviction cannot be in the future."
+    if dates.sentenced is not None and convicted > dates.sentenced:
+        return "conviction_date", "The conviction cannot be after the sentence."
+    return None
+
+
+def _relief_rule(values: dict, dates: _Dates, today: date):
+    relief, kind = values.get("relief_sought"), values.get("kind")
+    if relief is None or kind not in ("pardon", "commutation"):
+        return None
+    if (relief == "full_pardon") != (kind == "pardon"):
+        return "relief_sought", "A full pardon is the relief of a pardon, and only of a pardon."
+    return None
+
+
+def _waiver_rule(values: dict, dates: _Dates, today: date):
+    if values.get("waiver_requested") is True and not values.get("waiver_justification"):
+        return "waiver_justification", "Say why the office should waive the rule."
+    return None
+
+
 #: The rules between fields; each gives (field, message) or None, and speaks only of a field
 #: whose own value is valid (a field's own error comes first).
 CROSS_FIELD_RULES: tuple[Rule, ...] = (
@@ -111,6 +198,10 @@ CROSS_FIELD_RULES: tuple[Rule, ...] = (
     _birth_rule,
     _sentence_rule,
     _release_rule,
+    _custody_dates_rule,
+    _conviction_date_rule,
+    _relief_rule,
+    _waiver_rule,
 )
 
 
@@ -142,7 +233,50 @@ def parse_date(text) -> date | None:
 
 
 _EDITABLE = frozenset(EDITABLE_FIELDS)
-_DATES = frozenset(DATE_FIELDS)
+_TRUE, _FALSE = frozenset({"true", "yes", "1"}), frozenset({"false", "no", "0"})
+_AMOUNT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+
+
+def parse_boolean(text: str) -> bool:
+    """true/false (also yes/no, 1/0, any case), as a CSV cell or a form's choice says it."""
+    lowered = text.strip().lower()
+    if lowered in _TRUE | _FALSE:
+        return lowered in _TRUE
+    raise ValueError(BOOLEAN_MESSAGE)
+
+
+def parse_amount(value) -> Decimal:
+    """Dollars as text (1500, 1500.5, 1500.00) or a JSON number, as an exact Decimal."""
+    if isinstance(value, bool):
+        raise ValueError(AMOUNT_MESSAGE)
+    if isinstance(value, int | float):
+        value = repr(value) if isinstance(value, float) else str(value)
+    if not isinstance(value, str) or not _AMOUNT.fullmatch(value.strip()):
+        raise ValueError(AMOUNT_MESSAGE)
+    try:
+        return Decimal(value.strip())
+    except InvalidOperation:
+        raise ValueError(AMOUNT_MESSAGE) from None
+
+
+def parse_text_value(field: PetitionField, text: str, list_separator: str = LIST_SEPARATOR):
+    """One field's typed value from its text (a CSV cell, a form's input); None when empty.
+    ValueError carries the field's message."""
+    text = text.strip()
+    if not text:
+        return None
+    if field.type == "date":
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(DATE_FORMAT) from None
+    if field.type == "list":
+        return [item.strip() for item in text.split(list_separator) if item.strip()] or None
+    if field.type == "boolean":
+        return parse_boolean(text)
+    if field.type == "decimal":
+        return parse_amount(text)
+    return text
 
 
 def parse_petition_fields(raw: dict) -> tuple[dict, dict[str, str]]:
@@ -156,16 +290,11 @@ def parse_petition_fields(raw: dict) -> tuple[dict, dict[str, str]]:
         if name not in _EDITABLE:
             errors[name] = "Unknown field."
             continue
-        if isinstance(value, str):
-            value = value.strip() or None
-        if name in _DATES:
-            try:
-                value = parse_date(value)
-            except ValueError:
-                errors[name] = DATE_FORMAT
-                continue
-        elif value is not None and not isinstance(value, str):
+        if value is not None and not isinstance(value, str):
             errors[name] = "Must be a string."
             continue
-        values[name] = value
+        try:
+            values[name] = parse_text_value(FIELDS_BY_NAME[name], value or "")
+        except ValueError as error:
+            errors[name] = str(error)
     return values, errors

@@ -14,11 +14,12 @@ from tracker.body_limit import body_limit, document_body_limit
 from tracker.documents import services as document_services
 from tracker.documents.forms import document_form, file_description
 from tracker.documents.views import save_new_petition_document
-from tracker.errors import EditRefused, PermissionDenied, StaleVersion, ValidationFailed
+from tracker.errors import Conflict, EditRefused, PermissionDenied, StaleVersion, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
 from tracker.petitions import filters as queue_filters
-from tracker.petitions import merging, queries, services
+from tracker.petitions import merging, petitioners, queries, services
+from tracker.petitions.fields import FIELDS_BY_SECTION, SECTIONS
 from tracker.petitions.forms import (
     AssignForm,
     NewPetitionForm,
@@ -34,8 +35,19 @@ from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     ReasonRequired,
     WrongStage,
+    allowed_case_actions,
     allowed_transitions,
+    get_transition,
 )
+
+
+def _offered_actions(petition):
+    """The actions the case page offers: the transitions, and approve_waiver while a
+    requested waiver awaits a supervisor."""
+    actions = allowed_transitions(petition.stage_enum, current_user.role_enum)
+    if petition.waiver_requested and petition.waiver_approved_at is None:
+        actions += allowed_case_actions(petition.stage_enum, current_user.role_enum)
+    return actions
 
 blueprint = Blueprint("petitions", __name__)
 #: Beyond this, OFFSET would overflow some databases; no queue has that many pages.
@@ -118,8 +130,9 @@ def new():
             petition = services.submit_petition(current_user, form.petition_values())
             if form.document.data:
                 save_new_petition_document(petition, current_user, form)
-        except ValidationFailed as error:
+        except ValidationFailed as error:  # 409 for a second open petition of the petitioner
             apply_errors(form, error)
+            status = error.status
         except (document_services.DocumentTooLarge, document_services.UnsupportedDocument) as error:
             form.document.errors = [*form.document.errors, error.message]
             status = error.status
@@ -136,7 +149,7 @@ def new():
 def _case_page_forms(petition):
     """The action forms the current user may use on this case, keyed by name."""
     forms = {}
-    transitions = allowed_transitions(petition.stage_enum, current_user.role_enum)
+    transitions = _offered_actions(petition)
     if transitions:
         form = TransitionForm(data={"version": petition.version}, prefix="transition")
         form.action.choices = options((t.name, t.label) for t in transitions)
@@ -168,6 +181,11 @@ def _render_case(petition, status=200, **overrides):
         forms=forms,
         transitions=TRANSITIONS_BY_NAME,
         timeline=queries.timeline(petition, current_user),
+        sections=[(title, [f for f in FIELDS_BY_SECTION[key] if f.name in EDITABLE_FIELDS[11:]])
+                  for key, (title, _help) in SECTIONS.items()],
+        related=petitioners.related_petitions(petition, current_user),
+        eligibility=(services.eligibility_of([petition])[petition.id]
+                     if permissions.can_view_eligibility(current_user) else None),
         notes=[n for n in petition.notes
                if permissions.can_view_internal_history(current_user) or n.visibility == "shared"],
         documents=document_services.visible_documents(petition, current_user),
@@ -301,7 +319,7 @@ def _posted_form(form_class, prefix):
     return form, True
 
 
-def _render_refused_transition(petition, form, error: ReasonRequired | WrongStage):
+def _render_refused_transition(petition, form, error: ReasonRequired | WrongStage | Conflict):
     """The case page again, the typed reason kept and the refusal under its field: 422 for a
     missing reason, 409 when the case is no longer in a stage the action starts from (the
     page then shows the case as it is now, and the form offers what it allows now)."""
@@ -310,10 +328,7 @@ def _render_refused_transition(petition, form, error: ReasonRequired | WrongStag
         form.reason.errors = [*form.reason.errors, error.message]
     else:
         form.action.errors = [*form.action.errors, error.message]
-        form.action.choices = options(
-            (t.name, t.label)
-            for t in allowed_transitions(petition.stage_enum, current_user.role_enum)
-        )
+        form.action.choices = options((t.name, t.label) for t in _offered_actions(petition))
         form.version.data = petition.version
         form.version.raw_data = [str(petition.version)]
     return _render_case(petition, error.status, transition=form)
@@ -326,9 +341,7 @@ def transition(case_number):
     """Take a workflow action (start_review, return_for_information, grant, deny, reopen)."""
     petition = services.get_visible_petition(current_user, case_number)
     form, valid = _posted_form(TransitionForm, "transition")
-    form.action.choices = options(
-        (t.name, t.label) for t in allowed_transitions(petition.stage_enum, current_user.role_enum)
-    )
+    form.action.choices = options((t.name, t.label) for t in _offered_actions(petition))
     if not valid:
         return _render_case(petition, 422, transition=form)
     try:
@@ -337,9 +350,9 @@ def transition(case_number):
         )
     except StaleVersion as error:
         return _render_conflict(petition, error, form, "petitions/_transition_fields.html")
-    except (ReasonRequired, WrongStage) as error:
+    except (ReasonRequired, WrongStage, Conflict) as error:  # Conflict: a grant awaiting a waiver
         return _render_refused_transition(petition, form, error)
-    label = TRANSITIONS_BY_NAME[form.action.data].label
+    label = get_transition(form.action.data).label
     flash(f"{label}: case {petition.case_number} is now {petition.stage_enum.label.lower()}.",
           "success")  # fmt: skip
     return redirect(url_for("petitions.show", case_number=petition.case_number))
