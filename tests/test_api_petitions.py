@@ -30,6 +30,14 @@ PETITION_KEYS = {
     "version",
     "created_at",
     "updated_at",
+    # issue 12: the clocks and the information loop
+    "received_at",
+    "stage_entered_at",
+    "days_pending",
+    "days_in_stage",
+    "information_request",
+    "information_provided",
+    "referral_overdue",
 }
 
 pytest_plugins = ["tests.api_fixtures"]

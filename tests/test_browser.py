@@ -46,6 +46,8 @@ PETITIONER = "Jordan Q. Example"
 REGISTER_NUMBER = "12345-678"
 GRANT_REASON = "Sentence far exceeds what the law now provides; exemplary record in custody."
 SHARED_NOTE = "Please tell Mr. Example the warrant of commutation is being prepared."
+INFORMATION_ASKED = "Please send the latest BOP progress report."
+INFORMATION_ANSWER = "The progress report of March is attached to our letter."
 CASE_NUMBER = re.compile(r"CP-\d{4}-\d{6}")
 
 
@@ -319,6 +321,47 @@ def walk_the_journey(journey: Journey) -> None:
     expect(page.get_by_role("heading", level=1)).to_contain_text("Under review")
     journey.screenshot("reviewer-starts-review")
 
+    # --- issue 12: the information loop. The reviewer asks, the advocate answers (with a
+    # correction), the reviewer sees "information provided" in the queue -------------------
+    actions.get_by_label("Action", exact=True).select_option(label="Return for information")
+    actions.get_by_label("Reason", exact=True).fill(INFORMATION_ASKED)
+    actions.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Information requested")
+    expect(page.get_by_role("region", name="Information requested")).to_contain_text(
+        INFORMATION_ASKED
+    )
+    journey.screenshot("reviewer-requests-information")
+    journey.log_out()
+
+    journey.log_in(*ADVOCATE)
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=case_number))
+    expect(row).to_contain_text("Information requested")
+    row.get_by_role("link", name=case_number).click()
+    request = page.get_by_role("region", name="Information requested")
+    expect(request).to_contain_text(INFORMATION_ASKED)
+    request.get_by_role("link", name="Answer the request").click()
+    page.get_by_label("Your answer", exact=True).fill(INFORMATION_ANSWER)
+    page.get_by_label("Sentencing court (federal district)", exact=True).fill(
+        "District of Maryland (Baltimore)"
+    )
+    journey.screenshot("advocate-answers-information-request")
+    page.get_by_role("button", name="Send the answer").click()
+    expect(page.get_by_role("alert")).to_contain_text("back under review")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Under review")
+    expect(page.get_by_role("region", name="Petition")).to_contain_text("(Baltimore)")
+    journey.log_out()
+
+    journey.log_in(*REVIEWER)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My cases").click()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=case_number))
+    expect(row).to_contain_text("Information provided")
+    journey.screenshot("reviewer-sees-information-provided")
+    row.get_by_role("link", name=case_number).click()
+    expect(page.get_by_role("region", name="Information provided")).to_contain_text(
+        INFORMATION_ANSWER
+    )
+    actions = page.get_by_role("region", name="Actions")
+
     actions.get_by_label("Action", exact=True).select_option(label="Grant")
     actions.get_by_label("Reason", exact=True).fill(GRANT_REASON)
     actions.get_by_role("button", name="Apply").click()
@@ -363,6 +406,8 @@ def walk_the_journey(journey: Journey) -> None:
             re.compile(rf"Submit.*{re.escape(ADVOCATE[1])}", re.S),
             re.compile(rf"Take\s*→\s*{re.escape(REVIEWER[1])}", re.S),
             re.compile(r"Start review.*Received.*Under review", re.S),
+            re.compile(rf"Return for information.*{re.escape(INFORMATION_ASKED)}", re.S),
+            re.compile(rf"Provide information.*{re.escape(INFORMATION_ANSWER)}", re.S),
             re.compile(rf"Grant.*Under review.*Granted.*{re.escape(GRANT_REASON)}", re.S),
             re.compile(rf"Note shared.*{re.escape(SHARED_NOTE)}", re.S),
         ]
@@ -376,7 +421,8 @@ def walk_the_journey(journey: Journey) -> None:
     audit_filters.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(rf"/audit/\?.*case_number={case_number}"))
     entries = page.get_by_role("row").filter(has=page.get_by_role("link", name=case_number))
-    expect(entries).to_have_count(5)  # submit, take, start_review, grant, note_shared
+    # submit, take, start_review, return_for_information, provide_information, grant, note_shared
+    expect(entries).to_have_count(7)
     grant = entries.filter(has=page.locator("code", has_text=re.compile(r"^grant$")))
     expect(grant).to_have_count(1)
     expect(grant).to_contain_text(REVIEWER[0])

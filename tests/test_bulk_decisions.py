@@ -131,7 +131,9 @@ def test_cases_changed_since_confirmed_refuse_them_all(cases, make_user):
     petitions = cases(3)
     selection = versions_of(petitions)
     petition_services.apply_transition(petitions[1], reviewer, "return_for_information", "Why?")
-    petition_services.apply_transition(petitions[1], reviewer, "start_review")
+    petition_services.apply_transition(
+        petitions[1], petitions[1].advocate, "provide_information", response="Here it is."
+    )
     db.session.commit()
     before = snapshot(petitions)
 
@@ -192,7 +194,8 @@ def test_the_statement_count_does_not_grow_with_the_number_of_cases(
     db.session.commit()
 
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 6, counts
+    # A decision also reads the cases' open referrals (issue 12): one statement more.
+    assert counts[0] <= (7 if action == "grant" else 6), counts
     assert all(petition_row(p.id)["stage"] != stage.value for p in few + many)
 
 

@@ -88,6 +88,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     from tracker.audit.views import blueprint as audit_blueprint
     from tracker.auth.token_views import blueprint as tokens_blueprint
     from tracker.auth.views import blueprint as auth_blueprint
+    from tracker.deadlines.views import blueprint as deadlines_blueprint
     from tracker.petitions.bulk_views import blueprint as bulk_blueprint
     from tracker.petitions.views import blueprint as petitions_blueprint
     from tracker.web import DatabaseIdConverter
@@ -100,6 +101,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.register_blueprint(tokens_blueprint)
     app.register_blueprint(bulk_blueprint)
     app.register_blueprint(api_blueprint)
+    app.register_blueprint(deadlines_blueprint)
     csrf.exempt(api_blueprint)  # bearer tokens only: a browser never sends one on its own
 
     from tracker import cli, ratelimits, web

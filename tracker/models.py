@@ -14,6 +14,7 @@ from tracker.auth.models import (
     User,
     UserSession,
 )
+from tracker.deadlines.models import InformationRequest, Referral, Reminder
 from tracker.petitions.models import CaseNumberCounter, Note, Petition
 
 __all__ = [
@@ -22,10 +23,13 @@ __all__ = [
     "ApiToken",
     "AuditVerification",
     "CaseNumberCounter",
+    "InformationRequest",
     "LoginThrottle",
     "Note",
     "Organization",
     "Petition",
+    "Referral",
+    "Reminder",
     "RecoveryCode",
     "SecurityEventWindow",
     "User",

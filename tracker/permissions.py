@@ -144,6 +144,29 @@ def can_work_queue(user) -> bool:
     return user.is_staff
 
 
+@rule("Referrals to other agencies are for reviewers and supervisors.")
+def can_view_referrals(user) -> bool:
+    """Referrals are staff-only: the office does not disclose a pending case's stage."""
+    return user.is_staff
+
+
+@rule(
+    lambda user, petition: (
+        f"You may not change the referrals or deadlines of case {petition.case_number}."
+    )
+)
+def can_manage_referrals(user, petition) -> bool:
+    """Staff open and answer referrals and move information-request due dates."""
+    return user.is_staff and can_view_petition(user, petition)
+
+
+@rule("Only the petition's advocate answers an information request.")
+def can_answer_information_requests(user) -> bool:
+    """An advocate of an active organization answers their cases' information requests
+    (which case is theirs is checked with the case, like every transition)."""
+    return can_submit_petition(user)
+
+
 # --- people and the audit log --------------------------------------------------------------------
 
 

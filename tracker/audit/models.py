@@ -17,6 +17,15 @@ SECURITY_CATEGORY = "security"
 #: Every action an entry may name; record() refuses any other, so the log's filter lists all.
 CASE_ACTIONS = (*(t.name for t in TRANSITIONS), "edit", "take", "assign",
                 "note_internal", "note_shared")  # fmt: skip
+#: Referrals to other agencies, information-request due dates, reminders (issue 12).
+CASE_ACTIONS += (
+    "referral_opened",
+    "referral_answered",
+    "referral_extended",
+    "referral_closed",
+    "information_due_changed",
+    "reminder",
+)
 SECURITY_ACTIONS = (
     # account_locked: written before throttling replaced the lockout; kept for old entries.
     "login", "login_failed", "logout", "account_locked",
@@ -53,8 +62,8 @@ class AuditEntry(db.Model):
     petition_id: Mapped[int | None] = mapped_column(ForeignKey("petition.id"))
     #: The user a security event is about (created, deactivated, reset…), when not the actor.
     subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-    from_stage: Mapped[str | None] = mapped_column(String(20))
-    to_stage: Mapped[str | None] = mapped_column(String(20))
+    from_stage: Mapped[str | None] = mapped_column(String(30))
+    to_stage: Mapped[str | None] = mapped_column(String(30))
     reason: Mapped[str | None] = mapped_column(Text)
     #: Field-level changes, {"field": [old, new]}; dates as ISO strings.
     changes: Mapped[dict | None] = mapped_column(JSON)

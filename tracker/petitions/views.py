@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tracker import permissions, pipeline
 from tracker.auth.models import Organization, User
+from tracker.deadlines.services import ReferralsOpen
 from tracker.errors import EditRefused, PermissionDenied, StaleVersion, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
@@ -285,6 +286,10 @@ def _render_refused_transition(petition, form, error: ReasonRequired | WrongStag
     pipeline.abandon()
     if isinstance(error, ReasonRequired):
         form.reason.errors = [*form.reason.errors, error.message]
+    elif isinstance(error, ReferralsOpen):
+        form.close_referrals_reason.errors = [*form.close_referrals_reason.errors, error.message]
+    elif isinstance(error, ValidationFailed):
+        apply_errors(form, error)
     else:
         form.action.errors = [*form.action.errors, error.message]
         form.action.choices = options(
@@ -310,11 +315,16 @@ def transition(case_number):
         return _render_case(petition, 422, transition=form)
     try:
         services.apply_transition(
-            petition, current_user, form.action.data, form.reason.data, form.version.data
+            petition,
+            current_user,
+            form.action.data,
+            form.reason.data,
+            form.version.data,
+            **form.extra(),
         )
     except StaleVersion as error:
         return _render_conflict(petition, error, form, "petitions/_transition_fields.html")
-    except (ReasonRequired, WrongStage) as error:
+    except (ReasonRequired, WrongStage, ReferralsOpen, ValidationFailed) as error:
         return _render_refused_transition(petition, form, error)
     label = TRANSITIONS_BY_NAME[form.action.data].label
     flash(f"{label}: case {petition.case_number} is now {petition.stage_enum.label.lower()}.",
