@@ -152,9 +152,9 @@ def main() -> None:
             ("staff, search a case number", reviewer, QueueFilters(q="CP-2023-0543210"), 1),
             # issue 12: the clocks' sorts and the time filters
             ("staff, stage=pending (My cases: assignee=me)", reviewer,
-             QueueFilters(stage="pending", assignee="me"), 1),
+             QueueFilters(stages=("pending",), assignee="me"), 1),
             ("staff, pending, older_than_days=365", reviewer,
-             QueueFilters(stage="pending", older_than_days=365), 1),
+             QueueFilters(stages=("pending",), older_than_days=365), 1),
             ("staff, sort=days_pending", reviewer, QueueFilters(sort="days_pending"), 1),
             ("staff, sort=days_in_stage", reviewer, QueueFilters(sort="days_in_stage"), 1),
             ("staff, referral_overdue=true", reviewer, QueueFilters(referral_overdue=True), 1),
