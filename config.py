@@ -37,6 +37,23 @@ class Config:
     #: Local zone in which time stamps are shown; they are stored in UTC.
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "America/New_York")
     PETITIONS_PER_PAGE = _env_int("PETITIONS_PER_PAGE", 25)
+    #: Days an agency has to answer a referral, by agency (issue 12), and the advocate an
+    #: information request; the due date stays editable on each.
+    REFERRAL_DUE_DAYS = {
+        "fbi": _env_int("REFERRAL_DUE_DAYS_FBI", 120),
+        "us_attorney": 30,
+        "bop": 30,
+        "sentencing_judge": 30,
+        "victim_notification": 30,
+        "other": 30,
+    }
+    INFORMATION_DUE_DAYS = _env_int("INFORMATION_DUE_DAYS", 30)
+    #: ``flask reminders``: items due within this many days (or overdue), and undecided cases
+    #: pending longer than REMINDER_PENDING_DAYS.
+    REMINDER_DAYS_AHEAD = _env_int("REMINDER_DAYS_AHEAD", 7)
+    REMINDER_PENDING_DAYS = _env_int("REMINDER_PENDING_DAYS", 365)
+    #: A callable returning the current aware datetime (tests fix it); None: the wall clock.
+    CLOCK = None
     AUDIT_ENTRIES_PER_PAGE = _env_int("AUDIT_ENTRIES_PER_PAGE", 50)
     #: Read logging (tracker.readlog). Only benchmarks turn it off; production refuses to.
     READ_LOG_ENABLED = _env_bool("READ_LOG_ENABLED", True)

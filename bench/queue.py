@@ -3,7 +3,9 @@
     python -m bench.queue [--petitions 1000000] [--database-url postgresql+psycopg://…]
 
 Rows are written straight into the table (no audit entries: this measures reads), spread
-over 2 organizations, 4 stages, both kinds, 20 reviewers as assignees and 5 years. Each
+over 2 organizations, 5 stages, both kinds, 20 reviewers as assignees and 5 years, with the
+clocks (received_at, stage_entered_at) and a referral on one case in 100 (a third of them
+overdue), as the time filters need (issue 12). Each
 query is the app's own (tracker.petitions.queries.queue_query and queue_page, which
 counts up to 10,000 and fetches one page, as the page does), timed as the median of 5 runs.
 """
@@ -17,6 +19,7 @@ from sqlalchemy import insert, text
 
 from bench.common import parser, scratch_app
 from tracker.auth import services as auth_services
+from tracker.deadlines.models import Referral
 from tracker.extensions import db
 from tracker.petitions.filters import QueueFilters
 from tracker.petitions.models import Petition
@@ -30,12 +33,12 @@ NAMES = ("Maria Johnson", "James Garcia", "Keisha Williams", "Luis Nguyen", "Dar
 def fill(count: int, organizations, advocates, reviewers) -> None:
     rng = random.Random(7)
     start = datetime(2021, 1, 1, tzinfo=UTC)
-    stages = ("received", "under_review", "granted", "denied")
+    stages = ("received", "under_review", "granted", "denied", "information_requested")
     written = 0
     while written < count:
         rows = []
         for number in range(written, min(count, written + BATCH)):
-            stage = stages[number % 4]
+            stage = stages[number % 4] if number % 20 else "information_requested"
             decided = stage in ("granted", "denied")
             org = number % 2
             rows.append({
@@ -53,11 +56,29 @@ def fill(count: int, organizations, advocates, reviewers) -> None:
                 "version": 1,
                 "created_at": start + timedelta(minutes=number * 2),
                 "updated_at": start + timedelta(minutes=number * 2),
+                "received_at": start + timedelta(minutes=number * 2),
+                "stage_entered_at": start + timedelta(minutes=number * 2, days=number % 90),
                 "decided_at": start if decided else None,
                 "decided_by_id": reviewers[0].id if decided else None,
                 "decision_reason": "r" if decided else None,
             })  # fmt: skip
-        db.session.execute(insert(Petition), rows)
+        ids = db.session.scalars(
+            insert(Petition).returning(Petition.id, sort_by_parameter_order=True), rows
+        ).all()
+        referrals = [
+            {
+                "petition_id": petition_id,
+                "agency": "fbi",
+                "sent_on": date(2025, 1, 1),
+                "due_on": date(2025, 5, 1) if petition_id % 300 == 0 else date(2099, 1, 1),
+                "created_by_id": reviewers[0].id,
+                "created_at": start,
+            }
+            for petition_id in ids
+            if petition_id % 100 == 0
+        ]
+        if referrals:
+            db.session.execute(insert(Referral), referrals)
         db.session.commit()
         written += len(rows)
         print(f"  {written:,} petitions", flush=True)
@@ -72,7 +93,18 @@ def timed_query(app, user, filters: QueueFilters, page: int) -> float:
         with app.test_request_context():
             start = time.perf_counter()
             result = queue_page(queue_query(user, filters), page=page, per_page=25)
-            items = [(p.case_number, p.organization.name, p.assignee) for p in result.items]
+            items = [
+                (
+                    p.case_number,
+                    p.organization.name,
+                    p.assignee,
+                    p.days_pending,
+                    p.days_in_stage,
+                    p.information_provided,
+                    p.referral_overdue,
+                )
+                for p in result.items
+            ]
             durations.append(time.perf_counter() - start)
             assert result.total is not None and items is not None
             db.session.rollback()
@@ -118,11 +150,21 @@ def main() -> None:
             ("staff, search a name part", reviewer, QueueFilters(q="keisha will"), 1),
             ("staff, search a register number", reviewer, QueueFilters(q="04321-321"), 1),
             ("staff, search a case number", reviewer, QueueFilters(q="CP-2023-0543210"), 1),
+            # issue 12: the clocks' sorts and the time filters
+            ("staff, stage=pending (My cases: assignee=me)", reviewer,
+             QueueFilters(stages=("pending",), assignee="me"), 1),
+            ("staff, pending, older_than_days=365", reviewer,
+             QueueFilters(stages=("pending",), older_than_days=365), 1),
+            ("staff, sort=days_pending", reviewer, QueueFilters(sort="days_pending"), 1),
+            ("staff, sort=days_in_stage", reviewer, QueueFilters(sort="days_in_stage"), 1),
+            ("staff, referral_overdue=true", reviewer, QueueFilters(referral_overdue=True), 1),
             ("advocate, own organization", advocate, QueueFilters(), 1),
             ("advocate, stage=granted", advocate, QueueFilters(stages=("granted",)), 1),
         ]  # fmt: skip
-        print(f"\nqueue page (25 rows + count up to 10,000) over "
-              f"{arguments.petitions:,} petitions, {db.engine.dialect.name}, median of 5:")
+        print(
+            f"\nqueue page (25 rows + count up to 10,000) over "
+            f"{arguments.petitions:,} petitions, {db.engine.dialect.name}, median of 5:"
+        )
         for label, user, filters, page in cases:
             print(f"  {label:<45} {timed_query(app, user, filters, page):8.1f} ms", flush=True)
 

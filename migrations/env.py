@@ -43,6 +43,12 @@ def run_migrations_online():
 
     connectable = target_db.engine
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table (copy, DROP, rename) while other tables point at
+            # it; SQLite's documented procedure is foreign keys off, outside any transaction
+            # (on the raw connection: ours would BEGIN first), and a check before commit.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -53,6 +59,14 @@ def run_migrations_online():
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"The migration broke foreign keys: {broken[:5]}")
+        if sqlite:
+            # Never hand this connection back to the pool with foreign keys off: a fresh
+            # one gets them from tracker.database's connect hook.
+            connection.invalidate()
 
 
 if context.is_offline_mode():

@@ -248,6 +248,7 @@ def petition_values(**overrides) -> dict:
 PATH_TO_STAGE = {
     Stage.RECEIVED: [],
     Stage.UNDER_REVIEW: ["start_review"],
+    Stage.INFORMATION_REQUESTED: ["start_review", "return_for_information"],
     Stage.GRANTED: ["start_review", "grant"],
     Stage.DENIED: ["start_review", "deny"],
 }

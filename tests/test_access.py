@@ -154,6 +154,7 @@ def test_anonymous_users_are_sent_to_the_login_page(
         "case_number": petition.case_number, "user_id": make_user("reviewer").id,
         "organization_id": petition.organization_id, "change": "deactivate",
         "file_format": "csv", "token_id": 1, "document_id": 1, "notification_id": 1,
+        "referral_id": 1,
     }  # fmt: skip
     url = build_url(app, endpoint, method, arguments, values)
     data = {"csrf_token": csrf_token(client, "/login")} if method == "POST" else None

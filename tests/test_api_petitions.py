@@ -34,6 +34,14 @@ PETITION_KEYS = {
     # issue 11: the federal forms' facts and the waiver's approval
     *EDITABLE_FIELDS[11:],
     "waiver_approved",
+    # issue 12: the clocks and the information loop
+    "received_at",
+    "stage_entered_at",
+    "days_pending",
+    "days_in_stage",
+    "information_request",
+    "information_provided",
+    "referral_overdue",
 }
 
 pytest_plugins = ["tests.api_fixtures"]

@@ -46,6 +46,7 @@ from tracker import create_app
 from tracker.audit.models import AuditEntry
 from tracker.auth import services as auth_services
 from tracker.auth import tokens
+from tracker.deadlines import services as deadline_services
 from tracker.extensions import db
 from tracker.notifications.models import Notification
 from tracker.petitions import services as petition_services
@@ -149,6 +150,17 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("api.list_documents", "GET"):              ("401",   "ok",      "404",     "ok",    "ok"),
     ("api.document_content", "GET"):            ("401",   "ok",      "404",     "ok",    "ok"),
     ("api.list_notifications", "GET"):          ("401",   "ok",      "ok",      "ok",    "ok"),
+    # referrals are staff-only (issue 12)
+    ("api.list_referrals", "GET"):              ("401",   "403",     "404",     "ok",    "ok"),
+    ("api.create_referral", "POST"):            ("401",   "403",     "404",     "ok",    "ok"),
+    ("api.update_referral", "PATCH"):           ("401",   "403",     "403",     "ok",    "ok"),
+    # --- time on a case (issue 12): referrals, information requests, due and overdue --------------
+    ("deadlines.open_referral", "POST"):        ("login", "403",     "404",     "ok",    "ok"),
+    ("deadlines.change_referral", "POST"):      ("login", "403",     "403",     "ok",    "ok"),
+    ("deadlines.change_information_due", "POST"): ("login", "403",   "404",     "ok",    "ok"),
+    ("deadlines.provide_information", "GET"):   ("login", "ok",      "404",     "403",   "403"),
+    ("deadlines.provide_information", "POST"):  ("login", "ok",      "404",     "403",   "403"),
+    ("deadlines.due", "GET"):                   ("login", "ok",      "ok",      "ok",    "ok"),
 }
 # fmt: on
 
@@ -302,6 +314,7 @@ for _route, _path in {
     ("notifications.mark_all_read", "POST"): "/notifications/read",
     ("notifications.preferences", "GET"): "/account/notifications",
     ("notifications.failed", "GET"): "/notifications/failed",
+    ("deadlines.due", "GET"): "/due",
 }.items():
     recipe(_route)(path(_path))
 
@@ -586,6 +599,62 @@ def _retry(w, persona):
 @recipe(("notifications.preferences", "POST"))
 def _preferences(w, persona):
     return Call("/account/notifications", data={"grant": "on", "assign": "on"})
+def _referral(w):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    referral = deadline_services.open_referral(petition, w.users["reviewer"], {"agency": "bop"})
+    db.session.commit()
+    return petition, referral
+
+
+@recipe(("api.list_referrals", "GET"), ("api.create_referral", "POST"))
+def _api_referrals(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    listing = w.current_route == ("api.list_referrals", "GET")
+    return Call(
+        f"/api/v1/petitions/{petition.case_number}/referrals",
+        json=None if listing else {"agency": "fbi"},
+        petition=petition,
+    )
+
+
+@recipe(("api.update_referral", "PATCH"))
+def _api_update_referral(w, persona):
+    petition, referral = _referral(w)
+    return Call(f"/api/v1/referrals/{referral.id}", json={"answered": True}, petition=petition)
+
+
+@recipe(("deadlines.open_referral", "POST"))
+def _open_referral(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    return Call(
+        f"/petitions/{petition.case_number}/referrals", data={"agency": "fbi"}, petition=petition
+    )
+
+
+@recipe(("deadlines.change_referral", "POST"))
+def _change_referral(w, persona):
+    petition, referral = _referral(w)
+    return Call(f"/referrals/{referral.id}", data={"answered": "true"}, petition=petition)
+
+
+@recipe(("deadlines.change_information_due", "POST"))
+def _change_information_due(w, persona):
+    petition = w.petition(Stage.INFORMATION_REQUESTED)
+    return Call(
+        f"/petitions/{petition.case_number}/information-due",
+        data={"due_on": "2030-01-31"},
+        petition=petition,
+    )
+
+
+@recipe(("deadlines.provide_information", "GET"), ("deadlines.provide_information", "POST"))
+def _provide_information(w, persona):
+    petition = w.petition(Stage.INFORMATION_REQUESTED)
+    path = f"/petitions/{petition.case_number}/information"
+    if w.current_route[1] == "GET":
+        return Call(path, petition=petition)
+    data = edit_form(petition) | {"version": str(petition.version), "response": "Attached."}
+    return Call(path, data=data, petition=petition)
 
 
 # --- sending a request and naming its outcome --------------------------------------------------

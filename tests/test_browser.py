@@ -46,6 +46,8 @@ PETITIONER = "Jordan Q. Example"
 REGISTER_NUMBER = "12345-678"
 GRANT_REASON = "Sentence far exceeds what the law now provides; exemplary record in custody."
 SHARED_NOTE = "Please tell Mr. Example the warrant of commutation is being prepared."
+INFORMATION_ASKED = "Please send the latest BOP progress report."
+INFORMATION_ANSWER = "The progress report of March is attached to our letter."
 CASE_NUMBER = re.compile(r"CP-\d{4}-\d{6}")
 JUDGMENT_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -286,7 +288,7 @@ def walk_the_journey(journey: Journey) -> None:
     case_number = CASE_NUMBER.search(page.get_by_role("heading", level=1).inner_text()).group(0)
     expect(page).to_have_url(re.compile(rf"/petitions/{case_number}$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Received")
-    petition = page.get_by_role("region", name="Petition")
+    petition = page.get_by_role("region", name="Petition", exact=True)
     expect(petition).to_contain_text(PETITIONER)
     expect(petition).to_contain_text(REGISTER_NUMBER)
     journey.screenshot("advocate-sees-case-received")
@@ -330,7 +332,7 @@ def walk_the_journey(journey: Journey) -> None:
     actions = page.get_by_role("region", name="Actions")
     actions.get_by_role("button", name="Take this case").click()
     expect(page.get_by_role("alert")).to_contain_text(f"Case {case_number} is now yours.")
-    expect(page.get_by_role("region", name="Petition")).to_contain_text(REVIEWER[1])
+    expect(page.get_by_role("region", name="Petition", exact=True)).to_contain_text(REVIEWER[1])
     journey.screenshot("reviewer-takes-case")
 
     actions.get_by_label("Action", exact=True).select_option(label="Start review")
@@ -340,6 +342,47 @@ def walk_the_journey(journey: Journey) -> None:
     )
     expect(page.get_by_role("heading", level=1)).to_contain_text("Under review")
     journey.screenshot("reviewer-starts-review")
+
+    # --- issue 12: the information loop. The reviewer asks, the advocate answers (with a
+    # correction), the reviewer sees "information provided" in the queue -------------------
+    actions.get_by_label("Action", exact=True).select_option(label="Return for information")
+    actions.get_by_label("Reason", exact=True).fill(INFORMATION_ASKED)
+    actions.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Information requested")
+    expect(page.get_by_role("region", name="Information requested")).to_contain_text(
+        INFORMATION_ASKED
+    )
+    journey.screenshot("reviewer-requests-information")
+    journey.log_out()
+
+    journey.log_in(*ADVOCATE)
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=case_number))
+    expect(row).to_contain_text("Information requested")
+    row.get_by_role("link", name=case_number).click()
+    request = page.get_by_role("region", name="Information requested")
+    expect(request).to_contain_text(INFORMATION_ASKED)
+    request.get_by_role("link", name="Answer the request").click()
+    page.get_by_label("Your answer", exact=True).fill(INFORMATION_ANSWER)
+    page.get_by_label("Sentencing court (federal district)", exact=True).fill(
+        "District of Maryland (Baltimore)"
+    )
+    journey.screenshot("advocate-answers-information-request")
+    page.get_by_role("button", name="Send the answer").click()
+    expect(page.get_by_role("alert")).to_contain_text("back under review")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Under review")
+    expect(page.get_by_role("region", name="Petition", exact=True)).to_contain_text("(Baltimore)")
+    journey.log_out()
+
+    journey.log_in(*REVIEWER)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My cases").click()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=case_number))
+    expect(row).to_contain_text("Information provided")
+    journey.screenshot("reviewer-sees-information-provided")
+    row.get_by_role("link", name=case_number).click()
+    expect(page.get_by_role("region", name="Information provided")).to_contain_text(
+        INFORMATION_ANSWER
+    )
+    actions = page.get_by_role("region", name="Actions")
 
     actions.get_by_label("Action", exact=True).select_option(label="Grant")
     actions.get_by_label("Reason", exact=True).fill(GRANT_REASON)
@@ -361,8 +404,8 @@ def walk_the_journey(journey: Journey) -> None:
 
     # --- the advocate sees it granted, with the reason and the shared note ---------------
     journey.log_in(*ADVOCATE)
-    # The bell: the decision and the shared note, unread.
-    bell = page.get_by_role("link", name="Notifications, 2 unread")
+    # The bell: the request for information, the decision and the shared note, unread.
+    bell = page.get_by_role("link", name="Notifications, 3 unread")
     expect(bell).to_be_visible()
     bell.click()
     expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
@@ -395,6 +438,8 @@ def walk_the_journey(journey: Journey) -> None:
             re.compile(rf"Submit.*{re.escape(ADVOCATE[1])}", re.S),
             re.compile(rf"Take\s*→\s*{re.escape(REVIEWER[1])}", re.S),
             re.compile(r"Start review.*Received.*Under review", re.S),
+            re.compile(rf"Return for information.*{re.escape(INFORMATION_ASKED)}", re.S),
+            re.compile(rf"Provide information.*{re.escape(INFORMATION_ANSWER)}", re.S),
             re.compile(rf"Grant.*Under review.*Granted.*{re.escape(GRANT_REASON)}", re.S),
             re.compile(rf"Note shared.*{re.escape(SHARED_NOTE)}", re.S),
         ]
@@ -408,8 +453,9 @@ def walk_the_journey(journey: Journey) -> None:
     audit_filters.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(rf"/audit/\?.*case_number={case_number}"))
     entries = page.get_by_role("row").filter(has=page.get_by_role("link", name=case_number))
-    # submit, document_uploaded, document_downloaded, take, start_review, grant, note_shared
-    expect(entries).to_have_count(7)
+    # submit, document_uploaded, document_downloaded, take, start_review,
+    # return_for_information, provide_information, grant, note_shared
+    expect(entries).to_have_count(9)
     grant = entries.filter(has=page.locator("code", has_text=re.compile(r"^grant$")))
     expect(grant).to_have_count(1)
     expect(grant).to_contain_text(REVIEWER[0])
@@ -531,7 +577,7 @@ def merge_a_stale_edit(journey: Journey, app, case_number: str) -> None:
     expect(apply).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("alert")).to_contain_text("Saved.")
-    petition_region = page.get_by_role("region", name="Petition")
+    petition_region = page.get_by_role("region", name="Petition", exact=True)
     expect(petition_region).to_contain_text("Eastern District of Texas")
     expect(petition_region).to_contain_text("180 months' imprisonment")
     journey.screenshot("supervisor-merged-edit")

@@ -490,9 +490,12 @@ def test_an_advocate_sees_no_staff_only_history_on_any_page(
     assert "Changed since you opened it" in conflict_page  # the fields, not who changed them
     for text in (case_page, conflict_page, history.get_data(as_text=True)):
         assert_no_staff_only_history(text)
-    assert [item["action"] for item in history.get_json()["items"]] == ["submit"]
+    # Issue 12: the staff's field change is shown, as the office's (not the editor's name).
+    items = history.get_json()["items"]
+    assert [item["action"] for item in items] == ["submit", "edit"]
+    assert items[1]["actor"] == "staff" and items[1]["changes"]["offenses"][1] == "Corrected"
     assert set(queries.ADVOCATE_VISIBLE_ACTIONS).isdisjoint(
-        {"note_internal", "edit", "take", "assign"}
+        {"note_internal", "take", "assign", "referral_opened", "reminder"}
     )
 
 

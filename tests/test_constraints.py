@@ -11,7 +11,7 @@ PETITION_COLUMNS = (
     "case_number, kind, stage, petitioner_name, register_number, date_of_birth, offenses, "
     "sentencing_court, sentence, sentence_date, custody_status, organization_id, advocate_id, "
     "grounds, version, created_at, updated_at, decided_at, decided_by_id, decision_reason, "
-    "petitioner_key"
+    "petitioner_key, received_at, stage_entered_at"
 )
 
 
@@ -26,6 +26,7 @@ def good_petition_row(petition) -> dict:
         "version": 1, "created_at": "2026-01-01 00:00:00", "updated_at": "2026-01-01 00:00:00",
         "decided_at": None, "decided_by_id": None, "decision_reason": None,
         "petitioner_key": "R:12345-678",
+        "received_at": "2026-01-01 00:00:00", "stage_entered_at": "2026-01-01 00:00:00",
     }  # fmt: skip
 
 

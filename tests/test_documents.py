@@ -274,6 +274,8 @@ def test_advocates_attach_only_while_the_case_waits_on_them(api_as, make_petitio
     under_review = make_petition(stage=Stage.UNDER_REVIEW, advocate=advocate.user)
     problem = problem_of(api_upload(advocate, under_review.case_number), 403)
     assert "received" in problem["detail"]
+    asked = make_petition(stage=Stage.INFORMATION_REQUESTED, advocate=advocate.user)
+    assert api_upload(advocate, asked.case_number).status_code == 201  # answering the request
     reviewer = api_as("reviewer")
     granted = make_petition(stage=Stage.GRANTED, advocate=advocate.user)
     assert api_upload(reviewer, granted.case_number).status_code == 201  # staff: any time

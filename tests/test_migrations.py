@@ -128,3 +128,57 @@ def test_0009_carries_petitions_forward_with_their_petitioner(empty_app):
         ("CP-2026-000001", "R:12345-678", None, None, None),
         ("CP-2026-000002", "N:1970-01-02:old two", None, None, None),
     ]
+
+
+def test_0010_backfills_the_clocks_from_the_audit_history(empty_app):
+    """A case submitted on Jan 5 and taken into review on Feb 1, written under 0005, is
+    received on Jan 5 and in its stage since Feb 1 after 0010; a case with no history keeps
+    its creation time for both."""
+    from sqlalchemy import text
+
+    with empty_app.app_context():
+        upgrade(revision="0005")
+        with db.engine.begin() as connection:
+            run = connection.execute
+            run(text("INSERT INTO organization (id, name, active, created_at) "
+                     "VALUES (1, 'Org', true, '2026-01-01 00:00:00')"))
+            run(text(
+                'INSERT INTO "user" (id, email, name, role, password_hash, active, '
+                "must_change_password, created_at, organization_id, second_factor_failures) "
+                "VALUES (1, 'a@example.org', 'A', 'advocate', 'x', true, false, "
+                "'2026-01-01 00:00:00', 1, 0)"
+            ))
+            for petition_id, created in ((1, "2026-01-05 12:00:00"), (2, "2026-01-09 12:00:00")):
+                run(text(
+                    "INSERT INTO petition (id, case_number, kind, stage, petitioner_name, "
+                    "date_of_birth, offenses, sentencing_court, sentence, sentence_date, "
+                    "custody_status, grounds, organization_id, advocate_id, version, "
+                    "created_at, updated_at) VALUES (:id, :number, 'pardon', :stage, 'P', "
+                    "'1970-01-01', 'o', 'c', 's', '2000-01-01', 'released', 'g', 1, 1, 1, "
+                    ":created, :created)"
+                ), {"id": petition_id, "number": f"CP-2026-00000{petition_id}",
+                    "stage": "under_review" if petition_id == 1 else "received",
+                    "created": created})
+            for entry_id, action, stage, moment in (
+                (1, "submit", "received", "2026-01-05 12:00:01"),
+                (2, "note_shared", None, "2026-01-20 09:00:00"),
+                (3, "start_review", "under_review", "2026-02-01 15:30:00"),
+            ):
+                run(text(
+                    "INSERT INTO audit_entry (id, created_at, category, action, actor_id, "
+                    "petition_id, to_stage, prev_hash, entry_hash) VALUES (:id, :at, 'case', "
+                    ":action, 1, 1, :stage, 'x', :hash)"
+                ), {"id": entry_id, "at": moment, "action": action, "stage": stage,
+                    "hash": f"{entry_id:064d}"})
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT id, received_at, stage_entered_at FROM petition ORDER BY id"
+            )).all()
+            entries = connection.execute(text("SELECT count(*) FROM audit_entry")).scalar()
+    stamps = [(row[0], str(row[1])[:19], str(row[2])[:19]) for row in rows]
+    assert stamps == [
+        (1, "2026-01-05 12:00:01", "2026-02-01 15:30:00"),
+        (2, "2026-01-09 12:00:00", "2026-01-09 12:00:00"),
+    ]
+    assert entries == 3  # the history is untouched (rebuilt on SQLite, rows and all)

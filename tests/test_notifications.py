@@ -446,8 +446,8 @@ def test_the_bell_costs_one_statement(client, auth, case, count_statements):
 
 def test_the_api_lists_notifications(client, issue_token, case):
     petition, advocate, reviewer, _ = case
-    for action in ("return_for_information", "start_review", "deny"):
-        petition_services.apply_transition(petition, reviewer, action, "Reason.")
+    petition_services.add_note(petition, reviewer, "A note for the advocate.", "shared")
+    petition_services.apply_transition(petition, reviewer, "deny", "Reason.")
     db.session.commit()
     headers = {"Authorization": f"Bearer {issue_token(advocate)}"}
     body = client.get("/api/v1/notifications?limit=1", headers=headers).get_json()
@@ -458,7 +458,7 @@ def test_the_api_lists_notifications(client, issue_token, case):
     assert item["url"] == f"/api/v1/petitions/{petition.case_number}"
     assert item["read_at"] is None
     older = client.get(f"/api/v1/notifications?cursor={body['next_cursor']}", headers=headers)
-    assert [i["kind"] for i in older.get_json()["items"]] == ["return_for_information"]
+    assert [i["kind"] for i in older.get_json()["items"]] == ["note_shared"]
     assert older.get_json()["next_cursor"] is None
     assert client.get("/api/v1/notifications?unread=maybe", headers=headers).status_code == 422
     assert client.get("/api/v1/notifications?cursor=x", headers=headers).status_code == 400

@@ -573,7 +573,9 @@ def test_advocate_sees_why_the_case_was_returned(client, auth, make_user, make_p
     history = section(page, "history-heading")
     assert "Return for information" in history
     assert f"Reason: {reason}" in history
-    assert case_url(petition, "edit") in page  # received again: the advocate may fix it
+    # Issue 12: the advocate answers the request, fixing fields in the same step.
+    assert case_url(petition, "information") in page
+    assert "Information requested" in section(page, "information-heading")
 
 
 def test_a_reviewer_cannot_take_a_colleagues_case(client, login_as, make_user, make_petition):

@@ -276,6 +276,7 @@ def test_the_stage_filter_is_a_multi_select_offering_pending(client, auth, docke
         "pending",
         "received",
         "under_review",
+        "information_requested",
         "granted",
         "denied",
     ]
@@ -289,7 +290,8 @@ def test_the_stage_filter_is_a_multi_select_offering_pending(client, auth, docke
         ({"stage": "Received"}, "stage", "Unknown stage"),
         ({"kind": "amnesty"}, "kind", "One of: pardon, commutation."),
         ({"kind": ["pardon", "commutation"]}, "kind", "Give 'kind' once."),
-        ({"sort": "sideways"}, "sort", "One of: oldest, newest."),
+        ({"sort": "sideways"}, "sort", "One of: oldest, newest, days_pending, days_in_stage."),
+        ({"older_than_days": "soon"}, "older_than_days", "A whole number of days"),
         ({"assignee": "999999"}, "assignee", "Choose a reviewer or supervisor"),
         ({"assignee": "<advocate A>"}, "assignee", "Choose a reviewer or supervisor"),
         ({"assignee": "everyone"}, "assignee", "Choose a reviewer or supervisor"),

@@ -63,7 +63,11 @@ def test_the_web_and_the_api_refuse_the_same_filters(staff, pairs):
 
 
 def test_pending_is_every_stage_not_yet_decided():
-    assert QueueFilters(stages=("pending",)).stage_set == {Stage.RECEIVED, Stage.UNDER_REVIEW}
+    assert QueueFilters(stages=("pending",)).stage_set == {
+        Stage.RECEIVED,
+        Stage.UNDER_REVIEW,
+        Stage.INFORMATION_REQUESTED,
+    }
     assert QueueFilters(stages=("pending", "granted")).stage_set == set(Stage) - {Stage.DENIED}
 
 

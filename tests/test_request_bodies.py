@@ -19,6 +19,7 @@ from tracker import body_limit, create_app
 from tracker.api.serialization import MAX_JSON_DEPTH, TOO_DEEP
 from tracker.auth import services as auth_services
 from tracker.auth import tokens
+from tracker.deadlines import services as deadlines
 from tracker.extensions import db
 from tracker.petitions import services as petition_services
 from tracker.petitions.models import Petition
@@ -229,7 +230,11 @@ def callers(app, make_user, make_organization, make_petition, issue_token):
         "supervisor": issue_token(supervisor),
     }
     petition = make_petition(advocate=advocate)
+    referral = deadlines.open_referral(petition, supervisor, {"agency": "fbi"})
+    db.session.commit()
     arguments = {
+        "id": referral.id,
+        "referral_id": referral.id,
         "case_number": petition.case_number,
         "user_id": make_user("reviewer").id,
         "organization_id": organization.id,

@@ -17,8 +17,9 @@ ACTIONS = tuple(t.name for t in PETITION_TRANSITIONS)
 ALLOWED = {
     ("reviewer", "start_review", "received"): "under_review",
     ("supervisor", "start_review", "received"): "under_review",
-    ("reviewer", "return_for_information", "under_review"): "received",
-    ("supervisor", "return_for_information", "under_review"): "received",
+    ("reviewer", "return_for_information", "under_review"): "information_requested",
+    ("supervisor", "return_for_information", "under_review"): "information_requested",
+    ("advocate", "provide_information", "information_requested"): "under_review",
     ("reviewer", "grant", "under_review"): "granted",
     ("supervisor", "grant", "under_review"): "granted",
     ("reviewer", "deny", "under_review"): "denied",
@@ -32,6 +33,7 @@ ROLES_ALLOWED = {
     "grant": {"reviewer", "supervisor"},
     "deny": {"reviewer", "supervisor"},
     "reopen": {"supervisor"},
+    "provide_information": {"advocate"},
 }
 
 
@@ -58,6 +60,7 @@ def test_transition_table(client, login_as, make_petition, role, action, stage):
         data={
             "transition-action": action,
             "transition-reason": "Reviewed the full record.",
+            "transition-response": "The disciplinary record is attached.",
             "transition-version": petition.version,
             "transition-csrf_token": csrf_token(client, f"/petitions/{petition.case_number}"),
         },

@@ -88,6 +88,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     from tracker.audit.views import blueprint as audit_blueprint
     from tracker.auth.token_views import blueprint as tokens_blueprint
     from tracker.auth.views import blueprint as auth_blueprint
+    from tracker.deadlines.views import blueprint as deadlines_blueprint
     from tracker.documents import api as documents_api  # noqa: F401  (its routes, on the API's)
     from tracker.documents.views import blueprint as documents_blueprint
     from tracker.notifications.views import blueprint as notifications_blueprint
@@ -107,6 +108,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.register_blueprint(readlog_blueprint)
     app.register_blueprint(notifications_blueprint)
     app.register_blueprint(api_blueprint)
+    app.register_blueprint(deadlines_blueprint)
     csrf.exempt(api_blueprint)  # bearer tokens only: a browser never sends one on its own
 
     from tracker import cli, ratelimits, web

@@ -305,10 +305,27 @@ def notifications_deliver_command(loop, limit):
         pass
     finally:
         mailer.close()
+@click.command("reminders")
+@click.option(
+    "--within-days",
+    type=click.IntRange(0, 365),
+    default=None,
+    help="Remind of items due within this many days (default REMINDER_DAYS_AHEAD).",
+)
+def reminders_command(within_days):
+    """Record today's reminders: referrals and information requests due soon or overdue,
+    and cases pending longer than REMINDER_PENDING_DAYS. Run daily (cron, systemd timer);
+    idempotent: one reminder per item, person and day, however often it runs."""
+    from tracker.deadlines import services as deadlines
+
+    created = deadlines.record_reminders(within_days=within_days)
+    db.session.commit()
+    click.echo(f"Recorded {created} new reminder{'' if created == 1 else 's'}.")
 
 
 def register(app: Flask) -> None:
     for command in (
+        reminders_command,
         create_user_command,
         create_organization_command,
         seed_demo_command,

@@ -181,9 +181,15 @@ def _federal_facts(rng: random.Random, kind: str, sentenced: date) -> dict:
 def _clock(moment: datetime):
     """Write the demo's cases as if at ``moment`` (case numbers, time stamps, history), so
     that the demo's cases are of different ages; moments only move forward."""
-    with mock.patch.object(petition_services, "utcnow", lambda: moment), \
-         mock.patch.object(audit_services, "utcnow", lambda: moment):  # fmt: skip
-        yield
+    config = current_app.config
+    previous = config.get("CLOCK")
+    config["CLOCK"] = lambda: moment  # tracker.clock: the clocks' columns and due dates
+    try:
+        with mock.patch.object(petition_services, "utcnow", lambda: moment), \
+             mock.patch.object(audit_services, "utcnow", lambda: moment):  # fmt: skip
+            yield
+    finally:
+        config["CLOCK"] = previous
 
 
 def _three_years_of_moments(rng: random.Random, count: int) -> list[datetime]:

@@ -14,6 +14,7 @@ from tracker.auth.models import (
     User,
     UserSession,
 )
+from tracker.deadlines.models import InformationRequest, Referral, Reminder
 from tracker.documents.models import Document
 from tracker.notifications.models import EmailOptOut, Notification
 from tracker.petitions.models import CaseNumberCounter, Note, Petition
@@ -27,12 +28,15 @@ __all__ = [
     "CaseNumberCounter",
     "Document",
     "EmailOptOut",
+    "InformationRequest",
     "LoginThrottle",
     "Note",
     "Notification",
     "Organization",
     "Petition",
     "ReadLogEntry",
+    "Referral",
+    "Reminder",
     "RecoveryCode",
     "SecurityEventWindow",
     "User",

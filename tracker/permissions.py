@@ -148,9 +148,9 @@ def can_work_queue(user) -> bool:
 
 
 def awaits_advocate(petition) -> bool:
-    """The case waits on its advocate: received (not yet under review). Helper "time"'s
-    information requests plug in here (a case whose advocate is asked for information)."""
-    return petition.stage == Stage.RECEIVED
+    """The case waits on its advocate: received (not yet under review), or information is
+    requested of them."""
+    return petition.stage in (Stage.RECEIVED, Stage.INFORMATION_REQUESTED)
 
 
 def _attach_refusal(user, petition) -> str:
@@ -183,6 +183,29 @@ def can_choose_document_visibility(user) -> bool:
     """Staff choose shared or internal; what an advocate attaches is shared (a presentence
     report excepted: it is internal whoever attaches it)."""
     return user.is_staff
+
+
+@rule("Referrals to other agencies are for reviewers and supervisors.")
+def can_view_referrals(user) -> bool:
+    """Referrals are staff-only: the office does not disclose a pending case's stage."""
+    return user.is_staff
+
+
+@rule(
+    lambda user, petition: (
+        f"You may not change the referrals or deadlines of case {petition.case_number}."
+    )
+)
+def can_manage_referrals(user, petition) -> bool:
+    """Staff open and answer referrals and move information-request due dates."""
+    return user.is_staff and can_view_petition(user, petition)
+
+
+@rule("Only the petition's advocate answers an information request.")
+def can_answer_information_requests(user) -> bool:
+    """An advocate of an active organization answers their cases' information requests
+    (which case is theirs is checked with the case, like every transition)."""
+    return can_submit_petition(user)
 
 
 # --- people and the audit log --------------------------------------------------------------------

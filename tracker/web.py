@@ -23,6 +23,7 @@ from tracker import permissions, pipeline
 from tracker.api.auth import is_api_path
 from tracker.audit.services import ClientInfo
 from tracker.auth import sessions, two_factor
+from tracker.deadlines.models import AGENCIES
 from tracker.errors import DomainError
 from tracker.extensions import login_manager
 from tracker.forms import MAX_ID
@@ -38,6 +39,7 @@ CONTENT_SECURITY_POLICY = (
 STAGE_BADGES = {
     Stage.RECEIVED: "text-bg-secondary",
     Stage.UNDER_REVIEW: "text-bg-primary",
+    Stage.INFORMATION_REQUESTED: "text-bg-warning",
     Stage.GRANTED: "text-bg-success",
     Stage.DENIED: "text-bg-danger",
 }
@@ -212,6 +214,7 @@ def register(app: Flask) -> None:
         DECISION_ALERTS=DECISION_ALERTS,
         Stage=Stage,
         STAGE_BADGES=STAGE_BADGES,
+        AGENCIES=AGENCIES,
         KINDS=KINDS,
         CUSTODY_STATUSES=CUSTODY_STATUSES,
         FIELD_LABELS=FIELD_LABELS,

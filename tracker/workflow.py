@@ -1,7 +1,8 @@
 """The petition lifecycle, declared once as data.
 
 received → under_review → granted | denied, with ``return_for_information``
-sending a case back to the advocate and ``reopen`` undoing a decision. Pages,
+asking the advocate for information (*information_requested*, answered by
+``provide_information``) and ``reopen`` undoing a decision. Pages,
 the API, bulk decisions and the README's diagram all read this table; a stage
 changes only through ``tracker.petitions.services.decide_petitions`` (of which
 ``apply_transition`` is the one-case form), which checks the move here first.
@@ -16,6 +17,8 @@ from tracker.errors import DomainError, PermissionDenied
 class Stage(StrEnum):
     RECEIVED = "received"
     UNDER_REVIEW = "under_review"
+    #: Returned to the advocate with an open information request (issue 12).
+    INFORMATION_REQUESTED = "information_requested"
     GRANTED = "granted"
     DENIED = "denied"
 
@@ -29,6 +32,8 @@ class Stage(StrEnum):
 
 
 DECIDED_STAGES = frozenset({Stage.GRANTED, Stage.DENIED})
+#: The ``pending`` filter: every stage a case waits in.
+PENDING_STAGES = frozenset(s for s in Stage if s not in DECIDED_STAGES)
 
 
 class Role(StrEnum):
@@ -72,9 +77,14 @@ TRANSITIONS: tuple[Transition, ...] = (
                frozenset({Role.ADVOCATE}), reason_required=False),
     Transition("start_review", "Start review", frozenset({Stage.RECEIVED}), Stage.UNDER_REVIEW,
                STAFF_ROLES, reason_required=False),
+    # The information-request loop (issue 12): the reason is what is asked; the advocate
+    # answers with a response (and field corrections), back to the same reviewer.
     Transition("return_for_information", "Return for information",
-               frozenset({Stage.UNDER_REVIEW}), Stage.RECEIVED,
+               frozenset({Stage.UNDER_REVIEW}), Stage.INFORMATION_REQUESTED,
                STAFF_ROLES, reason_required=True, style="warning"),
+    Transition("provide_information", "Provide information",
+               frozenset({Stage.INFORMATION_REQUESTED}), Stage.UNDER_REVIEW,
+               frozenset({Role.ADVOCATE}), reason_required=False),
     Transition("grant", "Grant", frozenset({Stage.UNDER_REVIEW}), Stage.GRANTED,
                STAFF_ROLES, reason_required=True, style="success"),
     Transition("deny", "Deny", frozenset({Stage.UNDER_REVIEW}), Stage.DENIED,

@@ -30,6 +30,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from pydantic_core import PydanticCustomError
 
 from tracker.api.serialization import json_object
+from tracker.deadlines.models import AGENCIES
 from tracker.errors import ValidationFailed
 from tracker.petitions.fields import (
     AMOUNT_MESSAGE,
@@ -170,6 +171,23 @@ Reason = Annotated[
 ]
 
 
+ResponseText = Annotated[
+    Annotated[str, StringConstraints(max_length=REASON_MAX_LENGTH)] | None,
+    Field(description="provide_information: the advocate's answer (required there)."),
+]
+DueOn = Annotated[
+    IsoDate | None,
+    Field(description="return_for_information: when the answer is due (default 30 days)."),
+]
+CloseReferralsReason = Annotated[
+    Annotated[str, StringConstraints(max_length=REASON_MAX_LENGTH)] | None,
+    Field(
+        description="A decision while referrals are open closes them with this reason "
+        "(without it: 409 naming them). Internal."
+    ),
+]
+
+
 class TransitionRequest(Body):
     action: Annotated[
         Literal[CASE_ACTION_NAMES],
@@ -177,6 +195,64 @@ class TransitionRequest(Body):
         Field(description="A workflow action, or approve_waiver (keeps the stage)."),
     ]
     reason: Reason = None
+    response: ResponseText = None
+    corrections: Annotated[
+        PetitionPatch | None,
+        Field(description="provide_information: field corrections, checked as an edit."),
+    ] = None
+    due_on: DueOn = None
+    close_referrals_reason: CloseReferralsReason = None
+
+    def extra(self) -> dict:
+        """The members besides action and reason, as ``apply_transition`` takes them."""
+        return {
+            "response": self.response,
+            "corrections": self.corrections.model_dump(exclude_unset=True)
+            if self.corrections is not None
+            else None,
+            "due_on": self.due_on,
+            "close_referrals_reason": self.close_referrals_reason,
+        }
+
+
+AgencyName = Annotated[str, StringConstraints(max_length=200)]
+
+
+class ReferralCreate(Body):
+    """A referral of the case to an agency (staff only)."""
+
+    agency: Annotated[
+        Literal[tuple(AGENCIES)], refused_with("One of: " + ", ".join(AGENCIES) + ".")
+    ]
+    agency_name: Annotated[
+        AgencyName | None, Field(description="The agency's name; required for 'other'.")
+    ] = None
+    sent_on: Annotated[IsoDate | None, Field(description="Default: today.")] = None
+    due_on: Annotated[
+        IsoDate | None,
+        Field(description="Default: the agency's period after sent_on (FBI 120, others 30 days)."),
+    ] = None
+    summary: Annotated[
+        Annotated[str, StringConstraints(max_length=REASON_MAX_LENGTH)] | None,
+        Field(description="Internal."),
+    ] = None
+
+
+class ReferralPatch(Body):
+    """Answer a referral (answered_on, or answered: true for today; summary), or extend it
+    (a later due_on with a reason)."""
+
+    answered: bool | None = None
+    answered_on: IsoDate | None = None
+    summary: Annotated[
+        Annotated[str, StringConstraints(max_length=REASON_MAX_LENGTH)] | None,
+        Field(description="The agency's answer in short (internal)."),
+    ] = None
+    due_on: IsoDate | None = None
+    reason: Annotated[
+        Annotated[str, StringConstraints(max_length=REASON_MAX_LENGTH)] | None,
+        Field(description="Why the due date moves (required with due_on)."),
+    ] = None
 
 
 class DecisionRequest(Body):
@@ -201,6 +277,11 @@ class DecisionRequest(Body):
         Field(min_length=1),
         refused_with("An object of case number: version (ETag)."),
     ] = None
+    due_on: DueOn = None
+    close_referrals_reason: CloseReferralsReason = None
+
+    def extra(self) -> dict:
+        return {"due_on": self.due_on, "close_referrals_reason": self.close_referrals_reason}
 
     def selector(self) -> str:
         """Which of SELECTORS the body chose the cases by; 422 unless exactly one."""
@@ -213,7 +294,14 @@ class DecisionRequest(Body):
 
 
 #: Every request body, as named in the OpenAPI document.
-MODELS = (PetitionCreate, PetitionPatch, TransitionRequest, DecisionRequest)
+MODELS = (
+    PetitionCreate,
+    PetitionPatch,
+    TransitionRequest,
+    DecisionRequest,
+    ReferralCreate,
+    ReferralPatch,
+)
 
 
 # --- reading a body -------------------------------------------------------------------------------

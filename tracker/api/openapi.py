@@ -18,6 +18,7 @@ from tracker.api.serialization import (
     MAX_QUERY_LENGTH,
     PETITION_FIELDS,
 )
+from tracker.deadlines.models import AGENCIES
 from tracker.documents.models import (
     ACCEPTED_CONTENT_TYPES,
     DESCRIPTION_MAX_LENGTH,
@@ -79,6 +80,26 @@ def _petition_schema(writable_properties: dict) -> dict:
         "version": {"type": "integer", "minimum": 1, "description": "Also the ETag."},
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
+        "received_at": {"type": "string", "format": "date-time"},
+        "stage_entered_at": {"type": "string", "format": "date-time"},
+        "days_pending": {
+            "type": "integer",
+            "description": "Calendar days from receipt to the decision, or to today "
+            "(in the office's time zone).",
+        },
+        "days_in_stage": {"type": "integer", "description": "Calendar days in this stage."},
+        "information_request": {
+            "oneOf": [{"type": "null"}, _ref("InformationRequest")],
+            "description": "The latest information request, open or answered.",
+        },
+        "information_provided": {
+            "type": "boolean",
+            "description": "Back under review because the advocate answered.",
+        },
+        "referral_overdue": {
+            "type": ["boolean", "null"],
+            "description": "An open referral is past due; always null for advocates.",
+        },
     }
     return {
         "type": "object",
@@ -139,6 +160,51 @@ def _schemas() -> dict:
                     },
                 }
             },
+            "required": ["items"],
+            "additionalProperties": False,
+        },
+        "ReferralCreate": requests["ReferralCreate"],
+        "ReferralPatch": requests["ReferralPatch"],
+        "InformationRequest": {
+            "type": "object",
+            "properties": {
+                "asked": {"type": "string"},
+                "asked_by": {"type": "string", "description": "E-mail of who asked."},
+                "asked_at": {"type": "string", "format": "date-time"},
+                "due_on": {"type": "string", "format": "date"},
+                "answered_at": {"type": ["string", "null"], "format": "date-time"},
+                "response": {"type": ["string", "null"]},
+            },
+            "required": ["asked", "asked_by", "asked_at", "due_on", "answered_at", "response"],
+            "additionalProperties": False,
+        },
+        "Referral": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "agency": {"type": "string", "enum": list(AGENCIES)},
+                "agency_name": {"type": ["string", "null"]},
+                "sent_on": {"type": "string", "format": "date"},
+                "due_on": {"type": "string", "format": "date"},
+                "answered_on": {"type": ["string", "null"], "format": "date"},
+                "summary": {"type": ["string", "null"]},
+                "overdue": {"type": "boolean"},
+            },
+            "required": [
+                "id",
+                "agency",
+                "agency_name",
+                "sent_on",
+                "due_on",
+                "answered_on",
+                "summary",
+                "overdue",
+            ],
+            "additionalProperties": False,
+        },
+        "ReferralList": {
+            "type": "object",
+            "properties": {"items": {"type": "array", "items": _ref("Referral")}},
             "required": ["items"],
             "additionalProperties": False,
         },
@@ -275,7 +341,7 @@ def _schemas() -> dict:
                 "offenders": {
                     "type": "array",
                     "description": "Bulk decision refused: each case that stopped it, and why "
-                    "(problem: not_found, changed or wrong_stage).",
+                    "(problem: not_found, changed, wrong_stage or referrals_open).",
                     "items": {
                         "type": "object",
                         "properties": {
@@ -383,6 +449,16 @@ def _filter_properties(*, in_query: bool) -> dict:
             "description": "One stage or several; 'pending' is every stage not yet decided.",
         },
         "kind": {"type": "string", "enum": list(KINDS)},
+        "older_than_days": {
+            "type": "string",
+            "pattern": "^[0-9]{1,5}$",
+            "description": "Received more than this many calendar days ago (0 to 36500).",
+        },
+        "referral_overdue": {
+            "type": "string",
+            "enum": ["true", "false"],
+            "description": "true: only cases with an overdue referral (staff only).",
+        },
         "q": {
             "type": "string",
             "maxLength": MAX_QUERY_LENGTH,
@@ -402,8 +478,10 @@ PROBLEM_DESCRIPTIONS = {
     "401": "No token, or an unknown or revoked one, or its user is deactivated.",
     "403": "Your role may not do this.",
     "404": "No such case, or it is another organization's.",
-    "409": "Conflict: the case is in the wrong stage (current_stage names it), or the "
-    "petitioner already has an open petition (open_case names it when it is yours to see).",
+    "409": "Conflict: the case is in the wrong stage (current_stage names it), the "
+    "petitioner already has an open petition (open_case names it when it is yours to see), "
+    "a grant awaits a waiver, or a decision while referrals are open (the detail names them; "
+    "send close_referrals_reason).",
     "412": "Stale version: the case changed since you read it; nothing was changed.",
     "413": "The body is too large.",
     "415": "Wrong content type.",
@@ -557,6 +635,53 @@ def _paths() -> dict:
                     "415",
                     "422",
                     "428",
+                ),
+            },
+        },
+        "/petitions/{case_number}/referrals": {
+            "parameters": [CASE_NUMBER_PARAMETER],
+            "get": {
+                "operationId": "listReferrals",
+                "summary": "The case's referrals to other agencies (staff)",
+                "responses": _responses(
+                    {"200": _json_response("Oldest first.", "ReferralList")}, "403", "404"
+                ),
+            },
+            "post": {
+                "operationId": "createReferral",
+                "summary": "Refer the case to an agency (staff)",
+                "description": "sent_on defaults to today, due_on to the agency's period after "
+                "it (FBI 120 days, others 30; configurable).",
+                "requestBody": _json_body("ReferralCreate", "application/json"),
+                "responses": _responses(
+                    {"201": _json_response("The referral.", "Referral")},
+                    "403",
+                    "404",
+                    "409",
+                    "413",
+                    "415",
+                    "422",
+                ),
+            },
+        },
+        "/referrals/{id}": {
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "patch": {
+                "operationId": "updateReferral",
+                "summary": "Answer or extend a referral (staff)",
+                "description": "Answer: answered_on (or answered: true for today) and a "
+                "summary. Extend: a later due_on with a reason. 409 once answered.",
+                "requestBody": _json_body("ReferralPatch", "application/json"),
+                "responses": _responses(
+                    {"200": _json_response("The referral.", "Referral")},
+                    "403",
+                    "404",
+                    "409",
+                    "413",
+                    "415",
+                    "422",
                 ),
             },
         },

@@ -30,6 +30,16 @@ PETITION_FIELDS = (
     "projected_release_date", "grounds", *EDITABLE_FIELDS[11:], "waiver_approved",
     "organization", "advocate", "assignee", "version", "created_at", "updated_at",
 )  # fmt: skip
+#: The clocks and the information loop (issue 12), after the fields above.
+PETITION_FIELDS += (
+    "received_at",
+    "stage_entered_at",
+    "days_pending",
+    "days_in_stage",
+    "information_request",
+    "information_provided",
+    "referral_overdue",
+)
 #: The filters of GET /petitions, also accepted as the ``filter`` of POST /decisions.
 FILTER_NAMES = filters.API.names
 DEFAULT_LIMIT, MAX_LIMIT = 25, 100
@@ -64,6 +74,16 @@ def petition_json(petition: Petition, viewer: User) -> dict:
         version=petition.version,
         created_at=timestamp(petition.created_at),
         updated_at=timestamp(petition.updated_at),
+        received_at=timestamp(petition.received_at),
+        stage_entered_at=timestamp(petition.stage_entered_at),
+        days_pending=petition.days_pending,
+        days_in_stage=petition.days_in_stage,
+        information_request=information_request_json(petition.information_request),
+        information_provided=petition.information_provided,
+        # Referrals are staff-only: an advocate always reads null.
+        referral_overdue=petition.referral_overdue
+        if permissions.can_view_referrals(viewer)
+        else None,
     )
     return {name: document[name] for name in PETITION_FIELDS}
 
@@ -76,6 +96,33 @@ def related_json(petition: Petition) -> dict:
         "stage": petition.stage,
         "created_at": timestamp(petition.created_at),
         "decided_at": timestamp(petition.decided_at),
+    }
+
+
+def information_request_json(request) -> dict | None:
+    """The case's latest information request, open or answered (null when none)."""
+    if request is None:
+        return None
+    return {
+        "asked": request.asked,
+        "asked_by": request.asked_by.email,
+        "asked_at": timestamp(request.asked_at),
+        "due_on": request.due_on.isoformat(),
+        "answered_at": timestamp(request.answered_at),
+        "response": request.response,
+    }
+
+
+def referral_json(referral) -> dict:
+    return {
+        "id": referral.id,
+        "agency": referral.agency,
+        "agency_name": referral.agency_name,
+        "sent_on": referral.sent_on.isoformat(),
+        "due_on": referral.due_on.isoformat(),
+        "answered_on": _plain(referral.answered_on),
+        "summary": referral.summary,
+        "overdue": referral.overdue,
     }
 
 

@@ -16,6 +16,8 @@ from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
 
 from tracker import permissions, pipeline
 from tracker.api import auth, bodies, openapi, problems, serialization
+from tracker.deadlines import services as deadlines
+from tracker.deadlines.models import Referral
 from tracker.errors import DomainError, NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.petitions import importing, petitioners, queries, services
@@ -164,7 +166,9 @@ def transition_petition(case_number):
     petition = _petition(case_number)
     body = bodies.read(bodies.TransitionRequest)
     expected_version = _expected_version(petition, required=False)
-    services.apply_transition(petition, g.api_user, body.action, body.reason, expected_version)
+    services.apply_transition(
+        petition, g.api_user, body.action, body.reason, expected_version, **body.extra()
+    )
     return _petition_response(petition)
 
 
@@ -184,6 +188,42 @@ def petition_history(case_number):
     readlog.record_read("history_api", petition)
     entries = queries.timeline(petition, g.api_user)
     return {"items": [serialization.entry_json(entry) for entry in entries]}
+
+
+# --- referrals (staff only) --------------------------------------------------------------------
+
+
+@blueprint.get("/petitions/<case_number>/referrals")
+def list_referrals(case_number):
+    """The case's referrals, oldest first; 403 for an advocate."""
+    petition = _petition(case_number)  # another organization's case: 404 first
+    permissions.require(permissions.can_view_referrals, g.api_user)
+    return {"items": [serialization.referral_json(r) for r in petition.referrals]}
+
+
+@blueprint.post("/petitions/<case_number>/referrals")
+@pipeline.writes
+def create_referral(case_number):
+    """Refer the case to an agency: 201 with the referral."""
+    petition = _petition(case_number)
+    permissions.require(permissions.can_view_referrals, g.api_user)
+    body = bodies.read(bodies.ReferralCreate)
+    referral = deadlines.open_referral(petition, g.api_user, body.model_dump(exclude_unset=True))
+    return serialization.referral_json(referral), 201
+
+
+@blueprint.patch("/referrals/<int:id>")
+@pipeline.writes
+def update_referral(id):  # noqa: A002  (the issue's URL names it {id})
+    """Answer or extend a referral; 404 when there is none."""
+    permissions.require(permissions.can_view_referrals, g.api_user)
+    referral = db.session.get(Referral, id) if id < 2**31 else None
+    if referral is None:
+        raise NotFound(f"No referral {id}.")
+    petition = db.session.get(Petition, referral.petition_id)
+    body = bodies.read(bodies.ReferralPatch)
+    deadlines.change_referral(referral, petition, g.api_user, body.model_dump(exclude_unset=True))
+    return serialization.referral_json(referral)
 
 
 # --- bulk ---------------------------------------------------------------------------------------
@@ -235,7 +275,9 @@ def decide_petitions():
     permissions.require(permissions.can_work_queue, g.api_user)
     body = bodies.read(bodies.DecisionRequest)
     versions = _selected_versions(body)
-    decided = services.decide_petitions(g.api_user, body.action, body.reason, versions)
+    decided = services.decide_petitions(
+        g.api_user, body.action, body.reason, versions, **body.extra()
+    )
     stage = get_transition(body.action).target.value
     return {
         "action": body.action,

@@ -27,6 +27,14 @@ CASE_ACTIONS += tuple(
     for action in ("close", "withdraw", "provide_information", "document_uploaded", "reminder")
     if action not in CASE_ACTIONS
 )
+#: Referrals to other agencies, information-request due dates, reminders (issue 12).
+CASE_ACTIONS += (
+    "referral_opened",
+    "referral_answered",
+    "referral_extended",
+    "referral_closed",
+    "information_due_changed",
+)
 SECURITY_ACTIONS = (
     # account_locked: written before throttling replaced the lockout; kept for old entries.
     "login", "login_failed", "logout", "account_locked",
@@ -65,8 +73,8 @@ class AuditEntry(db.Model):
     petition_id: Mapped[int | None] = mapped_column(ForeignKey("petition.id"))
     #: The user a security event is about (created, deactivated, reset…), when not the actor.
     subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-    from_stage: Mapped[str | None] = mapped_column(String(20))
-    to_stage: Mapped[str | None] = mapped_column(String(20))
+    from_stage: Mapped[str | None] = mapped_column(String(30))
+    to_stage: Mapped[str | None] = mapped_column(String(30))
     reason: Mapped[str | None] = mapped_column(Text)
     #: Field-level changes, {"field": [old, new]}; dates as ISO strings.
     changes: Mapped[dict | None] = mapped_column(JSON)

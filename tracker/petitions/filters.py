@@ -24,7 +24,14 @@ PENDING = "pending"
 STAGE_SETS = {PENDING: tuple(stage for stage in Stage if not stage.is_decided)}
 #: What the stage filter accepts, in the order the queue offers them.
 STAGE_CHOICES = {PENDING: "Not yet decided"} | {stage.value: stage.label for stage in Stage}
-SORTS = {"oldest": "Oldest first", "newest": "Newest first"}
+SORTS = {
+    "oldest": "Oldest first",
+    "newest": "Newest first",
+    "days_pending": "Longest pending first",
+    "days_in_stage": "Longest in its stage first",
+}
+#: older_than_days takes 0 to this many days.
+MAX_DAYS = 36_500
 ASSIGNEE_KEYWORDS = {"me": "Me", "none": "Nobody"}
 #: A search is a name part, a case number or a register number: 200 characters is plenty,
 #: and bounds whatever echoes it (pagination links, the redirect after a bulk decision).
@@ -34,6 +41,7 @@ MAX_SEARCH_LENGTH = 200
 RESTRICTED_FILTERS = {
     "assignee": permissions.can_view_assignee,
     "organization": permissions.can_view_all_petitions,
+    "referral_overdue": permissions.can_view_referrals,
 }
 
 
@@ -49,6 +57,10 @@ class QueueFilters:
     assignee: str | int | None = None
     organization: int | None = None  #: an organization's id
     sort: str = "oldest"
+    #: Received more than this many calendar days ago (issue 12).
+    older_than_days: int | None = None
+    #: Only cases with an open referral past its due date (staff only).
+    referral_overdue: bool = False
 
     @property
     def stage_set(self) -> frozenset[Stage]:
@@ -63,7 +75,9 @@ class QueueFilters:
         args = {"q": self.q, "stage": list(self.stages), "kind": self.kind}
         args |= {"assignee": self.assignee, "organization": self.organization}
         args["sort"] = self.sort if self.sort != "oldest" else None
-        return {name: value for name, value in args.items() if value}
+        args["older_than_days"] = self.older_than_days
+        args["referral_overdue"] = "true" if self.referral_overdue else None
+        return {name: value for name, value in args.items() if value or value == 0}
 
 
 @dataclass(frozen=True)
@@ -94,15 +108,16 @@ def _person_by_id(text: str) -> User | None:
     return db.session.get(User, user_id) if user_id else None
 
 
+TIME_FILTERS = ("older_than_days", "referral_overdue")
 WEB = Dialect(
-    names=("q", "stage", "kind", "assignee", "organization", "sort"),
+    names=("q", "stage", "kind", "assignee", "organization", "sort", *TIME_FILTERS),
     find_person=_person_by_id,
     person_hint="Choose a reviewer or supervisor, Me or Nobody.",
     blank_is_any=True,
     refuse_restricted_filters=False,
 )
 API = Dialect(
-    names=("stage", "kind", "q", "assignee"),
+    names=("stage", "kind", "q", "assignee", *TIME_FILTERS),
     find_person=_person_by_email,
     person_hint="An e-mail of a reviewer or supervisor, 'me' or 'none'.",
     blank_is_any=False,
@@ -164,7 +179,22 @@ def _read_sort(values: list[str], dialect: Dialect) -> str:
     return values[0]
 
 
+def _read_days(values: list[str], dialect: Dialect) -> int:
+    text = values[0].strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 5 and int(text) <= MAX_DAYS):
+        raise InvalidFilter(f"A whole number of days from 0 to {MAX_DAYS}.")
+    return int(text)
+
+
+def _read_flag(values: list[str], dialect: Dialect) -> bool:
+    if values[0] not in ("true", "false"):
+        raise InvalidFilter("true or false.")
+    return values[0] == "true"
+
+
 READERS = {
+    "older_than_days": _read_days,
+    "referral_overdue": _read_flag,
     "q": _read_q,
     "stage": _read_stages,
     "kind": _read_kind,

@@ -235,7 +235,33 @@ class TransitionForm(VersionedForm):
         validators=[limited(REASON_MAX_LENGTH)],
         description="Required to return, grant, deny or reopen. The advocate sees it.",
     )
+    #: return_for_information: when the advocate's answer is due (default 30 days).
+    due_on = DateField("Information due on", validators=[Optional()])
+    #: A decision while referrals are open closes them with this reason (else refused, 409).
+    close_referrals_reason = TextAreaField(
+        "Close open referrals with this reason",
+        validators=[limited(REASON_MAX_LENGTH)],
+        description="Only when deciding while a referral is still open (internal).",
+    )
+    #: provide_information: the advocate's answer.
+    response = TextAreaField("Your answer", validators=[limited(REASON_MAX_LENGTH)])
     submit = SubmitField("Apply")
+
+    def extra(self) -> dict:
+        """What the chosen action takes besides its reason (see TransitionExtra)."""
+        extra = {"due_on": self.due_on.data}
+        if self.action.data == "provide_information":
+            extra["response"] = self.response.data or None
+        if (self.close_referrals_reason.data or "").strip():
+            extra["close_referrals_reason"] = self.close_referrals_reason.data
+        return extra
+
+
+class ProvideInformationForm(PetitionForm):
+    """The advocate's answer to an information request, with corrections to the fields."""
+
+    response = TextAreaField("Your answer", validators=[DataRequired(), limited(REASON_MAX_LENGTH)])
+    submit = SubmitField("Send the answer")
 
 
 class AssignForm(VersionedForm):
@@ -283,3 +309,7 @@ class QueueFilterForm(FlaskForm):
         "Organization", choices=options([("", "Any organization")]), validate_choice=False
     )
     sort = SelectField("Order", choices=options(SORTS.items()), default="oldest")
+    older_than_days = StringField("Older than (days)", render_kw={"inputmode": "numeric"})
+    referral_overdue = SelectField(
+        "Referrals", choices=options([("", "Any"), ("true", "Overdue referral")])
+    )

@@ -17,8 +17,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from tracker import clock
 from tracker.auth.models import Organization, User
 from tracker.database import UTCDateTime, utcnow
+from tracker.deadlines.models import InformationRequest, Referral
 from tracker.extensions import db
 from tracker.petitions.fields import (  # noqa: F401  (re-exported: the names of the fields)
     CONVICTION_BY,
@@ -112,13 +114,16 @@ class Petition(db.Model):
         ),
         # "Other petitions by this petitioner" and the open-duplicate check.
         Index("ix_petition_petitioner_key_stage", "petitioner_key", "stage"),
+        # The clocks' sorts and the older_than_days filter (issue 12).
+        Index("ix_petition_received", "received_at", "id"),
+        Index("ix_petition_stage_entered", "stage_entered_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Human case number, e.g. CP-2026-000123 (one counter per year).
     case_number: Mapped[str] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
-    stage: Mapped[str] = mapped_column(String(20), default=Stage.RECEIVED.value)
+    stage: Mapped[str] = mapped_column(String(30), default=Stage.RECEIVED.value)
     petitioner_name: Mapped[str] = mapped_column(String(max_length("petitioner_name")))
     #: Federal Bureau of Prisons register number, NNNNN-NNN.
     register_number: Mapped[str | None] = mapped_column(String(max_length("register_number")))
@@ -179,6 +184,10 @@ class Petition(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the office received the case (the submission); the start of ``days_pending``.
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the case entered its current stage; set by every transition.
+    stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     decision_reason: Mapped[str | None] = mapped_column(Text)
 
@@ -191,8 +200,56 @@ class Petition(db.Model):
         back_populates="petition", order_by="Note.id", passive_deletes="all"
     )
 
+    information_requests: Mapped[list[InformationRequest]] = relationship(
+        order_by=InformationRequest.id, viewonly=True
+    )
+    referrals: Mapped[list[Referral]] = relationship(order_by=Referral.id, viewonly=True)
+
     def __repr__(self) -> str:
         return f"<Petition {self.case_number} {self.stage}>"
+
+    @property
+    def days_pending(self) -> int:
+        """Calendar days from receipt to the decision, or to today while undecided."""
+        return clock.days_between(self.received_at, self.decided_at)
+
+    @property
+    def days_in_stage(self) -> int:
+        return clock.days_between(self.stage_entered_at)
+
+    @property
+    def information_request(self) -> InformationRequest | None:
+        """The latest information request (open or answered), or None."""
+        return self.information_requests[-1] if self.information_requests else None
+
+    @property
+    def open_information_request(self) -> InformationRequest | None:
+        """The unanswered request the case waits on; None once the case left the stage
+        another way (say, closed without action: the request is then moot)."""
+        latest = self.information_request
+        if self.stage != Stage.INFORMATION_REQUESTED or latest is None:
+            return None
+        return latest if latest.answered_at is None else None
+
+    @property
+    def information_provided(self) -> bool:
+        """Back under review because the advocate answered: the reviewer's signal, until the
+        case next changes stage."""
+        latest = self.information_request
+        return (
+            self.stage == Stage.UNDER_REVIEW
+            and latest is not None
+            and latest.answered_at is not None
+            and latest.answered_at >= self.stage_entered_at
+        )
+
+    @property
+    def open_referrals(self) -> list[Referral]:
+        return [referral for referral in self.referrals if referral.is_open]
+
+    @property
+    def referral_overdue(self) -> bool:
+        return any(referral.overdue for referral in self.referrals)
 
     @property
     def stage_enum(self) -> Stage:

@@ -1,32 +1,38 @@
 """Read-side queries for petitions: the queue, timelines, conflicts. No writes here."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import joinedload, lazyload, load_only
+from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from tracker import permissions
+from tracker import clock, permissions
 from tracker.audit.models import CASE_CATEGORY, AuditEntry
 from tracker.audit.replay import replay
 from tracker.auth.models import User
+from tracker.deadlines.models import Referral
 from tracker.extensions import db
 from tracker.petitions.fields import CASE_NUMBER, REGISTER_NUMBER
 from tracker.petitions.filters import QueueFilters
 from tracker.petitions.models import EDITABLE_FIELDS, Petition
 from tracker.workflow import Role, Stage
 
-#: What an advocate sees of their own case's history.
+#: What an advocate sees of their own case's history: the stage moves, shared notes, and
+#: every change to the petition's fields, staff corrections included (issue 12), named as
+#: on the stage moves. Never: internal notes, assignments, referrals, reminders.
 ADVOCATE_VISIBLE_ACTIONS = (
     "submit",
     "start_review",
     "return_for_information",
+    "provide_information",
     "grant",
     "deny",
     "reopen",
     "note_shared",
+    "edit",
 )
 
 
@@ -56,13 +62,35 @@ def visible_petitions(user: User) -> Select:
 ORDERS = {
     "oldest": (Petition.created_at, Petition.id),
     "newest": (Petition.created_at.desc(), Petition.id.desc()),
+    # Longest first (issue 12): the earliest receipt, or entry into the stage. A decided
+    # case's days_pending stop at its decision; it sorts by its receipt all the same.
+    "days_pending": (Petition.received_at, Petition.id),
+    "days_in_stage": (Petition.stage_entered_at, Petition.id),
 }
+
+
+def referral_overdue_condition():
+    """The case has an open referral whose due date has passed (in the display time zone)."""
+    return (
+        select(Referral.id)
+        .where(
+            Referral.petition_id == Petition.id,
+            Referral.answered_on.is_(None),
+            Referral.due_on < clock.today(),
+        )
+        .exists()
+    )
 
 
 def queue_query(user: User, filters: QueueFilters) -> Select:
     """The cases the user may see that match the (already valid) filters, in their order."""
     statement = visible_petitions(user).options(
-        joinedload(Petition.organization), joinedload(Petition.assignee)
+        joinedload(Petition.organization),
+        joinedload(Petition.assignee),
+        # The queue's flags (information requested/provided, overdue referral): one query
+        # per page each, whatever its length.
+        selectinload(Petition.information_requests),
+        selectinload(Petition.referrals),
     )
     return statement.where(*filter_conditions(user, filters)).order_by(*ORDERS[filters.sort])
 
@@ -79,6 +107,11 @@ def filter_conditions(user: User, filters: QueueFilters) -> list:
         conditions += _assignee_conditions(user, filters)
     if filters.organization is not None and permissions.can_view_all_petitions(user):
         conditions.append(Petition.organization_id == filters.organization)
+    if filters.older_than_days is not None:  # received more than N calendar days ago
+        cutoff = clock.start_of(clock.today() - timedelta(days=filters.older_than_days))
+        conditions.append(Petition.received_at < cutoff)
+    if filters.referral_overdue and permissions.can_view_referrals(user):
+        conditions.append(referral_overdue_condition())
     return conditions
 
 
@@ -174,6 +207,38 @@ def queue_page(statement: Select, page: int, per_page: int) -> QueuePage:
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class OfficeStaff:
+    """Who made a field change, as an advocate is told: the office, not the person."""
+
+    name: str = "Office staff"
+    email: str = "staff"
+
+
+class AsAdvocateSees:
+    """An audit entry read through the advocate rule: a staff member's edit is the office's.
+    (A read-only wrapper: the entry itself is append-only and is never touched.)"""
+
+    def __init__(self, entry: AuditEntry):
+        self._entry = entry
+
+    def __getattr__(self, name):
+        if name == "actor":
+            return OfficeStaff()
+        return getattr(self._entry, name)
+
+
+def _as_seen_by(entries, user: User) -> list:
+    if permissions.can_view_internal_history(user):
+        return list(entries)
+    return [
+        AsAdvocateSees(entry)
+        if entry.action == "edit" and entry.actor is not None and entry.actor.is_staff
+        else entry
+        for entry in entries
+    ]
+
+
 def timeline(petition: Petition, user: User) -> list[AuditEntry]:
     """The case's history as the user may see it, oldest first."""
     statement = (
@@ -181,13 +246,14 @@ def timeline(petition: Petition, user: User) -> list[AuditEntry]:
         .options(joinedload(AuditEntry.actor), joinedload(AuditEntry.subject_user))
         .order_by(AuditEntry.id)
     )
-    return list(db.session.scalars(statement))
+    return _as_seen_by(db.session.scalars(statement), user)
 
 
 def _case_history(petition: Petition, user: User) -> Select:
     """The case's entries the user may see: everything for staff; for an advocate, only
-    the actions in ADVOCATE_VISIBLE_ACTIONS (no edits by staff, no assignments, no internal
-    notes). Every page or API answer that lists a case's history starts here."""
+    the actions in ADVOCATE_VISIBLE_ACTIONS (field changes by anyone, but no assignments,
+    internal notes, referrals or reminders). Every page or API answer that lists a case's
+    history starts here."""
     statement = select(AuditEntry).where(
         AuditEntry.petition_id == petition.id, AuditEntry.category == CASE_CATEGORY
     )
@@ -198,7 +264,8 @@ def _case_history(petition: Petition, user: User) -> Select:
 
 def changes_since(petition: Petition, seen_version: int, user: User) -> list[AuditEntry]:
     """Who changed what after the version the user saw, as the user may see it (the same
-    rule as the case's timeline: an advocate sees stage changes and shared notes only)."""
+    rule as the case's timeline: an advocate sees stage changes, field changes and shared
+    notes)."""
     statement = (
         _case_history(petition, user)
         .options(joinedload(AuditEntry.actor))
@@ -206,10 +273,11 @@ def changes_since(petition: Petition, seen_version: int, user: User) -> list[Aud
         .limit(200)
     )
     entries = db.session.scalars(statement)
-    return [
+    since = [
         entry for entry in reversed(list(entries))
         if ((entry.details or {}).get("version") or 0) > seen_version
     ]  # fmt: skip
+    return _as_seen_by(since, user)
 
 
 #: What ``replay`` reads of an entry (notes' text stays unread).

@@ -6,16 +6,18 @@ audit entry last (so locks are always taken petition → audit chain) and flushe
 None of them commits: the request or CLI command does, once.
 """
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tracker import eligibility, permissions
+from tracker import clock, eligibility, permissions
 from tracker.audit import services as audit
 from tracker.audit.services import json_value
 from tracker.auth.models import User
 from tracker.database import utcnow
+from tracker.deadlines import services as deadlines
 from tracker.errors import (
     BulkRefused,
     CasesChanged,
@@ -40,6 +42,9 @@ from tracker.workflow import (
     check_role,
     get_transition,
 )
+
+PROVIDE_INFORMATION = "provide_information"
+RETURN_FOR_INFORMATION = "return_for_information"
 
 
 def format_case_number(year: int, value: int) -> str:
@@ -290,23 +295,33 @@ def apply_transition(
     action: str,
     reason: str | None = None,
     expected_version: int | None = None,
+    **extra,
 ) -> Petition:
     """Move the petition along the workflow: a bulk decision of one case.
 
     The same checks, columns and audit entry as ``decide_petitions``; its refusals are
     those of one case: TransitionForbidden (403) for a role that may not, ReasonRequired
     (422), StaleVersion (409 on the web, 412 in the API) when the case changed since
-    ``expected_version``, WrongStage (409, naming the current stage) from the wrong stage.
+    ``expected_version``, WrongStage (409, naming the current stage) from the wrong stage,
+    ReferralsOpen (409, naming them) for a decision while referrals are open.
+
+    ``extra`` (see ``TransitionExtra``): ``due_on`` of the information request
+    ``return_for_information`` opens; ``response`` and field ``corrections`` of
+    ``provide_information`` (checked with the petition's rules, written in the same step
+    and the same audit entry); ``close_referrals_reason`` closes open referrals on a decision.
     """
     if action in CASE_ACTIONS_BY_NAME:
         return approve_waiver(petition, actor, reason, expected_version)
     transition, reason = _checked_transition(actor, action, reason)
+    extra = TransitionExtra(**extra)
+    changes = _checked_corrections(petition, transition, extra)
     expected_versions = {petition.case_number: expected_version}
-    rows, offenders = _lock_and_check(actor, transition, expected_versions)
+    rows, offenders = _lock_and_check(actor, transition, expected_versions, extra)
     if offenders:
         raise _refusal_of_one(offenders[0], expected_version)
-    _decide(actor, transition, reason, rows)
+    _decide(actor, transition, reason, rows, extra, changes)
     db.session.refresh(petition)  # the row as the UPDATE left it
+    db.session.expire(petition, ["information_requests", "referrals"])
     return petition
 
 
@@ -393,6 +408,44 @@ def approve_waiver(
         details={"version": petition.version, "rules": [result.rule for result in broken]},
     )  # fmt: skip
     return petition
+
+
+@dataclass(frozen=True)
+class TransitionExtra:
+    """What some transitions take besides a reason (issue 12)."""
+
+    #: return_for_information: when the answer is due (default INFORMATION_DUE_DAYS).
+    due_on: date | None = None
+    #: provide_information: the advocate's answer (required) and field corrections.
+    response: str | None = None
+    corrections: dict | None = None
+    #: A decision while referrals are open closes them with this reason (else 409).
+    close_referrals_reason: str | None = None
+
+
+def _checked_corrections(petition: Petition, transition, extra: TransitionExtra) -> dict:
+    """provide_information: the response is required; the corrections are checked with the
+    petition's rules, as an edit would be. Returns {field: [old, new]} of what changes."""
+    if transition.name != PROVIDE_INFORMATION:
+        if extra.response or extra.corrections:
+            raise ValidationFailed({"response": f"Only {PROVIDE_INFORMATION} takes a response."})
+        return {}
+    errors = {}
+    if not (extra.response or "").strip():
+        errors["response"] = "Write your answer to the information request."
+    elif len(extra.response) > deadlines.SUMMARY_MAX_LENGTH:
+        errors["response"] = f"At most {deadlines.SUMMARY_MAX_LENGTH:,} characters."
+    unknown = set(extra.corrections or {}) - set(EDITABLE_FIELDS)
+    errors.update((name, "Not a field of a petition.") for name in sorted(unknown))
+    if errors:
+        raise ValidationFailed(errors)
+    submitted = normalize(dict(extra.corrections or {}))
+    _check_fields({name: getattr(petition, name) for name in EDITABLE_FIELDS} | submitted)
+    return {
+        name: [json_value(getattr(petition, name)), json_value(new)]
+        for name, new in submitted.items()
+        if getattr(petition, name) != new
+    }
 
 
 def _refusal_of_one(offender: dict, expected_version: int | None):
@@ -541,7 +594,7 @@ def import_petitions(advocate: User, rows: list, progress=None) -> list[str]:
 def _create_petitions(advocate: User, values_list: list[dict], details: list[dict]):
     """Write checked petitions in *received* and their 'submit' entries: the one write of
     a submission, single or imported. Returns (case numbers, petition ids), in order."""
-    now = utcnow()
+    now = clock.now()
     case_numbers = next_case_numbers(now.year, len(values_list))
     stage = get_transition("submit").target.value
     petition_ids = db.session.scalars(
@@ -549,7 +602,8 @@ def _create_petitions(advocate: User, values_list: list[dict], details: list[dic
         [
             {"case_number": case_number, "stage": stage, "version": 1,
              "organization_id": advocate.organization_id, "advocate_id": advocate.id,
-             "created_at": now, "updated_at": now,
+             "created_at": now, "updated_at": now, "received_at": now,
+             "stage_entered_at": now,
              "petitioner_key": petitioners.petitioner_key(values), **values}
             for case_number, values in zip(case_numbers, values_list, strict=True)
         ],
@@ -620,15 +674,19 @@ def _checked_transition(actor: User, action: str, reason: str | None):
     if transition.target is None:
         raise ValidationFailed({"action": f"'{action}' is taken on one case at a time."})
     check_role(transition, actor.role_enum)
-    permissions.require(permissions.can_work_queue, actor)
+    if transition.name == PROVIDE_INFORMATION:
+        permissions.require(permissions.can_answer_information_requests, actor)
+    else:
+        permissions.require(permissions.can_work_queue, actor)
     reason = (reason or "").strip() or None
     if transition.reason_required and not reason:
         raise ReasonRequired(f"The action '{action}' requires a written reason.")
     return transition, reason
 
 
-def _lock_and_check(actor: User, transition, expected_versions: dict):
-    """Lock the cases, then list every case that cannot take the transition now."""
+def _lock_and_check(actor: User, transition, expected_versions: dict, extra=None):
+    """Lock the cases, then list every case that cannot take the transition now (a
+    decision also: every case with open referrals, unless the decider closes them)."""
     rows = {row.case_number: row for row in _lock_cases(list(expected_versions))}
     offenders = [
         offender
@@ -638,39 +696,100 @@ def _lock_and_check(actor: User, transition, expected_versions: dict):
     ]  # fmt: skip
     if not offenders:
         offenders = _ineligible_offenders(transition, rows)
+    if not offenders and transition.target is not None and transition.target.is_decided:
+        offenders = _open_referral_offenders(transition, rows, extra or TransitionExtra())
     return rows, offenders
 
 
-def _decide(actor: User, transition, reason: str | None, rows: dict) -> dict[str, int]:
+def _open_referral_offenders(transition, rows: dict, extra: TransitionExtra) -> list[dict]:
+    if extra.close_referrals_reason and extra.close_referrals_reason.strip():
+        return []  # _decide closes them
+    open_referrals = deadlines.open_referrals_of([row.id for row in rows.values()])
+    offenders = []
+    for row in rows.values():
+        if row.id not in open_referrals:
+            continue
+        refusal = deadlines.ReferralsOpen(row.case_number, open_referrals[row.id])
+        offenders.append(
+            {
+                "case_number": row.case_number,
+                "problem": "referrals_open",
+                "stage": row.stage,
+                "version": row.version,
+                "referrals": refusal.referral_ids,
+                "refusal": refusal,
+                "message": refusal.message,
+            }
+        )
+    return offenders
+
+
+def _decide(
+    actor: User,
+    transition,
+    reason: str | None,
+    rows: dict,
+    extra: TransitionExtra | None = None,
+    changes: dict | None = None,
+) -> dict[str, int]:
     """Move the locked cases with one UPDATE and append one entry per case; the one write
-    of a transition, single or bulk. Returns {case_number: new version}."""
+    of a transition, single or bulk. Returns {case_number: new version}.
+
+    Every transition restarts the stage clock (``stage_entered_at``). The information
+    loop and the referrals are kept here too, so no path moves a case without them:
+    ``return_for_information`` opens a request per case, ``provide_information`` closes it
+    and writes the corrections (``changes``, in the same entry), and a decision closes the
+    open referrals when the decider gave ``close_referrals_reason``.
+    """
+    extra = extra or TransitionExtra()
     target = transition.target
-    now = utcnow()
+    now = clock.now()
+    petition_ids = [row.id for row in rows.values()]
+    corrections = normalize({name: extra.corrections[name] for name in changes or {}})
     db.session.execute(
         update(Petition)
-        .where(Petition.id.in_([row.id for row in rows.values()]))
+        .where(Petition.id.in_(petition_ids))
         .values(
             stage=target.value,
             version=Petition.version + 1,
             updated_at=now,
+            stage_entered_at=now,
             decided_at=now if target.is_decided else None,
             decided_by_id=actor.id if target.is_decided else None,
             decision_reason=reason if target.is_decided else None,
+            **corrections,
         )
         # The callers read the rows they need again (apply_transition) or not at all.
         .execution_options(synchronize_session=False)
     )
+    details = {}
+    if target.is_decided and extra.close_referrals_reason:
+        open_referrals = deadlines.open_referrals_of(petition_ids)
+        deadlines.close_referrals_at_decision(
+            actor, open_referrals, extra.close_referrals_reason.strip(), transition.name
+        )
+    if transition.name == RETURN_FOR_INFORMATION:
+        due_on = deadlines.open_information_requests(actor, petition_ids, reason, extra.due_on, now)
+        details["due_on"] = due_on.isoformat()
+    if transition.name == PROVIDE_INFORMATION:
+        for petition_id in petition_ids:
+            deadlines.answer_information_request(actor, petition_id, extra.response.strip(), now)
+        details["response"] = extra.response.strip()
     audit.record_many(
         {"action": transition.name, "actor_id": actor.id, "petition_id": row.id,
          "from_stage": row.stage, "to_stage": target.value, "reason": reason,
-         "details": {"version": row.version + 1}}
+         "changes": changes or None, "details": {"version": row.version + 1, **details}}
         for row in rows.values()
     )  # fmt: skip
     return {row.case_number: row.version + 1 for row in rows.values()}
 
 
 def decide_petitions(
-    actor: User, action: str, reason: str | None, expected_versions: dict[str, int | None]
+    actor: User,
+    action: str,
+    reason: str | None,
+    expected_versions: dict[str, int | None],
+    **extra,
 ) -> dict[str, int]:
     """Apply one transition to many cases, all or nothing; returns {case_number: new version}.
 
@@ -679,14 +798,18 @@ def decide_petitions(
     request; then the cases are locked and each is checked: cases that are not found,
     changed since confirmed, or in the wrong stage are listed in CasesChanged (when every
     offender changed) or BulkRefused (409), and nothing changes. Otherwise one UPDATE moves
-    every case and one ``record_many`` call writes an audit entry per case.
+    every case and one ``record_many`` call writes an audit entry per case. ``extra`` as for
+    ``apply_transition`` (``due_on``, ``close_referrals_reason``; a response is one case's).
     """
     transition, reason = _checked_transition(actor, action, reason)
+    extra = TransitionExtra(**extra)
+    if transition.name == PROVIDE_INFORMATION:
+        raise ValidationFailed({"action": "Information is provided one case at a time."})
     if not expected_versions:
         raise ValidationFailed({"case_numbers": "Select at least one case."})
     if len(expected_versions) > MAX_BULK_DECISIONS:
         raise ValidationFailed({"case_numbers": f"At most {MAX_BULK_DECISIONS} cases at once."})
-    rows, offenders = _lock_and_check(actor, transition, expected_versions)
+    rows, offenders = _lock_and_check(actor, transition, expected_versions, extra)
     if offenders:
         changed_only = all(o["problem"] == "changed" for o in offenders)
         raise (CasesChanged if changed_only else BulkRefused)(
@@ -694,4 +817,4 @@ def decide_petitions(
             f"cases cannot take the action '{action}' now.",
             [{k: v for k, v in o.items() if k != "refusal"} for o in offenders],
         )
-    return _decide(actor, transition, reason, rows)
+    return _decide(actor, transition, reason, rows, extra)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tracker import permissions, pipeline
 from tracker.auth.models import Organization, User
 from tracker.body_limit import body_limit, document_body_limit
+from tracker.deadlines.services import ReferralsOpen
 from tracker.documents import services as document_services
 from tracker.documents.forms import document_form, file_description
 from tracker.documents.views import save_new_petition_document
@@ -326,6 +327,10 @@ def _render_refused_transition(petition, form, error: ReasonRequired | WrongStag
     pipeline.abandon()
     if isinstance(error, ReasonRequired):
         form.reason.errors = [*form.reason.errors, error.message]
+    elif isinstance(error, ReferralsOpen):
+        form.close_referrals_reason.errors = [*form.close_referrals_reason.errors, error.message]
+    elif isinstance(error, ValidationFailed):
+        apply_errors(form, error)
     else:
         form.action.errors = [*form.action.errors, error.message]
         form.action.choices = options((t.name, t.label) for t in _offered_actions(petition))
@@ -346,11 +351,17 @@ def transition(case_number):
         return _render_case(petition, 422, transition=form)
     try:
         services.apply_transition(
-            petition, current_user, form.action.data, form.reason.data, form.version.data
+            petition,
+            current_user,
+            form.action.data,
+            form.reason.data,
+            form.version.data,
+            **form.extra(),
         )
     except StaleVersion as error:
         return _render_conflict(petition, error, form, "petitions/_transition_fields.html")
-    except (ReasonRequired, WrongStage, Conflict) as error:  # Conflict: a grant awaiting a waiver
+    # Conflict: a grant awaiting a waiver; ReferralsOpen: a decision while referrals are open.
+    except (ReasonRequired, WrongStage, Conflict, ReferralsOpen, ValidationFailed) as error:
         return _render_refused_transition(petition, form, error)
     label = get_transition(form.action.data).label
     flash(f"{label}: case {petition.case_number} is now {petition.stage_enum.label.lower()}.",
