@@ -32,6 +32,7 @@ from tracker.auth.models import User
 from tracker.auth.two_factor import TIME_STEP
 from tracker.extensions import db
 from tracker.petitions import services as petition_services
+from tracker.petitions.outcomes import Outcome
 from tracker.workflow import Stage
 
 pytest_plugins = ["tests.transaction_guard"]
@@ -251,7 +252,10 @@ PATH_TO_STAGE = {
     Stage.INFORMATION_REQUESTED: ["start_review", "return_for_information"],
     Stage.GRANTED: ["start_review", "grant"],
     Stage.DENIED: ["start_review", "deny"],
+    Stage.CLOSED: ["close"],
 }
+#: What the steps of PATH_TO_STAGE record beyond the stage.
+PATH_OUTCOMES = {"close": Outcome(disposition="closed_without_action")}
 
 
 @pytest.fixture
@@ -269,7 +273,9 @@ def make_petition(app_ctx, make_user):
         if PATH_TO_STAGE[Stage(stage)]:
             reviewer = staff.get("reviewer") or staff.setdefault("reviewer", make_user("reviewer"))
             for action in PATH_TO_STAGE[Stage(stage)]:
-                petition_services.apply_transition(petition, reviewer, action, "Because.")
+                petition_services.apply_transition(
+                    petition, reviewer, action, "Because.", outcome=PATH_OUTCOMES.get(action)
+                )
         db.session.commit()
         return petition
 

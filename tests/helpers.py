@@ -210,3 +210,16 @@ def form_with(response, field_name: str) -> Form:
     forms = [f for f in page_forms(response) if field_name in f.fields]
     assert len(forms) == 1, f"{len(forms)} forms with a field {field_name!r}"
     return forms[0]
+
+
+#: What a transition needs beyond action and reason, per action, as API members (the
+#: default test petition is a commutation; a close needs its disposition).
+API_OUTCOME_MEMBERS = {
+    "grant": {"relief": "commutation_time_served"},
+    "close": {"disposition": "moot"},
+}
+
+
+def web_outcome_fields(action: str, prefix: str = "transition-") -> dict:
+    """The same as the web's form fields (``prefix=""`` for the queue's bulk form)."""
+    return {prefix + name: value for name, value in API_OUTCOME_MEMBERS.get(action, {}).items()}

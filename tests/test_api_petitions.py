@@ -42,6 +42,12 @@ PETITION_KEYS = {
     "information_request",
     "information_provided",
     "referral_overdue",
+    "disposition",
+    "relief",
+    "commuted_sentence",
+    "new_release_date",
+    "remission_amount",
+    "terms",
 }
 
 pytest_plugins = ["tests.api_fixtures"]

@@ -1,6 +1,7 @@
 """Property: whatever users try, each case's history replays to exactly its current state."""
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,6 +13,7 @@ from tracker.audit.replay import case_entries, current_state, replay
 from tracker.errors import DomainError
 from tracker.extensions import db
 from tracker.petitions import services as petition_services
+from tracker.petitions.outcomes import Outcome
 from tracker.workflow import CASE_ACTIONS, TRANSITIONS
 
 ACTORS = ("advocate_a", "advocate_b", "reviewer", "reviewer2", "supervisor")
@@ -26,11 +28,25 @@ EDITS = {
     "waiver_requested": st.sampled_from([True, False, None]),
 }
 
+#: What a transition may ask to record: nothing, dispositions, reliefs that fit a pardon or a
+#: commutation, and ones that fit neither or are incomplete.
+OUTCOMES = (
+    None,
+    Outcome(disposition="deceased"),
+    Outcome(disposition="withdrawn"),
+    Outcome(relief="full_pardon", terms="None."),
+    Outcome(relief="commutation_reduced", new_release_date=date(2027, 6, 30)),
+    Outcome(relief="remission", remission_amount=Decimal("1500.00")),
+    Outcome(relief="remission"),
+)
+
 steps = st.lists(
     st.one_of(
         st.tuples(st.just("transition"), st.sampled_from(ACTORS), st.integers(0, 2),
                   st.sampled_from([t.name for t in (*TRANSITIONS, *CASE_ACTIONS)]),
-                  st.sampled_from(["Reason given.", ""])),
+                  st.sampled_from(["Reason given.", ""]), st.sampled_from(OUTCOMES)),
+        st.tuples(st.just("recommend"), st.sampled_from(ACTORS), st.integers(0, 2),
+                  st.sampled_from(["favorable", "unfavorable", "no_position", "maybe"])),
         st.tuples(st.just("edit"), st.sampled_from(ACTORS), st.integers(0, 2),
                   st.sampled_from(sorted(EDITS)).flatmap(
                       lambda name: st.tuples(st.just(name), EDITS[name]))),
@@ -59,11 +75,13 @@ def attempt(step, cast, petitions):
     kind, actor_name, index, *rest = step
     actor, petition = cast[actor_name], petitions[index]
     if kind == "transition":
-        action, reason = rest
+        action, reason, outcome = rest
         if action == "submit":
             petitions.append(petition_services.submit_petition(actor, petition_values()))
         else:
-            petition_services.apply_transition(petition, actor, action, reason)
+            petition_services.apply_transition(petition, actor, action, reason, outcome=outcome)
+    elif kind == "recommend":
+        petition_services.add_recommendation(petition, actor, rest[0], "A memo.")
     elif kind == "edit":
         ((name, value),) = rest
         petition_services.update_petition(petition, actor, {name: value}, petition.version)

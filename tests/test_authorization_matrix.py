@@ -100,6 +100,8 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     # a shared document of a received case of organization A
     ("documents.upload", "POST"):               ("login", "ok",      "404",     "ok",    "ok"),
     ("documents.content", "GET"):               ("login", "ok",      "404",     "ok",    "ok"),
+    # recommendations are internal: staff's
+    ("petitions.recommend", "POST"):            ("login", "403",     "404",     "ok",    "ok"),
     # --- bulk decisions (grant one case of organization A) ----------------------------------------
     ("bulk.confirm", "POST"):                   ("login", "403",     "403",     "ok",    "ok"),
     ("bulk.apply", "POST"):                     ("login", "403",     "403",     "ok",    "ok"),
@@ -145,6 +147,8 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("api.petition_history", "GET"):            ("401",   "ok",      "404",     "ok",    "ok"),
     ("api.related_petitions", "GET"):           ("401",   "ok",      "404",     "ok",    "ok"),
     ("api.transition_petition", "POST"):        ("401",   "403",     "404",     "ok",    "ok"),
+    ("api.list_recommendations", "GET"):        ("401",   "403",     "404",     "ok",    "ok"),
+    ("api.add_recommendation", "POST"):         ("401",   "403",     "404",     "ok",    "ok"),
     ("api.decide_petitions", "POST"):           ("401",   "403",     "403",     "ok",    "ok"),
     ("api.upload_document", "POST"):            ("401",   "ok",      "404",     "ok",    "ok"),
     ("api.list_documents", "GET"):              ("401",   "ok",      "404",     "ok",    "ok"),
@@ -404,6 +408,7 @@ def _transition(w, persona):
     return Call(f"/petitions/{petition.case_number}/transition", data={
         "transition-action": "grant", "transition-reason": "Rehabilitated.",
         "transition-version": str(petition.version),
+        "transition-relief": "commutation_time_served",
     }, petition=petition)  # fmt: skip
 
 
@@ -456,11 +461,25 @@ def _read_document(w, persona):
     return Call(f"{prefix}/documents/{document.id}/content", petition=petition)
 
 
+@recipe(("petitions.recommend", "POST"))
+def _recommend(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    return Call(
+        f"/petitions/{petition.case_number}/recommendations",
+        data={
+            "recommendation-recommendation": "favorable",
+            "recommendation-memo": "Merits relief.",
+        },
+        petition=petition,
+    )
+
+
 @recipe(("bulk.confirm", "POST"))
 def _bulk_confirm(w, persona):
     petition = w.petition(Stage.UNDER_REVIEW)
     return Call("/petitions/bulk", data={
         "case_numbers": [petition.case_number], "action": "grant", "reason": "Rehabilitated.",
+        "relief": "commutation_time_served",
     }, petition=petition)  # fmt: skip
 
 
@@ -561,6 +580,17 @@ def _api_transition(w, persona):
     return Call(
         f"/api/v1/petitions/{petition.case_number}/transitions",
         json={"action": "grant", "reason": "Rehabilitated."},
+        petition=petition,
+    )
+
+
+@recipe(("api.list_recommendations", "GET"), ("api.add_recommendation", "POST"))
+def _api_recommendations(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    adding = w.current_route == ("api.add_recommendation", "POST")
+    return Call(
+        f"/api/v1/petitions/{petition.case_number}/recommendations",
+        json={"recommendation": "unfavorable", "memo": "Too recent."} if adding else None,
         petition=petition,
     )
 
@@ -847,3 +877,52 @@ def test_the_api_refuses_a_browser_session_without_a_token(world):
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert count(Petition) == petitions_before
+
+
+# --- the actions of one route: withdraw and close, on the web and the API ----------------------
+
+#: Per action on a case of organization A under review: each persona's outcome (the web's
+#: transition route, the API's; bulk decisions are staff's whatever the action).
+ACTION_MATRIX = {
+    #            anonymous  advocate_a advocate_b reviewer supervisor
+    "withdraw": ("login", "ok", "404", "ok", "ok"),
+    "close": ("login", "403", "404", "ok", "ok"),
+    "reopen": ("login", "403", "404", "403", "invalid"),
+}
+
+
+@pytest.mark.parametrize("interface", ["web", "api"])
+@pytest.mark.parametrize("action", sorted(ACTION_MATRIX))
+def test_withdraw_and_close_by_persona(world, action, interface):
+    expected = dict(zip(PERSONAS, ACTION_MATRIX[action], strict=True))
+    wrong = []
+    for persona in PERSONAS:
+        petition = world.petition(Stage.UNDER_REVIEW)
+        members = {"reason": "On the petitioner's written request."}
+        if action == "close":
+            members["disposition"] = "deceased"
+        if interface == "web":
+            data = {"transition-action": action, "transition-version": str(petition.version)}
+            data |= {f"transition-{name}": value for name, value in members.items()}
+            call = Call(
+                f"/petitions/{petition.case_number}/transition", data=data, petition=petition
+            )
+        else:
+            call = Call(
+                f"/api/v1/petitions/{petition.case_number}/transitions",
+                json={"action": action, **members},
+                petition=petition,
+            )
+        state_before = case_state(petition)
+        sent = send(world, "POST", persona, call)
+        got = sent.outcome
+        want = expected[persona]
+        if interface == "api" and want == "login":
+            want = "401"
+        if got != want:
+            wrong.append(f"{persona}: expected {want}, got {got} ({describe('POST', sent)})")
+        elif got != "ok" and case_state(petition) != state_before:
+            wrong.append(f"{persona}: {got}, but the petition changed")
+        elif got == "ok" and petition_row(petition.id)["stage"] != "closed":
+            wrong.append(f"{persona}: ok, but the case is not closed")
+    assert not wrong, f"{action} over {interface}:\n  " + "\n  ".join(wrong)

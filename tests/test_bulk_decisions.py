@@ -195,8 +195,9 @@ def test_the_statement_count_does_not_grow_with_the_number_of_cases(
 
     assert counts[0] == counts[1], counts
     # A grant reads the cases' facts and their petitioners' other petitions (eligibility: 2)
-    # and their open referrals (1), and adds one INSERT … SELECT into the outbox (1).
-    assert counts[0] <= (10 if action == "grant" else 7), counts
+    # and their open referrals (1), and adds one INSERT … SELECT into the outbox (1); a grant
+    # or denial reads the cases' latest recommendations too (1).
+    assert counts[0] <= (11 if action in ("grant", "deny") else 7), counts
     assert all(petition_row(p.id)["stage"] != stage.value for p in few + many)
 
 
@@ -217,6 +218,7 @@ def test_a_reviewer_selects_confirms_and_applies(client, login_as, cases):
         | {
             "case_numbers": [p.case_number for p in chosen],
             "action": "grant",
+            "relief": "commutation_time_served",
             "reason": "Merit.",
         },
     )
@@ -307,6 +309,7 @@ def test_cases_that_cannot_take_the_action_return_to_the_selection(client, login
     good, bad = cases(1)[0], cases(1, Stage.RECEIVED)[0]
     form = form_with(client.get("/petitions?kind=commutation"), "reason")
     chosen = {"case_numbers": [good.case_number, bad.case_number], "action": "grant"}
+    chosen["relief"] = "commutation_time_served"
     response = client.post(
         "/petitions/bulk", data=form.fields | chosen | {"reason": "Exemplary record."}
     )
@@ -353,12 +356,20 @@ def test_a_reason_is_asked_for_before_the_confirmation(client, login_as, cases):
     petitions = cases(2)
     form = form_with(client.get("/petitions"), "reason")
     chosen = {"case_numbers": [p.case_number for p in petitions], "action": "grant"}
-    response = client.post("/petitions/bulk", data=form.fields | chosen | {"reason": " "})
+    relief = {
+        "relief": "commutation_reduced",
+        "commuted_sentence": "120 months",
+        "new_release_date": "2030-01-31",
+        "terms": "Supervised release remains.",
+    }
+    response = client.post("/petitions/bulk", data=form.fields | chosen | relief | {"reason": " "})
     assert response.status_code == 422
     assert "Grant needs a written reason." in page_text(response)
     again = bulk_form(response)
     assert ticked(again) == [p.case_number for p in petitions]
     assert again.fields["action"] == "grant"
+    # The relief and its details are kept too, not only the action.
+    assert {name: again.fields[name] for name in relief} == relief
     assert marked_rows(response) == []
 
 
@@ -405,6 +416,7 @@ def test_a_huge_search_is_refused_not_echoed_into_the_redirect(client, login_as,
     petition = cases(1)[0]
     form = form_with(client.get("/petitions"), "reason")
     chosen = {"case_numbers": [petition.case_number], "action": "grant", "reason": "x"}
+    chosen["relief"] = "commutation_time_served"
     huge = {"q": "x" * 100_000}
 
     refused = client.post("/petitions/bulk", data=form.fields | chosen | huge)
@@ -424,6 +436,7 @@ def test_the_redirect_after_a_decision_carries_the_parsed_filters_only(client, l
     petition = cases(1)[0]
     form = form_with(client.get("/petitions?q=Jordan&stage=pending&sort=newest"), "reason")
     chosen = {"case_numbers": [petition.case_number], "action": "grant", "reason": "x"}
+    chosen["relief"] = "commutation_time_served"
     confirm = client.post("/petitions/bulk", data=form.fields | chosen)
     tampered = {"endpoint": "x", "_anchor": "y", "_external": "1", "next": "//evil.example"}
     apply_fields = form_with(confirm, "selection").fields | tampered
@@ -457,6 +470,7 @@ def test_advocates_have_no_bulk_decisions(client, login_as, cases):
             "csrf_token": csrf_token(client),
             "all_matching": "y",
             "action": "grant",
+            "relief": "commutation_time_served",
             "reason": "x",
         },
     )

@@ -4,6 +4,8 @@ The runner shares the test's app context, so a command's commit is the test tran
 savepoint and its rows are rolled back with the test.
 """
 
+from datetime import date
+
 import pytest
 from sqlalchemy import select, update
 
@@ -13,8 +15,8 @@ from tracker.auth import passwords
 from tracker.auth import services as auth_services
 from tracker.auth.models import Organization, User
 from tracker.extensions import db
-from tracker.petitions.models import Note, Petition
-from tracker.workflow import Stage
+from tracker.petitions.models import Note, Petition, Recommendation
+from tracker.workflow import DISPOSITIONS, KINDS_OF_RELIEF, Stage, relief_fits
 
 GOOD_PASSWORD = "quiet-meadow-compass-42"
 
@@ -212,3 +214,19 @@ def test_audit_verify_fails_when_the_chain_head_disagrees(runner):
 
     assert result.exit_code == 1
     assert "Intact" not in result.output
+
+
+def test_seed_demo_shows_every_disposition_fitting_reliefs_and_recommendations(runner):
+    result = invoke(runner, "seed-demo")
+    assert result.exit_code == 0, result.output
+    dispositions = set(db.session.scalars(select(Petition.disposition).distinct()))
+    assert dispositions - {None} == set(DISPOSITIONS)
+    reliefs = db.session.execute(select(Petition.kind, Petition.relief).distinct()).all()
+    assert {relief for _kind, relief in reliefs if relief} == set(KINDS_OF_RELIEF)
+    assert all(relief_fits(relief, kind) for kind, relief in reliefs if relief)
+    granted_commutations = db.session.scalars(
+        select(Petition).where(Petition.relief == "commutation_reduced")
+    ).all()
+    assert all(p.new_release_date > date.today() for p in granted_commutations)
+    recommendations = set(db.session.scalars(select(Recommendation.recommendation)))
+    assert "favorable" in recommendations

@@ -25,6 +25,7 @@ from tests.helpers import (
     page_text,
     petition_row,
     section,
+    web_outcome_fields,
 )
 from tracker.extensions import db
 from tracker.petitions import merging, queries
@@ -312,6 +313,7 @@ def post_transition(client, petition, action, reason, version=None):
             "transition-action": action,
             "transition-reason": reason,
             **({"transition-version": str(version)} if version is not None else {}),
+            **web_outcome_fields(action),
         },
     )
 
@@ -350,6 +352,7 @@ def test_a_case_that_left_the_stage_keeps_the_typed_reason(
             "transition-reason": typed,
             "transition-version": str(opened),
             "transition-csrf_token": csrf_token(client),
+            **web_outcome_fields("grant"),
         },
     )
 

@@ -11,7 +11,8 @@ PETITION_COLUMNS = (
     "case_number, kind, stage, petitioner_name, register_number, date_of_birth, offenses, "
     "sentencing_court, sentence, sentence_date, custody_status, organization_id, advocate_id, "
     "grounds, version, created_at, updated_at, decided_at, decided_by_id, decision_reason, "
-    "petitioner_key, received_at, stage_entered_at"
+    "petitioner_key, received_at, stage_entered_at, "
+    "disposition, relief, commuted_sentence, new_release_date, remission_amount, relief_terms"
 )
 
 
@@ -27,6 +28,8 @@ def good_petition_row(petition) -> dict:
         "decided_at": None, "decided_by_id": None, "decision_reason": None,
         "petitioner_key": "R:12345-678",
         "received_at": "2026-01-01 00:00:00", "stage_entered_at": "2026-01-01 00:00:00",
+        "disposition": None, "relief": None, "commuted_sentence": None,
+        "new_release_date": None, "remission_amount": None, "relief_terms": None,
     }  # fmt: skip
 
 
@@ -78,9 +81,124 @@ def test_decided_row_with_decision_is_accepted(make_petition, make_user):
     row = good_petition_row(petition) | {
         "stage": Stage.GRANTED.value, "decided_at": "2026-01-02 00:00:00",
         "decided_by_id": reviewer.id, "decision_reason": "Meets the criteria.",
+        "disposition": "granted", "relief": "commutation_time_served",
     }  # fmt: skip
     with db.session.begin_nested():
         insert_petition(row)
+
+
+def decided_row(petition, reviewer, **changes) -> dict:
+    return (
+        good_petition_row(petition)
+        | {
+            "decided_at": "2026-01-02 00:00:00",
+            "decided_by_id": reviewer.id,
+            "decision_reason": "Reviewed.",
+        }
+        | changes
+    )
+
+
+GOOD_ENDINGS = {
+    "withdrawn without a reason": {
+        "stage": "closed",
+        "disposition": "withdrawn",
+        "decision_reason": None,
+    },
+    "closed: deceased": {"stage": "closed", "disposition": "deceased"},
+    "denied": {"stage": "denied", "disposition": "denied"},
+    "pardon fully pardoned": {
+        "stage": "granted",
+        "disposition": "granted",
+        "kind": "pardon",
+        "relief": "full_pardon",
+    },
+    "reduced commutation with its date": {
+        "stage": "granted",
+        "disposition": "granted",
+        "relief": "commutation_reduced",
+        "new_release_date": "2026-06-30",
+        "relief_terms": "Supervised release remains.",
+    },
+    "remission with its amount": {
+        "stage": "granted",
+        "disposition": "granted",
+        "relief": "remission",
+        "remission_amount": "1500.00",
+    },
+    "relief not recorded (before reliefs)": {
+        "stage": "granted",
+        "disposition": "granted",
+        "relief": "unspecified",
+    },
+}
+BAD_ENDINGS = {
+    "decided without disposition": {"stage": "denied"},
+    "closed without disposition": {"stage": "closed"},
+    "closed with a reason missing (not withdrawn)": {
+        "stage": "closed",
+        "disposition": "moot",
+        "decision_reason": None,
+    },
+    "disposition of another stage": {"stage": "denied", "disposition": "granted"},
+    "granted as withdrawn": {
+        "stage": "granted",
+        "disposition": "withdrawn",
+        "relief": "unspecified",
+    },
+    "unknown disposition": {"stage": "closed", "disposition": "vanished"},
+    "granted without relief": {"stage": "granted", "disposition": "granted"},
+    "relief on a denial": {"stage": "denied", "disposition": "denied", "relief": "respite"},
+    "unknown relief": {"stage": "granted", "disposition": "granted", "relief": "amnesty"},
+    "commutation relief on a pardon": {
+        "stage": "granted",
+        "disposition": "granted",
+        "kind": "pardon",
+        "relief": "respite",
+    },
+    "full pardon on a commutation": {
+        "stage": "granted",
+        "disposition": "granted",
+        "relief": "full_pardon",
+    },
+    "remission without amount": {
+        "stage": "granted",
+        "disposition": "granted",
+        "relief": "remission",
+    },
+    "remission of nothing": {
+        "stage": "granted",
+        "disposition": "granted",
+        "relief": "remission",
+        "remission_amount": "0",
+    },
+    "reduced commutation saying nothing": {
+        "stage": "granted",
+        "disposition": "granted",
+        "relief": "commutation_reduced",
+    },
+}
+
+
+@pytest.mark.parametrize("change", GOOD_ENDINGS.values(), ids=GOOD_ENDINGS.keys())
+def test_good_endings_are_accepted(make_petition, make_user, change):
+    petition, reviewer = make_petition(), make_user("reviewer")
+    with db.session.begin_nested():
+        insert_petition(decided_row(petition, reviewer, **change))
+
+
+@pytest.mark.parametrize("change", BAD_ENDINGS.values(), ids=BAD_ENDINGS.keys())
+def test_bad_endings_are_refused(make_petition, make_user, change):
+    petition = make_petition()
+    row = decided_row(petition, make_user("reviewer"), **change)
+    with pytest.raises(IntegrityError), db.session.begin_nested():
+        insert_petition(row)
+
+
+def test_an_open_case_has_no_disposition(make_petition):
+    petition = make_petition()
+    with pytest.raises(IntegrityError), db.session.begin_nested():
+        insert_petition(good_petition_row(petition) | {"disposition": "withdrawn"})
 
 
 def insert_user(**overrides):

@@ -182,3 +182,91 @@ def test_0010_backfills_the_clocks_from_the_audit_history(empty_app):
         (2, "2026-01-09 12:00:00", "2026-01-09 12:00:00"),
     ]
     assert entries == 3  # the history is untouched (rebuilt on SQLite, rows and all)
+
+
+def test_0011_carries_decided_cases_forward_and_adds_the_rules(empty_app):
+    """Granted and denied cases written under 0010 get their disposition (and a granted one
+    the relief 'unspecified'); open cases none; notes and audit rows that reference the
+    petitions survive; afterwards the new CHECK constraints hold, and a downgrade undoes it."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    columns = (
+        "case_number, kind, stage, petitioner_name, register_number, date_of_birth, offenses, "
+        "sentencing_court, sentence, sentence_date, custody_status, organization_id, "
+        "advocate_id, grounds, version, created_at, updated_at, decided_at, decided_by_id, "
+        "decision_reason, petitioner_key, received_at, stage_entered_at"
+    )
+
+    def petition(number, stage, decided):
+        decision = "'2026-02-01 00:00:00', 1, 'Decided.'" if decided else "NULL, NULL, NULL"
+        return (
+            f"INSERT INTO petition ({columns}) VALUES ('CP-2026-00000{number}', 'commutation', "
+            f"'{stage}', 'Old Case', '12345-678', '1970-01-01', 'x', 'D. Md.', '10 years', "
+            f"'2000-01-01', 'in_prison', 1, 2, 'y', 3, '2026-01-01 00:00:00', "
+            f"'2026-01-01 00:00:00', {decision}, 'R:12345-678', "
+            "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        )
+
+    with empty_app.app_context():
+        upgrade(revision="0010")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO organization (id, name, active, created_at) "
+                    "VALUES (1, 'Old Org', true, '2026-01-01 00:00:00')"
+                )
+            )
+            for user_id, role, organization in ((1, "reviewer", "NULL"), (2, "advocate", "1")):
+                connection.execute(
+                    text(
+                        'INSERT INTO "user" (id, email, name, role, organization_id, '
+                        "password_hash, active, must_change_password, created_at, "
+                        "second_factor_failures) VALUES "
+                        f"({user_id}, '{role}@example.org', 'Old', '{role}', {organization}, 'x', "
+                        "true, false, '2026-01-01 00:00:00', 0)"
+                    )
+                )
+            connection.execute(text(petition(1, "granted", True)))
+            connection.execute(text(petition(2, "denied", True)))
+            connection.execute(text(petition(3, "under_review", False)))
+            connection.execute(
+                text(
+                    "INSERT INTO note (petition_id, author_id, visibility, body, created_at) "
+                    "VALUES (1, 1, 'internal', 'Kept.', '2026-01-01 00:00:00')"
+                )
+            )
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT case_number, stage, disposition, relief FROM petition ORDER BY id")
+            ).all()
+            notes = connection.execute(text("SELECT petition_id, body FROM note")).all()
+        assert [tuple(row) for row in rows] == [
+            ("CP-2026-000001", "granted", "granted", "unspecified"),
+            ("CP-2026-000002", "denied", "denied", None),
+            ("CP-2026-000003", "under_review", None, None),
+        ]
+        assert [tuple(note) for note in notes] == [(1, "Kept.")]
+        for bad in (
+            "UPDATE petition SET relief = NULL WHERE id = 1",  # granted without relief
+            "UPDATE petition SET disposition = 'moot' WHERE id = 2",  # not a denial's
+            "UPDATE petition SET disposition = 'withdrawn' WHERE id = 3",  # open case
+            "UPDATE petition SET relief = 'full_pardon' WHERE id = 1",  # a commutation
+        ):
+            with pytest.raises(IntegrityError), db.engine.begin() as connection:
+                connection.execute(text(bad))
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "UPDATE petition SET stage = 'closed', disposition = 'withdrawn', "
+                    "decided_at = '2026-03-01 00:00:00', decided_by_id = 2 WHERE id = 3"
+                )
+            )
+
+        downgrade(revision="0010")
+        with db.engine.connect() as connection:
+            stages = connection.execute(text("SELECT stage FROM petition ORDER BY id")).all()
+        assert [stage for (stage,) in stages] == ["granted", "denied", "under_review"]
+        upgrade()
+    assert schema_drift(empty_app) == []

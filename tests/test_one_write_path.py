@@ -5,10 +5,24 @@ that move a case, and they must agree cell by cell."""
 import pytest
 
 from tests.conftest import csrf_token, petition_values
-from tests.helpers import audit_entries, form_with, petition_row
-from tests.test_workflow import ACTIONS, ALLOWED, ROLES, ROLES_ALLOWED, STAGES
+from tests.helpers import (
+    API_OUTCOME_MEMBERS,
+    audit_entries,
+    form_with,
+    petition_row,
+    web_outcome_fields,
+)
+from tests.test_workflow import (
+    ACTIONS,
+    ALLOWED,
+    DISPOSITION_AFTER,
+    ROLES,
+    ROLES_ALLOWED,
+    STAGES,
+)
 from tracker.extensions import db
 from tracker.petitions import importing, services
+from tracker.petitions.outcomes import OUTCOME_COLUMNS
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -24,6 +38,7 @@ def web_single(client, api, petition, action):
             "transition-reason": REASON,
             "transition-version": petition.version,
             "transition-csrf_token": csrf_token(client, page),
+            **web_outcome_fields(action),
         },
     ).status_code
 
@@ -37,6 +52,7 @@ def web_bulk(client, api, petition, action):
             "case_numbers": [petition.case_number],
             "action": action,
             "reason": REASON,
+            **web_outcome_fields(action, prefix=""),
         },
     )
     if confirm.status_code != 200:
@@ -48,14 +64,19 @@ def web_bulk(client, api, petition, action):
 def api_single(client, api, petition, action):
     return api.post(
         f"/api/v1/petitions/{petition.case_number}/transitions",
-        json={"action": action, "reason": REASON},
+        json={"action": action, "reason": REASON, **API_OUTCOME_MEMBERS.get(action, {})},
     ).status_code
 
 
 def api_bulk(client, api, petition, action):
     return api.post(
         "/api/v1/decisions",
-        json={"action": action, "reason": REASON, "case_numbers": [petition.case_number]},
+        json={
+            "action": action,
+            "reason": REASON,
+            "case_numbers": [petition.case_number],
+            **API_OUTCOME_MEMBERS.get(action, {}),
+        },
     ).status_code
 
 
@@ -77,6 +98,7 @@ def outcome(petition, status: int, entries_before: int) -> dict:
         "stage": row["stage"],
         "version": row["version"],
         "decision": (decided, row["decided_by_id"], row["decision_reason"]),
+        "outcome": {name: row[name] for name in OUTCOME_COLUMNS},
         "decided when updated": decided and row["decided_at"] == row["updated_at"],
         "entries": [
             (e.action, e.actor_id, e.from_stage, e.to_stage, e.reason, e.changes, e.details)
@@ -113,8 +135,14 @@ def test_the_four_interfaces_agree_on_every_cell(
     assert first["status"] == expected_status
     assert first["stage"] == (target or stage.value)
     assert [entry[0] for entry in first["entries"]] == ([action] if target else [])
-    if target in ("granted", "denied"):
+    if target in ("granted", "denied", "closed"):
         assert first["decision"] == (True, user.id, REASON) and first["decided when updated"]
+        assert first["outcome"]["disposition"] == DISPOSITION_AFTER[action]
+    if role == "advocate":
+        # Bulk decisions are staff's: an advocate withdraws one case at a time.
+        for name in ("web bulk", "api bulk"):
+            assert outcomes.pop(name)["status"] == 403, name
+            assert outcomes.pop(name, None) is None
     for name, found in outcomes.items():
         assert found == first, name
 

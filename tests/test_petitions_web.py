@@ -19,6 +19,7 @@ from tests.helpers import (
     petition_form,
     petition_row,
     section,
+    web_outcome_fields,
 )
 from tracker.extensions import db
 from tracker.petitions import services as petition_services
@@ -54,6 +55,7 @@ def post_transition(client, petition, action, reason="", version=None):
         "transition-reason": reason,
         "transition-version": str(petition.version if version is None else version),
         "transition-csrf_token": csrf_token(client),
+        **web_outcome_fields(action),
     })  # fmt: skip
 
 

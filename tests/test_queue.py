@@ -279,6 +279,7 @@ def test_the_stage_filter_is_a_multi_select_offering_pending(client, auth, docke
         "information_requested",
         "granted",
         "denied",
+        "closed",
     ]
 
 

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_token
+from tests.helpers import web_outcome_fields
 from tracker.audit.models import AuditEntry
 from tracker.extensions import db
 from tracker.petitions.models import Petition
@@ -26,15 +27,31 @@ ALLOWED = {
     ("supervisor", "deny", "under_review"): "denied",
     ("supervisor", "reopen", "granted"): "under_review",
     ("supervisor", "reopen", "denied"): "under_review",
+    ("supervisor", "reopen", "closed"): "under_review",
+    # The advocate withdraws their own case; staff on the petitioner's written request.
+    ("advocate", "withdraw", "received"): "closed",
+    ("advocate", "withdraw", "under_review"): "closed",
+    ("reviewer", "withdraw", "received"): "closed",
+    ("reviewer", "withdraw", "under_review"): "closed",
+    ("supervisor", "withdraw", "received"): "closed",
+    ("supervisor", "withdraw", "under_review"): "closed",
+    ("reviewer", "close", "received"): "closed",
+    ("reviewer", "close", "under_review"): "closed",
+    ("supervisor", "close", "received"): "closed",
+    ("supervisor", "close", "under_review"): "closed",
 }
 ROLES_ALLOWED = {
     "start_review": {"reviewer", "supervisor"},
     "return_for_information": {"reviewer", "supervisor"},
     "grant": {"reviewer", "supervisor"},
     "deny": {"reviewer", "supervisor"},
+    "withdraw": {"advocate", "reviewer", "supervisor"},
+    "close": {"reviewer", "supervisor"},
     "reopen": {"supervisor"},
     "provide_information": {"advocate"},
 }
+#: The disposition each allowed move records (null: the case is open after it).
+DISPOSITION_AFTER = {"grant": "granted", "deny": "denied", "withdraw": "withdrawn", "close": "moot"}
 
 
 def case_history(petition_id):
@@ -63,13 +80,16 @@ def test_transition_table(client, login_as, make_petition, role, action, stage):
             "transition-response": "The disciplinary record is attached.",
             "transition-version": petition.version,
             "transition-csrf_token": csrf_token(client, f"/petitions/{petition.case_number}"),
+            **web_outcome_fields(action),
         },
     )
     db.session.expire_all()
     expected_target = ALLOWED.get((role, action, stage.value))
     if expected_target:
         assert response.status_code == 302
-        assert db.session.get(Petition, petition.id).stage == expected_target
+        after = db.session.get(Petition, petition.id)
+        assert after.stage == expected_target
+        assert after.disposition == DISPOSITION_AFTER.get(action)
         history = case_history(petition.id)
         assert len(history) == len(before_history) + 1
         assert history[-1].action == action
@@ -86,7 +106,7 @@ def test_transition_table(client, login_as, make_petition, role, action, stage):
     assert case_history(petition.id) == before_history
 
 
-@pytest.mark.parametrize("action", ["return_for_information", "grant", "deny"])
+@pytest.mark.parametrize("action", ["return_for_information", "grant", "deny", "close"])
 def test_reason_is_required(client, login_as, make_petition, action):
     login_as("reviewer")
     petition = make_petition(stage=Stage.UNDER_REVIEW)
@@ -97,6 +117,7 @@ def test_reason_is_required(client, login_as, make_petition, action):
             "transition-reason": "   ",
             "transition-version": petition.version,
             "transition-csrf_token": csrf_token(client, f"/petitions/{petition.case_number}"),
+            **web_outcome_fields(action),
         },
     )
     assert response.status_code == 422
@@ -124,11 +145,18 @@ def test_unknown_action_is_refused(client, login_as, make_petition):
 @pytest.mark.parametrize(
     ("role", "stage", "offered"),
     [
-        ("advocate", Stage.RECEIVED, []),
-        ("reviewer", Stage.RECEIVED, ["start_review"]),
-        ("reviewer", Stage.UNDER_REVIEW, ["return_for_information", "grant", "deny"]),
+        ("advocate", Stage.RECEIVED, ["withdraw"]),
+        ("advocate", Stage.GRANTED, []),
+        ("reviewer", Stage.RECEIVED, ["start_review", "withdraw", "close"]),
+        (
+            "reviewer",
+            Stage.UNDER_REVIEW,
+            ["return_for_information", "grant", "deny", "withdraw", "close"],
+        ),
         ("reviewer", Stage.GRANTED, []),
+        ("reviewer", Stage.CLOSED, []),
         ("supervisor", Stage.DENIED, ["reopen"]),
+        ("supervisor", Stage.CLOSED, ["reopen"]),
     ],
 )
 def test_case_page_offers_only_allowed_actions(

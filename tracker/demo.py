@@ -15,6 +15,8 @@ from tracker.auth.models import User
 from tracker.errors import PermissionDenied
 from tracker.extensions import db
 from tracker.petitions import services as petition_services
+from tracker.petitions.outcomes import Outcome
+from tracker.workflow import CLOSE_DISPOSITIONS
 
 ORGANIZATIONS = ("Justice Forward Project", "Second Chance Clemency Clinic")
 #: Demo accounts only: seed-demo refuses to run in production.
@@ -89,6 +91,8 @@ PATHS = (
     (("start_review", "deny"), 0.15),
     (("start_review", "return_for_information"), 0.1),
     (("start_review", "deny", "reopen"), 0.05),
+    (("start_review", "close"), 0.03),
+    (("withdraw",), 0.02),
 )
 
 
@@ -280,7 +284,9 @@ def seed_demo(petition_count: int = 50):
     reviewers = [users["reviewer@example.org"], users["reviewer2@example.org"]]
     supervisor = users["supervisor@example.org"]
     stories = petition_count >= STORY_PETITIONS  # the stories are part of the count
-    random_count = petition_count - (STORY_PETITIONS if stories else 0)
+    limit = petition_count - (STORY_PETITIONS if stories else 0)
+    shown = _seed_every_disposition(rng, advocates, reviewers[0], supervisor, limit)
+    random_count = limit - shown
     moments = _three_years_of_moments(rng, random_count)
     for index in range(random_count):
         # Each case is written at its own moment of the last three years, oldest first.
@@ -300,8 +306,13 @@ def seed_demo(petition_count: int = 50):
                     "return_for_information":
                         "Please add the institutional disciplinary record.",
                     "reopen": "New information from the warden.",
+                    "close": "The petitioner is no longer in federal custody.",
                 }.get(action)  # fmt: skip
-                petition_services.apply_transition(petition, actor, action, reason)
+                _recommend_before(petition, action, reviewer, supervisor, rng)
+                outcome = _demo_outcome(petition, action, rng)
+                petition_services.apply_transition(
+                    petition, actor, action, reason, outcome=outcome
+                )
             if path and rng.random() < 0.4:
                 petition_services.add_note(
                     petition, reviewer, "Requested the presentence report from the court.",
@@ -314,3 +325,92 @@ def seed_demo(petition_count: int = 50):
     if stories:
         _petitioner_stories(rng, advocates[0], reviewers[0], supervisor)
     return credentials
+
+
+# --- dispositions, reliefs, recommendations ------------------------------------------------------
+
+COMMUTATION_RELIEFS = ("commutation_time_served", "commutation_reduced", "remission", "respite")
+#: A close's reason for each disposition, as an office would write it.
+CLOSE_REASONS = {
+    "closed_without_action": "Closed without presidential action at the end of the term.",
+    "ineligible": "Not eligible: the petitioner has not completed the waiting period.",
+    "deceased": "The Bureau of Prisons reports the petitioner died in custody.",
+    "moot": "Moot: the sentencing court reduced the sentence under § 3582(c)(1)(A).",
+}
+
+
+def _demo_outcome(
+    petition, action: str, rng: random.Random, relief: str | None = None
+) -> Outcome | None:
+    """A relief that fits the kind (a commutation's new release date lies ahead, so no
+    granted commutation is "in prison" past its release), or a close's disposition."""
+    if action == "close":
+        return Outcome(disposition=rng.choice(CLOSE_DISPOSITIONS))
+    if action != "grant":
+        return None
+    if petition.kind == "pardon":
+        return Outcome(relief="full_pardon", terms="Full and unconditional pardon.")
+    relief = relief or rng.choice(COMMUTATION_RELIEFS)
+    if relief == "commutation_reduced":
+        release = date.today() + timedelta(days=rng.randrange(60, 700))
+        return Outcome(
+            relief=relief,
+            commuted_sentence="180 months' imprisonment",
+            new_release_date=release,
+            terms="The term of supervised release remains.",
+        )
+    if relief == "remission":
+        amount = Decimal(rng.randrange(500, 50_000)).quantize(Decimal("0.01"))
+        return Outcome(relief=relief, remission_amount=amount, terms="Remission of the fine.")
+    if relief == "respite":
+        return Outcome(relief=relief, terms="Reprieve of 90 days for medical treatment.")
+    return Outcome(relief=relief, terms="Release on the completion of reentry planning.")
+
+
+def _recommend_before(petition, action: str, reviewer, supervisor, rng: random.Random) -> None:
+    """A staff attorney's recommendation, then sometimes a supervisor's, before a decision;
+    now and then the decision goes against the latest (the history marks it)."""
+    if action not in ("grant", "deny"):
+        return
+    agrees = "favorable" if action == "grant" else "unfavorable"
+    petition_services.add_recommendation(
+        petition, reviewer, agrees, "The record supports this outcome; see the memo file."
+    )
+    if rng.random() < 0.3:
+        latest = rng.choice((agrees, "no_position", "favorable", "unfavorable"))
+        petition_services.add_recommendation(
+            petition, supervisor, latest, "Supervisor's review of the staff recommendation."
+        )
+
+
+def _seed_every_disposition(rng: random.Random, advocates, reviewer, supervisor, limit: int):
+    """One case per way of closing, a withdrawal by the advocate, and a grant of each relief
+    (of the kind it fits), so the demo shows every one whatever the dice; at most ``limit``
+    cases (of the demo's count). Returns how many it made."""
+    endings = [("close", disposition) for disposition in CLOSE_REASONS]
+    endings += [("withdraw", "withdrawn")]
+    endings += [("grant", relief) for relief in ("full_pardon", *COMMUTATION_RELIEFS)]
+    for action, ending in endings[:limit]:
+        kind = "pardon" if ending == "full_pardon" else "commutation"
+        values = _random_petition(rng)
+        while action == "grant" and values["kind"] != kind:
+            values = _random_petition(rng)
+        advocate = rng.choice(advocates)
+        petition = petition_services.submit_petition(advocate, values)
+        if action == "withdraw":
+            reason = "The petitioner asked in writing to withdraw the petition."
+            petition_services.apply_transition(petition, advocate, "withdraw", reason)
+            continue
+        petition_services.apply_transition(petition, reviewer, "start_review")
+        if action == "close":
+            outcome = Outcome(disposition=ending)
+            petition_services.apply_transition(
+                petition, reviewer, "close", CLOSE_REASONS[ending], outcome=outcome
+            )
+            continue
+        _recommend_before(petition, "grant", reviewer, supervisor, rng)
+        outcome = _demo_outcome(petition, "grant", rng, ending)
+        petition_services.apply_transition(
+            petition, supervisor, "grant", "Meets the criteria.", outcome=outcome
+        )
+    return min(limit, len(endings))

@@ -126,6 +126,18 @@ def can_write_notes(user) -> bool:
     return user.is_staff
 
 
+@rule("Only reviewers and supervisors record recommendations.")
+def can_recommend(user) -> bool:
+    """Recommendations and their memos are internal: staff write and read them."""
+    return user.is_staff
+
+
+@rule(lambda user, petition: f"Case {petition.case_number} is not under review.")
+def can_recommend_on(user, petition) -> bool:
+    """A recommendation is recorded while the case is under review."""
+    return can_recommend(user) and petition.stage == Stage.UNDER_REVIEW
+
+
 @rule("Only reviewers and supervisors see who works a case.")
 def can_view_assignee(user) -> bool:
     """Who works a case (the assignee, the assignee filter) is for staff only."""

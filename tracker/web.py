@@ -28,7 +28,8 @@ from tracker.errors import DomainError
 from tracker.extensions import login_manager
 from tracker.forms import MAX_ID
 from tracker.petitions.models import CUSTODY_STATUSES, FIELD_LABELS, KINDS
-from tracker.workflow import Stage
+from tracker.petitions.outcomes import OUTCOME_LABELS
+from tracker.workflow import CLOSE_DISPOSITIONS, DISPOSITIONS, KINDS_OF_RELIEF, RELIEFS, Stage
 
 request_log = logging.getLogger("tracker.requests")
 CONTENT_SECURITY_POLICY = (
@@ -42,9 +43,14 @@ STAGE_BADGES = {
     Stage.INFORMATION_REQUESTED: "text-bg-warning",
     Stage.GRANTED: "text-bg-success",
     Stage.DENIED: "text-bg-danger",
+    Stage.CLOSED: "text-bg-dark",
 }
 #: The alert a decided case's page shows its decision in.
-DECISION_ALERTS = {Stage.GRANTED: "alert-success", Stage.DENIED: "alert-danger"}
+DECISION_ALERTS = {
+    Stage.GRANTED: "alert-success",
+    Stage.DENIED: "alert-danger",
+    Stage.CLOSED: "alert-secondary",
+}
 ALWAYS_REACHABLE = {"auth.logout", "static", "bootstrap.static"}
 #: Endpoints reachable before the second factor is given.
 SECOND_FACTOR_ENDPOINTS = ALWAYS_REACHABLE | {"auth.two_factor", "auth.two_factor_setup"}
@@ -217,6 +223,10 @@ def register(app: Flask) -> None:
         AGENCIES=AGENCIES,
         KINDS=KINDS,
         CUSTODY_STATUSES=CUSTODY_STATUSES,
-        FIELD_LABELS=FIELD_LABELS,
+        FIELD_LABELS=FIELD_LABELS | OUTCOME_LABELS,
+        DISPOSITIONS=DISPOSITIONS,
+        CLOSE_DISPOSITIONS=CLOSE_DISPOSITIONS,
+        RELIEFS=RELIEFS,
+        KINDS_OF_RELIEF=KINDS_OF_RELIEF,
         display_timezone=lambda: app.config["DISPLAY_TIMEZONE"],
     )

@@ -1,8 +1,9 @@
 """The petition lifecycle, declared once as data.
 
-received → under_review → granted | denied, with ``return_for_information``
+received → under_review → granted | denied | closed, with ``return_for_information``
 asking the advocate for information (*information_requested*, answered by
-``provide_information``) and ``reopen`` undoing a decision. Pages,
+``provide_information``), ``withdraw`` and ``close`` ending a case without a decision on its
+merits (its ``disposition`` says how), and ``reopen`` undoing any ending. Pages,
 the API, bulk decisions and the README's diagram all read this table; a stage
 changes only through ``tracker.petitions.services.decide_petitions`` (of which
 ``apply_transition`` is the one-case form), which checks the move here first.
@@ -21,6 +22,8 @@ class Stage(StrEnum):
     INFORMATION_REQUESTED = "information_requested"
     GRANTED = "granted"
     DENIED = "denied"
+    #: Ended without a decision on the merits: withdrawn, or closed by the office.
+    CLOSED = "closed"
 
     @property
     def label(self) -> str:
@@ -28,12 +31,45 @@ class Stage(StrEnum):
 
     @property
     def is_decided(self) -> bool:
+        """Decided or closed: the case is finished (no edits, no assignment, not pending)."""
         return self in DECIDED_STAGES
 
 
-DECIDED_STAGES = frozenset({Stage.GRANTED, Stage.DENIED})
-#: The ``pending`` filter: every stage a case waits in.
+#: The final stages: a case here has a disposition, a time and a person who ended it.
+DECIDED_STAGES = frozenset({Stage.GRANTED, Stage.DENIED, Stage.CLOSED})
+#: The ``pending`` filter: every stage a case waits in (not decided nor closed).
 PENDING_STAGES = frozenset(s for s in Stage if s not in DECIDED_STAGES)
+
+#: How a case ended, by the stage it ended in (``petition.disposition``; null while open).
+DISPOSITIONS: dict[str, str] = {
+    "granted": "Granted",
+    "denied": "Denied",
+    "withdrawn": "Withdrawn by the petitioner",
+    "closed_without_action": "Closed without presidential action",
+    "ineligible": "Closed: the petitioner is ineligible",
+    "deceased": "Closed: the petitioner died",
+    "moot": "Closed: moot",
+}
+#: The dispositions ``close`` may record (``withdraw`` records ``withdrawn``).
+CLOSE_DISPOSITIONS = ("closed_without_action", "ineligible", "deceased", "moot")
+
+#: What a grant gives, and the kinds of petition each relief fits. ``unspecified`` is what
+#: an API grant without a relief records (clients older than reliefs); it fits every kind.
+RELIEFS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "full_pardon": ("Full pardon", ("pardon",)),
+    "commutation_time_served": ("Commutation to time served", ("commutation",)),
+    "commutation_reduced": ("Commutation: sentence reduced", ("commutation",)),
+    "remission": ("Remission of a fine or restitution", ("commutation",)),
+    "respite": ("Respite (reprieve)", ("commutation",)),
+    "unspecified": ("Relief not recorded", ("pardon", "commutation")),
+}
+UNSPECIFIED_RELIEF = "unspecified"
+#: The reliefs a grant may name (``unspecified`` is only ever recorded, never chosen).
+KINDS_OF_RELIEF = tuple(name for name in RELIEFS if name != UNSPECIFIED_RELIEF)
+
+
+def relief_fits(relief: str, kind: str) -> bool:
+    return kind in RELIEFS[relief][1]
 
 
 class Role(StrEnum):
@@ -70,6 +106,9 @@ class Transition:
     reason_required: bool
     #: Bootstrap colour of the button that offers it.
     style: str = "primary"
+    #: The dispositions it may record (the first unless the request names one); none: the
+    #: case is open after it (``reopen`` clears the disposition and the relief).
+    dispositions: tuple[str, ...] = ()
 
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -86,9 +125,17 @@ TRANSITIONS: tuple[Transition, ...] = (
                frozenset({Stage.INFORMATION_REQUESTED}), Stage.UNDER_REVIEW,
                frozenset({Role.ADVOCATE}), reason_required=False),
     Transition("grant", "Grant", frozenset({Stage.UNDER_REVIEW}), Stage.GRANTED,
-               STAFF_ROLES, reason_required=True, style="success"),
+               STAFF_ROLES, reason_required=True, style="success", dispositions=("granted",)),
     Transition("deny", "Deny", frozenset({Stage.UNDER_REVIEW}), Stage.DENIED,
-               STAFF_ROLES, reason_required=True, style="danger"),
+               STAFF_ROLES, reason_required=True, style="danger", dispositions=("denied",)),
+    # The advocate withdraws their organization's case; staff do it on the petitioner's
+    # written request (the reason should say so, but a withdrawal needs no reason).
+    Transition("withdraw", "Withdraw", frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}),
+               Stage.CLOSED, frozenset(Role), reason_required=False, style="secondary",
+               dispositions=("withdrawn",)),
+    Transition("close", "Close", frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}),
+               Stage.CLOSED, STAFF_ROLES, reason_required=True, style="secondary",
+               dispositions=CLOSE_DISPOSITIONS),
     Transition("reopen", "Reopen", DECIDED_STAGES, Stage.UNDER_REVIEW,
                frozenset({Role.SUPERVISOR}), reason_required=True, style="secondary"),
 )  # fmt: skip

@@ -39,14 +39,17 @@ from tracker.petitions.fields import (
     FIELDS,
     FIELDS_BY_NAME,
     LIST_SEPARATOR,
+    NOTE_MAX_LENGTH,
     REASON_MAX_LENGTH,
     REQUIRED,
     PetitionField,
     too_long,
 )
 from tracker.petitions.importing import READ_ONLY_FIELDS
+from tracker.petitions.models import RECOMMENDATIONS
+from tracker.petitions.outcomes import Outcome, parse_remission
 from tracker.petitions.validation import parse_amount
-from tracker.workflow import CASE_ACTIONS, PETITION_TRANSITIONS
+from tracker.workflow import CASE_ACTIONS, DISPOSITIONS, KINDS_OF_RELIEF, PETITION_TRANSITIONS
 
 ACTIONS = tuple(t.name for t in PETITION_TRANSITIONS)
 #: A single case also takes the actions that keep its stage (approve_waiver).
@@ -188,7 +191,69 @@ CloseReferralsReason = Annotated[
 ]
 
 
-class TransitionRequest(Body):
+def _amount(value):
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise PydanticCustomError("amount", "An amount in dollars, e.g. 1500.00.")
+    try:
+        return parse_remission(str(value))
+    except ValueError as error:
+        raise PydanticCustomError("amount", str(error)) from None
+
+
+DISPOSITION_HELP = (
+    "close: closed_without_action, ineligible, deceased or moot (required); "
+    "withdraw: withdrawn (implied)."
+)
+RELIEF_HELP = (
+    "grant: what was granted; must fit the kind (a pardon is full_pardon). "
+    "Omitted: recorded as unspecified."
+)
+OutcomeText = Annotated[str, StringConstraints(max_length=REASON_MAX_LENGTH)] | None
+
+
+class OutcomeMembers(Body):
+    """What a close or a grant records (refused with 422 on an action that takes none)."""
+
+    disposition: Annotated[
+        Literal[tuple(DISPOSITIONS)] | None,
+        refused_with("One of: " + ", ".join(DISPOSITIONS) + "."),
+        Field(description=DISPOSITION_HELP),
+    ] = None
+    relief: Annotated[
+        Literal[KINDS_OF_RELIEF] | None,
+        refused_with("One of: " + ", ".join(KINDS_OF_RELIEF) + "."),
+        Field(description=RELIEF_HELP),
+    ] = None
+    commuted_sentence: Annotated[
+        OutcomeText, Field(description="grant with commutation_reduced: the new sentence.")
+    ] = None
+    new_release_date: Annotated[
+        IsoDate | None, Field(description="grant with commutation_reduced: the release date.")
+    ] = None
+    remission_amount: Annotated[
+        Any,
+        BeforeValidator(_amount),
+        Field(
+            description='grant with remission: dollars remitted, e.g. "1500.00".',
+            json_schema_extra={"type": ["string", "number", "null"]},
+        ),
+    ] = None
+    terms: Annotated[
+        OutcomeText, Field(description="grant: conditions, e.g. the term of supervised release.")
+    ] = None
+
+    def outcome(self) -> Outcome:
+        return Outcome(
+            disposition=self.disposition,
+            relief=self.relief,
+            commuted_sentence=self.commuted_sentence,
+            new_release_date=self.new_release_date,
+            remission_amount=self.remission_amount,
+            terms=self.terms,
+        )
+
+
+class TransitionRequest(OutcomeMembers):
     action: Annotated[
         Literal[CASE_ACTION_NAMES],
         refused_with("One of: " + ", ".join(CASE_ACTION_NAMES) + "."),
@@ -255,10 +320,10 @@ class ReferralPatch(Body):
     ] = None
 
 
-class DecisionRequest(Body):
-    """One action and reason for many cases, chosen by exactly one of: case_numbers; filter
-    (the filters of GET /petitions); versions (case number → the version you read: a case
-    changed since is refused with 412)."""
+class DecisionRequest(OutcomeMembers):
+    """One action, reason, disposition or relief for many cases, chosen by exactly one of:
+    case_numbers; filter (the filters of GET /petitions); versions (case number → the
+    version you read: a case changed since is refused with 412)."""
 
     model_config = ConfigDict(
         json_schema_extra={"oneOf": [{"required": [name]} for name in SELECTORS]}
@@ -293,6 +358,16 @@ class DecisionRequest(Body):
         return chosen[0]
 
 
+class RecommendationRequest(Body):
+    """A staff recommendation on a case under review, with its internal memo."""
+
+    recommendation: Annotated[
+        Literal[tuple(RECOMMENDATIONS)],
+        refused_with("One of: " + ", ".join(RECOMMENDATIONS) + "."),
+    ]
+    memo: Annotated[str, StringConstraints(min_length=1, max_length=NOTE_MAX_LENGTH)]
+
+
 #: Every request body, as named in the OpenAPI document.
 MODELS = (
     PetitionCreate,
@@ -301,6 +376,7 @@ MODELS = (
     DecisionRequest,
     ReferralCreate,
     ReferralPatch,
+    RecommendationRequest,
 )
 
 

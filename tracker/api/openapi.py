@@ -29,7 +29,8 @@ from tracker.notifications.kinds import KINDS as NOTIFICATION_KINDS
 from tracker.petitions.fields import CASE_NUMBER_PATTERN, EDITABLE_FIELDS, KINDS
 from tracker.petitions.filters import STAGE_CHOICES
 from tracker.petitions.importing import MAX_IMPORT_ROWS
-from tracker.workflow import CASE_ACTIONS, PETITION_TRANSITIONS, Stage
+from tracker.petitions.models import RECOMMENDATIONS
+from tracker.workflow import CASE_ACTIONS, DISPOSITIONS, PETITION_TRANSITIONS, RELIEFS, Stage
 
 DOCUMENT_CONTENT_TYPES = tuple(ACCEPTED_CONTENT_TYPES)
 
@@ -100,6 +101,24 @@ def _petition_schema(writable_properties: dict) -> dict:
             "type": ["boolean", "null"],
             "description": "An open referral is past due; always null for advocates.",
         },
+        "disposition": {
+            "type": ["string", "null"],
+            "enum": [*DISPOSITIONS, None],
+            "description": "How the case ended; null while it is open.",
+        },
+        "relief": {
+            "type": ["string", "null"],
+            "enum": [*RELIEFS, None],
+            "description": "What a grant gave (unspecified: relief not recorded); null "
+            "unless granted.",
+        },
+        "commuted_sentence": {"type": ["string", "null"]},
+        "new_release_date": {"type": ["string", "null"], "format": "date"},
+        "remission_amount": {
+            "type": ["string", "null"],
+            "description": 'Dollars remitted, e.g. "1500.00".',
+        },
+        "terms": {"type": ["string", "null"], "description": "Conditions of the grant."},
     }
     return {
         "type": "object",
@@ -240,6 +259,25 @@ def _schemas() -> dict:
         "History": {
             "type": "object",
             "properties": {"items": {"type": "array", "items": _ref("HistoryEntry")}},
+            "required": ["items"],
+            "additionalProperties": False,
+        },
+        "RecommendationRequest": requests["RecommendationRequest"],
+        "Recommendation": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "recommendation": {"type": "string", "enum": list(RECOMMENDATIONS)},
+                "memo": {"type": "string"},
+                "author": {"type": "string", "description": "E-mail."},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+            "required": ["id", "recommendation", "memo", "author", "created_at"],
+            "additionalProperties": False,
+        },
+        "RecommendationList": {
+            "type": "object",
+            "properties": {"items": {"type": "array", "items": _ref("Recommendation")}},
             "required": ["items"],
             "additionalProperties": False,
         },
@@ -446,7 +484,7 @@ def _filter_properties(*, in_query: bool) -> dict:
     return {
         "stage": {
             **(stages if in_query else {"anyOf": [stage, stages]}),
-            "description": "One stage or several; 'pending' is every stage not yet decided.",
+            "description": "One stage or several; 'pending': every stage not decided or closed.",
         },
         "kind": {"type": "string", "enum": list(KINDS)},
         "older_than_days": {
@@ -718,6 +756,32 @@ def _paths() -> dict:
                 "by name and date of birth. Advocates see only their organization's petitions.",
                 "responses": _responses(
                     {"200": _json_response("The other petitions.", "RelatedPetitions")}, "404"
+                ),
+            },
+        },
+        "/petitions/{case_number}/recommendations": {
+            "parameters": [CASE_NUMBER_PARAMETER],
+            "get": {
+                "operationId": "listRecommendations",
+                "summary": "The case's recommendations (staff)",
+                "responses": _responses(
+                    {"200": _json_response("Oldest first.", "RecommendationList")}, "403", "404"
+                ),
+            },
+            "post": {
+                "operationId": "addRecommendation",
+                "summary": "Recommend on a case under review (staff)",
+                "description": "favorable, unfavorable or no_position, with an internal memo. "
+                "A decision against the latest one is marked in the history.",
+                "requestBody": _json_body("RecommendationRequest", "application/json"),
+                "responses": _responses(
+                    {"201": _json_response("The recommendation.", "Recommendation")},
+                    "403",
+                    "404",
+                    "409",
+                    "413",
+                    "415",
+                    "422",
                 ),
             },
         },

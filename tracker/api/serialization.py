@@ -16,6 +16,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from tracker import permissions
 from tracker.api.problems import MalformedRequest
+from tracker.audit.services import json_value
 from tracker.auth.models import User
 from tracker.errors import ValidationFailed
 from tracker.petitions import filters
@@ -29,6 +30,8 @@ PETITION_FIELDS = (
     "offenses", "sentencing_court", "sentence", "sentence_date", "custody_status",
     "projected_release_date", "grounds", *EDITABLE_FIELDS[11:], "waiver_approved",
     "organization", "advocate", "assignee", "version", "created_at", "updated_at",
+    "disposition", "relief", "commuted_sentence", "new_release_date", "remission_amount",
+    "terms",
 )  # fmt: skip
 #: The clocks and the information loop (issue 12), after the fields above.
 PETITION_FIELDS += (
@@ -84,6 +87,14 @@ def petition_json(petition: Petition, viewer: User) -> dict:
         referral_overdue=petition.referral_overdue
         if permissions.can_view_referrals(viewer)
         else None,
+        # How the case ended and what a grant gave (null while open; the relief's details
+        # null unless it has them).
+        disposition=petition.disposition,
+        relief=petition.relief,
+        commuted_sentence=petition.commuted_sentence,
+        new_release_date=_plain(petition.new_release_date),
+        remission_amount=json_value(petition.remission_amount),
+        terms=petition.relief_terms,
     )
     return {name: document[name] for name in PETITION_FIELDS}
 
@@ -126,8 +137,26 @@ def referral_json(referral) -> dict:
     }
 
 
-def entry_json(entry) -> dict:
-    """One entry of a case's history."""
+def recommendation_json(recommendation) -> dict:
+    """One staff recommendation (internal)."""
+    return {
+        "id": recommendation.id,
+        "recommendation": recommendation.recommendation,
+        "memo": recommendation.memo,
+        "author": recommendation.author.email,
+        "created_at": timestamp(recommendation.created_at),
+    }
+
+
+#: What a case's history keeps from advocates in an entry's details (internal judgements).
+INTERNAL_DETAILS = ("against_recommendation",)
+
+
+def entry_json(entry, viewer: User | None = None) -> dict:
+    """One entry of a case's history (for an advocate, without internal details)."""
+    details = entry.details
+    if details and viewer is not None and not permissions.can_view_internal_history(viewer):
+        details = {k: v for k, v in details.items() if k not in INTERNAL_DETAILS}
     return {
         "id": entry.id,
         "action": entry.action,
@@ -137,7 +166,7 @@ def entry_json(entry) -> dict:
         "to_stage": entry.to_stage,
         "reason": entry.reason,
         "changes": entry.changes,
-        "details": entry.details,
+        "details": details,
     }
 
 

@@ -167,7 +167,13 @@ def transition_petition(case_number):
     body = bodies.read(bodies.TransitionRequest)
     expected_version = _expected_version(petition, required=False)
     services.apply_transition(
-        petition, g.api_user, body.action, body.reason, expected_version, **body.extra()
+        petition,
+        g.api_user,
+        body.action,
+        body.reason,
+        expected_version,
+        body.outcome(),
+        **body.extra(),
     )
     return _petition_response(petition)
 
@@ -187,7 +193,29 @@ def petition_history(case_number):
     petition = _petition(case_number)
     readlog.record_read("history_api", petition)
     entries = queries.timeline(petition, g.api_user)
-    return {"items": [serialization.entry_json(entry) for entry in entries]}
+    return {"items": [serialization.entry_json(entry, g.api_user) for entry in entries]}
+
+
+@blueprint.get("/petitions/<case_number>/recommendations")
+def list_recommendations(case_number):
+    """The case's recommendations, oldest first (staff only: 403 for advocates)."""
+    petition = _petition(case_number)
+    permissions.require(permissions.can_recommend, g.api_user)
+    return {"items": [serialization.recommendation_json(r) for r in petition.recommendations]}
+
+
+@blueprint.post("/petitions/<case_number>/recommendations")
+@pipeline.writes
+def add_recommendation(case_number):
+    """Record a recommendation on a case under review: 201; 403 for advocates, 409 when the
+    case is not under review, 422 naming a bad member."""
+    petition = _petition(case_number)
+    permissions.require(permissions.can_recommend, g.api_user)
+    body = bodies.read(bodies.RecommendationRequest)
+    recommendation = services.add_recommendation(
+        petition, g.api_user, body.recommendation, body.memo
+    )
+    return serialization.recommendation_json(recommendation), 201
 
 
 # --- referrals (staff only) --------------------------------------------------------------------
@@ -276,7 +304,7 @@ def decide_petitions():
     body = bodies.read(bodies.DecisionRequest)
     versions = _selected_versions(body)
     decided = services.decide_petitions(
-        g.api_user, body.action, body.reason, versions, **body.extra()
+        g.api_user, body.action, body.reason, versions, body.outcome(), **body.extra()
     )
     stage = get_transition(body.action).target.value
     return {

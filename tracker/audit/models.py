@@ -17,7 +17,7 @@ SECURITY_CATEGORY = "security"
 
 #: Every action an entry may name; record() refuses any other, so the log's filter lists all.
 CASE_ACTIONS = (*(t.name for t in TRANSITIONS), "edit", "take", "assign",
-                "note_internal", "note_shared",
+                "note_internal", "note_shared", "recommend",
                 "document_uploaded", "document_superseded", "document_downloaded",
                 *(a.name for a in STAGE_KEEPING_ACTIONS))  # fmt: skip
 #: Actions of parts built alongside (closure, the information loop, documents, reminders),

@@ -9,6 +9,7 @@ ticked, the action and reason kept, and the cases that stopped it marked.
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -23,8 +24,9 @@ from tracker.extensions import db
 from tracker.petitions import filters as queue_filters
 from tracker.petitions import importing, queries, services
 from tracker.petitions.fields import CASE_NUMBER_FORMAT, REASON_MAX_LENGTH
-from tracker.petitions.forms import limited
+from tracker.petitions.forms import OutcomeFields, limited
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS, Petition
+from tracker.petitions.outcomes import Outcome, checked_outcome, parse_remission, relief_refusal
 from tracker.petitions.views import page_number, render_queue
 from tracker.readlog import services as readlog
 from tracker.workflow import (
@@ -64,8 +66,9 @@ class ImportForm(FlaskForm):
 # names (hidden fields written from the parsed filters), and are read back by the same parser.
 
 
-class BulkSelectionForm(FlaskForm):
-    """Posted from the queue: the ticked cases (or all matching), one action, one reason."""
+class BulkSelectionForm(OutcomeFields, FlaskForm):
+    """Posted from the queue: the ticked cases (or all matching), one action, one reason,
+    and what a close or grant records (one disposition, or one relief and terms, for all)."""
 
     case_numbers = SelectMultipleField(validate_choice=False)
     all_matching = BooleanField()
@@ -82,6 +85,28 @@ class BulkApplyForm(FlaskForm):
     selection = HiddenField(validators=[DataRequired()])
     #: Whether the user chose "all matching", to show it again if the decision is refused.
     all_matching = HiddenField()
+    #: The outcome confirmed (checked again by the service when applied).
+    disposition = HiddenField()
+    relief = HiddenField()
+    commuted_sentence = HiddenField()
+    new_release_date = HiddenField()
+    remission_amount = HiddenField()
+    terms = HiddenField()
+
+    def outcome(self) -> Outcome | None:
+        """The confirmed outcome, or None when a hidden value was tampered with."""
+        try:
+            release = self.new_release_date.data
+            return Outcome(
+                disposition=self.disposition.data or None,
+                relief=self.relief.data or None,
+                commuted_sentence=self.commuted_sentence.data or None,
+                new_release_date=date.fromisoformat(release) if release else None,
+                remission_amount=parse_remission(self.remission_amount.data),
+                terms=self.terms.data or None,
+            )
+        except ValueError:
+            return None
 
     def expected_versions(self) -> dict[str, int] | None:
         versions = {}
@@ -104,6 +129,24 @@ class BulkSelection:
     reason: str = ""
     #: case number → why it stopped the action
     offenders: dict[str, str] = field(default_factory=dict)
+    #: The disposition, relief and terms as typed (OUTCOME_NAMES → text), shown again too.
+    outcome: dict[str, str] = field(default_factory=dict)
+
+
+#: The form names of what a close or grant records, carried from the queue to the apply step.
+OUTCOME_NAMES = (
+    "disposition",
+    "relief",
+    "commuted_sentence",
+    "new_release_date",
+    "remission_amount",
+    "terms",
+)
+
+
+def _typed_outcome() -> dict[str, str]:
+    """The outcome's values as posted (the queue's fields or the confirmation's hidden ones)."""
+    return {name: request.form.get(name, "") for name in OUTCOME_NAMES}
 
 
 # --- import ---------------------------------------------------------------------------------------
@@ -169,14 +212,22 @@ def _back_to_selection(form: BulkSelectionForm, message: str, *, offenders=(), s
         action=form.action.data or "",
         reason=form.reason.data or "",
         offenders={offender["case_number"]: offender["message"] for offender in offenders},
+        outcome=_typed_outcome(),
     )
     return render_queue(request.form, selection=selection, status=status)
 
 
 def _selected_rows(form: BulkSelectionForm, filters: queue_filters.QueueFilters):
     """The chosen cases with the version and stage each has now, in queue order."""
-    columns = (Petition.case_number, Petition.version, Petition.stage, Petition.petitioner_name,
-               Petition.id, Petition.assignee_id)  # id and assignee: for the read log
+    columns = (
+        Petition.case_number,
+        Petition.version,
+        Petition.stage,
+        Petition.petitioner_name,
+        Petition.id,  # id and assignee: for the read log
+        Petition.assignee_id,
+        Petition.kind,  # whether the relief fits the case
+    )
     if form.all_matching.data:
         statement = queries.queue_query(current_user, filters).with_only_columns(*columns)
     else:
@@ -189,14 +240,19 @@ def _selected_rows(form: BulkSelectionForm, filters: queue_filters.QueueFilters)
     return db.session.execute(statement.limit(services.MAX_BULK_DECISIONS + 1)).all()
 
 
-def _preview_refusals(transition, rows) -> list[dict]:
-    """Cases that could not take the action as they are now (the apply step re-checks)."""
+def _preview_refusals(transition, rows, outcome: Outcome | None = None) -> list[dict]:
+    """Cases that could not take the action as they are now (the apply step re-checks),
+    a relief that does not fit a case's kind too."""
     refusals = []
     for row in rows:
         try:
             check_move(transition, current_user.role_enum, Stage(row.stage))
         except WrongStage as error:
             refusals.append({"case_number": row.case_number, "message": error.message})
+            continue
+        message = relief_refusal(outcome, row.case_number, row.kind) if outcome else None
+        if message is not None:
+            refusals.append({"case_number": row.case_number, "message": message})
     return refusals
 
 
@@ -215,6 +271,22 @@ def _rows_problem(rows) -> str | None:
     if len(rows) > services.MAX_BULK_DECISIONS:
         return f"At most {services.MAX_BULK_DECISIONS} cases at once: narrow the filter."
     return None
+
+
+def _outcome_data(outcome: Outcome | None) -> dict:
+    """The outcome as the apply form's hidden values."""
+    if outcome is None:
+        return {}
+    return {
+        "disposition": outcome.disposition or "",
+        "relief": outcome.relief or "",
+        "commuted_sentence": outcome.commuted_sentence or "",
+        "new_release_date": outcome.new_release_date.isoformat()
+        if outcome.new_release_date
+        else "",
+        "remission_amount": str(outcome.remission_amount or ""),
+        "terms": outcome.terms or "",
+    }
 
 
 def _requested_transition(form: BulkSelectionForm):
@@ -242,14 +314,21 @@ def confirm():
     if filters is None:
         return render_queue(request.form)
     if not form.validate_on_submit():
-        return _back_to_selection(form, "Choose an action for the selected cases.")
+        outcome_fields = (form.relief, form.remission_amount, form.new_release_date)
+        problems = [error for each in outcome_fields for error in each.errors]
+        message = " ".join(problems) or "Choose an action for the selected cases."
+        return _back_to_selection(form, message)
     transition = _requested_transition(form)
     if problem := _selection_problem(form, transition):
         return _back_to_selection(form, problem)
+    try:
+        outcome = checked_outcome(transition, form.outcome())
+    except ValidationFailed as error:
+        return _back_to_selection(form, " ".join(error.errors.values()))
     rows = _selected_rows(form, filters)
     if problem := _rows_problem(rows):
         return _back_to_selection(form, problem)
-    if refusals := _preview_refusals(transition, rows):
+    if refusals := _preview_refusals(transition, rows, outcome):
         message = f"{len(refusals)} of these cases cannot take this action now."
         return _back_to_selection(form, message, offenders=refusals, status=409)
     readlog.record_reads("bulk_confirmation", rows[:LISTED_ON_CONFIRMATION])
@@ -260,6 +339,7 @@ def confirm():
             "reason": form.reason.data or "",
             "selection": " ".join(f"{row.case_number}:{row.version}" for row in rows),
             "all_matching": "y" if form.all_matching.data else "",
+            **_outcome_data(outcome),
         },
     )
     return render_template(
@@ -271,6 +351,7 @@ def confirm():
         reason=(form.reason.data or "").strip(),
         rows=rows[:LISTED_ON_CONFIRMATION],
         count=len(rows),
+        outcome=outcome,
         back=url_for("petitions.queue", **filters.query_args()),
     )
 
@@ -287,6 +368,7 @@ def _refused_apply(form: BulkApplyForm, error: BulkRefused, expected_versions: d
         action=form.action.data,
         reason=form.reason.data or "",
         offenders={offender["case_number"]: offender["message"] for offender in error.offenders},
+        outcome=_typed_outcome(),
     )
     return render_queue(request.form, selection=selection, status=error.status)
 
@@ -307,9 +389,12 @@ def apply():
     filters = _posted_filters()
     if filters is None:
         return render_queue(request.form)
+    outcome = form.outcome()
+    if outcome is None:
+        abort(400, "The form was garbled; select the cases again.")
     try:
         decided = services.decide_petitions(
-            current_user, form.action.data, form.reason.data, expected_versions
+            current_user, form.action.data, form.reason.data, expected_versions, outcome
         )
     except BulkRefused as error:
         return _refused_apply(form, error, expected_versions)

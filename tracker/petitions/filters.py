@@ -19,7 +19,7 @@ from tracker.forms import parse_id
 from tracker.petitions.fields import KINDS
 from tracker.workflow import Stage
 
-#: The named set of stages: every stage not yet decided.
+#: The named set of stages: every stage not yet decided (nor closed: ``Stage.is_decided``).
 PENDING = "pending"
 STAGE_SETS = {PENDING: tuple(stage for stage in Stage if not stage.is_decided)}
 #: What the stage filter accepts, in the order the queue offers them.

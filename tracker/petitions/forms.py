@@ -12,7 +12,14 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import HiddenInput
 
 from tracker.documents.models import DESCRIPTION_MAX_LENGTH, DOCUMENT_TYPES
@@ -32,8 +39,17 @@ from tracker.petitions.fields import (
     too_long,
 )
 from tracker.petitions.filters import ASSIGNEE_KEYWORDS, MAX_SEARCH_LENGTH, SORTS, STAGE_CHOICES
-from tracker.petitions.models import NOTE_VISIBILITIES
+from tracker.petitions.models import NOTE_VISIBILITIES, RECOMMENDATIONS
+from tracker.petitions.outcomes import Outcome, parse_remission
 from tracker.petitions.validation import normalize, parse_amount, petition_errors
+from tracker.workflow import (
+    CLOSE_DISPOSITIONS,
+    DISPOSITIONS,
+    KINDS_OF_RELIEF,
+    RELIEFS,
+    TRANSITIONS_BY_NAME,
+    Stage,
+)
 
 
 def limited(max_length: int) -> Length:
@@ -226,14 +242,83 @@ class NewPetitionForm(PetitionForm):
     )
 
 
-class TransitionForm(VersionedForm):
+class OutcomeFields:
+    """What a close or a grant records: the disposition, the relief and its details.
+
+    Shown according to the chosen action and relief by tracker/static/transition_fields.js
+    (all shown without script). Only the members the chosen action takes are handed to the
+    service, so a value left in a field the action hides is not refused.
+    """
+
+    disposition = SelectField(
+        "Disposition",
+        validate_choice=False,
+        choices=options(
+            [("", "Choose how the case is closed")]
+            + [(name, DISPOSITIONS[name]) for name in CLOSE_DISPOSITIONS]
+        ),
+        description="For Close.",
+    )
+    relief = SelectField(
+        "Relief granted",
+        validate_choice=False,
+        choices=options(
+            [("", "Choose the relief granted")]
+            + [(name, RELIEFS[name][0]) for name in KINDS_OF_RELIEF]
+        ),
+        description="For Grant: a pardon is a full pardon; a commutation one of the others.",
+    )
+    commuted_sentence = TextAreaField(
+        "Commuted sentence",
+        validators=[Optional(), limited(REASON_MAX_LENGTH)],
+        description="For a reduced commutation, e.g. '120 months'.",
+    )
+    new_release_date = DateField(
+        "New release date", validators=[Optional()], description="For a reduced commutation."
+    )
+    remission_amount = StringField(
+        "Amount remitted (dollars)", description="For a remission of a fine or restitution."
+    )
+    terms = TextAreaField(
+        "Terms",
+        validators=[Optional(), limited(REASON_MAX_LENGTH)],
+        description="Conditions of the grant, e.g. 'the term of supervised release remains'.",
+    )
+
+    def validate_relief(self, field):
+        # The web form requires the relief (the API records an omitted one as unspecified).
+        if self.action.data == "grant" and not field.data:
+            raise ValidationError("Choose the relief granted.")
+
+    def validate_remission_amount(self, field):
+        try:
+            parse_remission(field.data)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+    def outcome(self) -> Outcome:
+        transition = TRANSITIONS_BY_NAME.get(self.action.data)
+        if transition is None or not transition.dispositions:
+            return Outcome()
+        if transition.target != Stage.GRANTED:
+            return Outcome(disposition=self.disposition.data or None)
+        return Outcome(
+            relief=self.relief.data or None,
+            commuted_sentence=self.commuted_sentence.data,
+            new_release_date=self.new_release_date.data,
+            remission_amount=parse_remission(self.remission_amount.data),
+            terms=self.terms.data,
+        )
+
+
+class TransitionForm(OutcomeFields, VersionedForm):
     # Not limited to the offered choices: a forbidden action must reach the
     # service and be refused there with 403/409, whatever was posted.
     action = SelectField("Action", validate_choice=False, validators=[DataRequired()])
     reason = TextAreaField(
         "Reason",
         validators=[limited(REASON_MAX_LENGTH)],
-        description="Required to return, grant, deny or reopen. The advocate sees it.",
+        description="Required to return, grant, deny, close or reopen. The advocate sees it.",
     )
     #: return_for_information: when the advocate's answer is due (default 30 days).
     due_on = DateField("Information due on", validators=[Optional()])
@@ -262,6 +347,14 @@ class ProvideInformationForm(PetitionForm):
 
     response = TextAreaField("Your answer", validators=[DataRequired(), limited(REASON_MAX_LENGTH)])
     submit = SubmitField("Send the answer")
+
+
+class RecommendationForm(FlaskForm):
+    recommendation = RadioField(
+        "Recommendation", choices=options(RECOMMENDATIONS.items()), validators=[InputRequired()]
+    )
+    memo = TextAreaField("Memo (internal)", validators=[DataRequired(), limited(NOTE_MAX_LENGTH)])
+    submit = SubmitField("Record recommendation")
 
 
 class AssignForm(VersionedForm):

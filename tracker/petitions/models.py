@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Numeric,
     String,
     Text,
 )
@@ -32,7 +33,7 @@ from tracker.petitions.fields import (  # noqa: F401  (re-exported: the names of
     RELIEFS_SOUGHT,
     max_length,
 )
-from tracker.workflow import Stage
+from tracker.workflow import CLOSE_DISPOSITIONS, DISPOSITIONS, RELIEFS, Stage
 
 STAGE_VALUES = tuple(s.value for s in Stage)
 
@@ -49,6 +50,13 @@ class Dollars(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else Decimal(value).scaleb(-2)
+
+
+RECOMMENDATIONS = {
+    "favorable": "Favorable",
+    "unfavorable": "Unfavorable",
+    "no_position": "No position",
+}
 NOTE_VISIBILITIES = {"internal": "Internal (staff only)", "shared": "Shared with the advocate"}
 
 
@@ -81,13 +89,45 @@ class Petition(db.Model):
             "kind != 'commutation' OR register_number IS NOT NULL",
             name="commutation_has_register_number",
         ),
-        # A decided case has a decision time, a decider and a reason, and only a decided case has.
+        # A decided or closed case has a decision time, a decider and a disposition, and only
+        # such a case has; the reason may be missing only from a withdrawal.
         CheckConstraint(
-            "(stage IN ('granted', 'denied') AND decided_at IS NOT NULL "
-            "AND decided_by_id IS NOT NULL AND decision_reason IS NOT NULL) OR "
-            "(stage NOT IN ('granted', 'denied') AND decided_at IS NULL "
-            "AND decided_by_id IS NULL AND decision_reason IS NULL)",
+            "(stage IN ('granted', 'denied', 'closed') AND decided_at IS NOT NULL "
+            "AND decided_by_id IS NOT NULL AND disposition IS NOT NULL "
+            "AND (decision_reason IS NOT NULL OR disposition = 'withdrawn')) OR "
+            "(stage NOT IN ('granted', 'denied', 'closed') AND decided_at IS NULL "
+            "AND decided_by_id IS NULL AND decision_reason IS NULL AND disposition IS NULL)",
             name="decided_iff_decision_recorded",
+        ),
+        CheckConstraint(f"disposition IN {tuple(DISPOSITIONS)!r}", name="disposition_valid"),
+        # The disposition agrees with the stage: granted, denied, or one of closing's.
+        CheckConstraint(
+            "disposition IS NULL OR (stage = 'granted' AND disposition = 'granted') OR "
+            "(stage = 'denied' AND disposition = 'denied') OR "
+            f"(stage = 'closed' AND disposition IN {('withdrawn', *CLOSE_DISPOSITIONS)!r})",
+            name="disposition_matches_stage",
+        ),
+        # Only a granted case has a relief, and it has one; the relief fits the kind.
+        CheckConstraint("(stage = 'granted') = (relief IS NOT NULL)", name="granted_iff_relief"),
+        CheckConstraint(f"relief IN {tuple(RELIEFS)!r}", name="relief_valid"),
+        CheckConstraint(
+            "relief IS NULL OR relief = 'unspecified' OR "
+            "(kind = 'pardon') = (relief = 'full_pardon')",
+            name="relief_fits_kind",
+        ),
+        CheckConstraint(
+            "relief IS NOT NULL OR (commuted_sentence IS NULL AND new_release_date IS NULL "
+            "AND remission_amount IS NULL AND relief_terms IS NULL)",
+            name="relief_details_only_with_relief",
+        ),
+        CheckConstraint(
+            "relief != 'remission' OR (remission_amount IS NOT NULL AND remission_amount > 0)",
+            name="remission_has_amount",
+        ),
+        CheckConstraint(
+            "relief != 'commutation_reduced' OR commuted_sentence IS NOT NULL "
+            "OR new_release_date IS NOT NULL",
+            name="reduced_commutation_says_how",
         ),
         Index("ix_petition_stage_created", "stage", "created_at", "id"),
         Index("ix_petition_org_stage_created", "organization_id", "stage", "created_at", "id"),
@@ -190,6 +230,16 @@ class Petition(db.Model):
     stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     decision_reason: Mapped[str | None] = mapped_column(Text)
+    #: How the case ended (tracker.workflow.DISPOSITIONS); null while it is open.
+    disposition: Mapped[str | None] = mapped_column(String(30))
+    #: What a grant gave (tracker.workflow.RELIEFS), with its details; null unless granted.
+    relief: Mapped[str | None] = mapped_column(String(30))
+    commuted_sentence: Mapped[str | None] = mapped_column(Text)
+    new_release_date: Mapped[date | None] = mapped_column(Date)
+    #: Dollars of the fine or restitution remitted.
+    remission_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    #: Conditions of the grant ("the term of supervised release remains").
+    relief_terms: Mapped[str | None] = mapped_column(Text)
 
     organization: Mapped[Organization] = relationship()
     advocate: Mapped[User] = relationship(foreign_keys=[advocate_id])
@@ -198,6 +248,9 @@ class Petition(db.Model):
     waiver_approved_by: Mapped[User | None] = relationship(foreign_keys=[waiver_approved_by_id])
     notes: Mapped[list["Note"]] = relationship(
         back_populates="petition", order_by="Note.id", passive_deletes="all"
+    )
+    recommendations: Mapped[list["Recommendation"]] = relationship(
+        back_populates="petition", order_by="Recommendation.id", passive_deletes="all"
     )
 
     information_requests: Mapped[list[InformationRequest]] = relationship(
@@ -263,6 +316,14 @@ class Petition(db.Model):
     def custody_label(self) -> str:
         return CUSTODY_STATUSES[self.custody_status]
 
+    @property
+    def disposition_label(self) -> str | None:
+        return DISPOSITIONS[self.disposition] if self.disposition else None
+
+    @property
+    def relief_label(self) -> str | None:
+        return RELIEFS[self.relief][0] if self.relief else None
+
 
 class Note(db.Model):
     """A reviewer's note on a case: internal (staff only) or shared with the advocate."""
@@ -283,6 +344,34 @@ class Note(db.Model):
 
     def __repr__(self) -> str:
         return f"<Note {self.id} on petition {self.petition_id} ({self.visibility})>"
+
+
+class Recommendation(db.Model):
+    """A staff member's recommendation on a case under review, with an internal memo."""
+
+    __table_args__ = (
+        CheckConstraint(
+            f"recommendation IN {tuple(RECOMMENDATIONS)!r}", name="recommendation_valid"
+        ),
+        Index("ix_recommendation_petition_id", "petition_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petition.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    recommendation: Mapped[str] = mapped_column(String(20))
+    memo: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    petition: Mapped[Petition] = relationship(back_populates="recommendations")
+    author: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Recommendation {self.id} {self.recommendation} on petition {self.petition_id}>"
+
+    @property
+    def label(self) -> str:
+        return RECOMMENDATIONS[self.recommendation]
 
 
 class CaseNumberCounter(db.Model):

@@ -31,6 +31,8 @@ ADVOCATE_VISIBLE_ACTIONS = (
     "grant",
     "deny",
     "reopen",
+    "withdraw",
+    "close",
     "note_shared",
     "edit",
 )

@@ -31,7 +31,22 @@ from tracker.errors import (
 )
 from tracker.extensions import db
 from tracker.petitions import importing, merging, petitioners, queries
-from tracker.petitions.models import EDITABLE_FIELDS, CaseNumberCounter, Note, Petition
+from tracker.petitions.fields import NOTE_MAX_LENGTH, too_long
+from tracker.petitions.models import (
+    EDITABLE_FIELDS,
+    RECOMMENDATIONS,
+    CaseNumberCounter,
+    Note,
+    Petition,
+    Recommendation,
+)
+from tracker.petitions.outcomes import (
+    OUTCOME_COLUMNS,
+    Outcome,
+    checked_outcome,
+    outcome_columns,
+    relief_refusal,
+)
 from tracker.petitions.validation import normalize, petition_errors
 from tracker.workflow import (
     CASE_ACTIONS_BY_NAME,
@@ -295,6 +310,7 @@ def apply_transition(
     action: str,
     reason: str | None = None,
     expected_version: int | None = None,
+    outcome: Outcome | None = None,
     **extra,
 ) -> Petition:
     """Move the petition along the workflow: a bulk decision of one case.
@@ -303,7 +319,9 @@ def apply_transition(
     those of one case: TransitionForbidden (403) for a role that may not, ReasonRequired
     (422), StaleVersion (409 on the web, 412 in the API) when the case changed since
     ``expected_version``, WrongStage (409, naming the current stage) from the wrong stage,
-    ReferralsOpen (409, naming them) for a decision while referrals are open.
+    ReferralsOpen (409, naming them) for a decision while referrals are open, a bad
+    ``outcome`` (disposition, relief: ValidationFailed, 422, also when the relief does not
+    fit the case's kind).
 
     ``extra`` (see ``TransitionExtra``): ``due_on`` of the information request
     ``return_for_information`` opens; ``response`` and field ``corrections`` of
@@ -312,14 +330,14 @@ def apply_transition(
     """
     if action in CASE_ACTIONS_BY_NAME:
         return approve_waiver(petition, actor, reason, expected_version)
-    transition, reason = _checked_transition(actor, action, reason)
+    transition, reason, outcome = _checked_transition(actor, action, reason, outcome)
     extra = TransitionExtra(**extra)
     changes = _checked_corrections(petition, transition, extra)
     expected_versions = {petition.case_number: expected_version}
-    rows, offenders = _lock_and_check(actor, transition, expected_versions, extra)
+    rows, offenders = _lock_and_check(actor, transition, expected_versions, extra, outcome)
     if offenders:
         raise _refusal_of_one(offenders[0], expected_version)
-    _decide(actor, transition, reason, rows, extra, changes)
+    _decide(actor, transition, reason, rows, extra, changes, outcome)
     db.session.refresh(petition)  # the row as the UPDATE left it
     db.session.expire(petition, ["information_requests", "referrals"])
     return petition
@@ -542,6 +560,47 @@ def add_note(petition: Petition, author: User, body: str, visibility: str) -> No
     return note
 
 
+def add_recommendation(petition: Petition, author: User, recommendation: str, memo: str):
+    """Record a staff member's recommendation on a case under review, with its internal
+    memo: PermissionDenied (403) for an advocate, WrongStage (409) unless the case is under
+    review, ValidationFailed (422) naming a bad recommendation or a missing memo. Several
+    per case; the latest is the one a decision is compared with. Audited (internal)."""
+    permissions.require(permissions.can_recommend, author)
+    errors = {}
+    memo = (memo or "").strip()
+    if recommendation not in RECOMMENDATIONS:
+        errors["recommendation"] = "One of: " + ", ".join(RECOMMENDATIONS) + "."
+    if not memo:
+        errors["memo"] = "Write the memo."
+    elif len(memo) > NOTE_MAX_LENGTH:
+        errors["memo"] = too_long(NOTE_MAX_LENGTH)
+    if errors:
+        raise ValidationFailed(errors)
+    lock_petition(petition)  # a decision compares with the latest: not one in between
+    if petition.stage != Stage.UNDER_REVIEW:
+        stage = petition.stage_enum
+        raise WrongStage(
+            f"Recommendations are recorded on a case under review; case "
+            f"{petition.case_number} is '{stage.label.lower()}' ({stage.value}).",
+            current_stage=stage.value,
+        )
+    entry = Recommendation(
+        petition_id=petition.id,
+        author_id=author.id,
+        recommendation=recommendation,
+        memo=memo,
+        created_at=utcnow(),
+    )
+    db.session.add(entry)
+    audit.record(
+        "recommend",
+        actor=author,
+        petition=petition,
+        details={"recommendation": recommendation, "memo": memo},
+    )
+    return entry
+
+
 # --- bulk import and bulk decisions -----------------------------------------------------------
 #
 # Set-based: every row or case is checked first, in Python, and nothing is written unless all
@@ -620,7 +679,8 @@ def _lock_cases(case_numbers: list[str]):
     """The cases' rows, locked until commit (in id order, so two bulk decisions never deadlock)."""
     return db.session.execute(
         select(Petition.id, Petition.case_number, Petition.stage, Petition.version,
-               Petition.organization_id)
+               Petition.organization_id, Petition.kind,
+               *(getattr(Petition, name) for name in OUTCOME_COLUMNS))
         .where(Petition.case_number.in_(case_numbers))
         .order_by(Petition.id)
         .with_for_update()
@@ -635,7 +695,20 @@ def _wrong_stage(actor: User, transition, row) -> WrongStage | None:
     return None
 
 
-def _decision_offender(actor: User, transition, case_number, row, seen_version):
+def _case_refusal(transition, outcome: Outcome | None, row) -> ValidationFailed | None:
+    """Why this case cannot take the move the request asks for, though its stage allows it.
+
+    The place for per-case guards of a move: today, that the grant's relief fits the
+    case's kind (a pardon is a full pardon…). A refusal here is 422 for one case and makes
+    the case an offender in a bulk decision.
+    """
+    message = relief_refusal(outcome, row.case_number, row.kind) if outcome else None
+    if message is not None:
+        return ValidationFailed({"relief": message})
+    return None
+
+
+def _decision_offender(actor: User, transition, case_number, row, seen_version, outcome=None):
     """Why this case cannot take the transition now, as an offender dict, or None.
 
     Refusals that hold for every case whatever its stage (the role may never take the
@@ -662,29 +735,42 @@ def _decision_offender(actor: User, transition, case_number, row, seen_version):
             "refusal": wrong_stage,
             "message": f"Case {case_number}: {wrong_stage.message}",
         }
+    refusal = _case_refusal(transition, outcome, row)
+    if refusal is not None:
+        message = next(iter(refusal.errors.values()))
+        return {
+            "case_number": case_number,
+            "problem": "refused",
+            "stage": row.stage,
+            "version": row.version,
+            "refusal": refusal,
+            "message": message,
+        }
     return None
 
 
-def _checked_transition(actor: User, action: str, reason: str | None):
-    """The transition and the stripped reason, once checks that hold for the whole request
-    pass: a known action that moves a case, a role that may take it, its written reason."""
+def _checked_transition(actor: User, action: str, reason: str | None, outcome=None):
+    """The transition, the stripped reason and the checked outcome (``checked_outcome``),
+    once checks that hold for the whole request pass: a known action that moves a case, a
+    role that may take it, its written reason, its disposition and relief."""
     transition = get_transition(action)
     if not transition.sources:
         raise PermissionDenied(f"'{action}' creates a petition; it cannot be applied to one.")
     if transition.target is None:
         raise ValidationFailed({"action": f"'{action}' is taken on one case at a time."})
+    # The role's rule is the table's (an advocate may withdraw; whose case it is, is checked
+    # per case); bulk decisions are staff's (decide_petitions).
     check_role(transition, actor.role_enum)
     if transition.name == PROVIDE_INFORMATION:
         permissions.require(permissions.can_answer_information_requests, actor)
-    else:
-        permissions.require(permissions.can_work_queue, actor)
     reason = (reason or "").strip() or None
     if transition.reason_required and not reason:
         raise ReasonRequired(f"The action '{action}' requires a written reason.")
-    return transition, reason
+    outcome = checked_outcome(transition, outcome or Outcome())
+    return transition, reason, (outcome if transition.target.is_decided else None)
 
 
-def _lock_and_check(actor: User, transition, expected_versions: dict, extra=None):
+def _lock_and_check(actor: User, transition, expected_versions: dict, extra=None, outcome=None):
     """Lock the cases, then list every case that cannot take the transition now (a
     decision also: every case with open referrals, unless the decider closes them)."""
     rows = {row.case_number: row for row in _lock_cases(list(expected_versions))}
@@ -692,7 +778,7 @@ def _lock_and_check(actor: User, transition, expected_versions: dict, extra=None
         offender
         for case_number, seen_version in expected_versions.items()
         if (offender := _decision_offender(actor, transition, case_number,
-                                           rows.get(case_number), seen_version))
+                                           rows.get(case_number), seen_version, outcome))
     ]  # fmt: skip
     if not offenders:
         offenders = _ineligible_offenders(transition, rows)
@@ -724,6 +810,48 @@ def _open_referral_offenders(transition, rows: dict, extra: TransitionExtra) -> 
     return offenders
 
 
+def _latest_recommendations(petition_ids: list[int]) -> dict[int, str]:
+    """Each case's latest recommendation (by petition id), for the cases that have one."""
+    latest = (
+        select(Recommendation.petition_id, db.func.max(Recommendation.id).label("id"))
+        .where(Recommendation.petition_id.in_(petition_ids))
+        .group_by(Recommendation.petition_id)
+        .subquery()
+    )
+    return dict(
+        db.session.execute(
+            select(Recommendation.petition_id, Recommendation.recommendation).join(
+                latest, Recommendation.id == latest.c.id
+            )
+        ).all()
+    )
+
+
+#: The recommendation a decision goes against (a grant against an unfavorable one…).
+AGAINST = {"grant": "unfavorable", "deny": "favorable"}
+
+
+def _decision_details(transition, rows: dict) -> dict[int, dict]:
+    """Per case, what the entry's details add: whether a grant or denial goes against the
+    latest recommendation (allowed, but marked so statistics can count it)."""
+    if transition.name not in AGAINST:
+        return {}
+    latest = _latest_recommendations([row.id for row in rows.values()])
+    return {
+        petition_id: {"against_recommendation": recommendation == AGAINST[transition.name]}
+        for petition_id, recommendation in latest.items()
+    }
+
+
+def _outcome_changes(row, columns: dict) -> dict | None:
+    changes = {
+        name: [json_value(getattr(row, name)), json_value(new)]
+        for name, new in columns.items()
+        if json_value(getattr(row, name)) != json_value(new)
+    }
+    return changes or None
+
+
 def _decide(
     actor: User,
     transition,
@@ -731,6 +859,7 @@ def _decide(
     rows: dict,
     extra: TransitionExtra | None = None,
     changes: dict | None = None,
+    outcome: Outcome | None = None,
 ) -> dict[str, int]:
     """Move the locked cases with one UPDATE and append one entry per case; the one write
     of a transition, single or bulk. Returns {case_number: new version}.
@@ -739,13 +868,16 @@ def _decide(
     loop and the referrals are kept here too, so no path moves a case without them:
     ``return_for_information`` opens a request per case, ``provide_information`` closes it
     and writes the corrections (``changes``, in the same entry), and a decision closes the
-    open referrals when the decider gave ``close_referrals_reason``.
+    open referrals when the decider gave ``close_referrals_reason``. The disposition and
+    relief (``outcome``) are written with the stage and listed in the entry's changes; a
+    move to an open stage (reopen) clears them, the history keeping what they were.
     """
     extra = extra or TransitionExtra()
     target = transition.target
     now = clock.now()
     petition_ids = [row.id for row in rows.values()]
     corrections = normalize({name: extra.corrections[name] for name in changes or {}})
+    columns = outcome_columns(outcome if target.is_decided else None)
     db.session.execute(
         update(Petition)
         .where(Petition.id.in_(petition_ids))
@@ -758,6 +890,7 @@ def _decide(
             decided_by_id=actor.id if target.is_decided else None,
             decision_reason=reason if target.is_decided else None,
             **corrections,
+            **columns,
         )
         # The callers read the rows they need again (apply_transition) or not at all.
         .execution_options(synchronize_session=False)
@@ -775,10 +908,12 @@ def _decide(
         for petition_id in petition_ids:
             deadlines.answer_information_request(actor, petition_id, extra.response.strip(), now)
         details["response"] = extra.response.strip()
+    extra_details = _decision_details(transition, rows)
     audit.record_many(
         {"action": transition.name, "actor_id": actor.id, "petition_id": row.id,
          "from_stage": row.stage, "to_stage": target.value, "reason": reason,
-         "changes": changes or None, "details": {"version": row.version + 1, **details}}
+         "changes": {**(changes or {}), **(_outcome_changes(row, columns) or {})} or None,
+         "details": {"version": row.version + 1, **details, **extra_details.get(row.id, {})}}
         for row in rows.values()
     )  # fmt: skip
     return {row.case_number: row.version + 1 for row in rows.values()}
@@ -789,6 +924,7 @@ def decide_petitions(
     action: str,
     reason: str | None,
     expected_versions: dict[str, int | None],
+    outcome: Outcome | None = None,
     **extra,
 ) -> dict[str, int]:
     """Apply one transition to many cases, all or nothing; returns {case_number: new version}.
@@ -800,8 +936,11 @@ def decide_petitions(
     offender changed) or BulkRefused (409), and nothing changes. Otherwise one UPDATE moves
     every case and one ``record_many`` call writes an audit entry per case. ``extra`` as for
     ``apply_transition`` (``due_on``, ``close_referrals_reason``; a response is one case's).
+    One ``outcome`` (a close's disposition, a grant's relief and terms) for every case; a case
+    whose kind the relief does not fit is an offender.
     """
-    transition, reason = _checked_transition(actor, action, reason)
+    transition, reason, outcome = _checked_transition(actor, action, reason, outcome)
+    permissions.require(permissions.can_work_queue, actor)
     extra = TransitionExtra(**extra)
     if transition.name == PROVIDE_INFORMATION:
         raise ValidationFailed({"action": "Information is provided one case at a time."})
@@ -809,7 +948,7 @@ def decide_petitions(
         raise ValidationFailed({"case_numbers": "Select at least one case."})
     if len(expected_versions) > MAX_BULK_DECISIONS:
         raise ValidationFailed({"case_numbers": f"At most {MAX_BULK_DECISIONS} cases at once."})
-    rows, offenders = _lock_and_check(actor, transition, expected_versions, extra)
+    rows, offenders = _lock_and_check(actor, transition, expected_versions, extra, outcome)
     if offenders:
         changed_only = all(o["problem"] == "changed" for o in offenders)
         raise (CasesChanged if changed_only else BulkRefused)(
@@ -817,4 +956,4 @@ def decide_petitions(
             f"cases cannot take the action '{action}' now.",
             [{k: v for k, v in o.items() if k != "refusal"} for o in offenders],
         )
-    return _decide(actor, transition, reason, rows, extra)
+    return _decide(actor, transition, reason, rows, extra, outcome=outcome)

@@ -27,6 +27,7 @@ from tracker.petitions.forms import (
     NoteForm,
     PetitionForm,
     QueueFilterForm,
+    RecommendationForm,
     TakeForm,
     TransitionForm,
 )
@@ -171,6 +172,8 @@ def _case_page_forms(petition):
         forms["note"] = NoteForm(prefix="note")
     if permissions.can_attach_document(current_user, petition):
         forms["document"] = document_form(current_user, current_app.config["MAX_DOCUMENT_BYTES"])
+    if permissions.can_recommend_on(current_user, petition):
+        forms["recommendation"] = RecommendationForm(prefix="recommendation")
     return forms
 
 
@@ -343,7 +346,8 @@ def _render_refused_transition(petition, form, error: ReasonRequired | WrongStag
 @login_required
 @pipeline.writes
 def transition(case_number):
-    """Take a workflow action (start_review, return_for_information, grant, deny, reopen)."""
+    """Take a workflow action (start_review, return_for_information, grant, deny, withdraw,
+    close, reopen); a grant with its relief, a close with its disposition."""
     petition = services.get_visible_petition(current_user, case_number)
     form, valid = _posted_form(TransitionForm, "transition")
     form.action.choices = options((t.name, t.label) for t in _offered_actions(petition))
@@ -356,6 +360,7 @@ def transition(case_number):
             form.action.data,
             form.reason.data,
             form.version.data,
+            outcome=form.outcome(),
             **form.extra(),
         )
     except StaleVersion as error:
@@ -367,6 +372,29 @@ def transition(case_number):
     flash(f"{label}: case {petition.case_number} is now {petition.stage_enum.label.lower()}.",
           "success")  # fmt: skip
     return redirect(url_for("petitions.show", case_number=petition.case_number))
+
+
+@blueprint.route("/petitions/<case_number>/recommendations", methods=["POST"])
+@login_required
+@pipeline.writes
+def recommend(case_number):
+    """Staff record a recommendation (favorable, unfavorable, no position) with a memo on a
+    case under review; 403 for advocates, 409 when the case is not under review."""
+    petition = services.get_visible_petition(current_user, case_number)
+    permissions.require(permissions.can_recommend, current_user)
+    form, valid = _posted_form(RecommendationForm, "recommendation")
+    if valid:
+        try:
+            services.add_recommendation(
+                petition, current_user, form.recommendation.data, form.memo.data
+            )
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        else:
+            flash("Recommendation recorded.", "success")
+            return redirect(url_for("petitions.show", case_number=petition.case_number))
+    pipeline.abandon()
+    return _render_case(petition, 422, recommendation=form)
 
 
 @blueprint.route("/petitions/<case_number>/take", methods=["POST"])

@@ -1,0 +1,172 @@
+"""What a transition records beyond the stage: how a case ended, and what a grant gave.
+
+``Outcome`` is what the request asked for (the disposition of a ``close``, the relief of a
+``grant`` and its details); ``checked_outcome`` checks it against the transition, the same
+way for the web form, the API and bulk decisions (422 naming each field), and
+``outcome_columns`` is what the petition's row holds after the move. Whether a relief fits
+a case's kind is a per-case check (``relief_refusal``): in a bulk decision such a case is
+an offender, and nothing is applied.
+"""
+
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from tracker.errors import ValidationFailed
+from tracker.petitions.fields import REASON_MAX_LENGTH, too_long
+from tracker.workflow import (
+    DISPOSITIONS,
+    KINDS_OF_RELIEF,
+    UNSPECIFIED_RELIEF,
+    Transition,
+    relief_fits,
+)
+
+#: The petition's columns an outcome writes (and a reopen clears), in the audit's order.
+OUTCOME_COLUMNS = (
+    "disposition",
+    "relief",
+    "commuted_sentence",
+    "new_release_date",
+    "remission_amount",
+    "relief_terms",
+)
+OUTCOME_LABELS = {
+    "disposition": "Disposition",
+    "relief": "Relief",
+    "commuted_sentence": "Commuted sentence",
+    "new_release_date": "New release date",
+    "remission_amount": "Amount remitted (dollars)",
+    "relief_terms": "Terms",
+    "terms": "Terms",
+}
+#: The request's names for the relief's details (``terms`` is the column ``relief_terms``).
+RELIEF_DETAILS = ("commuted_sentence", "new_release_date", "remission_amount", "terms")
+MAX_REMISSION = Decimal("9999999999.99")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    disposition: str | None = None
+    relief: str | None = None
+    commuted_sentence: str | None = None
+    new_release_date: date | None = None
+    remission_amount: Decimal | None = None
+    terms: str | None = None
+
+    @classmethod
+    def of(cls, values: dict) -> "Outcome":
+        """The outcome members of a request's values (others ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{name: value for name, value in values.items() if name in names})
+
+
+def _text(value: str | None, name: str, errors: dict) -> str | None:
+    value = (value or "").strip() or None
+    if value is not None and len(value) > REASON_MAX_LENGTH:
+        errors[name] = too_long(REASON_MAX_LENGTH)
+    return value
+
+
+def parse_remission(value) -> Decimal | None:
+    """A remitted amount: dollars as a Decimal of two places; ValueError when it is not a
+    positive amount (cents at most)."""
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(str(value).strip().replace(",", "").removeprefix("$"))
+    except InvalidOperation:
+        raise ValueError("An amount in dollars, e.g. 1500.00.") from None
+    if not amount.is_finite() or amount <= 0 or amount > MAX_REMISSION:
+        raise ValueError("An amount in dollars greater than 0, e.g. 1500.00.")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError("At most two decimal places (cents).")
+    return amount.quantize(Decimal("0.01"))
+
+
+def checked_outcome(transition: Transition, outcome: Outcome) -> Outcome:
+    """The outcome this transition records, or ValidationFailed (422) naming each field.
+
+    A ``close`` needs one of its dispositions; ``withdraw``, ``grant`` and ``deny`` record
+    theirs. A grant without a relief records ``unspecified`` (the API's older clients; the
+    web form requires one); a reduced commutation says how (``commuted_sentence`` and/or
+    ``new_release_date``), a remission its amount. Members a transition does not take are
+    refused rather than dropped, so a client learns its request was not what it meant.
+    """
+    errors: dict[str, str] = {}
+    disposition = outcome.disposition or None
+    if not transition.dispositions:
+        if disposition is not None:
+            errors["disposition"] = f"The action '{transition.name}' records no disposition."
+    elif disposition is None:
+        if len(transition.dispositions) > 1:
+            errors["disposition"] = (
+                "Choose a disposition: " + ", ".join(transition.dispositions) + "."
+            )
+        else:
+            disposition = transition.dispositions[0]
+    elif disposition not in transition.dispositions:
+        known = disposition in DISPOSITIONS
+        errors["disposition"] = (
+            f"The action '{transition.name}' records " + ", ".join(transition.dispositions) + "."
+            if known
+            else "One of: " + ", ".join(DISPOSITIONS) + "."
+        )
+    grants = transition.target.value == "granted"
+    relief = outcome.relief or None
+    details = {
+        "commuted_sentence": _text(outcome.commuted_sentence, "commuted_sentence", errors),
+        "new_release_date": outcome.new_release_date,
+        "remission_amount": outcome.remission_amount,
+        "terms": _text(outcome.terms, "terms", errors),
+    }
+    if not grants:
+        for name in ("relief", *RELIEF_DETAILS):
+            if (relief if name == "relief" else details[name]) is not None:
+                errors[name] = "Only a grant records a relief."
+        return _refuse_or(errors, Outcome(disposition=disposition))
+    if relief is not None and relief not in KINDS_OF_RELIEF:
+        errors["relief"] = "One of: " + ", ".join(KINDS_OF_RELIEF) + "."
+    relief = relief or UNSPECIFIED_RELIEF
+    reduced, remission = relief == "commutation_reduced", relief == "remission"
+    if reduced and details["commuted_sentence"] is None and details["new_release_date"] is None:
+        errors["commuted_sentence"] = "Give the commuted sentence and/or the new release date."
+    for name in ("commuted_sentence", "new_release_date"):
+        if not reduced and details[name] is not None:
+            errors[name] = "Only for a reduced commutation (commutation_reduced)."
+    if remission and details["remission_amount"] is None:
+        errors["remission_amount"] = "Give the amount of the fine or restitution remitted."
+    if not remission and details["remission_amount"] is not None:
+        errors["remission_amount"] = "Only for a remission."
+    return _refuse_or(errors, Outcome(disposition=disposition, relief=relief, **details))
+
+
+def _refuse_or(errors: dict, outcome: Outcome) -> Outcome:
+    if errors:
+        raise ValidationFailed(errors)
+    return outcome
+
+
+def relief_refusal(outcome: Outcome, case_number: str, kind: str) -> str | None:
+    """Why this relief cannot be granted on a case of this kind, or None when it fits."""
+    if outcome.relief is None or relief_fits(outcome.relief, kind):
+        return None
+    fitting = ", ".join(name for name in KINDS_OF_RELIEF if relief_fits(name, kind))
+    return (
+        f"Case {case_number} is a {kind}: the relief '{outcome.relief}' does not fit it "
+        f"(one of: {fitting})."
+    )
+
+
+def outcome_columns(outcome: Outcome | None) -> dict:
+    """The petition's outcome columns after the move (all null: the case is open)."""
+    if outcome is None:
+        return dict.fromkeys(OUTCOME_COLUMNS)
+    return {
+        "disposition": outcome.disposition,
+        "relief": outcome.relief,
+        "commuted_sentence": outcome.commuted_sentence,
+        "new_release_date": outcome.new_release_date,
+        "remission_amount": outcome.remission_amount,
+        "relief_terms": outcome.terms,
+    }
