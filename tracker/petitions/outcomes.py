@@ -94,7 +94,25 @@ def checked_outcome(transition: Transition, outcome: Outcome) -> Outcome:
     refused rather than dropped, so a client learns its request was not what it meant.
     """
     errors: dict[str, str] = {}
-    disposition = outcome.disposition or None
+    disposition = _checked_disposition(transition, outcome.disposition or None, errors)
+    relief = outcome.relief or None
+    details = {
+        "commuted_sentence": _text(outcome.commuted_sentence, "commuted_sentence", errors),
+        "new_release_date": outcome.new_release_date,
+        "remission_amount": outcome.remission_amount,
+        "terms": _text(outcome.terms, "terms", errors),
+    }
+    if transition.target.value != "granted":
+        for name in ("relief", *RELIEF_DETAILS):
+            if (relief if name == "relief" else details[name]) is not None:
+                errors[name] = "Only a grant records a relief."
+        return _refuse_or(errors, Outcome(disposition=disposition))
+    relief = _checked_relief(relief, details, errors)
+    return _refuse_or(errors, Outcome(disposition=disposition, relief=relief, **details))
+
+
+def _checked_disposition(transition: Transition, disposition: str | None, errors: dict):
+    """The disposition the transition records (its only one when none is named)."""
     if not transition.dispositions:
         if disposition is not None:
             errors["disposition"] = f"The action '{transition.name}' records no disposition."
@@ -112,19 +130,11 @@ def checked_outcome(transition: Transition, outcome: Outcome) -> Outcome:
             if known
             else "One of: " + ", ".join(DISPOSITIONS) + "."
         )
-    grants = transition.target.value == "granted"
-    relief = outcome.relief or None
-    details = {
-        "commuted_sentence": _text(outcome.commuted_sentence, "commuted_sentence", errors),
-        "new_release_date": outcome.new_release_date,
-        "remission_amount": outcome.remission_amount,
-        "terms": _text(outcome.terms, "terms", errors),
-    }
-    if not grants:
-        for name in ("relief", *RELIEF_DETAILS):
-            if (relief if name == "relief" else details[name]) is not None:
-                errors[name] = "Only a grant records a relief."
-        return _refuse_or(errors, Outcome(disposition=disposition))
+    return disposition
+
+
+def _checked_relief(relief: str | None, details: dict, errors: dict) -> str:
+    """A grant's relief (``unspecified`` when none is named), its details checked against it."""
     if relief is not None and relief not in KINDS_OF_RELIEF:
         errors["relief"] = "One of: " + ", ".join(KINDS_OF_RELIEF) + "."
     relief = relief or UNSPECIFIED_RELIEF
@@ -138,7 +148,7 @@ def checked_outcome(transition: Transition, outcome: Outcome) -> Outcome:
         errors["remission_amount"] = "Give the amount of the fine or restitution remitted."
     if not remission and details["remission_amount"] is not None:
         errors["remission_amount"] = "Only for a remission."
-    return _refuse_or(errors, Outcome(disposition=disposition, relief=relief, **details))
+    return relief
 
 
 def _refuse_or(errors: dict, outcome: Outcome) -> Outcome:
