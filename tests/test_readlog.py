@@ -119,6 +119,7 @@ def test_the_bulk_confirmation_list_logs_each_case_listed(client, login_as, make
         data={
             "csrf_token": csrf_token(client),
             "action": "grant",
+            "relief": "commutation_time_served",
             "reason": "Rehabilitated.",
             "case_numbers": [p.case_number for p in petitions],
         },
