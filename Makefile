@@ -32,6 +32,7 @@ test-postgres: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check tracker tests bench migrations config.py
+	$(BIN)/ruff format --check tracker tests bench migrations config.py
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format tracker tests bench migrations config.py

@@ -385,6 +385,9 @@ def walk_the_journey(journey: Journey) -> None:
     actions = page.get_by_role("region", name="Actions")
 
     actions.get_by_label("Action", exact=True).select_option(label="Grant")
+    actions.get_by_label("Relief granted", exact=True).select_option(
+        label="Commutation to time served"
+    )
     actions.get_by_label("Reason", exact=True).fill(GRANT_REASON)
     actions.get_by_role("button", name="Apply").click()
     expect(page.get_by_role("alert")).to_contain_text(f"Grant: case {case_number} is now granted.")
