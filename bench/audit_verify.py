@@ -17,10 +17,13 @@ def fill(entries: int) -> None:
     while written < entries:
         size = min(BATCH, entries - written)
         audit.record_many(
-            {"action": "login_failed", "category": "security",
-             "details": {"email": f"user{written + n}@example.org", "reason": "bad"}}
+            {
+                "action": "login_failed",
+                "category": "security",
+                "details": {"email": f"user{written + n}@example.org", "reason": "bad"},
+            }
             for n in range(size)
-        )  # fmt: skip
+        )
         db.session.commit()
         written += size
 

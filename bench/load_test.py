@@ -239,8 +239,14 @@ def gunicorn_server(database_url: str, workers: int, log_path: Path):
         "SECRET_KEY": secrets.token_urlsafe(48),  # 48 random bytes
         "DATABASE_URL": database_url,
     }
-    command = [str(GUNICORN), "--workers", str(workers), "--bind", f"{HOST}:{port}",
-               "tracker:create_app()"]  # fmt: skip
+    command = [
+        str(GUNICORN),
+        "--workers",
+        str(workers),
+        "--bind",
+        f"{HOST}:{port}",
+        "tracker:create_app()",
+    ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
@@ -388,8 +394,16 @@ class HotRounds:
 class User:
     """One simulated user: a thread looping over a mix of requests until the deadline."""
 
-    def __init__(self, account: Account, port: int, deadline: float, seeded: Seeded, hot,
-                 rng_seed: int, coordinator: bool):  # fmt: skip
+    def __init__(
+        self,
+        account: Account,
+        port: int,
+        deadline: float,
+        seeded: Seeded,
+        hot,
+        rng_seed: int,
+        coordinator: bool,
+    ):
         self.account = account
         self.api = Api(port, account.token, deadline)
         self.rng = random.Random(rng_seed)
@@ -427,10 +441,12 @@ class User:
 
     def pick(self, stages=None, own=False) -> str | None:
         candidates = [
-            number for number, (stage, _, advocate) in self.known.items()
-            if number not in self.hot and (stages is None or stage in stages)
+            number
+            for number, (stage, _, advocate) in self.known.items()
+            if number not in self.hot
+            and (stages is None or stage in stages)
             and (not own or advocate == self.account.email)
-        ]  # fmt: skip
+        ]
         return self.rng.choice(candidates) if candidates else None
 
     # -- requests --
@@ -491,11 +507,14 @@ class User:
         self.edits += 1
         if self.is_staff:
             months, who = self.rng.randrange(60, 480), self.account.email
-            body = {"sentence": f"{months} months' imprisonment (corrected by {who}, "
-                                f"edit {self.edits})"}  # fmt: skip
+            body = {
+                "sentence": f"{months} months' imprisonment (corrected by {who}, edit {self.edits})"
+            }
         else:
-            body = {"grounds": f"Updated grounds from {self.account.email}, edit {self.edits}: "
-                               "a decade of programming, mentoring and a job offer."}  # fmt: skip
+            body = {
+                "grounds": f"Updated grounds from {self.account.email}, edit {self.edits}: "
+                "a decade of programming, mentoring and a job offer."
+            }
         status, response, etag = self.api.call(
             "edit", "PATCH", f"{API}/petitions/{case_number}", body, document["version"]
         )
@@ -518,10 +537,16 @@ class User:
         if ok:
             self.remember(response)
         self.outcomes.append(
-            Outcome(case_number, action, status,
-                    response["version"] if ok else None, response["stage"] if ok else None,
-                    etag, hot_round)
-        )  # fmt: skip
+            Outcome(
+                case_number,
+                action,
+                status,
+                response["version"] if ok else None,
+                response["stage"] if ok else None,
+                etag,
+                hot_round,
+            )
+        )
 
     def work_queue(self) -> None:
         """Take a case near the head of a queue and move it along (with If-Match, mostly)."""
@@ -568,8 +593,9 @@ class User:
         if document["stage"] in DECIDED:
             self.transition(case_number, "reopen", document["version"], kind="hot reopen")
         elif document["stage"] == "received":
-            self.transition(case_number, "start_review", document["version"],
-                            kind="hot start_review")  # fmt: skip
+            self.transition(
+                case_number, "start_review", document["version"], kind="hot start_review"
+            )
         fire_at, fire = rounds.arm(case_number)
         time.sleep(max(0.0, min(fire_at, self.api.deadline) - time.monotonic()))
         fire.set()
@@ -646,10 +672,17 @@ def run_users(port: int, seeded: Seeded, seconds: float, rng: random.Random) -> 
     hot = HotRounds(seeded.hot, first_at=started + 1.0)
     supervisors = [a for a in seeded.accounts if a.role == "supervisor"]
     users = [
-        User(account, port, deadline, seeded, hot, rng.randrange(2**32),
-             coordinator=account is supervisors[0])
+        User(
+            account,
+            port,
+            deadline,
+            seeded,
+            hot,
+            rng.randrange(2**32),
+            coordinator=account is supervisors[0],
+        )
         for account in seeded.accounts
-    ]  # fmt: skip
+    ]
     for user in users:
         user.thread.start()
     for user in users:
@@ -679,19 +712,22 @@ def latency_row(label: str, seconds: list[float], elapsed: float) -> str:
 def report(run: Run, seeded: Seeded, arguments) -> None:
     samples = run.samples
     print()
-    print(f"== Results: {len(seeded.accounts)} users for {arguments.seconds:g} s, "
-          f"{arguments.workers} gunicorn workers")  # fmt: skip
+    print(
+        f"== Results: {len(seeded.accounts)} users for {arguments.seconds:g} s, "
+        f"{arguments.workers} gunicorn workers"
+    )
     if not samples:
         print("no requests were made")
         return
     print(f"total requests: {len(samples):,} in {run.elapsed:.1f} s")
     print(f"throughput: {len(samples) / run.elapsed:,.1f} req/s")
     connections = sum(u.api.connections_opened for u in run.users)
-    print(f"TCP connections opened: {connections:,} (the clients ask for keep-alive; "
-          "gunicorn's sync workers close the connection after each response)")  # fmt: skip
+    print(
+        f"TCP connections opened: {connections:,} (the clients ask for keep-alive; "
+        "gunicorn's sync workers close the connection after each response)"
+    )
     print()
-    print(f"  {'latency (ms)':<28}{'count':>8}{'req/s':>9}"
-          f"{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}")  # fmt: skip
+    print(f"  {'latency (ms)':<28}{'count':>8}{'req/s':>9}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}")
     print(latency_row("all requests", [s for _, _, s in samples], run.elapsed))
     by_kind = defaultdict(list)
     for kind, _, seconds in samples:
@@ -700,10 +736,13 @@ def report(run: Run, seeded: Seeded, arguments) -> None:
         print(latency_row(kind, by_kind[kind], run.elapsed))
     print()
     statuses = Counter(status for _, status, _ in samples)
-    print("status codes: " + ", ".join(
-        f"{status if status else 'transport error'}: {count:,}"
-        for status, count in sorted(statuses.items())
-    ))  # fmt: skip
+    print(
+        "status codes: "
+        + ", ".join(
+            f"{status if status else 'transport error'}: {count:,}"
+            for status, count in sorted(statuses.items())
+        )
+    )
     print()
     print("count per (kind, status):")
     pairs = Counter((kind, status) for kind, status, _ in samples)
@@ -718,10 +757,12 @@ def report(run: Run, seeded: Seeded, arguments) -> None:
         played = rounds.number + 1
         most = max(Counter(o.hot_round for o in hot_attempts).values(), default=0)
         print()
-        print(f"hot set: {len(seeded.hot)} cases, {played} rounds, {len(hot_attempts)} "
-              f"simultaneous grant/deny attempts "
-              f"({len(hot_attempts) / played:.1f} per round on average, "
-              f"at most {most})")  # fmt: skip
+        print(
+            f"hot set: {len(seeded.hot)} cases, {played} rounds, {len(hot_attempts)} "
+            f"simultaneous grant/deny attempts "
+            f"({len(hot_attempts) / played:.1f} per round on average, "
+            f"at most {most})"
+        )
 
 
 # --- the checks ---------------------------------------------------------------------------------
@@ -747,9 +788,12 @@ def run_checks(run: Run, seeded: Seeded, log_path: Path) -> int:
     log = log_path.read_text(errors="replace")
     tracebacks = log.count("Traceback (most recent call last)")
     alarms = sum(1 for line in log.splitlines() if "[ERROR]" in line or "[CRITICAL]" in line)
-    check(not server_errors, "zero 5xx responses",
-          f"{len(server_errors)} 5xx; in the gunicorn log {tracebacks} tracebacks, "
-          f"{alarms} ERROR/CRITICAL lines")  # fmt: skip
+    check(
+        not server_errors,
+        "zero 5xx responses",
+        f"{len(server_errors)} 5xx; in the gunicorn log {tracebacks} tracebacks, "
+        f"{alarms} ERROR/CRITICAL lines",
+    )
     if tracebacks:
         first = log.find("Traceback (most recent call last)")
         print("        first traceback in the server log:")
@@ -758,62 +802,81 @@ def run_checks(run: Run, seeded: Seeded, log_path: Path) -> int:
     transport = [e for u in run.users for e in u.api.transport_errors]
     crashed = [u.error for u in run.users if u.error]
     alive = [u.account.email for u in run.users if u.thread.is_alive()]
-    check(not transport and not crashed and not alive,
-          "every user ran to the deadline (no timeouts, resets or client errors)",
-          f"{len(transport)} transport errors, {len(crashed)} client errors, "
-          f"{len(alive)} users still running", transport + crashed + alive)  # fmt: skip
+    check(
+        not transport and not crashed and not alive,
+        "every user ran to the deadline (no timeouts, resets or client errors)",
+        f"{len(transport)} transport errors, {len(crashed)} client errors, "
+        f"{len(alive)} users still running",
+        transport + crashed + alive,
+    )
 
     unexplained = Counter(
-        (kind, status) for kind, status, _ in samples
+        (kind, status)
+        for kind, status, _ in samples
         if status >= 400 and status not in expected_statuses(kind)
-    )  # fmt: skip
-    check(not unexplained, "every 4xx is an expected one (409, 412; 403 for edits)",
-          f"{sum(unexplained.values())} unexpected",
-          [f"{kind} {status}: {n}" for (kind, status), n in unexplained.items()])  # fmt: skip
+    )
+    check(
+        not unexplained,
+        "every 4xx is an expected one (409, 412; 403 for edits)",
+        f"{sum(unexplained.values())} unexpected",
+        [f"{kind} {status}: {n}" for (kind, status), n in unexplained.items()],
+    )
 
     entries = db.session.execute(
         select(AuditEntry.id, AuditEntry.action, AuditEntry.details, Petition.case_number)
         .join(Petition, AuditEntry.petition_id == Petition.id)
-        .where(AuditEntry.id > seeded.baseline_entry_id,
-               AuditEntry.action.in_([*TRANSITION_ACTIONS, "edit"]))
-    ).all()  # fmt: skip
+        .where(
+            AuditEntry.id > seeded.baseline_entry_id,
+            AuditEntry.action.in_([*TRANSITION_ACTIONS, "edit"]),
+        )
+    ).all()
 
     for kinds, label in ((TRANSITION_ACTIONS, "transition"), (("edit",), "edit")):
         successes = Counter(
-            (o.case_number, o.action, o.version) for o in run.outcomes
+            (o.case_number, o.action, o.version)
+            for o in run.outcomes
             if o.action in kinds and 200 <= o.status < 300
-        )  # fmt: skip
+        )
         recorded = Counter(
             (e.case_number, e.action, (e.details or {}).get("version"))
-            for e in entries if e.action in kinds
-        )  # fmt: skip
+            for e in entries
+            if e.action in kinds
+        )
         problems = [
             f"{c} {a} version {v}: {n} successful response(s), {recorded[(c, a, v)]} audit entries"
-            for (c, a, v), n in successes.items() if n != 1 or recorded[(c, a, v)] != 1
+            for (c, a, v), n in successes.items()
+            if n != 1 or recorded[(c, a, v)] != 1
         ] + [
             f"{c} {a} version {v}: {n} audit entries, no successful response"
-            for (c, a, v), n in recorded.items() if (c, a, v) not in successes
-        ]  # fmt: skip
-        check(not problems,
-              f"every successful {label} has exactly one audit entry (case, action, version), "
-              f"and every {label} entry a success",
-              f"{sum(successes.values())} successes, {sum(recorded.values())} entries",
-              problems)  # fmt: skip
+            for (c, a, v), n in recorded.items()
+            if (c, a, v) not in successes
+        ]
+        check(
+            not problems,
+            f"every successful {label} has exactly one audit entry (case, action, version), "
+            f"and every {label} entry a success",
+            f"{sum(successes.values())} successes, {sum(recorded.values())} entries",
+            problems,
+        )
 
     wrong_stage = [
         f"{o.case_number} {o.action} answered stage {o.stage}, version {o.version}"
         for o in run.outcomes
-        if o.action in TRANSITION_ACTIONS and 200 <= o.status < 300
+        if o.action in TRANSITION_ACTIONS
+        and 200 <= o.status < 300
         and o.stage != TRANSITIONS_BY_NAME[o.action].target.value
-    ]  # fmt: skip
+    ]
     bad_etag = [
         f"{o.case_number} {o.action}: ETag {o.etag}, version {o.version}"
-        for o in run.outcomes if 200 <= o.status < 300 and o.etag != f'"{o.version}"'
-    ]  # fmt: skip
-    check(not wrong_stage and not bad_etag,
-          "each successful transition answers the stage it moved to, with a matching ETag",
-          f"{len(wrong_stage)} other stages, {len(bad_etag)} ETag mismatches",
-          wrong_stage + bad_etag)  # fmt: skip
+        for o in run.outcomes
+        if 200 <= o.status < 300 and o.etag != f'"{o.version}"'
+    ]
+    check(
+        not wrong_stage and not bad_etag,
+        "each successful transition answers the stage it moved to, with a matching ETag",
+        f"{len(wrong_stage)} other stages, {len(bad_etag)} ETag mismatches",
+        wrong_stage + bad_etag,
+    )
 
     result = audit.verify_chain()
     check(result.intact, "the audit chain verifies", result.message)
@@ -830,11 +893,14 @@ def run_checks(run: Run, seeded: Seeded, log_path: Path) -> int:
     ).all()
     total = db.session.scalar(select(sa.func.count()).select_from(Petition))
     stages = Counter(db.session.scalars(select(Petition.stage)))
-    check(not impossible, "no petition in an impossible state (stage valid; decided iff "
-          "decided_at, decided_by and decision_reason are set)",
-          f"{len(impossible)} of {total}; now " + ", ".join(
-              f"{stage} {stages[stage.value]}" for stage in Stage),
-          [f"{c}: {s}" for c, s in impossible])  # fmt: skip
+    check(
+        not impossible,
+        "no petition in an impossible state (stage valid; decided iff "
+        "decided_at, decided_by and decision_reason are set)",
+        f"{len(impossible)} of {total}; now "
+        + ", ".join(f"{stage} {stages[stage.value]}" for stage in Stage),
+        [f"{c}: {s}" for c, s in impossible],
+    )
 
     by_case = defaultdict(list)
     for entry in db.session.scalars(
@@ -847,18 +913,23 @@ def run_checks(run: Run, seeded: Seeded, log_path: Path) -> int:
         last_version = max(((e.details or {}).get("version") or 0 for e in history), default=0)
         if replay(history) != current_state(petition) or last_version != petition.version:
             mismatched.append(f"{petition.case_number}: replay or version differs")
-    check(not mismatched,
-          "replaying each case's audit entries rebuilds its stage and fields, and its "
-          "newest entry names its version",
-          f"{len(mismatched)} of {total} differ", mismatched)  # fmt: skip
+    check(
+        not mismatched,
+        "replaying each case's audit entries rebuilds its stage and fields, and its "
+        "newest entry names its version",
+        f"{len(mismatched)} of {total} differ",
+        mismatched,
+    )
 
     hot_problems, lines = [], []
     for case_number in seeded.hot:
         won = sum(
-            1 for o in run.outcomes
-            if o.case_number == case_number and o.action in ("grant", "deny")
+            1
+            for o in run.outcomes
+            if o.case_number == case_number
+            and o.action in ("grant", "deny")
             and 200 <= o.status < 300
-        )  # fmt: skip
+        )
         tried = sum(
             1 for o in run.outcomes if o.case_number == case_number and o.hot_round is not None
         )
@@ -872,11 +943,13 @@ def run_checks(run: Run, seeded: Seeded, log_path: Path) -> int:
         o.hot_round for o in run.outcomes if o.hot_round is not None and 200 <= o.status < 300
     )
     hot_problems += [f"round {r}: {n} winners" for r, n in winners.items() if n > 1]
-    check(not hot_problems,
-          "contended cases: per hot case, successful grant/deny responses = grant/deny "
-          "audit entries, and at most one winner per round",
-          f"{len(seeded.hot)} hot cases, {run.hot.number + 1} rounds",
-          hot_problems or lines)  # fmt: skip
+    check(
+        not hot_problems,
+        "contended cases: per hot case, successful grant/deny responses = grant/deny "
+        "audit entries, and at most one winner per round",
+        f"{len(seeded.hot)} hot cases, {run.hot.number + 1} rounds",
+        hot_problems or lines,
+    )
 
     print()
     print(f"{'FAILED' if check.failed else 'PASSED'}: {check.failed} check(s) failed")
@@ -890,9 +963,12 @@ def main() -> int:
     args = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    args.add_argument("--database-url", default=DEFAULT_DATABASE_URL,
-                      help="a PostgreSQL server URL; a scratch database is created on it and "
-                           "dropped (default: %(default)s)")  # fmt: skip
+    args.add_argument(
+        "--database-url",
+        default=DEFAULT_DATABASE_URL,
+        help="a PostgreSQL server URL; a scratch database is created on it and "
+        "dropped (default: %(default)s)",
+    )
     args.add_argument("--users", type=int, default=50, help="simulated users (default: 50)")
     args.add_argument("--seconds", type=float, default=60, help="duration (default: 60)")
     args.add_argument("--workers", type=int, default=4, help="gunicorn workers (default: 4)")
@@ -913,11 +989,15 @@ def main() -> int:
         seeded = seed(arguments.users, arguments.cases, arguments.hot, rng)
         roles = Counter(a.role for a in seeded.accounts)
         stages = Counter(stage for stage, *_ in seeded.cases.values())
-        print(f"seeded in {time.perf_counter() - started:.1f} s: "
-              f"{roles['advocate']} advocates (2 organizations), {roles['reviewer']} reviewers, "
-              f"{roles['supervisor']} supervisors, one API token each; {len(seeded.cases)} "
-              "petitions (" + ", ".join(f"{s} {n}" for s, n in sorted(stages.items())) +
-              f"); hot set {', '.join(seeded.hot)}", flush=True)  # fmt: skip
+        print(
+            f"seeded in {time.perf_counter() - started:.1f} s: "
+            f"{roles['advocate']} advocates (2 organizations), {roles['reviewer']} reviewers, "
+            f"{roles['supervisor']} supervisors, one API token each; {len(seeded.cases)} "
+            "petitions ("
+            + ", ".join(f"{s} {n}" for s, n in sorted(stages.items()))
+            + f"); hot set {', '.join(seeded.hot)}",
+            flush=True,
+        )
         db.session.remove()
 
         log_path = Path(directory) / "gunicorn.log"

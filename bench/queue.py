@@ -26,8 +26,18 @@ from tracker.petitions.models import Petition
 from tracker.petitions.queries import queue_page, queue_query
 
 BATCH = 50_000
-NAMES = ("Maria Johnson", "James Garcia", "Keisha Williams", "Luis Nguyen", "Darnell Brown",
-         "Ana Martinez", "Robert Davis", "Tamika Lopez", "Wei Wilson", "Jose Jackson")  # fmt: skip
+NAMES = (
+    "Maria Johnson",
+    "James Garcia",
+    "Keisha Williams",
+    "Luis Nguyen",
+    "Darnell Brown",
+    "Ana Martinez",
+    "Robert Davis",
+    "Tamika Lopez",
+    "Wei Wilson",
+    "Jose Jackson",
+)
 
 
 def fill(count: int, organizations, advocates, reviewers) -> None:
@@ -41,27 +51,33 @@ def fill(count: int, organizations, advocates, reviewers) -> None:
             stage = stages[number % 4] if number % 20 else "information_requested"
             decided = stage in ("granted", "denied")
             org = number % 2
-            rows.append({
-                "case_number": f"CP-{2021 + number // 250_000}-{number:07d}",
-                "kind": "commutation" if number % 3 else "pardon",
-                "stage": stage,
-                "petitioner_name": f"{rng.choice(NAMES)} {number}",
-                "register_number": f"{number % 100_000:05d}-{number % 1000:03d}",
-                "date_of_birth": date(1970, 1, 1), "offenses": "x",
-                "sentencing_court": "District of Maryland", "sentence": "120 months",
-                "sentence_date": date(2000, 1, 1), "custody_status": "in_prison",
-                "grounds": "y", "organization_id": organizations[org].id,
-                "advocate_id": advocates[org].id,
-                "assignee_id": reviewers[number % len(reviewers)].id if number % 5 else None,
-                "version": 1,
-                "created_at": start + timedelta(minutes=number * 2),
-                "updated_at": start + timedelta(minutes=number * 2),
-                "received_at": start + timedelta(minutes=number * 2),
-                "stage_entered_at": start + timedelta(minutes=number * 2, days=number % 90),
-                "decided_at": start if decided else None,
-                "decided_by_id": reviewers[0].id if decided else None,
-                "decision_reason": "r" if decided else None,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "case_number": f"CP-{2021 + number // 250_000}-{number:07d}",
+                    "kind": "commutation" if number % 3 else "pardon",
+                    "stage": stage,
+                    "petitioner_name": f"{rng.choice(NAMES)} {number}",
+                    "register_number": f"{number % 100_000:05d}-{number % 1000:03d}",
+                    "date_of_birth": date(1970, 1, 1),
+                    "offenses": "x",
+                    "sentencing_court": "District of Maryland",
+                    "sentence": "120 months",
+                    "sentence_date": date(2000, 1, 1),
+                    "custody_status": "in_prison",
+                    "grounds": "y",
+                    "organization_id": organizations[org].id,
+                    "advocate_id": advocates[org].id,
+                    "assignee_id": reviewers[number % len(reviewers)].id if number % 5 else None,
+                    "version": 1,
+                    "created_at": start + timedelta(minutes=number * 2),
+                    "updated_at": start + timedelta(minutes=number * 2),
+                    "received_at": start + timedelta(minutes=number * 2),
+                    "stage_entered_at": start + timedelta(minutes=number * 2, days=number % 90),
+                    "decided_at": start if decided else None,
+                    "decided_by_id": reviewers[0].id if decided else None,
+                    "decision_reason": "r" if decided else None,
+                }
+            )
         ids = db.session.scalars(
             insert(Petition).returning(Petition.id, sort_by_parameter_order=True), rows
         ).all()
@@ -118,15 +134,26 @@ def main() -> None:
     with scratch_app(arguments.database_url) as app:
         organizations = [auth_services.create_organization(None, f"Org {n}") for n in (1, 2)]
         advocates = [
-            auth_services.create_user(None, email=f"a{n}@example.org", name="A", role="advocate",
-                                      password="bench password 1", organization=organization)
+            auth_services.create_user(
+                None,
+                email=f"a{n}@example.org",
+                name="A",
+                role="advocate",
+                password="bench password 1",
+                organization=organization,
+            )
             for n, organization in enumerate(organizations)
-        ]  # fmt: skip
+        ]
         reviewers = [
-            auth_services.create_user(None, email=f"r{n}@example.org", name="R", role="reviewer",
-                                      password="bench password 1")
+            auth_services.create_user(
+                None,
+                email=f"r{n}@example.org",
+                name="R",
+                role="reviewer",
+                password="bench password 1",
+            )
             for n in range(20)
-        ]  # fmt: skip
+        ]
         db.session.commit()
         start = time.perf_counter()
         fill(arguments.petitions, organizations, advocates, reviewers)
@@ -136,31 +163,59 @@ def main() -> None:
             ("staff, no filter, page 1", reviewer, QueueFilters(), 1),
             ("staff, no filter, page 400", reviewer, QueueFilters(), 400),
             ("staff, stage=received", reviewer, QueueFilters(stages=("received",)), 1),
-            ("staff, stage=under_review, newest first", reviewer,
-             QueueFilters(stages=("under_review",), sort="newest"), 1),
-            ("staff, stage=pending (received, under review)", reviewer,
-             QueueFilters(stages=("pending",)), 1),
-            ("staff, stage=received&stage=granted", reviewer,
-             QueueFilters(stages=("received", "granted")), 1),
+            (
+                "staff, stage=under_review, newest first",
+                reviewer,
+                QueueFilters(stages=("under_review",), sort="newest"),
+                1,
+            ),
+            (
+                "staff, stage=pending (received, under review)",
+                reviewer,
+                QueueFilters(stages=("pending",)),
+                1,
+            ),
+            (
+                "staff, stage=received&stage=granted",
+                reviewer,
+                QueueFilters(stages=("received", "granted")),
+                1,
+            ),
             ("staff, assignee=me", reviewer, QueueFilters(assignee="me"), 1),
-            ("staff, assignee=none, stage=received", reviewer,
-             QueueFilters(assignee="none", stages=("received",)), 1),
-            ("staff, organization + kind", reviewer,
-             QueueFilters(organization=organizations[1].id, kind="pardon"), 1),
+            (
+                "staff, assignee=none, stage=received",
+                reviewer,
+                QueueFilters(assignee="none", stages=("received",)),
+                1,
+            ),
+            (
+                "staff, organization + kind",
+                reviewer,
+                QueueFilters(organization=organizations[1].id, kind="pardon"),
+                1,
+            ),
             ("staff, search a name part", reviewer, QueueFilters(q="keisha will"), 1),
             ("staff, search a register number", reviewer, QueueFilters(q="04321-321"), 1),
             ("staff, search a case number", reviewer, QueueFilters(q="CP-2023-0543210"), 1),
             # issue 12: the clocks' sorts and the time filters
-            ("staff, stage=pending (My cases: assignee=me)", reviewer,
-             QueueFilters(stages=("pending",), assignee="me"), 1),
-            ("staff, pending, older_than_days=365", reviewer,
-             QueueFilters(stages=("pending",), older_than_days=365), 1),
+            (
+                "staff, stage=pending (My cases: assignee=me)",
+                reviewer,
+                QueueFilters(stages=("pending",), assignee="me"),
+                1,
+            ),
+            (
+                "staff, pending, older_than_days=365",
+                reviewer,
+                QueueFilters(stages=("pending",), older_than_days=365),
+                1,
+            ),
             ("staff, sort=days_pending", reviewer, QueueFilters(sort="days_pending"), 1),
             ("staff, sort=days_in_stage", reviewer, QueueFilters(sort="days_in_stage"), 1),
             ("staff, referral_overdue=true", reviewer, QueueFilters(referral_overdue=True), 1),
             ("advocate, own organization", advocate, QueueFilters(), 1),
             ("advocate, stage=granted", advocate, QueueFilters(stages=("granted",)), 1),
-        ]  # fmt: skip
+        ]
         print(
             f"\nqueue page (25 rows + count up to 10,000) over "
             f"{arguments.petitions:,} petitions, {db.engine.dialect.name}, median of 5:"

@@ -128,9 +128,12 @@ def isolated_transaction(request, app):
         outer = connection.begin()
         original_session = db.session
         db.session = db._make_scoped_session(
-            {"bind": connection, "class_": ConnectionBoundSession,
-             "join_transaction_mode": "create_savepoint"}
-        )  # fmt: skip
+            {
+                "bind": connection,
+                "class_": ConnectionBoundSession,
+                "join_transaction_mode": "create_savepoint",
+            }
+        )
         try:
             yield
         finally:
@@ -208,10 +211,14 @@ def make_user(app_ctx, make_organization):
         if role == "advocate" and organization is None:
             organization = make_organization()
         user = auth_services.create_user(
-            None, email=email or f"{role}-{uuid.uuid4().hex[:8]}@example.org",
-            name=name or role.capitalize(), role=role, password=password,
-            organization=organization, **extra,
-        )  # fmt: skip
+            None,
+            email=email or f"{role}-{uuid.uuid4().hex[:8]}@example.org",
+            name=name or role.capitalize(),
+            role=role,
+            password=password,
+            organization=organization,
+            **extra,
+        )
         db.session.commit()
         return user
 

@@ -57,10 +57,16 @@ def accounts_snapshot() -> dict:
     """Users and organizations as stored now, for 'nothing changed' checks."""
     db.session.expire_all()
     users = db.session.execute(
-        select(User.id, User.email, User.role, User.organization_id, User.active,
-               User.password_hash, User.must_change_password)
-        .order_by(User.id)
-    ).all()  # fmt: skip
+        select(
+            User.id,
+            User.email,
+            User.role,
+            User.organization_id,
+            User.active,
+            User.password_hash,
+            User.must_change_password,
+        ).order_by(User.id)
+    ).all()
     organizations = db.session.execute(
         select(Organization.id, Organization.name, Organization.active).order_by(Organization.id)
     ).all()

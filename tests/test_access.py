@@ -65,19 +65,33 @@ def build_url(app, endpoint, method, arguments, values) -> str:
 def test_the_route_lists_cover_the_known_routes():
     """A guard on the discovery itself: an empty or partial list would prove nothing."""
     assert {(p.values[0], p.values[1]) for p in PETITION_ROUTES} >= {
-        ("petitions.show", "GET"), ("petitions.edit", "GET"), ("petitions.edit", "POST"),
-        ("petitions.transition", "POST"), ("petitions.take", "POST"),
-        ("petitions.assign", "POST"), ("petitions.add_note", "POST"),
-    }  # fmt: skip
+        ("petitions.show", "GET"),
+        ("petitions.edit", "GET"),
+        ("petitions.edit", "POST"),
+        ("petitions.transition", "POST"),
+        ("petitions.take", "POST"),
+        ("petitions.assign", "POST"),
+        ("petitions.add_note", "POST"),
+    }
     assert {p.values[0] for p in SUPERVISOR_ROUTES} >= {
-        "audit.log", "audit.verify", "admin.users", "admin.user", "admin.change_role",
-        "admin.set_password", "admin.deactivate", "admin.reactivate", "admin.organizations",
+        "audit.log",
+        "audit.verify",
+        "admin.users",
+        "admin.user",
+        "admin.change_role",
+        "admin.set_password",
+        "admin.deactivate",
+        "admin.reactivate",
+        "admin.organizations",
         "admin.set_organization_active",
-    }  # fmt: skip
+    }
     assert {p.values[0] for p in LOGIN_REQUIRED_ROUTES} >= {
-        "petitions.home", "petitions.queue", "petitions.new", "auth.logout",
+        "petitions.home",
+        "petitions.queue",
+        "petitions.new",
+        "auth.logout",
         "auth.change_password",
-    }  # fmt: skip
+    }
 
 
 # --- another organization's case --------------------------------------------------------------
@@ -87,13 +101,17 @@ def everything_a_form_could_post(petition, token) -> dict:
     """The fields of every petition form, so each POST route would act if it were allowed."""
     version = str(petition.version)
     return petition_form(sentence="1 day") | {
-        "version": version, "csrf_token": token,
-        "transition-action": "start_review", "transition-reason": "Crossing over.",
+        "version": version,
+        "csrf_token": token,
+        "transition-action": "start_review",
+        "transition-reason": "Crossing over.",
         "transition-version": version,
         "take-version": version,
-        "assign-assignee": "", "assign-version": version,
-        "note-body": "Written from another organization.", "note-visibility": "shared",
-    }  # fmt: skip
+        "assign-assignee": "",
+        "assign-version": version,
+        "note-body": "Written from another organization.",
+        "note-visibility": "shared",
+    }
 
 
 @pytest.mark.parametrize(("endpoint", "method", "arguments"), PETITION_ROUTES)
@@ -105,8 +123,10 @@ def test_another_organizations_case_is_404_everywhere(
     assert petition.organization_id != advocate.organization_id
     token = csrf_token(client)
     before, history, notes = (
-        petition_row(petition.id), audit_entries(petition_id=petition.id), notes_of(petition.id)
-    )  # fmt: skip
+        petition_row(petition.id),
+        audit_entries(petition_id=petition.id),
+        notes_of(petition.id),
+    )
     refusals_before = len(audit_entries(action="access_refused"))
     url = build_url(app, endpoint, method, arguments, {"case_number": petition.case_number})
 
@@ -151,11 +171,16 @@ def test_anonymous_users_are_sent_to_the_login_page(
 ):
     petition = make_petition()
     values = {
-        "case_number": petition.case_number, "user_id": make_user("reviewer").id,
-        "organization_id": petition.organization_id, "change": "deactivate",
-        "file_format": "csv", "token_id": 1, "document_id": 1, "notification_id": 1,
+        "case_number": petition.case_number,
+        "user_id": make_user("reviewer").id,
+        "organization_id": petition.organization_id,
+        "change": "deactivate",
+        "file_format": "csv",
+        "token_id": 1,
+        "document_id": 1,
+        "notification_id": 1,
         "referral_id": 1,
-    }  # fmt: skip
+    }
     url = build_url(app, endpoint, method, arguments, values)
     data = {"csrf_token": csrf_token(client, "/login")} if method == "POST" else None
     before = petition_row(petition.id)
@@ -173,10 +198,14 @@ def test_login_page_remembers_where_the_user_was_going(client, make_user, make_p
     login_url = response.headers["Location"]
     user = make_user("advocate", organization=petition.organization)
 
-    response = client.post(login_url, data={
-        "email": user.email, "password": "correct horse battery staple",
-        "csrf_token": csrf_token(client, login_url),
-    })  # fmt: skip
+    response = client.post(
+        login_url,
+        data={
+            "email": user.email,
+            "password": "correct horse battery staple",
+            "csrf_token": csrf_token(client, login_url),
+        },
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"] == f"/petitions/{petition.case_number}"
@@ -192,14 +221,20 @@ def test_supervisor_pages_are_403_for_others(
 ):
     user = login_as(role)
     values = {
-        "user_id": make_user("supervisor").id, "organization_id": make_organization().id,
-        "change": "deactivate", "file_format": "csv",
-    }  # fmt: skip
+        "user_id": make_user("supervisor").id,
+        "organization_id": make_organization().id,
+        "change": "deactivate",
+        "file_format": "csv",
+    }
     url = build_url(app, endpoint, method, arguments, values)
     data = {
-        "csrf_token": csrf_token(client), "name": "Smuggled Org", "email": "new@example.org",
-        "role": "supervisor", "organization": "", "password": "a-long-enough-password",
-    }  # fmt: skip
+        "csrf_token": csrf_token(client),
+        "name": "Smuggled Org",
+        "email": "new@example.org",
+        "role": "supervisor",
+        "organization": "",
+        "password": "a-long-enough-password",
+    }
     accounts, verifications = accounts_snapshot(), count(AuditVerification)
     refusals_before = len(audit_entries(action="access_refused"))
 
@@ -218,15 +253,32 @@ def test_supervisor_pages_are_403_for_others(
 #: name: (role, how to build the URL and the form data without a token)
 FORGED_POSTS = {
     "submit": ("advocate", lambda p: ("/petitions/new", petition_form() | {"version": "0"})),
-    "edit": ("advocate", lambda p: (f"/petitions/{p.case_number}/edit",
-                                    edit_form(p, sentence="1 day") | {"version": p.version})),
-    "transition": ("reviewer", lambda p: (f"/petitions/{p.case_number}/transition", {
-        "transition-action": "start_review", "transition-version": p.version})),
-    "take": ("reviewer", lambda p: (f"/petitions/{p.case_number}/take",
-                                    {"take-version": p.version})),
-    "note": ("reviewer", lambda p: (f"/petitions/{p.case_number}/notes", {
-        "note-body": "Forged note.", "note-visibility": "shared"})),
-}  # fmt: skip
+    "edit": (
+        "advocate",
+        lambda p: (
+            f"/petitions/{p.case_number}/edit",
+            edit_form(p, sentence="1 day") | {"version": p.version},
+        ),
+    ),
+    "transition": (
+        "reviewer",
+        lambda p: (
+            f"/petitions/{p.case_number}/transition",
+            {"transition-action": "start_review", "transition-version": p.version},
+        ),
+    ),
+    "take": (
+        "reviewer",
+        lambda p: (f"/petitions/{p.case_number}/take", {"take-version": p.version}),
+    ),
+    "note": (
+        "reviewer",
+        lambda p: (
+            f"/petitions/{p.case_number}/notes",
+            {"note-body": "Forged note.", "note-visibility": "shared"},
+        ),
+    ),
+}
 
 
 @pytest.mark.parametrize("token", ["missing", "another session's"])
@@ -242,8 +294,10 @@ def test_a_post_without_a_valid_csrf_token_changes_nothing(
         stranger = app.test_client()
         data["csrf_token"] = csrf_token(stranger, "/login")
     before, history, petitions = (
-        petition_row(petition.id), audit_entries(petition_id=petition.id), count(Petition)
-    )  # fmt: skip
+        petition_row(petition.id),
+        audit_entries(petition_id=petition.id),
+        count(Petition),
+    )
 
     response = client.post(url, data=data)
 
@@ -259,8 +313,11 @@ def test_account_changes_need_a_csrf_token(client, login_as, make_user):
     login_as("supervisor")
     reviewer = make_user("reviewer")
     accounts = accounts_snapshot()
-    for action, data in [("deactivate", {}), ("role", {"role": "supervisor"}),
-                         ("password", {"password": "a-long-enough-password"})]:  # fmt: skip
+    for action, data in [
+        ("deactivate", {}),
+        ("role", {"role": "supervisor"}),
+        ("password", {"password": "a-long-enough-password"}),
+    ]:
         response = client.post(f"/admin/users/{reviewer.id}/{action}", data=data)
         assert response.status_code == 400, action
     assert client.post("/admin/organizations", data={"name": "Forged Org"}).status_code == 400
@@ -313,17 +370,29 @@ def test_edit_ignores_fields_the_user_may_not_set(client, login_as, make_petitio
     user = login_as(role)
     petition = make_petition(advocate=user if role == "advocate" else None)
     before = petition_row(petition.id)
-    data = edit_form(petition, sentence="96 months' imprisonment") | smuggled | {
-        "version": str(petition.version), "csrf_token": csrf_token(client),
-    }  # fmt: skip
+    data = (
+        edit_form(petition, sentence="96 months' imprisonment")
+        | smuggled
+        | {
+            "version": str(petition.version),
+            "csrf_token": csrf_token(client),
+        }
+    )
 
     response = client.post(f"/petitions/{petition.case_number}/edit", data=data)
 
     assert response.status_code == 302
     after = petition_row(petition.id)
     assert after["sentence"] == "96 months' imprisonment"
-    unchanged = ("stage", "organization_id", "case_number", "assignee_id", "advocate_id",
-                 "decision_reason", "decided_by_id")  # fmt: skip
+    unchanged = (
+        "stage",
+        "organization_id",
+        "case_number",
+        "assignee_id",
+        "advocate_id",
+        "decision_reason",
+        "decided_by_id",
+    )
     assert {k: after[k] for k in unchanged} == {k: before[k] for k in unchanged}
     [edit] = audit_entries(petition_id=petition.id, action="edit")
     assert set(edit.changes) == {"sentence"}

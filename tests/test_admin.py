@@ -64,11 +64,15 @@ def test_supervisor_creates_an_organization(client, supervisor):
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("", "This field is required."),
-     ("justice forward PROJECT",
-      "An organization named 'justice forward PROJECT' already exists.")],
+    [
+        ("", "This field is required."),
+        (
+            "justice forward PROJECT",
+            "An organization named 'justice forward PROJECT' already exists.",
+        ),
+    ],
     ids=["empty", "duplicate-in-another-case"],
-)  # fmt: skip
+)
 def test_organization_form_errors(client, supervisor, make_organization, name, message):
     make_organization("Justice Forward Project")
     organizations = count(Organization)
@@ -82,8 +86,9 @@ def test_organization_form_errors(client, supervisor, make_organization, name, m
     assert audit_entries(action="organization_created", actor_id=supervisor.id) == []
 
 
-def test_organization_is_deactivated_and_reactivated(client, other_client, supervisor, make_user,
-                                                     make_organization):  # fmt: skip
+def test_organization_is_deactivated_and_reactivated(
+    client, other_client, supervisor, make_user, make_organization
+):
     organization = make_organization()
     advocate = make_user("advocate", organization=organization)
     AuthActions(other_client).login(advocate)
@@ -110,9 +115,12 @@ def test_organization_is_deactivated_and_reactivated(client, other_client, super
 
 def new_user_form(**overrides):
     return {
-        "email": "New.Advocate@Example.org", "name": "Nia Advocate", "role": "advocate",
-        "organization": "", "password": TEMPORARY_PASSWORD,
-    } | overrides  # fmt: skip
+        "email": "New.Advocate@Example.org",
+        "name": "Nia Advocate",
+        "role": "advocate",
+        "organization": "",
+        "password": TEMPORARY_PASSWORD,
+    } | overrides
 
 
 def test_supervisor_creates_a_user_with_a_temporary_password(
@@ -125,13 +133,19 @@ def test_supervisor_creates_a_user_with_a_temporary_password(
     assert response.status_code == 302
     user = auth_services.find_user_by_email("new.advocate@example.org")
     assert user.email == "new.advocate@example.org"
-    assert (user.name, user.role, user.organization_id) == ("Nia Advocate", "advocate",
-                                                            organization.id)  # fmt: skip
+    assert (user.name, user.role, user.organization_id) == (
+        "Nia Advocate",
+        "advocate",
+        organization.id,
+    )
     assert user.active and user.must_change_password
     [created] = events_about(user, "user_created")
     assert created.actor_id == supervisor.id
-    assert created.details == {"email": "new.advocate@example.org", "role": "advocate",
-                               "organization": "Justice Forward Project"}  # fmt: skip
+    assert created.details == {
+        "email": "new.advocate@example.org",
+        "role": "advocate",
+        "organization": "Justice Forward Project",
+    }
     first_login = AuthActions(app.test_client()).login(user, TEMPORARY_PASSWORD)
     assert first_login.destination == "/account/password"
 
@@ -155,17 +169,30 @@ def test_staff_are_created_without_an_organization(client, supervisor, make_orga
     [
         ({"email": ""}, "email", "This field is required."),
         ({"email": "not-an-email"}, "email", "Enter an e-mail address."),
-        ({"email": "EXISTING.Person@example.ORG"}, "email",
-         "A user with the e-mail existing.person@example.org already exists."),
+        (
+            {"email": "EXISTING.Person@example.ORG"},
+            "email",
+            "A user with the e-mail existing.person@example.org already exists.",
+        ),
         ({"name": ""}, "name", "This field is required."),
         ({"password": SHORT_PASSWORD}, "password", "12"),
         ({"role": "janitor"}, "role", "Not a valid choice."),
-        ({"role": "advocate", "organization": ""}, "organization",
-         "An advocate belongs to an organization."),
+        (
+            {"role": "advocate", "organization": ""},
+            "organization",
+            "An advocate belongs to an organization.",
+        ),
     ],
-    ids=["no-email", "not-an-email", "duplicate-email", "no-name", "short-password",
-         "unknown-role", "advocate-without-organization"],
-)  # fmt: skip
+    ids=[
+        "no-email",
+        "not-an-email",
+        "duplicate-email",
+        "no-name",
+        "short-password",
+        "unknown-role",
+        "advocate-without-organization",
+    ],
+)
 def test_user_form_errors(client, supervisor, make_user, typed, field, message):
     make_user("reviewer", email="existing.person@example.org")
     users = count(User)
@@ -195,16 +222,22 @@ def test_role_change_is_audited_and_ends_the_users_sessions(
     assert is_logged_in(other_client)
     assert reviewer.name in page_text(client.get(f"/admin/users/{reviewer.id}"))
 
-    response = post(client, f"/admin/users/{reviewer.id}/role", role="advocate",
-                    organization=str(organization.id))  # fmt: skip
+    response = post(
+        client,
+        f"/admin/users/{reviewer.id}/role",
+        role="advocate",
+        organization=str(organization.id),
+    )
 
     assert response.status_code == 302
     row = user_row(reviewer.id)
     assert (row.role, row.organization_id) == ("advocate", organization.id)
     [changed] = events_about(reviewer, "role_changed")
     assert changed.actor_id == supervisor.id
-    assert changed.changes == {"role": ["reviewer", "advocate"],
-                               "organization": [None, "Second Chance Clemency Clinic"]}  # fmt: skip
+    assert changed.changes == {
+        "role": ["reviewer", "advocate"],
+        "organization": [None, "Second Chance Clemency Clinic"],
+    }
     assert not is_logged_in(other_client)
 
 
@@ -259,20 +292,25 @@ def test_last_active_supervisor_cannot_be_deactivated(client, last_supervisor):
     response = post(client, f"/admin/users/{last_supervisor.id}/deactivate")
 
     assert response.status_code == 409
-    assert (f"{last_supervisor.email} is the last active supervisor and cannot be deactivated."
-            in page_text(response))  # fmt: skip
+    assert (
+        f"{last_supervisor.email} is the last active supervisor and cannot be deactivated."
+        in page_text(response)
+    )
     assert user_row(last_supervisor.id).active is True
     assert events_about(last_supervisor, "user_deactivated") == []
     assert is_logged_in(client)
 
 
 def test_last_active_supervisor_cannot_be_demoted(client, last_supervisor):
-    response = post(client, f"/admin/users/{last_supervisor.id}/role", role="reviewer",
-                    organization="")  # fmt: skip
+    response = post(
+        client, f"/admin/users/{last_supervisor.id}/role", role="reviewer", organization=""
+    )
 
     assert response.status_code == 422
-    assert (f"{last_supervisor.email} is the last active supervisor and cannot be demoted."
-            in field_html(page_text(response), "role"))  # fmt: skip
+    assert (
+        f"{last_supervisor.email} is the last active supervisor and cannot be demoted."
+        in field_html(page_text(response), "role")
+    )
     assert user_row(last_supervisor.id).role == "supervisor"
     assert events_about(last_supervisor, "role_changed") == []
     assert is_logged_in(client)
@@ -287,8 +325,9 @@ def test_a_supervisor_may_go_while_another_remains(client, supervisor, make_user
         response = post(client, f"/admin/users/{other.id}/role", role="reviewer", organization="")
     assert response.status_code == 302
     row = user_row(other.id)
-    assert (row.active, row.role) == ((False, "supervisor") if change == "deactivate"
-                                      else (True, "reviewer"))  # fmt: skip
+    assert (row.active, row.role) == (
+        (False, "supervisor") if change == "deactivate" else (True, "reviewer")
+    )
 
 
 # --- temporary passwords ----------------------------------------------------------------------

@@ -68,8 +68,9 @@ def test_the_readable_page_is_rendered_from_the_document(client):
 def test_the_readme_links_the_api_page():
     # docs/api.md is the README's API section until it is merged into README.md.
     root = Path(__file__).resolve().parent.parent
-    texts = [path.read_text() for path in (root / "README.md", root / "docs" / "api.md")
-             if path.exists()]  # fmt: skip
+    texts = [
+        path.read_text() for path in (root / "README.md", root / "docs" / "api.md") if path.exists()
+    ]
     assert any("/api/v1/docs" in text for text in texts)
 
 

@@ -55,10 +55,12 @@ def history(make_petition, make_user):
 
 @pytest.mark.parametrize(
     "statement",
-    ["UPDATE audit_entry SET action = 'grant' WHERE id = :id",
-     "DELETE FROM audit_entry WHERE id = :id"],
+    [
+        "UPDATE audit_entry SET action = 'grant' WHERE id = :id",
+        "DELETE FROM audit_entry WHERE id = :id",
+    ],
     ids=["update", "delete"],
-)  # fmt: skip
+)
 def test_database_refuses_changes_to_audit_entries(history, statement):
     entry_id = last_entry().id
     with pytest.raises(DatabaseError, match="append-only"), db.session.begin_nested():
@@ -109,8 +111,9 @@ def test_chain_verifies_when_intact(history):
 def test_changed_content_is_detected(history):
     target = entry_ids()[2]
     with tampering():
-        db.session.execute(text("UPDATE audit_entry SET reason = 'forged' WHERE id = :id"),
-                           {"id": target})  # fmt: skip
+        db.session.execute(
+            text("UPDATE audit_entry SET reason = 'forged' WHERE id = :id"), {"id": target}
+        )
     result = audit.verify_chain()
     assert not result.intact
     assert result.first_bad_entry_id == target
@@ -158,8 +161,9 @@ def test_reordered_entries_are_detected(history):
     first, second = entry_ids()[2:4]
     with tampering():
         for old, new in ((first, -1), (second, first), (-1, second)):
-            db.session.execute(text("UPDATE audit_entry SET id = :new WHERE id = :old"),
-                               {"old": old, "new": new})  # fmt: skip
+            db.session.execute(
+                text("UPDATE audit_entry SET id = :new WHERE id = :old"), {"old": old, "new": new}
+            )
     result = audit.verify_chain()
     assert not result.intact
     assert result.first_bad_entry_id == first
@@ -171,8 +175,9 @@ def test_verify_command_names_the_first_bad_entry(history, runner):
     assert "Intact" in result.output
     target = entry_ids()[1]
     with tampering():
-        db.session.execute(text("UPDATE audit_entry SET action = 'deny' WHERE id = :id"),
-                           {"id": target})  # fmt: skip
+        db.session.execute(
+            text("UPDATE audit_entry SET action = 'deny' WHERE id = :id"), {"id": target}
+        )
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert f"Entry {target}" in result.output
@@ -197,9 +202,11 @@ def test_supervisor_runs_the_check_and_sees_its_result(history, client, login_as
 def test_security_events_carry_client_ip_and_user_agent(client, make_user):
     user = make_user("reviewer")
     token = csrf_token(client, "/login")
-    client.post("/login", data={"email": user.email, "password": "wrong password!!",
-                                "csrf_token": token},
-                headers={"User-Agent": "pytest-agent/1.0"})  # fmt: skip
+    client.post(
+        "/login",
+        data={"email": user.email, "password": "wrong password!!", "csrf_token": token},
+        headers={"User-Agent": "pytest-agent/1.0"},
+    )
     db.session.expire_all()
     entry = last_entry()
     assert entry.action == "login_failed"
@@ -211,8 +218,14 @@ def test_security_events_carry_client_ip_and_user_agent(client, make_user):
 
 
 def test_unknown_user_login_failure_is_recorded_without_password(client):
-    client.post("/login", data={"email": "nobody@example.org", "password": "s3cret-guess-123",
-                                "csrf_token": csrf_token(client, "/login")})  # fmt: skip
+    client.post(
+        "/login",
+        data={
+            "email": "nobody@example.org",
+            "password": "s3cret-guess-123",
+            "csrf_token": csrf_token(client, "/login"),
+        },
+    )
     db.session.expire_all()
     entry = last_entry()
     assert entry.action == "login_failed"
@@ -226,10 +239,13 @@ def test_forbidden_action_is_a_security_event_not_a_case_change(client, login_as
     before = last_entry().id
     response = client.post(
         f"/petitions/{petition.case_number}/transition",
-        data={"transition-action": "reopen", "transition-reason": "x",
-              "transition-version": petition.version,
-              "transition-csrf_token": csrf_token(client, f"/petitions/{petition.case_number}")},
-    )  # fmt: skip
+        data={
+            "transition-action": "reopen",
+            "transition-reason": "x",
+            "transition-version": petition.version,
+            "transition-csrf_token": csrf_token(client, f"/petitions/{petition.case_number}"),
+        },
+    )
     assert response.status_code == 403
     db.session.expire_all()
     new = list(db.session.scalars(select(AuditEntry).where(AuditEntry.id > before)))
@@ -273,8 +289,11 @@ def test_global_log_keyset_pagination(client, login_as, app):
         seen, url = [], "/audit/?action=login_failed"
         while url:
             page = client.get(url).get_data(as_text=True)
-            seen += [line for line in page.split("\n") if "@example.org</div>" in line
-                     or "email: x" in line]  # fmt: skip
+            seen += [
+                line
+                for line in page.split("\n")
+                if "@example.org</div>" in line or "email: x" in line
+            ]
             marker = 'href="/audit/?before='
             url = None
             if marker in page:
@@ -288,8 +307,9 @@ def test_global_log_keyset_pagination(client, login_as, app):
 def test_case_timeline_shows_field_diffs(client, login_as, make_petition):
     reviewer = login_as("reviewer")
     petition = make_petition(stage=Stage.UNDER_REVIEW, sentence="240 months")
-    petition_services.update_petition(petition, reviewer, {"sentence": "120 months"},
-                                      petition.version)  # fmt: skip
+    petition_services.update_petition(
+        petition, reviewer, {"sentence": "120 months"}, petition.version
+    )
     db.session.commit()
     page = client.get(f"/petitions/{petition.case_number}").get_data(as_text=True)
     assert "Sentence imposed:" in page

@@ -42,21 +42,43 @@ OUTCOMES = (
 
 steps = st.lists(
     st.one_of(
-        st.tuples(st.just("transition"), st.sampled_from(ACTORS), st.integers(0, 2),
-                  st.sampled_from([t.name for t in (*TRANSITIONS, *CASE_ACTIONS)]),
-                  st.sampled_from(["Reason given.", ""]), st.sampled_from(OUTCOMES)),
-        st.tuples(st.just("recommend"), st.sampled_from(ACTORS), st.integers(0, 2),
-                  st.sampled_from(["favorable", "unfavorable", "no_position", "maybe"])),
-        st.tuples(st.just("edit"), st.sampled_from(ACTORS), st.integers(0, 2),
-                  st.sampled_from(sorted(EDITS)).flatmap(
-                      lambda name: st.tuples(st.just(name), EDITS[name]))),
-        st.tuples(st.just("assign"), st.sampled_from(ACTORS), st.integers(0, 2),
-                  st.sampled_from(ACTORS + (None,))),
-        st.tuples(st.just("note"), st.sampled_from(ACTORS), st.integers(0, 2),
-                  st.sampled_from(["internal", "shared"])),
+        st.tuples(
+            st.just("transition"),
+            st.sampled_from(ACTORS),
+            st.integers(0, 2),
+            st.sampled_from([t.name for t in (*TRANSITIONS, *CASE_ACTIONS)]),
+            st.sampled_from(["Reason given.", ""]),
+            st.sampled_from(OUTCOMES),
+        ),
+        st.tuples(
+            st.just("recommend"),
+            st.sampled_from(ACTORS),
+            st.integers(0, 2),
+            st.sampled_from(["favorable", "unfavorable", "no_position", "maybe"]),
+        ),
+        st.tuples(
+            st.just("edit"),
+            st.sampled_from(ACTORS),
+            st.integers(0, 2),
+            st.sampled_from(sorted(EDITS)).flatmap(
+                lambda name: st.tuples(st.just(name), EDITS[name])
+            ),
+        ),
+        st.tuples(
+            st.just("assign"),
+            st.sampled_from(ACTORS),
+            st.integers(0, 2),
+            st.sampled_from(ACTORS + (None,)),
+        ),
+        st.tuples(
+            st.just("note"),
+            st.sampled_from(ACTORS),
+            st.integers(0, 2),
+            st.sampled_from(["internal", "shared"]),
+        ),
     ),
     max_size=30,
-)  # fmt: skip
+)
 
 
 @pytest.fixture
@@ -101,16 +123,26 @@ def attempt(step, cast, petitions):
 def test_history_replays_to_current_state(app_ctx, cast, steps):
     petitions = [
         petition_services.submit_petition(
-            cast["advocate_a"], petition_values(register_number=unique_register_number())),
+            cast["advocate_a"], petition_values(register_number=unique_register_number())
+        ),
         # A pardon filed within the waiting period, with a waiver request: its grant waits
         # for approve_waiver.
-        petition_services.submit_petition(cast["advocate_a"], petition_values(
-            kind="pardon", register_number=unique_register_number(), projected_release_date=None,
-            custody_status="released", release_date=date(2024, 2, 29), waiver_requested=True,
-            waiver_justification="Terminal illness.")),
-        petition_services.submit_petition(cast["advocate_b"],
-                                          petition_values(register_number=unique_register_number())),
-    ]  # fmt: skip
+        petition_services.submit_petition(
+            cast["advocate_a"],
+            petition_values(
+                kind="pardon",
+                register_number=unique_register_number(),
+                projected_release_date=None,
+                custody_status="released",
+                release_date=date(2024, 2, 29),
+                waiver_requested=True,
+                waiver_justification="Terminal illness.",
+            ),
+        ),
+        petition_services.submit_petition(
+            cast["advocate_b"], petition_values(register_number=unique_register_number())
+        ),
+    ]
     db.session.commit()
     for step in steps:
         savepoint = db.session.begin_nested()

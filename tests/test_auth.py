@@ -19,9 +19,14 @@ SHORT_PASSWORD = "eleven-char"  # 11 characters, one short of the minimum
 
 def log_in(client, email, password, next_path=None):
     url = "/login" + (f"?{urlencode({'next': next_path})}" if next_path is not None else "")
-    return client.post(url, data={
-        "email": email, "password": password, "csrf_token": csrf_token(client, "/login"),
-    })  # fmt: skip
+    return client.post(
+        url,
+        data={
+            "email": email,
+            "password": password,
+            "csrf_token": csrf_token(client, "/login"),
+        },
+    )
 
 
 def error_messages(response) -> list[str]:
@@ -190,11 +195,15 @@ def test_login_follows_only_local_next_paths(client, make_user, next_path, lands
 
 
 def change_password(client, current, new, confirm=None):
-    return client.post("/account/password", data={
-        "current_password": current, "new_password": new,
-        "confirm_password": new if confirm is None else confirm,
-        "csrf_token": csrf_token(client, "/account/password"),
-    })  # fmt: skip
+    return client.post(
+        "/account/password",
+        data={
+            "current_password": current,
+            "new_password": new,
+            "confirm_password": new if confirm is None else confirm,
+            "csrf_token": csrf_token(client, "/account/password"),
+        },
+    )
 
 
 def test_user_changes_their_password(client, other_client, auth, login_as):
@@ -216,14 +225,19 @@ def test_user_changes_their_password(client, other_client, auth, login_as):
 @pytest.mark.parametrize(
     ("current", "new", "confirm", "field", "message"),
     [
-        ("not-my-password-at-all", NEW_PASSWORD, None, "current_password",
-         "That is not your current password."),
+        (
+            "not-my-password-at-all",
+            NEW_PASSWORD,
+            None,
+            "current_password",
+            "That is not your current password.",
+        ),
         (PASSWORD, SHORT_PASSWORD, None, "new_password", "12"),
         (PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "x", "confirm_password", "The passwords differ."),
         (PASSWORD, PASSWORD, None, "new_password", "different from the current one"),
     ],
     ids=["wrong-current", "too-short", "confirmation-differs", "same-as-before"],
-)  # fmt: skip
+)
 def test_password_change_errors(client, auth, login_as, current, new, confirm, field, message):
     user = login_as("reviewer")
 

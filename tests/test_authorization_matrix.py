@@ -62,6 +62,7 @@ IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
 PERSONAS = ("anonymous", "advocate_a", "advocate_b", "reviewer", "supervisor")
 OUTCOMES = frozenset({"ok", "invalid", "login", "second_factor", "401", "403", "404"})
 
+# A table read by people (one row a route, one aligned column a persona), so left unformatted:
 # fmt: off
 #: (endpoint, method): outcome for each persona, in the order of PERSONAS.
 #: The petitions acted on belong to organization A.
@@ -349,9 +350,14 @@ def _two_factor_setup(w, persona):
 @recipe(("auth.change_password", "POST"))
 def _change_password(w, persona):
     new = f"a fresh passphrase number {next(unique)}"
-    return Call("/account/password", data={
-        "current_password": PASSWORD, "new_password": new, "confirm_password": new,
-    })  # fmt: skip
+    return Call(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": new,
+            "confirm_password": new,
+        },
+    )
 
 
 @recipe(("tokens.create", "POST"))
@@ -373,8 +379,9 @@ def _register_number() -> str:
 
 @recipe(("petitions.new", "POST"))
 def _submit(w, persona):
-    return Call("/petitions/new",
-                data=petition_form(register_number=_register_number()) | {"version": "0"})
+    return Call(
+        "/petitions/new", data=petition_form(register_number=_register_number()) | {"version": "0"}
+    )
 
 
 def _csv_file() -> bytes:
@@ -405,34 +412,52 @@ def _edit(w, persona):
 @recipe(("petitions.transition", "POST"))
 def _transition(w, persona):
     petition = w.petition(Stage.UNDER_REVIEW)
-    return Call(f"/petitions/{petition.case_number}/transition", data={
-        "transition-action": "grant", "transition-reason": "Rehabilitated.",
-        "transition-version": str(petition.version),
-        "transition-relief": "commutation_time_served",
-    }, petition=petition)  # fmt: skip
+    return Call(
+        f"/petitions/{petition.case_number}/transition",
+        data={
+            "transition-action": "grant",
+            "transition-reason": "Rehabilitated.",
+            "transition-version": str(petition.version),
+            "transition-relief": "commutation_time_served",
+        },
+        petition=petition,
+    )
 
 
 @recipe(("petitions.take", "POST"))
 def _take(w, persona):
     petition = w.petition(Stage.UNDER_REVIEW)
-    return Call(f"/petitions/{petition.case_number}/take",
-                data={"take-version": str(petition.version)}, petition=petition)  # fmt: skip
+    return Call(
+        f"/petitions/{petition.case_number}/take",
+        data={"take-version": str(petition.version)},
+        petition=petition,
+    )
 
 
 @recipe(("petitions.assign", "POST"))
 def _assign(w, persona):
     petition = w.petition(Stage.UNDER_REVIEW)
-    return Call(f"/petitions/{petition.case_number}/assign", data={
-        "assign-assignee": str(w.staff_target().id), "assign-version": str(petition.version),
-    }, petition=petition)  # fmt: skip
+    return Call(
+        f"/petitions/{petition.case_number}/assign",
+        data={
+            "assign-assignee": str(w.staff_target().id),
+            "assign-version": str(petition.version),
+        },
+        petition=petition,
+    )
 
 
 @recipe(("petitions.add_note", "POST"))
 def _note(w, persona):
     petition = w.petition(Stage.UNDER_REVIEW)
-    return Call(f"/petitions/{petition.case_number}/notes", data={
-        "note-body": "Letters of support received.", "note-visibility": "shared",
-    }, petition=petition)  # fmt: skip
+    return Call(
+        f"/petitions/{petition.case_number}/notes",
+        data={
+            "note-body": "Letters of support received.",
+            "note-visibility": "shared",
+        },
+        petition=petition,
+    )
 
 
 @recipe(("documents.upload", "POST"), ("api.upload_document", "POST"))
@@ -477,27 +502,44 @@ def _recommend(w, persona):
 @recipe(("bulk.confirm", "POST"))
 def _bulk_confirm(w, persona):
     petition = w.petition(Stage.UNDER_REVIEW)
-    return Call("/petitions/bulk", data={
-        "case_numbers": [petition.case_number], "action": "grant", "reason": "Rehabilitated.",
-        "relief": "commutation_time_served",
-    }, petition=petition)  # fmt: skip
+    return Call(
+        "/petitions/bulk",
+        data={
+            "case_numbers": [petition.case_number],
+            "action": "grant",
+            "reason": "Rehabilitated.",
+            "relief": "commutation_time_served",
+        },
+        petition=petition,
+    )
 
 
 @recipe(("bulk.apply", "POST"))
 def _bulk_apply(w, persona):
     petition = w.petition(Stage.UNDER_REVIEW)
-    return Call("/petitions/bulk/apply", data={
-        "action": "grant", "reason": "Rehabilitated.",
-        "selection": f"{petition.case_number}:{petition.version}",
-    }, petition=petition)  # fmt: skip
+    return Call(
+        "/petitions/bulk/apply",
+        data={
+            "action": "grant",
+            "reason": "Rehabilitated.",
+            "selection": f"{petition.case_number}:{petition.version}",
+        },
+        petition=petition,
+    )
 
 
 @recipe(("admin.users", "POST"))
 def _create_user(w, persona):
-    return Call("/admin/users", data={
-        "email": f"new-{next(unique)}@example.org", "name": "New Reviewer", "role": "reviewer",
-        "organization": "", "password": "temporary passphrase 7731",
-    })  # fmt: skip
+    return Call(
+        "/admin/users",
+        data={
+            "email": f"new-{next(unique)}@example.org",
+            "name": "New Reviewer",
+            "role": "reviewer",
+            "organization": "",
+            "password": "temporary passphrase 7731",
+        },
+    )
 
 
 @recipe(("admin.user", "GET"))
@@ -507,14 +549,17 @@ def _user_page(w, persona):
 
 @recipe(("admin.change_role", "POST"))
 def _change_role(w, persona):
-    return Call(f"/admin/users/{w.staff_target().id}/role",
-                data={"role": "supervisor", "organization": ""})  # fmt: skip
+    return Call(
+        f"/admin/users/{w.staff_target().id}/role", data={"role": "supervisor", "organization": ""}
+    )
 
 
 @recipe(("admin.set_password", "POST"))
 def _set_password(w, persona):
-    return Call(f"/admin/users/{w.staff_target().id}/password",
-                data={"password": "temporary passphrase 7731"})  # fmt: skip
+    return Call(
+        f"/admin/users/{w.staff_target().id}/password",
+        data={"password": "temporary passphrase 7731"},
+    )
 
 
 @recipe(("admin.deactivate", "GET"), ("admin.deactivate", "POST"))
@@ -553,25 +598,30 @@ def _api_create(w, persona):
 
 @recipe(("api.import_petitions", "POST"))
 def _api_import(w, persona):
-    return Call("/api/v1/petitions/import", data=_csv_file(),
-                headers={"Content-Type": "text/csv"})  # fmt: skip
+    return Call("/api/v1/petitions/import", data=_csv_file(), headers={"Content-Type": "text/csv"})
 
 
-@recipe(("api.get_petition", "GET"), ("api.petition_history", "GET"),
-        ("api.related_petitions", "GET"))
+@recipe(
+    ("api.get_petition", "GET"), ("api.petition_history", "GET"), ("api.related_petitions", "GET")
+)
 def _api_read(w, persona):
     petition = w.petition(Stage.RECEIVED)
-    suffix = {("api.petition_history", "GET"): "/history",
-              ("api.related_petitions", "GET"): "/related"}.get(w.current_route, "")
+    suffix = {
+        ("api.petition_history", "GET"): "/history",
+        ("api.related_petitions", "GET"): "/related",
+    }.get(w.current_route, "")
     return Call(f"/api/v1/petitions/{petition.case_number}{suffix}", petition=petition)
 
 
 @recipe(("api.update_petition", "PATCH"))
 def _api_update(w, persona):
     petition = w.petition(Stage.RECEIVED)
-    return Call(f"/api/v1/petitions/{petition.case_number}",
-                json={"sentence": "120 months' imprisonment"},
-                headers={"If-Match": f'"{petition.version}"'}, petition=petition)  # fmt: skip
+    return Call(
+        f"/api/v1/petitions/{petition.case_number}",
+        json={"sentence": "120 months' imprisonment"},
+        headers={"If-Match": f'"{petition.version}"'},
+        petition=petition,
+    )
 
 
 @recipe(("api.transition_petition", "POST"))
@@ -598,9 +648,15 @@ def _api_recommendations(w, persona):
 @recipe(("api.decide_petitions", "POST"))
 def _api_decide(w, persona):
     petition = w.petition(Stage.UNDER_REVIEW)
-    return Call("/api/v1/decisions", json={
-        "action": "grant", "reason": "Rehabilitated.", "case_numbers": [petition.case_number],
-    }, petition=petition)  # fmt: skip
+    return Call(
+        "/api/v1/decisions",
+        json={
+            "action": "grant",
+            "reason": "Rehabilitated.",
+            "case_numbers": [petition.case_number],
+        },
+        petition=petition,
+    )
 
 
 def _advocate_a_notification(w) -> Notification:
@@ -629,6 +685,8 @@ def _retry(w, persona):
 @recipe(("notifications.preferences", "POST"))
 def _preferences(w, persona):
     return Call("/account/notifications", data={"grant": "on", "assign": "on"})
+
+
 def _referral(w):
     petition = w.petition(Stage.UNDER_REVIEW)
     referral = deadline_services.open_referral(petition, w.users["reviewer"], {"agency": "bop"})
@@ -806,8 +864,9 @@ def test_authorization_matrix(world, endpoint, method):
         sent = send(world, method, persona, call)
         got = sent.outcome
         if got != expected[persona]:
-            wrong.append(f"{persona}: expected {expected[persona]}, got {got} "
-                         f"({describe(method, sent)})")  # fmt: skip
+            wrong.append(
+                f"{persona}: expected {expected[persona]}, got {got} ({describe(method, sent)})"
+            )
             continue
         if got in REFUSED and case_state(call.petition) != state_before:
             wrong.append(f"{persona}: {got}, but the petition changed")
@@ -816,8 +875,10 @@ def test_authorization_matrix(world, endpoint, method):
         if len(refusals) != int(audited) or (
             audited and refusals[0].actor_id != world.users[persona].id
         ):
-            wrong.append(f"{persona}: {got}, but {len(refusals)} access_refused entries "
-                         f"(expected {int(audited)}, by this persona)")  # fmt: skip
+            wrong.append(
+                f"{persona}: {got}, but {len(refusals)} access_refused entries "
+                f"(expected {int(audited)}, by this persona)"
+            )
     assert not wrong, f"{method} {endpoint}:\n  " + "\n  ".join(wrong)
 
 

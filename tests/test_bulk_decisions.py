@@ -455,8 +455,12 @@ def test_nul_characters_are_refused_not_a_server_error(client, login_as, cases):
         {"all_matching": "y", "action": "grant", "reason": "x\x00"},
     ):
         assert client.post("/petitions/bulk", data=form.fields | data).status_code == 400
-    apply = {"csrf_token": form.fields["csrf_token"], "action": "grant", "reason": "x\x00",
-             "selection": f"{petitions[0].case_number}:2"}  # fmt: skip
+    apply = {
+        "csrf_token": form.fields["csrf_token"],
+        "action": "grant",
+        "reason": "x\x00",
+        "selection": f"{petitions[0].case_number}:2",
+    }
     assert client.post("/petitions/bulk/apply", data=apply).status_code == 400
     assert petition_row(petitions[0].id)["stage"] == "under_review"
 

@@ -56,9 +56,19 @@ def test_create_organization_refuses_a_duplicate(runner, make_organization):
 def test_create_user_reads_the_password_from_stdin(runner, make_organization):
     organization = make_organization("Justice Forward Project")
 
-    result = invoke(runner, "create-user", "Ana@Example.org", "--role", "advocate",
-                    "--organization", "justice forward project", "--name", "Ana Advocate",
-                    "--password-stdin", input=f"{GOOD_PASSWORD}\n")  # fmt: skip
+    result = invoke(
+        runner,
+        "create-user",
+        "Ana@Example.org",
+        "--role",
+        "advocate",
+        "--organization",
+        "justice forward project",
+        "--name",
+        "Ana Advocate",
+        "--password-stdin",
+        input=f"{GOOD_PASSWORD}\n",
+    )
 
     assert result.exit_code == 0, result.output
     user = auth_services.find_user_by_email("ana@example.org")
@@ -72,8 +82,14 @@ def test_create_user_reads_the_password_from_stdin(runner, make_organization):
 
 
 def test_create_user_asks_the_password_twice(runner):
-    result = invoke(runner, "create-user", "sup@example.org", "--role", "supervisor",
-                    input=f"{GOOD_PASSWORD}\n{GOOD_PASSWORD}\n")  # fmt: skip
+    result = invoke(
+        runner,
+        "create-user",
+        "sup@example.org",
+        "--role",
+        "supervisor",
+        input=f"{GOOD_PASSWORD}\n{GOOD_PASSWORD}\n",
+    )
 
     assert result.exit_code == 0, result.output
     assert result.output.count("Password") >= 1
@@ -84,8 +100,14 @@ def test_create_user_asks_the_password_twice(runner):
 
 
 def test_create_user_refuses_passwords_that_differ(runner):
-    result = invoke(runner, "create-user", "sup@example.org", "--role", "supervisor",
-                    input=f"{GOOD_PASSWORD}\n{GOOD_PASSWORD}x\n")  # fmt: skip
+    result = invoke(
+        runner,
+        "create-user",
+        "sup@example.org",
+        "--role",
+        "supervisor",
+        input=f"{GOOD_PASSWORD}\n{GOOD_PASSWORD}x\n",
+    )
     assert result.exit_code != 0
     assert "do not match" in result.output
     assert auth_services.find_user_by_email("sup@example.org") is None
@@ -94,24 +116,38 @@ def test_create_user_refuses_passwords_that_differ(runner):
 @pytest.mark.parametrize(
     ("options", "password", "message"),
     [
-        (["--role", "advocate", "--organization", "No Such Org"], GOOD_PASSWORD,
-         "Unknown organization 'No Such Org'"),
+        (
+            ["--role", "advocate", "--organization", "No Such Org"],
+            GOOD_PASSWORD,
+            "Unknown organization 'No Such Org'",
+        ),
         (["--role", "janitor"], GOOD_PASSWORD, "Invalid value for '--role'"),
         (["--role", "advocate"], GOOD_PASSWORD, "An advocate needs --organization NAME."),
         (["--role", "reviewer"], "eleven-char", "password: Use at least 12 characters."),
         (["--role", "reviewer"], "", "password: Use at least 12 characters."),
     ],
-    ids=["unknown-organization", "unknown-role", "advocate-without-organization",
-         "short-password", "empty-password"],
-)  # fmt: skip
+    ids=[
+        "unknown-organization",
+        "unknown-role",
+        "advocate-without-organization",
+        "short-password",
+        "empty-password",
+    ],
+)
 def test_create_user_failures_exit_non_zero_and_create_nothing(
     runner, make_organization, options, password, message
 ):
     make_organization("Justice Forward Project")
     users, entries = count(User), count(AuditEntry)
 
-    result = invoke(runner, "create-user", "new.person@example.org", *options, "--password-stdin",
-                    input=f"{password}\n")  # fmt: skip
+    result = invoke(
+        runner,
+        "create-user",
+        "new.person@example.org",
+        *options,
+        "--password-stdin",
+        input=f"{password}\n",
+    )
 
     assert result.exit_code != 0
     assert message in result.output
@@ -122,8 +158,15 @@ def test_create_user_failures_exit_non_zero_and_create_nothing(
 def test_create_user_refuses_an_existing_email(runner, make_user):
     make_user("reviewer", email="taken@example.org")
     users = count(User)
-    result = invoke(runner, "create-user", "TAKEN@example.org", "--role", "reviewer",
-                    "--password-stdin", input=f"{GOOD_PASSWORD}\n")  # fmt: skip
+    result = invoke(
+        runner,
+        "create-user",
+        "TAKEN@example.org",
+        "--role",
+        "reviewer",
+        "--password-stdin",
+        input=f"{GOOD_PASSWORD}\n",
+    )
     assert result.exit_code != 0
     assert "already exists" in result.output
     assert count(User) == users
@@ -149,8 +192,13 @@ def test_seed_demo_creates_demo_data_once(runner):
     assert again.exit_code == 0, again.output
     assert "nothing added" in again.output
     assert "demo-advocate-password" not in again.output
-    assert (count(User), count(Organization), count(Petition), count(Note),
-            count(AuditEntry)) == snapshot  # fmt: skip
+    assert (
+        count(User),
+        count(Organization),
+        count(Petition),
+        count(Note),
+        count(AuditEntry),
+    ) == snapshot
 
 
 def test_seed_demo_honours_the_petition_count(runner):
@@ -200,8 +248,10 @@ def test_audit_verify_passes_on_an_intact_chain(runner):
         select(AuditVerification).order_by(AuditVerification.id.desc()).limit(1)
     )
     assert (verification.intact, verification.scope, verification.entries_checked) == (
-        True, "full", entries,
-    )  # fmt: skip
+        True,
+        "full",
+        entries,
+    )
 
 
 def test_audit_verify_fails_when_the_chain_head_disagrees(runner):

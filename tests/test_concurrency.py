@@ -54,9 +54,13 @@ def people(committed_app):
     with committed_app.app_context():
         organization = auth_services.create_organization(None, "Concurrency Org")
         advocate = auth_services.create_user(
-            None, email="adv@conc.example", name="Adv", role="advocate",
-            password="a long enough password", organization=organization,
-        )  # fmt: skip
+            None,
+            email="adv@conc.example",
+            name="Adv",
+            role="advocate",
+            password="a long enough password",
+            organization=organization,
+        )
         reviewers = [
             auth_services.create_user(
                 None,
@@ -64,7 +68,7 @@ def people(committed_app):
                 name=f"Reviewer {i}",
                 role="reviewer",
                 password="a long enough password",
-            )  # fmt: skip
+            )
             for i in range(20)
         ]
         db.session.commit()
@@ -112,8 +116,10 @@ def test_fifty_parallel_submissions_get_unique_case_numbers(committed_app, peopl
     def submit(index):
         advocate = db.session.get(User, people["advocate"])
         petition = petition_services.submit_petition(
-            advocate, petition_values(petitioner_name=f"Parallel {index}",
-                                      register_number=f"77777-{index:03d}")
+            advocate,
+            petition_values(
+                petitioner_name=f"Parallel {index}", register_number=f"77777-{index:03d}"
+            ),
         )
         return petition.case_number
 
@@ -124,9 +130,11 @@ def test_fifty_parallel_submissions_get_unique_case_numbers(committed_app, peopl
         counts = Counter(db.session.scalars(select(Petition.case_number)))
         assert max(counts.values()) == 1
         submits = db.session.scalar(
-            select(func.count()).where(AuditEntry.action == "submit",
-                                       AuditEntry.details["case_number"].as_string().in_(outcomes))
-        )  # fmt: skip
+            select(func.count()).where(
+                AuditEntry.action == "submit",
+                AuditEntry.details["case_number"].as_string().in_(outcomes),
+            )
+        )
         assert submits == 50
         result = audit.verify_chain()
         assert result.intact, result.message
@@ -142,11 +150,17 @@ def test_a_long_read_does_not_hold_the_write_lock(committed_app):
         begin_read_only(db.session)
         assert db.session.scalar(select(func.count()).select_from(AuditEntry)) >= 0
         with db.engine.connect() as writer:  # a request writing while the read goes on
-            writer.execute(text(
-                "INSERT INTO organization (name, active, created_at) "
-                "VALUES ('Written meanwhile', true, '2026-01-01 00:00:00')"
-            ))  # fmt: skip
+            writer.execute(
+                text(
+                    "INSERT INTO organization (name, active, created_at) "
+                    "VALUES ('Written meanwhile', true, '2026-01-01 00:00:00')"
+                )
+            )
             writer.commit()
         db.session.rollback()
-        assert db.session.scalar(text(
-            "SELECT count(*) FROM organization WHERE name = 'Written meanwhile'")) == 1
+        assert (
+            db.session.scalar(
+                text("SELECT count(*) FROM organization WHERE name = 'Written meanwhile'")
+            )
+            == 1
+        )

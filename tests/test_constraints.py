@@ -18,25 +18,43 @@ PETITION_COLUMNS = (
 
 def good_petition_row(petition) -> dict:
     return {
-        "case_number": "CP-1999-000001", "kind": "commutation", "stage": "received",
-        "petitioner_name": "Row Writer", "register_number": "12345-678",
-        "date_of_birth": "1970-01-01", "offenses": "x", "sentencing_court": "D. Md.",
-        "sentence": "10 years", "sentence_date": "2000-01-01", "custody_status": "in_prison",
-        "grounds": "y", "organization_id": petition.organization_id,
+        "case_number": "CP-1999-000001",
+        "kind": "commutation",
+        "stage": "received",
+        "petitioner_name": "Row Writer",
+        "register_number": "12345-678",
+        "date_of_birth": "1970-01-01",
+        "offenses": "x",
+        "sentencing_court": "D. Md.",
+        "sentence": "10 years",
+        "sentence_date": "2000-01-01",
+        "custody_status": "in_prison",
+        "grounds": "y",
+        "organization_id": petition.organization_id,
         "advocate_id": petition.advocate_id,
-        "version": 1, "created_at": "2026-01-01 00:00:00", "updated_at": "2026-01-01 00:00:00",
-        "decided_at": None, "decided_by_id": None, "decision_reason": None,
+        "version": 1,
+        "created_at": "2026-01-01 00:00:00",
+        "updated_at": "2026-01-01 00:00:00",
+        "decided_at": None,
+        "decided_by_id": None,
+        "decision_reason": None,
         "petitioner_key": "R:12345-678",
-        "received_at": "2026-01-01 00:00:00", "stage_entered_at": "2026-01-01 00:00:00",
-        "disposition": None, "relief": None, "commuted_sentence": None,
-        "new_release_date": None, "remission_amount": None, "relief_terms": None,
-    }  # fmt: skip
+        "received_at": "2026-01-01 00:00:00",
+        "stage_entered_at": "2026-01-01 00:00:00",
+        "disposition": None,
+        "relief": None,
+        "commuted_sentence": None,
+        "new_release_date": None,
+        "remission_amount": None,
+        "relief_terms": None,
+    }
 
 
 def insert_petition(row: dict):
     placeholders = ", ".join(f":{name.strip()}" for name in PETITION_COLUMNS.split(","))
-    db.session.execute(text(f"INSERT INTO petition ({PETITION_COLUMNS}) VALUES ({placeholders})"),
-                       row)  # fmt: skip
+    db.session.execute(
+        text(f"INSERT INTO petition ({PETITION_COLUMNS}) VALUES ({placeholders})"), row
+    )
 
 
 def test_a_good_row_is_accepted(make_petition):
@@ -57,10 +75,9 @@ BAD_PETITION_ROWS = {
     "unknown advocate": {"advocate_id": 999999},
     "version zero": {"version": 0},
     "granted without decision": {"stage": "granted"},
-    "decision on an undecided case": {"decided_at": "2026-01-02 00:00:00",
-                                      "decision_reason": "x"},
+    "decision on an undecided case": {"decided_at": "2026-01-02 00:00:00", "decision_reason": "x"},
     "duplicate case number": "duplicate",
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("change", BAD_PETITION_ROWS.values(), ids=BAD_PETITION_ROWS.keys())
@@ -79,10 +96,13 @@ def test_decided_row_with_decision_is_accepted(make_petition, make_user):
     petition = make_petition()
     reviewer = make_user("reviewer")
     row = good_petition_row(petition) | {
-        "stage": Stage.GRANTED.value, "decided_at": "2026-01-02 00:00:00",
-        "decided_by_id": reviewer.id, "decision_reason": "Meets the criteria.",
-        "disposition": "granted", "relief": "commutation_time_served",
-    }  # fmt: skip
+        "stage": Stage.GRANTED.value,
+        "decided_at": "2026-01-02 00:00:00",
+        "decided_by_id": reviewer.id,
+        "decision_reason": "Meets the criteria.",
+        "disposition": "granted",
+        "relief": "commutation_time_served",
+    }
     with db.session.begin_nested():
         insert_petition(row)
 
@@ -202,10 +222,16 @@ def test_an_open_case_has_no_disposition(make_petition):
 
 
 def insert_user(**overrides):
-    row = {"email": "row@example.org", "name": "Row", "role": "reviewer",
-           "organization_id": None, "password_hash": "x", "active": True,
-           "must_change_password": False,
-           "created_at": "2026-01-01 00:00:00"} | overrides  # fmt: skip
+    row = {
+        "email": "row@example.org",
+        "name": "Row",
+        "role": "reviewer",
+        "organization_id": None,
+        "password_hash": "x",
+        "active": True,
+        "must_change_password": False,
+        "created_at": "2026-01-01 00:00:00",
+    } | overrides
     columns = ", ".join(row)
     values = ", ".join(f":{name}" for name in row)
     db.session.execute(text(f'INSERT INTO "user" ({columns}) VALUES ({values})'), row)
@@ -236,7 +262,9 @@ def test_bad_note_visibility_is_refused(make_petition):
     petition = make_petition()
     with pytest.raises(IntegrityError), db.session.begin_nested():
         db.session.execute(
-            text("INSERT INTO note (petition_id, author_id, visibility, body, created_at) "
-                 "VALUES (:p, :a, 'public', 'x', '2026-01-01 00:00:00')"),
+            text(
+                "INSERT INTO note (petition_id, author_id, visibility, body, created_at) "
+                "VALUES (:p, :a, 'public', 'x', '2026-01-01 00:00:00')"
+            ),
             {"p": petition.id, "a": petition.advocate_id},
-        )  # fmt: skip
+        )

@@ -114,8 +114,7 @@ def test_an_import_with_several_bad_rows_imports_nothing_and_lists_every_problem
         {
             "line": 6,
             "field": "register_number",
-            "message": "This petitioner already has an open petition: "
-            f"{open_case.case_number}.",
+            "message": f"This petitioner already has an open petition: {open_case.case_number}.",
         },
         {
             "line": 7,
@@ -149,18 +148,28 @@ def test_a_decided_case_does_not_block_a_petitioner_and_another_organizations_op
     """Same petitioner means across organizations (issue 11): staff must not get two open
     petitions for one person; the advocate is not told the other organization's case."""
     api = api_as("advocate")
-    make_petition(stage=Stage.DENIED, advocate=api.user, register_number="22222-222",
-                  kind="pardon", projected_release_date=None, custody_status="released")
+    make_petition(
+        stage=Stage.DENIED,
+        advocate=api.user,
+        register_number="22222-222",
+        kind="pardon",
+        projected_release_date=None,
+        custody_status="released",
+    )
     other = make_petition(register_number="33333-333")  # another organization's, open
     content = petition_csv(row(1, register_number="22222-222"), row(2, register_number="33333-333"))
     response = api.post(
         "/api/v1/petitions/import", data=content, headers={"Content-Type": "text/csv"}
     )
     body = problem_of(response, 422)
-    assert body["errors"] == [{
-        "line": 3, "field": "register_number",
-        "message": "This petitioner already has an open petition, filed by another organization.",
-    }]  # fmt: skip
+    assert body["errors"] == [
+        {
+            "line": 3,
+            "field": "register_number",
+            "message": "This petitioner already has an open petition, "
+            "filed by another organization.",
+        }
+    ]
     assert other.case_number not in response.get_data(as_text=True)
     content = petition_csv(row(1, register_number="22222-222"))
     response = api.post(

@@ -12,8 +12,16 @@ from tracker.extensions import db
 
 pytestmark = pytest.mark.committed
 
-APP_TABLES = {"organization", "user", "petition", "note", "audit_entry", "audit_chain_head",
-              "audit_verification", "case_number_counter"}  # fmt: skip
+APP_TABLES = {
+    "organization",
+    "user",
+    "petition",
+    "note",
+    "audit_entry",
+    "audit_chain_head",
+    "audit_verification",
+    "case_number_counter",
+}
 
 
 @pytest.fixture
@@ -35,9 +43,11 @@ def schema_drift(app) -> list:
     with app.app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(
             connection,
-            opts={"compare_type": True,
-                  "include_object": lambda obj, name, type_, *a: name != "ix_petition_name_trgm"},
-        )  # fmt: skip
+            opts={
+                "compare_type": True,
+                "include_object": lambda obj, name, type_, *a: name != "ix_petition_name_trgm",
+            },
+        )
         return compare_metadata(context, db.metadata)
 
 
@@ -71,18 +81,23 @@ def test_upgrade_keeps_existing_rows(empty_app):
     with empty_app.app_context():
         upgrade(revision="0002")
         with db.engine.begin() as connection:
-            connection.execute(text(
-                'INSERT INTO "user" (email, name, role, password_hash, active, '
-                "must_change_password, created_at) VALUES "
-                "('old@example.org', 'Old', 'reviewer', 'x', true, false, "
-                "'2026-01-01 00:00:00')"
-            ))  # fmt: skip
+            connection.execute(
+                text(
+                    'INSERT INTO "user" (email, name, role, password_hash, active, '
+                    "must_change_password, created_at) VALUES "
+                    "('old@example.org', 'Old', 'reviewer', 'x', true, false, "
+                    "'2026-01-01 00:00:00')"
+                )
+            )
         upgrade()
         with db.engine.connect() as connection:
-            row = connection.execute(text(
-                'SELECT email, second_factor_failures, second_factor_blocked_until, totp_secret '
-                'FROM "user"'
-            )).one()  # fmt: skip
+            row = connection.execute(
+                text(
+                    "SELECT email, second_factor_failures, second_factor_blocked_until, "
+                    "totp_secret "
+                    'FROM "user"'
+                )
+            ).one()
     assert tuple(row) == ("old@example.org", 0, None, None)
 
 
@@ -94,36 +109,45 @@ def test_0009_carries_petitions_forward_with_their_petitioner(empty_app):
     with empty_app.app_context():
         upgrade(revision="0008")
         with db.engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO organization (name, active, created_at) "
-                "VALUES ('Old Org', true, '2026-01-01 00:00:00')"
-            ))  # fmt: skip
-            connection.execute(text(
-                'INSERT INTO "user" (email, name, role, password_hash, active, '
-                "must_change_password, created_at, organization_id, second_factor_failures) "
-                "SELECT 'adv@example.org', 'Adv', 'advocate', 'x', true, false, "
-                "'2026-01-01 00:00:00', id, 0 FROM organization"
-            ))  # fmt: skip
+            connection.execute(
+                text(
+                    "INSERT INTO organization (name, active, created_at) "
+                    "VALUES ('Old Org', true, '2026-01-01 00:00:00')"
+                )
+            )
+            connection.execute(
+                text(
+                    'INSERT INTO "user" (email, name, role, password_hash, active, '
+                    "must_change_password, created_at, organization_id, second_factor_failures) "
+                    "SELECT 'adv@example.org', 'Adv', 'advocate', 'x', true, false, "
+                    "'2026-01-01 00:00:00', id, 0 FROM organization"
+                )
+            )
             for number, (kind, register, name) in enumerate(
                 [("commutation", "'12345-678'", "Old One"), ("pardon", "NULL", "  Old   TWO ")],
                 start=1,
             ):
-                connection.execute(text(
-                    "INSERT INTO petition (case_number, kind, stage, petitioner_name, "
-                    "register_number, date_of_birth, offenses, sentencing_court, sentence, "
-                    "sentence_date, custody_status, grounds, organization_id, advocate_id, "
-                    "version, created_at, updated_at) "
-                    f"SELECT 'CP-2026-00000{number}', '{kind}', 'received', '{name}', {register}, "
-                    "'1970-01-02', 'x', 'D. Md.', '1 year', '2000-01-01', 'released', 'y', "
-                    "organization_id, id, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00' "
-                    'FROM "user"'
-                ))  # fmt: skip
+                connection.execute(
+                    text(
+                        "INSERT INTO petition (case_number, kind, stage, petitioner_name, "
+                        "register_number, date_of_birth, offenses, sentencing_court, sentence, "
+                        "sentence_date, custody_status, grounds, organization_id, advocate_id, "
+                        "version, created_at, updated_at) "
+                        f"SELECT 'CP-2026-00000{number}', '{kind}', 'received', '{name}', "
+                        f"{register}, "
+                        "'1970-01-02', 'x', 'D. Md.', '1 year', '2000-01-01', 'released', 'y', "
+                        "organization_id, id, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00' "
+                        'FROM "user"'
+                    )
+                )
         upgrade()
         with db.engine.connect() as connection:
-            rows = connection.execute(text(
-                "SELECT case_number, petitioner_key, statutes, fine_amount, waiver_requested "
-                "FROM petition ORDER BY case_number"
-            )).all()  # fmt: skip
+            rows = connection.execute(
+                text(
+                    "SELECT case_number, petitioner_key, statutes, fine_amount, waiver_requested "
+                    "FROM petition ORDER BY case_number"
+                )
+            ).all()
     assert [tuple(row) for row in rows] == [
         ("CP-2026-000001", "R:12345-678", None, None, None),
         ("CP-2026-000002", "N:1970-01-02:old two", None, None, None),
@@ -140,41 +164,61 @@ def test_0010_backfills_the_clocks_from_the_audit_history(empty_app):
         upgrade(revision="0005")
         with db.engine.begin() as connection:
             run = connection.execute
-            run(text("INSERT INTO organization (id, name, active, created_at) "
-                     "VALUES (1, 'Org', true, '2026-01-01 00:00:00')"))
-            run(text(
-                'INSERT INTO "user" (id, email, name, role, password_hash, active, '
-                "must_change_password, created_at, organization_id, second_factor_failures) "
-                "VALUES (1, 'a@example.org', 'A', 'advocate', 'x', true, false, "
-                "'2026-01-01 00:00:00', 1, 0)"
-            ))
+            run(
+                text(
+                    "INSERT INTO organization (id, name, active, created_at) "
+                    "VALUES (1, 'Org', true, '2026-01-01 00:00:00')"
+                )
+            )
+            run(
+                text(
+                    'INSERT INTO "user" (id, email, name, role, password_hash, active, '
+                    "must_change_password, created_at, organization_id, second_factor_failures) "
+                    "VALUES (1, 'a@example.org', 'A', 'advocate', 'x', true, false, "
+                    "'2026-01-01 00:00:00', 1, 0)"
+                )
+            )
             for petition_id, created in ((1, "2026-01-05 12:00:00"), (2, "2026-01-09 12:00:00")):
-                run(text(
-                    "INSERT INTO petition (id, case_number, kind, stage, petitioner_name, "
-                    "date_of_birth, offenses, sentencing_court, sentence, sentence_date, "
-                    "custody_status, grounds, organization_id, advocate_id, version, "
-                    "created_at, updated_at) VALUES (:id, :number, 'pardon', :stage, 'P', "
-                    "'1970-01-01', 'o', 'c', 's', '2000-01-01', 'released', 'g', 1, 1, 1, "
-                    ":created, :created)"
-                ), {"id": petition_id, "number": f"CP-2026-00000{petition_id}",
-                    "stage": "under_review" if petition_id == 1 else "received",
-                    "created": created})
+                run(
+                    text(
+                        "INSERT INTO petition (id, case_number, kind, stage, petitioner_name, "
+                        "date_of_birth, offenses, sentencing_court, sentence, sentence_date, "
+                        "custody_status, grounds, organization_id, advocate_id, version, "
+                        "created_at, updated_at) VALUES (:id, :number, 'pardon', :stage, 'P', "
+                        "'1970-01-01', 'o', 'c', 's', '2000-01-01', 'released', 'g', 1, 1, 1, "
+                        ":created, :created)"
+                    ),
+                    {
+                        "id": petition_id,
+                        "number": f"CP-2026-00000{petition_id}",
+                        "stage": "under_review" if petition_id == 1 else "received",
+                        "created": created,
+                    },
+                )
             for entry_id, action, stage, moment in (
                 (1, "submit", "received", "2026-01-05 12:00:01"),
                 (2, "note_shared", None, "2026-01-20 09:00:00"),
                 (3, "start_review", "under_review", "2026-02-01 15:30:00"),
             ):
-                run(text(
-                    "INSERT INTO audit_entry (id, created_at, category, action, actor_id, "
-                    "petition_id, to_stage, prev_hash, entry_hash) VALUES (:id, :at, 'case', "
-                    ":action, 1, 1, :stage, 'x', :hash)"
-                ), {"id": entry_id, "at": moment, "action": action, "stage": stage,
-                    "hash": f"{entry_id:064d}"})
+                run(
+                    text(
+                        "INSERT INTO audit_entry (id, created_at, category, action, actor_id, "
+                        "petition_id, to_stage, prev_hash, entry_hash) VALUES (:id, :at, 'case', "
+                        ":action, 1, 1, :stage, 'x', :hash)"
+                    ),
+                    {
+                        "id": entry_id,
+                        "at": moment,
+                        "action": action,
+                        "stage": stage,
+                        "hash": f"{entry_id:064d}",
+                    },
+                )
         upgrade()
         with db.engine.connect() as connection:
-            rows = connection.execute(text(
-                "SELECT id, received_at, stage_entered_at FROM petition ORDER BY id"
-            )).all()
+            rows = connection.execute(
+                text("SELECT id, received_at, stage_entered_at FROM petition ORDER BY id")
+            ).all()
             entries = connection.execute(text("SELECT count(*) FROM audit_entry")).scalar()
     stamps = [(row[0], str(row[1])[:19], str(row[2])[:19]) for row in rows]
     assert stamps == [

@@ -160,8 +160,16 @@ def test_a_submission_is_an_import_of_one_row(app_ctx, make_user):
     def columns(petition):
         row = petition_row(petition.id)
         assert row["created_at"] == row["updated_at"]
-        skip = ("id", "case_number", "register_number", "petitioner_key", "created_at",
-                "updated_at", "received_at", "stage_entered_at")
+        skip = (
+            "id",
+            "case_number",
+            "register_number",
+            "petitioner_key",
+            "created_at",
+            "updated_at",
+            "received_at",
+            "stage_entered_at",
+        )
         return {name: value for name, value in row.items() if name not in skip}
 
     def entry(petition):

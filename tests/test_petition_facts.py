@@ -60,8 +60,11 @@ def test_csv_lists_are_semicolon_separated_and_match_the_api(api_as):
     row = petition_json(register_number="40000-001") | FACTS
     cells = {name: "; ".join(v) if isinstance(v, list) else v for name, v in row.items()}
     cells["nonviolent"], cells["financial_obligations_paid"] = "yes", "false"
-    response = api.post("/api/v1/petitions/import", data=petition_csv(cells, columns=list(cells)),
-                        headers={"Content-Type": "text/csv"})  # fmt: skip
+    response = api.post(
+        "/api/v1/petitions/import",
+        data=petition_csv(cells, columns=list(cells)),
+        headers={"Content-Type": "text/csv"},
+    )
     assert response.status_code == 201, response.get_json()
     [case_number] = response.get_json()["case_numbers"]
     assert {n: api.get(f"/api/v1/petitions/{case_number}").get_json()[n] for n in FACTS} == FACTS
@@ -81,14 +84,18 @@ def test_a_bad_fact_is_refused_naming_the_field_on_the_api_and_in_an_import(
     api_as, field, json_value, csv_value, message
 ):
     api = api_as("advocate")
-    body = problem_of(api.post("/api/v1/petitions", json=petition_json() | {field: json_value}),
-                      422)  # fmt: skip
+    body = problem_of(
+        api.post("/api/v1/petitions", json=petition_json() | {field: json_value}), 422
+    )
     [error] = [e for e in body["errors"] if e["field"] == field]
     assert error["message"].startswith(message)
     if csv_value:
         row = petition_json(register_number="40000-002") | {field: csv_value}
-        response = api.post("/api/v1/petitions/import", data=petition_csv(row, columns=list(row)),
-                            headers={"Content-Type": "text/csv"})  # fmt: skip
+        response = api.post(
+            "/api/v1/petitions/import",
+            data=petition_csv(row, columns=list(row)),
+            headers={"Content-Type": "text/csv"},
+        )
         errors = problem_of(response, 422)["errors"]
         assert [(e["line"], e["message"]) for e in errors if e["field"] == field] == [
             (2, error["message"])
@@ -100,8 +107,13 @@ def test_the_form_groups_the_facts_in_sections_and_saves_them(client, login_as):
     page = client.get("/petitions/new").get_data(as_text=True)
     for section in ("petitioner", "conviction", "custody", "financial", "contact", "waiver"):
         assert f'id="section-{section}"' in page
-    response = submit(client, statutes="21 U.S.C. § 846\n18 U.S.C. § 924(c)", nonviolent="false",
-                      fine_amount="250", contact_email="family@example.org")  # fmt: skip
+    response = submit(
+        client,
+        statutes="21 U.S.C. § 846\n18 U.S.C. § 924(c)",
+        nonviolent="false",
+        fine_amount="250",
+        contact_email="family@example.org",
+    )
     assert response.status_code == 302, page_text(response)
     petition = petition_by_case_number(response.headers["Location"].removeprefix("/petitions/"))
     assert petition.statutes == ["21 U.S.C. § 846", "18 U.S.C. § 924(c)"]
@@ -142,13 +154,15 @@ def test_web_api_and_import_refuse_an_open_duplicate_identically(
     assert message in page_text(web)
 
     api = api_as(user=advocate)
-    body = problem_of(api.post("/api/v1/petitions", json=petition_json(
-        register_number="44444-444")), 409)  # fmt: skip
+    body = problem_of(
+        api.post("/api/v1/petitions", json=petition_json(register_number="44444-444")), 409
+    )
     assert body["errors"] == [{"field": "register_number", "message": message}]
     assert body["open_case"] == open_case.case_number
 
-    csv = petition_csv(petition_json(register_number="40000-003"),
-                       petition_json(register_number="44444-444"))  # fmt: skip
+    csv = petition_csv(
+        petition_json(register_number="40000-003"), petition_json(register_number="44444-444")
+    )
     response = api.post("/api/v1/petitions/import", data=csv, headers={"Content-Type": "text/csv"})
     assert problem_of(response, 422)["errors"] == [
         {"line": 3, "field": "register_number", "message": message}
@@ -170,8 +184,12 @@ def test_without_a_register_number_the_name_and_birth_date_identify_the_petition
     api_as, make_petition
 ):
     api = api_as("advocate")
-    pardon = {"kind": "pardon", "register_number": None, "projected_release_date": None,
-              "custody_status": "released"}  # fmt: skip
+    pardon = {
+        "kind": "pardon",
+        "register_number": None,
+        "projected_release_date": None,
+        "custody_status": "released",
+    }
     make_petition(advocate=api.user, petitioner_name="Keisha  Williams", **pardon)
     body = petition_json(petitioner_name="keisha williams") | {
         k: v for k, v in pardon.items() if k != "register_number"
@@ -208,34 +226,48 @@ def _results(values, denials=(), today=date(2026, 6, 1)):
 
 
 PARDON = {"kind": "pardon", "custody_status": "released", "sentence_date": date(2010, 1, 1)}
-COMMUTATION = {"kind": "commutation", "custody_status": "in_prison",
-               "sentence_date": date(2010, 1, 1)}  # fmt: skip
+COMMUTATION = {
+    "kind": "commutation",
+    "custody_status": "in_prison",
+    "sentence_date": date(2010, 1, 1),
+}
 
 
 @pytest.mark.parametrize(
     "values, today, expected",
     [
         # released 2020-02-29: five years end on 1 March 2025 (there is no 29 February 2025)
-        (PARDON | {"release_date": date(2020, 2, 29)}, date(2025, 2, 28),
-         ("not_met", date(2025, 3, 1))),
-        (PARDON | {"release_date": date(2020, 2, 29)}, date(2025, 3, 1),
-         ("met", date(2025, 3, 1))),
+        (
+            PARDON | {"release_date": date(2020, 2, 29)},
+            date(2025, 2, 28),
+            ("not_met", date(2025, 3, 1)),
+        ),
+        (PARDON | {"release_date": date(2020, 2, 29)}, date(2025, 3, 1), ("met", date(2025, 3, 1))),
         # into a leap year the anniversary exists
-        (PARDON | {"release_date": date(2019, 2, 28)}, date(2024, 2, 28),
-         ("met", date(2024, 2, 28))),
-        (PARDON | {"release_date": date(2023, 6, 1)}, date(2026, 6, 1),
-         ("not_met", date(2028, 6, 1))),
+        (
+            PARDON | {"release_date": date(2019, 2, 28)},
+            date(2024, 2, 28),
+            ("met", date(2024, 2, 28)),
+        ),
+        (
+            PARDON | {"release_date": date(2023, 6, 1)},
+            date(2026, 6, 1),
+            ("not_met", date(2028, 6, 1)),
+        ),
         # no confinement recorded for someone released: from the sentence
         (PARDON, date(2026, 6, 1), ("met", date(2015, 1, 1))),
         # confined, release not recorded: unknown once the earliest possible date has passed
         (PARDON | {"custody_start_date": date(2010, 2, 1)}, date(2026, 6, 1), ("unknown", None)),
         # sentenced last year: not before five years after it, whatever the release
-        (PARDON | {"sentence_date": date(2025, 5, 1), "custody_status": "in_prison"},
-         date(2026, 6, 1), ("not_met", date(2030, 5, 1))),
+        (
+            PARDON | {"sentence_date": date(2025, 5, 1), "custody_status": "in_prison"},
+            date(2026, 6, 1),
+            ("not_met", date(2030, 5, 1)),
+        ),
         (PARDON | {"sentence_date": None}, date(2026, 6, 1), ("unknown", None)),
         (COMMUTATION, date(2026, 6, 1), ("not_applicable", None)),
     ],
-)  # fmt: skip
+)
 def test_the_pardon_waiting_period(app, values, today, expected):
     with app.app_context():
         assert _results(values, today=today)["pardon_waiting_period"] == expected
@@ -277,14 +309,22 @@ def test_an_ineligible_submission_is_refused_with_the_rule_and_date_unless_a_wai
     api_as, make_user
 ):
     api = api_as("advocate")
-    recent = {"kind": "pardon", "register_number": "46464-646", "projected_release_date": None,
-              "custody_status": "released", "release_date": "2024-02-29"}  # fmt: skip
+    recent = {
+        "kind": "pardon",
+        "register_number": "46464-646",
+        "projected_release_date": None,
+        "custody_status": "released",
+        "release_date": "2024-02-29",
+    }
     body = problem_of(api.post("/api/v1/petitions", json=petition_json() | recent), 422)
     assert [e["field"] for e in body["errors"]] == ["release_date"]
-    assert body["eligibility"] == [{
-        "rule": "pardon_waiting_period", "eligible_on": "2029-03-01",
-        "message": body["eligibility"][0]["message"],
-    }]  # fmt: skip
+    assert body["eligibility"] == [
+        {
+            "rule": "pardon_waiting_period",
+            "eligible_on": "2029-03-01",
+            "message": body["eligibility"][0]["message"],
+        }
+    ]
     assert "2029-03-01" in body["eligibility"][0]["message"]
 
     asked = petition_json() | recent | {"waiver_requested": True}
@@ -315,9 +355,14 @@ def test_an_ineligible_submission_is_refused_with_the_rule_and_date_unless_a_wai
 
 def test_approve_waiver_on_the_api_and_the_case_page(api_as, client, login_as, make_user):
     advocate = api_as("advocate")
-    body = petition_json(kind="pardon", projected_release_date=None, custody_status="released",
-                         release_date="2025-01-01", waiver_requested=True,
-                         waiver_justification="Needed for a job.")  # fmt: skip
+    body = petition_json(
+        kind="pardon",
+        projected_release_date=None,
+        custody_status="released",
+        release_date="2025-01-01",
+        waiver_requested=True,
+        waiver_justification="Needed for a job.",
+    )
     case_number = advocate.post("/api/v1/petitions", json=body).get_json()["case_number"]
     supervisor = login_as("supervisor")
     page = client.get(f"/petitions/{case_number}").get_data(as_text=True)
@@ -327,11 +372,18 @@ def test_approve_waiver_on_the_api_and_the_case_page(api_as, client, login_as, m
         as_text=True
     )
     reviewer = api_as("reviewer")
-    problem_of(reviewer.post(f"/api/v1/petitions/{case_number}/transitions",
-                             json={"action": "approve_waiver", "reason": "x"}), 403)  # fmt: skip
+    problem_of(
+        reviewer.post(
+            f"/api/v1/petitions/{case_number}/transitions",
+            json={"action": "approve_waiver", "reason": "x"},
+        ),
+        403,
+    )
     chief = api_as(user=supervisor)
-    response = chief.post(f"/api/v1/petitions/{case_number}/transitions",
-                          json={"action": "approve_waiver", "reason": "Job offer."})  # fmt: skip
+    response = chief.post(
+        f"/api/v1/petitions/{case_number}/transitions",
+        json={"action": "approve_waiver", "reason": "Job offer."},
+    )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["waiver_approved"] is True
     assert response.get_json()["stage"] == "received"
@@ -343,8 +395,10 @@ def test_a_grant_of_an_ineligible_case_without_a_waiver_is_409_on_the_api(api_as
     petition.custody_status = "released"  # a commutation for someone no longer serving
     db.session.commit()
     reviewer = api_as("reviewer")
-    response = reviewer.post(f"/api/v1/petitions/{petition.case_number}/transitions",
-                             json={"action": "grant", "reason": "Merit."})  # fmt: skip
+    response = reviewer.post(
+        f"/api/v1/petitions/{petition.case_number}/transitions",
+        json={"action": "grant", "reason": "Merit."},
+    )
     assert "commutation_while_serving" in problem_of(response, 409)["detail"]
 
 
@@ -395,6 +449,9 @@ def test_the_demo_has_facts_three_years_of_cases_a_waiver_and_a_refiled_petition
     assert waived.waiver_approved_at is not None and waived.waiver_approval_reason
     refiled = [p for p in petitions if p.register_number == "31415-926"]
     assert sorted(p.stage for p in refiled) == ["denied", "received"]
-    assert all(p.kind != "commutation" or p.projected_release_date > date.today()
-               for p in petitions if p.stage == "granted")  # fmt: skip
+    assert all(
+        p.kind != "commutation" or p.projected_release_date > date.today()
+        for p in petitions
+        if p.stage == "granted"
+    )
     assert audit.verify_chain().intact

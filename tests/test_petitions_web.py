@@ -36,8 +36,9 @@ def case_url(petition, action=""):
 
 def submit(client, **overrides):
     data = petition_form(**overrides) | {
-        "version": "0", "csrf_token": csrf_token(client, "/petitions/new"),
-    }  # fmt: skip
+        "version": "0",
+        "csrf_token": csrf_token(client, "/petitions/new"),
+    }
     return client.post("/petitions/new", data=data)
 
 
@@ -50,34 +51,48 @@ def post_edit(client, petition, version=None, form=None, **overrides):
 
 
 def post_transition(client, petition, action, reason="", version=None):
-    return client.post(case_url(petition, "transition"), data={
-        "transition-action": action,
-        "transition-reason": reason,
-        "transition-version": str(petition.version if version is None else version),
-        "transition-csrf_token": csrf_token(client),
-        **web_outcome_fields(action),
-    })  # fmt: skip
+    return client.post(
+        case_url(petition, "transition"),
+        data={
+            "transition-action": action,
+            "transition-reason": reason,
+            "transition-version": str(petition.version if version is None else version),
+            "transition-csrf_token": csrf_token(client),
+            **web_outcome_fields(action),
+        },
+    )
 
 
 def post_note(client, petition, body, visibility):
-    return client.post(case_url(petition, "notes"), data={
-        "note-body": body, "note-visibility": visibility, "note-csrf_token": csrf_token(client),
-    })  # fmt: skip
+    return client.post(
+        case_url(petition, "notes"),
+        data={
+            "note-body": body,
+            "note-visibility": visibility,
+            "note-csrf_token": csrf_token(client),
+        },
+    )
 
 
 def post_take(client, petition, version=None):
-    return client.post(case_url(petition, "take"), data={
-        "take-version": str(petition.version if version is None else version),
-        "take-csrf_token": csrf_token(client),
-    })  # fmt: skip
+    return client.post(
+        case_url(petition, "take"),
+        data={
+            "take-version": str(petition.version if version is None else version),
+            "take-csrf_token": csrf_token(client),
+        },
+    )
 
 
 def post_assign(client, petition, assignee, version=None):
-    return client.post(case_url(petition, "assign"), data={
-        "assign-assignee": str(assignee.id) if assignee else "",
-        "assign-version": str(petition.version if version is None else version),
-        "assign-csrf_token": csrf_token(client),
-    })  # fmt: skip
+    return client.post(
+        case_url(petition, "assign"),
+        data={
+            "assign-assignee": str(assignee.id) if assignee else "",
+            "assign-version": str(petition.version if version is None else version),
+            "assign-csrf_token": csrf_token(client),
+        },
+    )
 
 
 def case_entries(petition):
@@ -133,8 +148,13 @@ def test_case_numbers_follow_each_other(client, login_as):
 
 def test_register_number_is_optional_for_a_pardon(client, login_as):
     login_as("advocate")
-    response = submit(client, kind="pardon", register_number=None, projected_release_date=None,
-                      custody_status="released")  # fmt: skip
+    response = submit(
+        client,
+        kind="pardon",
+        register_number=None,
+        projected_release_date=None,
+        custody_status="released",
+    )
     assert response.status_code == 302
     petition = petition_by_case_number(response.headers["Location"].removeprefix("/petitions/"))
     assert (petition.kind, petition.register_number) == ("pardon", None)
@@ -142,22 +162,43 @@ def test_register_number_is_optional_for_a_pardon(client, login_as):
 
 #: (typed values, the field that must carry the message, the message)
 INVALID_FIELDS = [
-    pytest.param({"register_number": "1234-5678"}, "register_number",
-                 "Use five digits, a dash, three digits (e.g. 12345-678).",
-                 id="register-dash-misplaced"),
-    pytest.param({"register_number": "ABCDE-FGH"}, "register_number",
-                 "Use five digits, a dash, three digits (e.g. 12345-678).", id="register-letters"),
-    pytest.param({"kind": "commutation", "register_number": None}, "register_number",
-                 "A commutation needs the federal register number.", id="commutation-no-register"),
-    pytest.param({"date_of_birth": FUTURE}, "date_of_birth",
-                 "The date of birth cannot be in the future.", id="born-in-the-future"),
-    pytest.param({"date_of_birth": date(1980, 5, 1), "sentence_date": date(1980, 4, 30)},
-                 "sentence_date", "The date of sentence cannot be before the date of birth.",
-                 id="sentenced-before-birth"),
-    pytest.param({"kind": "pardon", "projected_release_date": date(2030, 1, 1)},
-                 "projected_release_date", "Only a commutation has a projected release date.",
-                 id="pardon-with-release-date"),
-]  # fmt: skip
+    pytest.param(
+        {"register_number": "1234-5678"},
+        "register_number",
+        "Use five digits, a dash, three digits (e.g. 12345-678).",
+        id="register-dash-misplaced",
+    ),
+    pytest.param(
+        {"register_number": "ABCDE-FGH"},
+        "register_number",
+        "Use five digits, a dash, three digits (e.g. 12345-678).",
+        id="register-letters",
+    ),
+    pytest.param(
+        {"kind": "commutation", "register_number": None},
+        "register_number",
+        "A commutation needs the federal register number.",
+        id="commutation-no-register",
+    ),
+    pytest.param(
+        {"date_of_birth": FUTURE},
+        "date_of_birth",
+        "The date of birth cannot be in the future.",
+        id="born-in-the-future",
+    ),
+    pytest.param(
+        {"date_of_birth": date(1980, 5, 1), "sentence_date": date(1980, 4, 30)},
+        "sentence_date",
+        "The date of sentence cannot be before the date of birth.",
+        id="sentenced-before-birth",
+    ),
+    pytest.param(
+        {"kind": "pardon", "projected_release_date": date(2030, 1, 1)},
+        "projected_release_date",
+        "Only a commutation has a projected release date.",
+        id="pardon-with-release-date",
+    ),
+]
 
 
 @pytest.mark.parametrize(("typed", "bad_field", "message"), INVALID_FIELDS)
@@ -208,8 +249,9 @@ def test_advocate_edits_a_received_petition(client, login_as, make_petition):
     petition = make_petition(advocate=advocate)
     assert client.get(case_url(petition, "edit")).status_code == 200
 
-    response = post_edit(client, petition, sentence="120 months' imprisonment",
-                         date_of_birth=date(1976, 4, 2))  # fmt: skip
+    response = post_edit(
+        client, petition, sentence="120 months' imprisonment", date_of_birth=date(1976, 4, 2)
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"] == case_url(petition)
@@ -237,8 +279,9 @@ def test_an_edit_that_changes_nothing_records_nothing(client, login_as, make_pet
     assert audit_entries(petition_id=petition.id, action="edit") == []
 
 
-@pytest.mark.parametrize("stage", [Stage.UNDER_REVIEW, Stage.GRANTED, Stage.DENIED],
-                         ids=lambda s: s.value)  # fmt: skip
+@pytest.mark.parametrize(
+    "stage", [Stage.UNDER_REVIEW, Stage.GRANTED, Stage.DENIED], ids=lambda s: s.value
+)
 def test_advocate_may_not_edit_once_review_started(client, login_as, make_petition, stage):
     advocate = login_as("advocate")
     petition = make_petition(advocate=advocate, stage=stage)
@@ -256,10 +299,14 @@ def test_advocate_may_not_edit_once_review_started(client, login_as, make_petiti
 @pytest.mark.parametrize("role", ["reviewer", "supervisor"])
 @pytest.mark.parametrize(
     ("stage", "allowed"),
-    [(Stage.RECEIVED, True), (Stage.UNDER_REVIEW, True), (Stage.GRANTED, False),
-     (Stage.DENIED, False)],
+    [
+        (Stage.RECEIVED, True),
+        (Stage.UNDER_REVIEW, True),
+        (Stage.GRANTED, False),
+        (Stage.DENIED, False),
+    ],
     ids=["received", "under_review", "granted", "denied"],
-)  # fmt: skip
+)
 def test_staff_correct_fields_until_decided(client, login_as, make_petition, role, stage, allowed):
     staff = login_as(role)
     petition = make_petition(stage=stage)
@@ -297,8 +344,9 @@ def test_stale_edit_is_a_conflict_that_keeps_the_input(client, login_as, make_pe
     petition = make_petition(advocate=advocate)
     seen_version = petition.version
     typed = edit_form(petition, petitioner_name="Typed While Stale")  # the form as it was opened
-    edit_meanwhile(petition, make_user("reviewer", name="Rita Reviewer"),
-                   sentence="180 months' imprisonment")  # fmt: skip
+    edit_meanwhile(
+        petition, make_user("reviewer", name="Rita Reviewer"), sentence="180 months' imprisonment"
+    )
     before, history_before = petition_row(petition.id), case_entries(petition)
 
     response = post_edit(client, petition, version=seen_version, form=typed)
@@ -329,8 +377,11 @@ def test_stale_transition_is_a_conflict_that_keeps_the_reason(
     login_as("reviewer")
     petition = make_petition(stage=Stage.UNDER_REVIEW)
     seen_version = petition.version
-    edit_meanwhile(petition, make_user("supervisor", name="Sam Supervisor"),
-                   sentence="180 months' imprisonment")  # fmt: skip
+    edit_meanwhile(
+        petition,
+        make_user("supervisor", name="Sam Supervisor"),
+        sentence="180 months' imprisonment",
+    )
     before, history_before = petition_row(petition.id), case_entries(petition)
 
     response = post_transition(client, petition, "grant", "Typed reason kept.", seen_version)
@@ -430,8 +481,9 @@ def test_internal_notes_are_never_shown_to_advocates(client, auth, make_user, ma
     assert post_note(client, petition, SHARED_NOTE, "shared").status_code == 302
     assert notes_of(petition.id) == [("internal", INTERNAL_NOTE), ("shared", SHARED_NOTE)]
     assert [e.action for e in audit_entries(petition_id=petition.id)][-2:] == [
-        "note_internal", "note_shared",
-    ]  # fmt: skip
+        "note_internal",
+        "note_shared",
+    ]
     staff_page = page_text(client.get(case_url(petition)))
     for note in (INTERNAL_NOTE, SHARED_NOTE):
         assert note in section(staff_page, "notes-heading", "history-heading")
@@ -549,16 +601,21 @@ def test_a_case_is_not_assigned_to_an_advocate(client, login_as, make_petition, 
 def test_history_shows_field_changes_old_to_new(client, login_as, make_petition):
     login_as("reviewer")
     petition = make_petition()
-    response = post_edit(client, petition, sentence="180 months' imprisonment",
-                         custody_status="home_confinement")  # fmt: skip
+    response = post_edit(
+        client, petition, sentence="180 months' imprisonment", custody_status="home_confinement"
+    )
     assert response.status_code == 302
 
     history = section(page_text(client.get(case_url(petition))), "history-heading")
 
-    assert re.search(r"Sentence imposed:\s*<del>240 months' imprisonment</del> → "
-                     r"<ins>180 months' imprisonment</ins>", history)  # fmt: skip
-    assert re.search(r"Custody status:\s*<del>In prison</del> → <ins>Home confinement</ins>",
-                     history)  # fmt: skip
+    assert re.search(
+        r"Sentence imposed:\s*<del>240 months' imprisonment</del> → "
+        r"<ins>180 months' imprisonment</ins>",
+        history,
+    )
+    assert re.search(
+        r"Custody status:\s*<del>In prison</del> → <ins>Home confinement</ins>", history
+    )
 
 
 def test_advocate_sees_why_the_case_was_returned(client, auth, make_user, make_petition):
@@ -588,9 +645,13 @@ def test_a_reviewer_cannot_take_a_colleagues_case(client, login_as, make_user, m
     db.session.commit()
     page = client.get(f"/petitions/{petition.case_number}").get_data(as_text=True)
     assert "Take this case" not in page
-    response = client.post(f"/petitions/{petition.case_number}/take", data={
-        "take-version": petition.version,
-        "take-csrf_token": csrf_token(client, f"/petitions/{petition.case_number}")})
+    response = client.post(
+        f"/petitions/{petition.case_number}/take",
+        data={
+            "take-version": petition.version,
+            "take-csrf_token": csrf_token(client, f"/petitions/{petition.case_number}"),
+        },
+    )
     assert response.status_code == 403
     db.session.expire_all()
     assert db.session.get(type(petition), petition.id).assignee_id == colleague.id

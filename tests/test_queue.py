@@ -39,25 +39,43 @@ def docket(make_user, make_organization, make_petition):
     advocate_a = make_user("advocate", organization=org_a)
     advocate_b = make_user("advocate", organization=org_b)
     supervisor, riley = make_user("supervisor"), make_user("reviewer", name="Riley Reviewer")
-    pardon = {"kind": "pardon", "register_number": None, "projected_release_date": None,
-              "custody_status": "released"}  # fmt: skip
+    pardon = {
+        "kind": "pardon",
+        "register_number": None,
+        "projected_release_date": None,
+        "custody_status": "released",
+    }
     cases = {
-        "received": make_petition(advocate=advocate_a, petitioner_name="Maria Johnson",
-                                  register_number="11111-111"),
-        "under_review": make_petition(Stage.UNDER_REVIEW, advocate=advocate_a,
-                                      petitioner_name="James Garcia", register_number="22222-222"),
-        "granted": make_petition(Stage.GRANTED, advocate=advocate_b,
-                                 petitioner_name="Keisha Williams", **pardon),
-        "denied": make_petition(Stage.DENIED, advocate=advocate_b, petitioner_name="Luis Nguyen",
-                                register_number="44444-444"),
-    }  # fmt: skip
+        "received": make_petition(
+            advocate=advocate_a, petitioner_name="Maria Johnson", register_number="11111-111"
+        ),
+        "under_review": make_petition(
+            Stage.UNDER_REVIEW,
+            advocate=advocate_a,
+            petitioner_name="James Garcia",
+            register_number="22222-222",
+        ),
+        "granted": make_petition(
+            Stage.GRANTED, advocate=advocate_b, petitioner_name="Keisha Williams", **pardon
+        ),
+        "denied": make_petition(
+            Stage.DENIED,
+            advocate=advocate_b,
+            petitioner_name="Luis Nguyen",
+            register_number="44444-444",
+        ),
+    }
     petition_services.assign_petition(cases["received"], supervisor, supervisor)
     petition_services.assign_petition(cases["under_review"], supervisor, riley)
     db.session.commit()
     return SimpleNamespace(
-        org_a=org_a, org_b=org_b, advocate_a=advocate_a, supervisor=supervisor, riley=riley,
+        org_a=org_a,
+        org_b=org_b,
+        advocate_a=advocate_a,
+        supervisor=supervisor,
+        riley=riley,
         case={name: petition.case_number for name, petition in cases.items()},
-    )  # fmt: skip
+    )
 
 
 def resolve(docket, text: str) -> str:
@@ -98,9 +116,12 @@ ALL = ["received", "under_review", "granted", "denied"]
         ({"kind": "commutation", "organization": "<org B>"}, ["denied"]),
         ({"stage": "received", "kind": "pardon"}, []),
     ],
-    ids=lambda value: "&".join(f"{k}={v}" for k, v in value.items()) or "none"
-    if isinstance(value, dict) else None,
-)  # fmt: skip
+    ids=lambda value: (
+        "&".join(f"{k}={v}" for k, v in value.items()) or "none"
+        if isinstance(value, dict)
+        else None
+    ),
+)
 def test_queue_filters(client, auth, docket, filters, expected):
     auth.login(docket.supervisor)
     response = queue(client, docket, **filters)
@@ -131,11 +152,20 @@ def test_queue_search(client, auth, docket, q, expected):
 
 def test_queue_filters_are_kept_in_the_form(client, auth, docket):
     auth.login(docket.supervisor)
-    response = queue(client, docket, q="Garcia", stage="under_review", assignee="<riley>",
-                     sort="newest")  # fmt: skip
+    response = queue(
+        client, docket, q="Garcia", stage="under_review", assignee="<riley>", sort="newest"
+    )
     [filters] = [form for form in page_forms(response) if form.method == "get"]
-    assert filters.fields | {"q": "Garcia", "stage": "under_review", "sort": "newest",
-                             "assignee": str(docket.riley.id)} == filters.fields  # fmt: skip
+    assert (
+        filters.fields
+        | {
+            "q": "Garcia",
+            "stage": "under_review",
+            "sort": "newest",
+            "assignee": str(docket.riley.id),
+        }
+        == filters.fields
+    )
 
 
 @pytest.mark.parametrize(
@@ -173,17 +203,27 @@ def test_next_page_link_keeps_the_filters(app, client, auth, docket, monkeypatch
     next_link = re.search(r'href="([^"]+)">Next<', response.get_data(as_text=True))
     url = next_link.group(1).replace("&amp;", "&")
     assert parse_qs(urlsplit(url).query) == {
-        "kind": ["commutation"], "sort": ["newest"], "page": ["2"],
-    }  # fmt: skip
+        "kind": ["commutation"],
+        "sort": ["newest"],
+        "page": ["2"],
+    }
     assert listed(client.get(url)) == [docket.case["received"]]
 
 
 @pytest.mark.parametrize(
     "filters",
-    [{}, {"organization": "<org B>"}, {"q": "Keisha"}, {"q": "<granted case>"},
-     {"stage": "granted"}, {"kind": "pardon"}, {"assignee": "none"}, {"sort": "newest"}],
+    [
+        {},
+        {"organization": "<org B>"},
+        {"q": "Keisha"},
+        {"q": "<granted case>"},
+        {"stage": "granted"},
+        {"kind": "pardon"},
+        {"assignee": "none"},
+        {"sort": "newest"},
+    ],
     ids=lambda f: "&".join(f"{k}={v}" for k, v in f.items()) or "none",
-)  # fmt: skip
+)
 def test_advocates_only_see_their_organizations_cases(client, auth, docket, filters):
     auth.login(docket.advocate_a)
     own = {docket.case["received"], docket.case["under_review"]}

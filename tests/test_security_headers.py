@@ -19,8 +19,12 @@ def test_html_pages_carry_a_strict_policy(client, login_as, make_petition):
     response = client.get(f"/petitions/{petition.case_number}")
     csp = response.headers["Content-Security-Policy"]
     assert "unsafe-inline" not in csp
-    for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
-                      "script-src 'self'"):  # fmt: skip
+    for directive in (
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "script-src 'self'",
+    ):
         assert directive in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"]
@@ -48,9 +52,13 @@ def test_static_files_are_served_locally(client):
 
 @pytest.mark.parametrize(
     ("key", "debug", "message"),
-    [(None, False, "SECRET_KEY"), (INSECURE_DEV_SECRET_KEY, False, "SECRET_KEY"),
-     ("too-short-key", False, "SECRET_KEY"), ("k" * 40, True, "DEBUG")],
-)  # fmt: skip
+    [
+        (None, False, "SECRET_KEY"),
+        (INSECURE_DEV_SECRET_KEY, False, "SECRET_KEY"),
+        ("too-short-key", False, "SECRET_KEY"),
+        ("k" * 40, True, "DEBUG"),
+    ],
+)
 def test_production_refuses_unsafe_settings(monkeypatch, key, debug, message):
     if key is None:
         monkeypatch.delenv("SECRET_KEY", raising=False)
@@ -101,23 +109,40 @@ def test_case_data_never_reaches_the_log(committed_app, caplog):
         organizations = [create_organization(None, f"Log Org {n}") for n in (1, 2)]
         emails = []
         for number, organization in enumerate(organizations):
-            user = create_user(None, email=f"log{number}@example.org", name="Log", role="advocate",
-                               password=PASSWORD, organization=organization)  # fmt: skip
+            user = create_user(
+                None,
+                email=f"log{number}@example.org",
+                name="Log",
+                role="advocate",
+                password=PASSWORD,
+                organization=organization,
+            )
             emails.append(user.email)
         db.session.commit()
     client = committed_app.test_client()
 
     def login(email):
-        client.post("/login", data={"email": email, "password": PASSWORD,
-                                    "csrf_token": csrf_token(client, "/login")})  # fmt: skip
+        client.post(
+            "/login",
+            data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(client, "/login")},
+        )
 
     login(emails[0])
     token = csrf_token(client, "/petitions/new")
-    form = {"kind": "commutation", "petitioner_name": sentinel, "register_number": "bad",
-            "date_of_birth": "1970-01-01", "offenses": sentinel, "sentencing_court": "D. Md.",
-            "sentence": "10 years", "sentence_date": "2000-01-01",
-            "custody_status": "in_prison", "grounds": sentinel, "version": "0",
-            "csrf_token": token}  # fmt: skip
+    form = {
+        "kind": "commutation",
+        "petitioner_name": sentinel,
+        "register_number": "bad",
+        "date_of_birth": "1970-01-01",
+        "offenses": sentinel,
+        "sentencing_court": "D. Md.",
+        "sentence": "10 years",
+        "sentence_date": "2000-01-01",
+        "custody_status": "in_prison",
+        "grounds": sentinel,
+        "version": "0",
+        "csrf_token": token,
+    }
     assert client.post("/petitions/new", data=form).status_code == 422
     response = client.post("/petitions/new", data=form | {"register_number": "12345-678"})
     assert response.status_code == 302
@@ -146,9 +171,12 @@ def test_nul_in_a_posted_note_is_a_400_and_changes_nothing(client, login_as, mak
     petition = make_petition()
     response = client.post(
         f"/petitions/{petition.case_number}/notes",
-        data={"note-body": "a\x00b", "note-visibility": "internal",
-              "note-csrf_token": csrf_token(client, f"/petitions/{petition.case_number}")},
-    )  # fmt: skip
+        data={
+            "note-body": "a\x00b",
+            "note-visibility": "internal",
+            "note-csrf_token": csrf_token(client, f"/petitions/{petition.case_number}"),
+        },
+    )
     assert response.status_code == 400
     db.session.expire_all()
     assert petition.notes == []
@@ -173,18 +201,25 @@ HUGE = "99999999999999999999"
 def test_out_of_range_numbers_are_not_a_500(client, login_as, path, status):
     login_as("supervisor")
     method = client.post if path.endswith("/revoke") else client.get
-    kwargs = {"data": {"csrf_token": csrf_token(client, "/account/tokens")}} if (
-        method == client.post) else {}  # fmt: skip
+    kwargs = (
+        {"data": {"csrf_token": csrf_token(client, "/account/tokens")}}
+        if (method == client.post)
+        else {}
+    )
     assert method(path, **kwargs).status_code == status
 
 
 def test_control_characters_in_the_user_agent_are_dropped(client, make_user):
     user = make_user("advocate")
     response = client.post(
-        "/login", data={"email": user.email, "password": "wrong password 12",
-                        "csrf_token": csrf_token(client, "/login")},
+        "/login",
+        data={
+            "email": user.email,
+            "password": "wrong password 12",
+            "csrf_token": csrf_token(client, "/login"),
+        },
         headers={"User-Agent": "evil\x00agent\x07/1.0"},
-    )  # fmt: skip
+    )
     assert response.status_code == 200
     db.session.expire_all()
     from sqlalchemy import select

@@ -55,15 +55,18 @@ def test_logout_ends_the_session_on_the_server(app, client, auth, make_user):
 
 @pytest.mark.parametrize(
     ("column", "age", "reason"),
-    [("last_seen_at", timedelta(minutes=31), "idle"),
-     ("created_at", timedelta(hours=12, minutes=1), "expired")],
-)  # fmt: skip
+    [
+        ("last_seen_at", timedelta(minutes=31), "idle"),
+        ("created_at", timedelta(hours=12, minutes=1), "expired"),
+    ],
+)
 def test_idle_and_absolute_timeouts(client, auth, make_user, column, age, reason):
     user = make_user("advocate")
     auth.login(user)
     assert logged_in(client)
-    db.session.execute(update(UserSession).where(UserSession.user_id == user.id)
-                       .values({column: utcnow() - age}))  # fmt: skip
+    db.session.execute(
+        update(UserSession).where(UserSession.user_id == user.id).values({column: utcnow() - age})
+    )
     db.session.commit()
     assert not logged_in(client)
     assert sessions_of(user)[0].end_reason == reason
@@ -73,8 +76,11 @@ def test_timeouts_are_configurable(app, client, auth, make_user, monkeypatch):
     monkeypatch.setitem(app.config, "PERMANENT_SESSION_LIFETIME", timedelta(minutes=5))
     user = make_user("advocate")
     auth.login(user)
-    db.session.execute(update(UserSession).where(UserSession.user_id == user.id)
-                       .values(last_seen_at=utcnow() - timedelta(minutes=6)))  # fmt: skip
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id)
+        .values(last_seen_at=utcnow() - timedelta(minutes=6))
+    )
     db.session.commit()
     assert not logged_in(client)
 
@@ -84,10 +90,15 @@ def test_changing_own_password_ends_other_sessions_only(app, client, auth, make_
     other = app.test_client()
     type(auth)(other).login(user)
     auth.login(user)
-    response = client.post("/account/password", data={
-        "current_password": PASSWORD, "new_password": "a brand new passphrase",
-        "confirm_password": "a brand new passphrase",
-        "csrf_token": csrf_token(client, "/account/password")})  # fmt: skip
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a brand new passphrase",
+            "confirm_password": "a brand new passphrase",
+            "csrf_token": csrf_token(client, "/account/password"),
+        },
+    )
     assert response.status_code == 302
     assert logged_in(client)
     assert not logged_in(other)
@@ -113,9 +124,10 @@ def test_account_changes_end_every_session_and_token(app, auth, client, make_use
     token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
     assert token.revoked_at is not None
     [revocation] = db.session.scalars(
-        select(AuditEntry).where(AuditEntry.action == "api_token_revoked",
-                                 AuditEntry.subject_user_id == user.id)
-    )  # fmt: skip
+        select(AuditEntry).where(
+            AuditEntry.action == "api_token_revoked", AuditEntry.subject_user_id == user.id
+        )
+    )
     assert revocation.actor_id == supervisor.id
     assert revocation.details["token_ids"] == [token.id]
 
@@ -130,8 +142,10 @@ def test_session_cookie_flags(client, auth, make_user):
 
 
 def try_password(client, email, password):
-    return client.post("/login", data={"email": email, "password": password,
-                                       "csrf_token": csrf_token(client, "/login")})  # fmt: skip
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_token(client, "/login")},
+    )
 
 
 def from_address(app, address):
@@ -281,8 +295,9 @@ def test_hash_is_upgraded_at_login_when_parameters_rise(app, client, make_user, 
     assert extract_parameters(new_hash).time_cost == app.config["ARGON2_TIME_COST"]
 
 
-@pytest.mark.parametrize("password", ["short pass", "1234567890123", "abc123456789",
-                                      "Stratocaster"])  # fmt: skip
+@pytest.mark.parametrize(
+    "password", ["short pass", "1234567890123", "abc123456789", "Stratocaster"]
+)
 def test_short_or_common_passwords_are_refused(app_ctx, password):
     assert passwords.password_problem(password) is not None
 

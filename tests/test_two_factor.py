@@ -30,9 +30,13 @@ def enrol(client, user) -> tuple[str, list[str]]:
     page = client.get("/account/two-factor/setup").get_data(as_text=True)
     assert 'src="data:image/svg+xml' in page  # the QR code
     secret = SECRET_PATTERN.search(page).group(1)
-    response = client.post("/account/two-factor/setup", data={
-        "code": pyotp.TOTP(secret).now(),
-        "csrf_token": csrf_token(client, "/account/two-factor/setup")})  # fmt: skip
+    response = client.post(
+        "/account/two-factor/setup",
+        data={
+            "code": pyotp.TOTP(secret).now(),
+            "csrf_token": csrf_token(client, "/account/two-factor/setup"),
+        },
+    )
     assert response.status_code == 200
     codes = RECOVERY_CODE_PATTERN.findall(response.get_data(as_text=True))
     assert len(codes) == 10
@@ -40,8 +44,10 @@ def enrol(client, user) -> tuple[str, list[str]]:
 
 
 def give_code(client, code, next_path=""):
-    return client.post(f"/login/two-factor{next_path}", data={
-        "code": code, "csrf_token": csrf_token(client, "/login/two-factor")})  # fmt: skip
+    return client.post(
+        f"/login/two-factor{next_path}",
+        data={"code": code, "csrf_token": csrf_token(client, "/login/two-factor")},
+    )
 
 
 def next_code(secret):
@@ -124,8 +130,9 @@ def test_recovery_codes_are_stored_hashed(enrolled):
     user, _, codes = enrolled
     from tracker.auth.models import RecoveryCode
 
-    stored = db.session.scalars(select(RecoveryCode.code_hash).where(
-        RecoveryCode.user_id == user.id)).all()  # fmt: skip
+    stored = db.session.scalars(
+        select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user.id)
+    ).all()
     assert len(stored) == 10
     assert not set(codes) & set(stored)
     assert all(len(h) == 64 for h in stored)

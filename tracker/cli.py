@@ -39,8 +39,10 @@ def create_user_command(email, role, organization_name, name, password_stdin):
     if organization_name:
         organization = auth_services.find_organization(organization_name)
         if organization is None:
-            _fail(f"Unknown organization '{organization_name}'. "
-                  "Create it with: flask --app tracker create-organization NAME")  # fmt: skip
+            _fail(
+                f"Unknown organization '{organization_name}'. "
+                "Create it with: flask --app tracker create-organization NAME"
+            )
     if role == Role.ADVOCATE and organization is None:
         _fail("An advocate needs --organization NAME.")
     if password_stdin:
@@ -49,9 +51,13 @@ def create_user_command(email, role, organization_name, name, password_stdin):
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         user = auth_services.create_user(
-            None, email=email, name=name or email.split("@")[0], role=role,
-            password=password, organization=organization,
-        )  # fmt: skip
+            None,
+            email=email,
+            name=name or email.split("@")[0],
+            role=role,
+            password=password,
+            organization=organization,
+        )
     except DomainError as error:
         _fail(_describe(error))
     db.session.commit()
@@ -305,6 +311,8 @@ def notifications_deliver_command(loop, limit):
         pass
     finally:
         mailer.close()
+
+
 @click.command("reminders")
 @click.option(
     "--within-days",

@@ -69,12 +69,22 @@ OFFENSES = (
     "Conspiracy to distribute marijuana (21 U.S.C. § 846)",
     "Bank robbery (18 U.S.C. § 2113(a))",
 )
-COURTS = ("District of Maryland", "Eastern District of Texas", "Southern District of Florida",
-          "Northern District of Illinois", "Western District of Virginia",
-          "Eastern District of Missouri")  # fmt: skip
-SENTENCES = ("Life imprisonment", "360 months' imprisonment", "240 months' imprisonment",
-             "120 months' imprisonment, 5 years' supervised release",
-             "87 months' imprisonment", "36 months' probation")  # fmt: skip
+COURTS = (
+    "District of Maryland",
+    "Eastern District of Texas",
+    "Southern District of Florida",
+    "Northern District of Illinois",
+    "Western District of Virginia",
+    "Eastern District of Missouri",
+)
+SENTENCES = (
+    "Life imprisonment",
+    "360 months' imprisonment",
+    "240 months' imprisonment",
+    "120 months' imprisonment, 5 years' supervised release",
+    "87 months' imprisonment",
+    "36 months' probation",
+)
 GROUNDS = (
     "Sentenced under mandatory minimums since reduced by the First Step Act; "
     "exemplary prison record and a job offer on release.",
@@ -106,24 +116,38 @@ def _random_petition(rng: random.Random) -> dict:
         "kind": kind,
         "petitioner_name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
         "register_number": f"{rng.randrange(10000, 99999)}-{rng.randrange(0, 999):03d}"
-        if in_custody or rng.random() < 0.5 else None,
+        if in_custody or rng.random() < 0.5
+        else None,
         "date_of_birth": born,
         "offenses": rng.choice(OFFENSES),
         "sentencing_court": rng.choice(COURTS),
         "sentence": rng.choice(SENTENCES),
         "sentence_date": sentenced,
         "custody_status": rng.choice(("in_prison", "home_confinement"))
-        if in_custody else rng.choice(("released", "supervised_release")),
+        if in_custody
+        else rng.choice(("released", "supervised_release")),
         "projected_release_date": sentenced + timedelta(days=rng.randrange(3000, 9000))
-        if in_custody else None,
+        if in_custody
+        else None,
         "grounds": rng.choice(GROUNDS),
-    } | _federal_facts(rng, kind, sentenced)  # fmt: skip
+    } | _federal_facts(rng, kind, sentenced)
 
 
-FACILITIES = ("FCI Cumberland", "FCI Aliceville", "USP Atlanta", "FPC Bryan", "FMC Carswell",
-              "FCI Terminal Island")  # fmt: skip
-JUDGES = ("Hon. Catherine Blake", "Hon. Marvin Garbis", "Hon. Ruben Castillo",
-          "Hon. Norman Moon", "Hon. Kathleen Williams")  # fmt: skip
+FACILITIES = (
+    "FCI Cumberland",
+    "FCI Aliceville",
+    "USP Atlanta",
+    "FPC Bryan",
+    "FMC Carswell",
+    "FCI Terminal Island",
+)
+JUDGES = (
+    "Hon. Catherine Blake",
+    "Hon. Marvin Garbis",
+    "Hon. Ruben Castillo",
+    "Hon. Norman Moon",
+    "Hon. Kathleen Williams",
+)
 STATUTES = {
     "drug": ["21 U.S.C. § 846", "21 U.S.C. § 841(a)(1)"],
     "fraud": ["18 U.S.C. § 1343"],
@@ -160,8 +184,9 @@ def _federal_facts(rng: random.Random, kind: str, sentenced: date) -> dict:
         facts["sentence_date"] = sentenced
         facts["conviction_date"] = sentenced - timedelta(days=rng.randrange(60, 200))
         facts["custody_start_date"] = sentenced - timedelta(days=rng.randrange(0, 300))
-        released = min(sentenced + timedelta(days=rng.randrange(300, 3000)),
-                       today - timedelta(days=9 * 366))  # fmt: skip
+        released = min(
+            sentenced + timedelta(days=rng.randrange(300, 3000)), today - timedelta(days=9 * 366)
+        )
         released = max(released, sentenced)
         facts |= {
             "relief_sought": "full_pardon",
@@ -189,8 +214,10 @@ def _clock(moment: datetime):
     previous = config.get("CLOCK")
     config["CLOCK"] = lambda: moment  # tracker.clock: the clocks' columns and due dates
     try:
-        with mock.patch.object(petition_services, "utcnow", lambda: moment), \
-             mock.patch.object(audit_services, "utcnow", lambda: moment):  # fmt: skip
+        with (
+            mock.patch.object(petition_services, "utcnow", lambda: moment),
+            mock.patch.object(audit_services, "utcnow", lambda: moment),
+        ):
             yield
     finally:
         config["CLOCK"] = previous
@@ -200,8 +227,10 @@ def _three_years_of_moments(rng: random.Random, count: int) -> list[datetime]:
     """``count`` submission times over the last three years, oldest first."""
     now = datetime.now(UTC)
     start = now - timedelta(days=3 * 365)
-    return sorted(start + timedelta(seconds=rng.randrange(0, 3 * 365 * 86400 - 86400 * 30))
-                  for _ in range(count))  # fmt: skip
+    return sorted(
+        start + timedelta(seconds=rng.randrange(0, 3 * 365 * 86400 - 86400 * 30))
+        for _ in range(count)
+    )
 
 
 #: How many petitions ``_petitioner_stories`` files.
@@ -213,11 +242,15 @@ def _petitioner_stories(rng, advocate, reviewer, supervisor):
     within the waiting period with a waiver the supervisor approved, then granted."""
     now = datetime.now(UTC)
     first = _random_petition(rng) | {
-        "kind": "commutation", "register_number": "31415-926",
-        "petitioner_name": "Denise Okafor", "relief_sought": "commutation_time_served",
-        "custody_status": "in_prison", "release_date": None, "supervision_end_date": None,
+        "kind": "commutation",
+        "register_number": "31415-926",
+        "petitioner_name": "Denise Okafor",
+        "relief_sought": "commutation_time_served",
+        "custody_status": "in_prison",
+        "release_date": None,
+        "supervision_end_date": None,
         "projected_release_date": date.today() + timedelta(days=4000),
-    }  # fmt: skip
+    }
     with _clock(now - timedelta(days=int(2.9 * 365))):
         denied = petition_services.submit_petition(advocate, first)
     with _clock(now - timedelta(days=int(2.8 * 365))):
@@ -226,30 +259,41 @@ def _petitioner_stories(rng, advocate, reviewer, supervisor):
             denied, reviewer, "deny", "Insufficient showing of rehabilitation at this time."
         )
     with _clock(now - timedelta(days=int(0.5 * 365))):
-        petition_services.submit_petition(advocate, first | {
-            "grounds": "Since the denial: completed a drug treatment program and an "
-            "apprenticeship; the warden now supports release.",
-        })  # fmt: skip
+        petition_services.submit_petition(
+            advocate,
+            first
+            | {
+                "grounds": "Since the denial: completed a drug treatment program and an "
+                "apprenticeship; the warden now supports release.",
+            },
+        )
     released = (now - timedelta(days=3 * 365)).date()
     pardon = _random_petition(rng) | {
-        "kind": "pardon", "register_number": "27182-818", "petitioner_name": "Tomas Reyes",
-        "custody_status": "released", "projected_release_date": None,
+        "kind": "pardon",
+        "register_number": "27182-818",
+        "petitioner_name": "Tomas Reyes",
+        "custody_status": "released",
+        "projected_release_date": None,
         "sentence_date": released - timedelta(days=5 * 365),
         "custody_start_date": released - timedelta(days=5 * 365),
         "conviction_date": released - timedelta(days=5 * 365 + 90),
-        "release_date": released, "supervision_end_date": None, "relief_sought": "full_pardon",
+        "release_date": released,
+        "supervision_end_date": None,
+        "relief_sought": "full_pardon",
         "waiver_requested": True,
         "waiver_justification": "Offered a position as a licensed nurse that requires a pardon "
         "before the five-year waiting period ends.",
-    }  # fmt: skip
+    }
     with _clock(now - timedelta(days=20)):
         waiver_case = petition_services.submit_petition(advocate, pardon)
     with _clock(now - timedelta(days=10)):
         petition_services.apply_transition(waiver_case, reviewer, "start_review")
         petition_services.apply_transition(
-            waiver_case, supervisor, "approve_waiver",
+            waiver_case,
+            supervisor,
+            "approve_waiver",
             "Exceptional circumstances: the job offer is documented.",
-        )  # fmt: skip
+        )
 
 
 def _pick_path(rng: random.Random) -> tuple[str, ...]:
@@ -275,9 +319,13 @@ def seed_demo(petition_count: int = 50):
     for role, email, name, organization in DEMO_USERS:
         password = f"demo-{role}-password"
         users[email] = auth_services.create_user(
-            None, email=email, name=name, role=role, password=password,
+            None,
+            email=email,
+            name=name,
+            role=role,
+            password=password,
             organization=organizations.get(organization),
-        )  # fmt: skip
+        )
         credentials.append((role, email, password))
     rng = random.Random(2026)
     advocates = [users["advocate@example.org"], users["advocate2@example.org"]]
@@ -303,19 +351,18 @@ def seed_demo(petition_count: int = 50):
                 reason = {
                     "grant": "Meets the criteria of the commutation initiative.",
                     "deny": "Insufficient showing of rehabilitation at this time.",
-                    "return_for_information":
-                        "Please add the institutional disciplinary record.",
+                    "return_for_information": "Please add the institutional disciplinary record.",
                     "reopen": "New information from the warden.",
                     "close": "The petitioner is no longer in federal custody.",
-                }.get(action)  # fmt: skip
+                }.get(action)
                 _recommend_before(petition, action, reviewer, supervisor, rng)
                 outcome = _demo_outcome(petition, action, rng)
-                petition_services.apply_transition(
-                    petition, actor, action, reason, outcome=outcome
-                )
+                petition_services.apply_transition(petition, actor, action, reason, outcome=outcome)
             if path and rng.random() < 0.4:
                 petition_services.add_note(
-                    petition, reviewer, "Requested the presentence report from the court.",
+                    petition,
+                    reviewer,
+                    "Requested the presentence report from the court.",
                     "internal",
                 )
             if path and rng.random() < 0.3:

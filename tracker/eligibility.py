@@ -164,15 +164,32 @@ def _no_open_petition(facts: Facts, today: date):
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("pardon_waiting_period", "Pardon: waiting period after release", "release_date",
-         _pardon_waiting_period),
-    Rule("commutation_while_serving", "Commutation: still serving", "custody_status",
-         _commutation_while_serving),
-    Rule("reapplication_waiting_period", "Re-application after a denial", "kind",
-         _reapplication_waiting_period),
-    Rule("no_open_petition", "No other open petition", "register_number", _no_open_petition,
-         waivable=False),
-)  # fmt: skip
+    Rule(
+        "pardon_waiting_period",
+        "Pardon: waiting period after release",
+        "release_date",
+        _pardon_waiting_period,
+    ),
+    Rule(
+        "commutation_while_serving",
+        "Commutation: still serving",
+        "custody_status",
+        _commutation_while_serving,
+    ),
+    Rule(
+        "reapplication_waiting_period",
+        "Re-application after a denial",
+        "kind",
+        _reapplication_waiting_period,
+    ),
+    Rule(
+        "no_open_petition",
+        "No other open petition",
+        "register_number",
+        _no_open_petition,
+        waivable=False,
+    ),
+)
 RULES_BY_NAME = {rule.name: rule for rule in RULES}
 
 

@@ -112,33 +112,93 @@ class Transition:
 
 
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition("submit", "Submit", frozenset(), Stage.RECEIVED,
-               frozenset({Role.ADVOCATE}), reason_required=False),
-    Transition("start_review", "Start review", frozenset({Stage.RECEIVED}), Stage.UNDER_REVIEW,
-               STAFF_ROLES, reason_required=False),
+    Transition(
+        "submit",
+        "Submit",
+        frozenset(),
+        Stage.RECEIVED,
+        frozenset({Role.ADVOCATE}),
+        reason_required=False,
+    ),
+    Transition(
+        "start_review",
+        "Start review",
+        frozenset({Stage.RECEIVED}),
+        Stage.UNDER_REVIEW,
+        STAFF_ROLES,
+        reason_required=False,
+    ),
     # The information-request loop (issue 12): the reason is what is asked; the advocate
     # answers with a response (and field corrections), back to the same reviewer.
-    Transition("return_for_information", "Return for information",
-               frozenset({Stage.UNDER_REVIEW}), Stage.INFORMATION_REQUESTED,
-               STAFF_ROLES, reason_required=True, style="warning"),
-    Transition("provide_information", "Provide information",
-               frozenset({Stage.INFORMATION_REQUESTED}), Stage.UNDER_REVIEW,
-               frozenset({Role.ADVOCATE}), reason_required=False),
-    Transition("grant", "Grant", frozenset({Stage.UNDER_REVIEW}), Stage.GRANTED,
-               STAFF_ROLES, reason_required=True, style="success", dispositions=("granted",)),
-    Transition("deny", "Deny", frozenset({Stage.UNDER_REVIEW}), Stage.DENIED,
-               STAFF_ROLES, reason_required=True, style="danger", dispositions=("denied",)),
+    Transition(
+        "return_for_information",
+        "Return for information",
+        frozenset({Stage.UNDER_REVIEW}),
+        Stage.INFORMATION_REQUESTED,
+        STAFF_ROLES,
+        reason_required=True,
+        style="warning",
+    ),
+    Transition(
+        "provide_information",
+        "Provide information",
+        frozenset({Stage.INFORMATION_REQUESTED}),
+        Stage.UNDER_REVIEW,
+        frozenset({Role.ADVOCATE}),
+        reason_required=False,
+    ),
+    Transition(
+        "grant",
+        "Grant",
+        frozenset({Stage.UNDER_REVIEW}),
+        Stage.GRANTED,
+        STAFF_ROLES,
+        reason_required=True,
+        style="success",
+        dispositions=("granted",),
+    ),
+    Transition(
+        "deny",
+        "Deny",
+        frozenset({Stage.UNDER_REVIEW}),
+        Stage.DENIED,
+        STAFF_ROLES,
+        reason_required=True,
+        style="danger",
+        dispositions=("denied",),
+    ),
     # The advocate withdraws their organization's case; staff do it on the petitioner's
     # written request (the reason should say so, but a withdrawal needs no reason).
-    Transition("withdraw", "Withdraw", frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}),
-               Stage.CLOSED, frozenset(Role), reason_required=False, style="secondary",
-               dispositions=("withdrawn",)),
-    Transition("close", "Close", frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}),
-               Stage.CLOSED, STAFF_ROLES, reason_required=True, style="secondary",
-               dispositions=CLOSE_DISPOSITIONS),
-    Transition("reopen", "Reopen", DECIDED_STAGES, Stage.UNDER_REVIEW,
-               frozenset({Role.SUPERVISOR}), reason_required=True, style="secondary"),
-)  # fmt: skip
+    Transition(
+        "withdraw",
+        "Withdraw",
+        frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}),
+        Stage.CLOSED,
+        frozenset(Role),
+        reason_required=False,
+        style="secondary",
+        dispositions=("withdrawn",),
+    ),
+    Transition(
+        "close",
+        "Close",
+        frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}),
+        Stage.CLOSED,
+        STAFF_ROLES,
+        reason_required=True,
+        style="secondary",
+        dispositions=CLOSE_DISPOSITIONS,
+    ),
+    Transition(
+        "reopen",
+        "Reopen",
+        DECIDED_STAGES,
+        Stage.UNDER_REVIEW,
+        frozenset({Role.SUPERVISOR}),
+        reason_required=True,
+        style="secondary",
+    ),
+)
 
 TRANSITIONS_BY_NAME: dict[str, Transition] = {t.name: t for t in TRANSITIONS}
 
@@ -146,10 +206,16 @@ TRANSITIONS_BY_NAME: dict[str, Transition] = {t.name: t for t in TRANSITIONS}
 #: one place saying who may take which action: ``approve_waiver`` (issue 11) sets aside the
 #: eligibility rules a case breaks, so that it may be granted.
 CASE_ACTIONS: tuple[Transition, ...] = (
-    Transition("approve_waiver", "Approve eligibility waiver",
-               frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}), None,
-               frozenset({Role.SUPERVISOR}), reason_required=True, style="secondary"),
-)  # fmt: skip
+    Transition(
+        "approve_waiver",
+        "Approve eligibility waiver",
+        frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}),
+        None,
+        frozenset({Role.SUPERVISOR}),
+        reason_required=True,
+        style="secondary",
+    ),
+)
 CASE_ACTIONS_BY_NAME: dict[str, Transition] = {a.name: a for a in CASE_ACTIONS}
 #: Transitions that move an existing petition (``submit`` creates one instead).
 PETITION_TRANSITIONS = tuple(t for t in TRANSITIONS if t.sources)

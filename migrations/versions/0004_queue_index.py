@@ -5,6 +5,7 @@ Revises: 0003
 Create Date: 2026-11-28 23:55:00
 
 """
+
 from alembic import op
 
 # revision identifiers, used by Alembic.
@@ -15,12 +16,8 @@ depends_on = None
 
 
 def upgrade():
-    op.create_index(
-        "ix_petition_org_created", "petition", ["organization_id", "created_at", "id"]
-    )
-    op.create_index(
-        "ix_petition_assignee_created", "petition", ["assignee_id", "created_at", "id"]
-    )
+    op.create_index("ix_petition_org_created", "petition", ["organization_id", "created_at", "id"])
+    op.create_index("ix_petition_assignee_created", "petition", ["assignee_id", "created_at", "id"])
 
 
 def downgrade():

@@ -34,7 +34,7 @@ class UserCreateForm(FlaskForm):
         "Temporary password",
         validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)],
         description="The user must change it at their first login.",
-    )  # fmt: skip
+    )
     submit = SubmitField("Create user")
 
 

@@ -59,10 +59,14 @@ def users():
     if form.validate_on_submit():
         try:
             user = services.create_user(
-                current_user, email=form.email.data, name=form.name.data, role=form.role.data,
-                password=form.password.data, organization=_organization(form.organization.data),
+                current_user,
+                email=form.email.data,
+                name=form.name.data,
+                role=form.role.data,
+                password=form.password.data,
+                organization=_organization(form.organization.data),
                 must_change_password=True,
-            )  # fmt: skip
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
@@ -89,10 +93,12 @@ def _render_user(account, status=200, **forms):
     )
     role_form.organization.choices = _organization_choices()
     return render_template(
-        "admin/user.html", account=account, role_form=role_form,
+        "admin/user.html",
+        account=account,
+        role_form=role_form,
         password_form=forms.get("password_form") or TemporaryPasswordForm(),
         confirm_form=ConfirmForm(),
-    ), status  # fmt: skip
+    ), status
 
 
 @blueprint.route("/users/<int:user_id>/role", methods=["POST"])
@@ -191,8 +197,7 @@ def reset_two_factor(user_id):
     if not ConfirmForm().validate_on_submit():
         abort(400, "The form expired. Reload and retry.")
     services.reset_second_factor(current_user, account)
-    flash(f"Second factor of {account.email} reset; they set it up again at next login.",
-          "success")  # fmt: skip
+    flash(f"Second factor of {account.email} reset; they set it up again at next login.", "success")
     return redirect(url_for("admin.user", user_id=account.id))
 
 
@@ -230,8 +235,9 @@ def organizations():
     ), status
 
 
-@blueprint.route("/organizations/<int:organization_id>/<any(deactivate, reactivate):change>",
-                 methods=["POST"])  # fmt: skip
+@blueprint.route(
+    "/organizations/<int:organization_id>/<any(deactivate, reactivate):change>", methods=["POST"]
+)
 @pipeline.writes
 def set_organization_active(organization_id, change):
     organization = db.session.get(Organization, organization_id)

@@ -48,16 +48,18 @@ def require_token():
     credentials = credentials.strip()
     if scheme.lower() != "bearer" or not credentials:
         return problem(
-            401, "Send a personal API token: 'Authorization: Bearer <token>'. "
+            401,
+            "Send a personal API token: 'Authorization: Bearer <token>'. "
             "Create one on your profile page (API tokens).",
             headers={"WWW-Authenticate": CHALLENGE},
-        )  # fmt: skip
+        )
     user = tokens.authenticate_token(credentials)
     if user is None:
         return problem(
-            401, "The API token is unknown or revoked, or its user is deactivated.",
+            401,
+            "The API token is unknown or revoked, or its user is deactivated.",
             headers={"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'},
-        )  # fmt: skip
+        )
     g.api_user = user
     return None
 

@@ -102,10 +102,14 @@ Amount = Annotated[
     Decimal,
     BeforeValidator(_amount),
     WithJsonSchema(
-        {"type": ["number", "string"], "pattern": r"^[0-9]+(\.[0-9]{1,2})?$", "minimum": 0,
-         "description": "Dollars, at most two decimals; answered as a string (\"1500.00\")."}
+        {
+            "type": ["number", "string"],
+            "pattern": r"^[0-9]+(\.[0-9]{1,2})?$",
+            "minimum": 0,
+            "description": 'Dollars, at most two decimals; answered as a string ("1500.00").',
+        }
     ),
-]  # fmt: skip
+]
 
 
 def _field_type(field: PetitionField):
@@ -118,12 +122,17 @@ def _field_type(field: PetitionField):
         annotation = Annotated[
             list[str],
             refused_with("A list of texts."),
-            Field(json_schema_extra={
-                "maxItems": field.max_items,
-                "items": {"type": "string", "maxLength": field.max_length,
-                          "pattern": f"^[^{LIST_SEPARATOR}]*$"},
-            }),
-        ]  # fmt: skip
+            Field(
+                json_schema_extra={
+                    "maxItems": field.max_items,
+                    "items": {
+                        "type": "string",
+                        "maxLength": field.max_length,
+                        "pattern": f"^[^{LIST_SEPARATOR}]*$",
+                    },
+                }
+            ),
+        ]
     elif field.type == "boolean":
         annotation = Annotated[bool, Strict(), refused_with(BOOLEAN_MESSAGE)]
     elif field.type == "decimal":

@@ -68,9 +68,11 @@ def domain_error_response(error: DomainError) -> Response:
         return problem(422, error.message, errors=[{"field": "reason", "message": error.message}])
     if isinstance(error, StaleVersion):
         return problem(
-            412, error.message, current_version=error.current_version,
+            412,
+            error.message,
+            current_version=error.current_version,
             headers={"ETag": f'"{error.current_version}"'},
-        )  # fmt: skip
+        )
     if isinstance(error, CasesChanged):
         return problem(412, error.message, offenders=error.offenders)
     if isinstance(error, BulkRefused):

@@ -26,13 +26,34 @@ from tracker.petitions.models import EDITABLE_FIELDS, Petition
 
 #: A petition's fields, in the order the API shows them.
 PETITION_FIELDS = (
-    "case_number", "kind", "stage", "petitioner_name", "register_number", "date_of_birth",
-    "offenses", "sentencing_court", "sentence", "sentence_date", "custody_status",
-    "projected_release_date", "grounds", *EDITABLE_FIELDS[11:], "waiver_approved",
-    "organization", "advocate", "assignee", "version", "created_at", "updated_at",
-    "disposition", "relief", "commuted_sentence", "new_release_date", "remission_amount",
+    "case_number",
+    "kind",
+    "stage",
+    "petitioner_name",
+    "register_number",
+    "date_of_birth",
+    "offenses",
+    "sentencing_court",
+    "sentence",
+    "sentence_date",
+    "custody_status",
+    "projected_release_date",
+    "grounds",
+    *EDITABLE_FIELDS[11:],
+    "waiver_approved",
+    "organization",
+    "advocate",
+    "assignee",
+    "version",
+    "created_at",
+    "updated_at",
+    "disposition",
+    "relief",
+    "commuted_sentence",
+    "new_release_date",
+    "remission_amount",
     "terms",
-)  # fmt: skip
+)
 #: The clocks and the information loop (issue 12), after the fields above.
 PETITION_FIELDS += (
     "received_at",

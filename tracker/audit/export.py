@@ -9,10 +9,23 @@ from tracker.audit.models import AuditEntry
 from tracker.audit.services import format_timestamp
 
 EXPORT_COLUMNS = (
-    "id", "created_at", "category", "action", "actor", "case_number", "subject_user",
-    "from_stage", "to_stage", "reason", "changes", "details", "ip_address", "user_agent",
-    "prev_hash", "entry_hash",
-)  # fmt: skip
+    "id",
+    "created_at",
+    "category",
+    "action",
+    "actor",
+    "case_number",
+    "subject_user",
+    "from_stage",
+    "to_stage",
+    "reason",
+    "changes",
+    "details",
+    "ip_address",
+    "user_agent",
+    "prev_hash",
+    "entry_hash",
+)
 
 
 def export_record(entry: AuditEntry) -> dict:

@@ -24,5 +24,8 @@ class AuditFilterForm(FlaskForm):
 
     def filter_args(self) -> dict:
         """The filters as query-string arguments (for next-page and export links)."""
-        return {name: field.raw_data[0] for name, field in self._fields.items()
-                if field.raw_data and field.raw_data[0]}  # fmt: skip
+        return {
+            name: field.raw_data[0]
+            for name, field in self._fields.items()
+            if field.raw_data and field.raw_data[0]
+        }

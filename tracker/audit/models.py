@@ -16,10 +16,19 @@ CASE_CATEGORY = "case"
 SECURITY_CATEGORY = "security"
 
 #: Every action an entry may name; record() refuses any other, so the log's filter lists all.
-CASE_ACTIONS = (*(t.name for t in TRANSITIONS), "edit", "take", "assign",
-                "note_internal", "note_shared", "recommend",
-                "document_uploaded", "document_superseded", "document_downloaded",
-                *(a.name for a in STAGE_KEEPING_ACTIONS))  # fmt: skip
+CASE_ACTIONS = (
+    *(t.name for t in TRANSITIONS),
+    "edit",
+    "take",
+    "assign",
+    "note_internal",
+    "note_shared",
+    "recommend",
+    "document_uploaded",
+    "document_superseded",
+    "document_downloaded",
+    *(a.name for a in STAGE_KEEPING_ACTIONS),
+)
 #: Actions of parts built alongside (closure, the information loop, documents, reminders),
 #: declared so that their notifications are too (tracker.notifications.kinds).
 CASE_ACTIONS += tuple(
@@ -37,15 +46,31 @@ CASE_ACTIONS += (
 )
 SECURITY_ACTIONS = (
     # account_locked: written before throttling replaced the lockout; kept for old entries.
-    "login", "login_failed", "logout", "account_locked",
-    "two_factor_enrolled", "two_factor_passed", "two_factor_failed", "two_factor_reset",
-    "access_refused", "login_throttled", "user_created", "role_changed", "user_deactivated",
+    "login",
+    "login_failed",
+    "logout",
+    "account_locked",
+    "two_factor_enrolled",
+    "two_factor_passed",
+    "two_factor_failed",
+    "two_factor_reset",
+    "access_refused",
+    "login_throttled",
+    "user_created",
+    "role_changed",
+    "user_deactivated",
     "user_reactivated",
-    "password_changed", "password_reset", "organization_created", "organization_deactivated",
-    "organization_reactivated", "api_token_created", "api_token_revoked", "audit_exported",
+    "password_changed",
+    "password_reset",
+    "organization_created",
+    "organization_deactivated",
+    "organization_reactivated",
+    "api_token_created",
+    "api_token_revoked",
+    "audit_exported",
     "read_log_digested",
     "notification_preferences_changed",
-)  # fmt: skip
+)
 KNOWN_ACTIONS = CASE_ACTIONS + SECURITY_ACTIONS
 
 

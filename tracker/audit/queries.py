@@ -61,9 +61,10 @@ def page_of_entries(filters: AuditFilters, before_id: int | None, per_page: int)
     if before_id is not None:
         statement = statement.where(AuditEntry.id < before_id)
     statement = statement.options(
-        joinedload(AuditEntry.actor), joinedload(AuditEntry.subject_user),
+        joinedload(AuditEntry.actor),
+        joinedload(AuditEntry.subject_user),
         joinedload(AuditEntry.petition),
-    ).limit(per_page + 1)  # fmt: skip
+    ).limit(per_page + 1)
     entries = list(db.session.scalars(statement))
     next_before = entries[per_page - 1].id if len(entries) > per_page else None
     return entries[:per_page], next_before
@@ -82,9 +83,10 @@ def iter_filtered_entries(filters: AuditFilters, batch_size: int = EXPORT_BATCH_
         if before_id is not None:
             statement = statement.where(AuditEntry.id < before_id)
         statement = statement.options(
-            joinedload(AuditEntry.actor), joinedload(AuditEntry.subject_user),
+            joinedload(AuditEntry.actor),
+            joinedload(AuditEntry.subject_user),
             joinedload(AuditEntry.petition),
-        ).limit(batch_size)  # fmt: skip
+        ).limit(batch_size)
         batch = list(db.session.scalars(statement))
         yield from batch
         if len(batch) < batch_size:

@@ -372,11 +372,13 @@ def verify_chain(recent: int | None = None) -> VerificationResult:
 
 def save_verification(result: VerificationResult, *, scope: str, verified_by=None) -> None:
     """Keep a verification's result so supervisors see when and how it last ran."""
-    db.session.add(AuditVerification(
-        scope=scope,
-        entries_checked=result.entries_checked,
-        intact=result.intact,
-        first_bad_entry_id=result.first_bad_entry_id,
-        message=result.message,
-        verified_by_id=verified_by.id if verified_by is not None else None,
-    ))  # fmt: skip
+    db.session.add(
+        AuditVerification(
+            scope=scope,
+            entries_checked=result.entries_checked,
+            intact=result.intact,
+            first_bad_entry_id=result.first_bad_entry_id,
+            message=result.message,
+            verified_by_id=verified_by.id if verified_by is not None else None,
+        )
+    )

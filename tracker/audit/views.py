@@ -36,9 +36,12 @@ def _supervisors_only():
 
 def _filters(form: AuditFilterForm) -> queries.AuditFilters:
     return queries.AuditFilters(
-        actor=form.actor.data or None, case_number=form.case_number.data or None,
-        action=form.action.data or None, date_from=form.date_from.data, date_to=form.date_to.data,
-    )  # fmt: skip
+        actor=form.actor.data or None,
+        case_number=form.case_number.data or None,
+        action=form.action.data or None,
+        date_from=form.date_from.data,
+        date_to=form.date_to.data,
+    )
 
 
 @blueprint.route("/")
@@ -54,10 +57,15 @@ def log():
         select(AuditVerification).order_by(AuditVerification.id.desc()).limit(1)
     )
     return render_template(
-        "audit/log.html", form=form, entries=entries, next_before=next_before,
-        filter_args=form.filter_args(), last_check=last_check, verify_form=FlaskForm(),
+        "audit/log.html",
+        form=form,
+        entries=entries,
+        next_before=next_before,
+        filter_args=form.filter_args(),
+        last_check=last_check,
+        verify_form=FlaskForm(),
         web_verify_limit=current_app.config["AUDIT_WEB_VERIFY_LIMIT"],
-    )  # fmt: skip
+    )
 
 
 @blueprint.route("/verify", methods=["POST"])
@@ -92,9 +100,10 @@ def export_log(file_format):
     form.validate()
     filters = _filters(form)
     services.record_security_event(
-        "audit_exported", actor=current_user,
+        "audit_exported",
+        actor=current_user,
         details={"format": file_format, "filters": form.filter_args()},
-    )  # fmt: skip
+    )
     readlog.record_read(
         "audit_export", details={"format": file_format, "filters": form.filter_args()}
     )
@@ -108,6 +117,7 @@ def export_log(file_format):
     body = stream_with_context(stream(entries()))
     filename = f"audit-log.{file_format}"
     return Response(
-        body, mimetype=mimetype,
+        body,
+        mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )  # fmt: skip
+    )

@@ -135,9 +135,10 @@ def create_organization(actor: User | None, name: str) -> Organization:
     db.session.add(organization)
     db.session.flush()
     audit.record_security_event(
-        "organization_created", actor=actor,
+        "organization_created",
+        actor=actor,
         details={"organization_id": organization.id, "name": name},
-    )  # fmt: skip
+    )
     return organization
 
 
@@ -215,10 +216,15 @@ def create_user(
     db.session.add(user)
     db.session.flush()
     audit.record_security_event(
-        "user_created", actor=actor, subject_user=user,
-        details={"email": email, "role": role,
-                 "organization": organization.name if user.organization_id else None},
-    )  # fmt: skip
+        "user_created",
+        actor=actor,
+        subject_user=user,
+        details={
+            "email": email,
+            "role": role,
+            "organization": organization.name if user.organization_id else None,
+        },
+    )
     return user
 
 
@@ -251,10 +257,14 @@ def change_role(actor: User, user: User, role: str, organization: Organization |
     user.role, user.organization_id = role, new_org_id
     sessions.end_all_access(user, "role_changed", actor=actor)
     audit.record_security_event(
-        "role_changed", actor=actor, subject_user=user,
-        changes={"role": [old_role, role],
-                 "organization": [old_org, organization.name if new_org_id else None]},
-    )  # fmt: skip
+        "role_changed",
+        actor=actor,
+        subject_user=user,
+        changes={
+            "role": [old_role, role],
+            "organization": [old_org, organization.name if new_org_id else None],
+        },
+    )
 
 
 def set_user_active(

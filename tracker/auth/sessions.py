@@ -35,14 +35,20 @@ def start_session(user: User, *, second_factor_done: bool) -> str:
     client = current_client()
     now = utcnow()
     enrolling = not user.totp_secret  # advocates may enrol too
-    db.session.add(UserSession(
-        key_hash=_hash(key), user_id=user.id, created_at=now, last_seen_at=now,
-        second_factor_at=now if second_factor_done else None,
-        # The secret an enrolment will confirm, chosen now so the setup page's GET writes
-        # nothing; kept on this server-side row, never in the readable cookie.
-        pending_totp_secret=two_factor.new_secret() if enrolling else None,
-        ip_address=client.ip_address, user_agent=client.user_agent,
-    ))  # fmt: skip
+    db.session.add(
+        UserSession(
+            key_hash=_hash(key),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            second_factor_at=now if second_factor_done else None,
+            # The secret an enrolment will confirm, chosen now so the setup page's GET writes
+            # nothing; kept on this server-side row, never in the readable cookie.
+            pending_totp_secret=two_factor.new_secret() if enrolling else None,
+            ip_address=client.ip_address,
+            user_agent=client.user_agent,
+        )
+    )
     return key
 
 

@@ -56,9 +56,11 @@ def create_token(user: User, name: str, *, by_operator: bool = False) -> tuple[A
     db.session.add(token)
     db.session.flush()
     audit.record_security_event(
-        "api_token_created", actor=None if by_operator else user, subject_user=user,
+        "api_token_created",
+        actor=None if by_operator else user,
+        subject_user=user,
         details={"token_id": token.id, "name": name, "prefix": token.prefix},
-    )  # fmt: skip
+    )
     return token, plaintext
 
 
@@ -115,9 +117,11 @@ def revoke_token(actor: User, token: ApiToken) -> None:
         return
     token.revoked_at = utcnow()
     audit.record_security_event(
-        "api_token_revoked", actor=actor, subject_user=token.user,
+        "api_token_revoked",
+        actor=actor,
+        subject_user=token.user,
         details={"token_ids": [token.id], "name": token.name, "prefix": token.prefix},
-    )  # fmt: skip
+    )
 
 
 def revoke_user_tokens(user: User, actor: User | None = None) -> int:
@@ -136,7 +140,9 @@ def revoke_user_tokens(user: User, actor: User | None = None) -> int:
     )
     if revoked:
         audit.record_security_event(
-            "api_token_revoked", actor=actor, subject_user=user,
+            "api_token_revoked",
+            actor=actor,
+            subject_user=user,
             details={"token_ids": sorted(revoked), "reason": "all of the user's tokens"},
-        )  # fmt: skip
+        )
     return len(revoked)

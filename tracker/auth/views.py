@@ -76,9 +76,10 @@ def login():
                 return redirect(url_for("auth.change_password"))
             return redirect(next_path)
     return render_template(
-        "auth/login.html", form=form,
+        "auth/login.html",
+        form=form,
         two_factor_off=not current_app.config["TWO_FACTOR_REQUIRED"],
-    )  # fmt: skip
+    )
 
 
 def _throttled_login(form, error):
@@ -150,15 +151,18 @@ def two_factor_setup():
             user_session.second_factor_at = utcnow()
             user_session.pending_totp_secret = None
             return render_template(
-                "auth/recovery_codes.html", codes=codes,
+                "auth/recovery_codes.html",
+                codes=codes,
                 next_path=safe_next_path(request.args.get("next")),
-            )  # fmt: skip
+            )
         form.code.errors.append("That code does not match. Check the time on your phone.")
     uri = second_factor.provisioning_uri(current_user, secret)
     return render_template(
-        "auth/two_factor_setup.html", form=form, secret=secret,
+        "auth/two_factor_setup.html",
+        form=form,
+        secret=secret,
         qr_code=second_factor.qr_code_data_uri(uri),
-    ), 422 if form.errors else 200  # fmt: skip
+    ), 422 if form.errors else 200
 
 
 def _code_wait_message(user) -> str:
@@ -196,9 +200,11 @@ def change_password():
     if form.validate_on_submit():
         try:
             services.change_own_password(
-                current_user, form.current_password.data, form.new_password.data,
+                current_user,
+                form.current_password.data,
+                form.new_password.data,
                 current_session=g.user_session,
-            )  # fmt: skip
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         else:

@@ -260,9 +260,7 @@ FIELDS = (
         section="custody",
         help="End of probation or supervised release.",
     ),
-    PetitionField(
-        "fine_amount", "Fine", type="decimal", required=False, section="financial"
-    ),
+    PetitionField("fine_amount", "Fine", type="decimal", required=False, section="financial"),
     PetitionField(
         "restitution_amount", "Restitution", type="decimal", required=False, section="financial"
     ),
@@ -347,6 +345,8 @@ LIST_ITEM_SEPARATOR_MESSAGE = f"An item cannot contain '{LIST_SEPARATOR}'."
 
 def too_many(max_items: int) -> str:
     return f"At most {max_items} items."
+
+
 REGISTER_NUMBER = re.compile(FIELDS_BY_NAME["register_number"].pattern)
 
 

@@ -143,9 +143,11 @@ def _declared_field(field: PetitionField):
         return DateField(field.label, validators=[Optional()], description=description)
     if field.choices is not None:
         return SelectField(
-            field.label, choices=options([("", "Not stated"), *field.choices.items()]),
-            validators=[Optional()], description=description,
-        )  # fmt: skip
+            field.label,
+            choices=options([("", "Not stated"), *field.choices.items()]),
+            validators=[Optional()],
+            description=description,
+        )
     text_class = TextAreaField if field.name in FORM_WIDE_FIELDS else StringField
     return text_class(field.label, validators=field_validators(field.name), description=description)
 
@@ -369,9 +371,11 @@ class TakeForm(VersionedForm):
 class NoteForm(FlaskForm):
     body = TextAreaField("Note", validators=[DataRequired(), limited(NOTE_MAX_LENGTH)])
     visibility = RadioField(
-        "Who sees it", choices=options(NOTE_VISIBILITIES.items()), default="internal",
+        "Who sees it",
+        choices=options(NOTE_VISIBILITIES.items()),
+        default="internal",
         validators=[InputRequired()],
-    )  # fmt: skip
+    )
     submit = SubmitField("Add note")
 
 

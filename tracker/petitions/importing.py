@@ -142,11 +142,14 @@ def check_rows(
         if register_number and "register_number" not in {e["field"] for e in row_errors}:
             first = first_line_of.setdefault(register_number, row.line)
             if first != row.line:
-                errors.append(row_error(
-                    row.line, "register_number",
-                    f"The register number {register_number} is repeated: it is also on line "
-                    f"{first}.",
-                ))  # fmt: skip
+                errors.append(
+                    row_error(
+                        row.line,
+                        "register_number",
+                        f"The register number {register_number} is repeated: it is also on line "
+                        f"{first}.",
+                    )
+                )
         values_list.append(values)
         if progress is not None and (index % PROGRESS_STEP == 0 or index == len(rows)):
             progress(index % PROGRESS_STEP or PROGRESS_STEP)
@@ -157,10 +160,13 @@ def _check_row(row: ImportRow, today: date) -> tuple[dict, list[dict]]:
     errors = []
     fields = dict(row.fields)
     if row.extra_values:
-        errors.append(row_error(
-            row.line, None, f"This row has {row.extra_values} more value(s) than the header has "
-            "columns.",
-        ))  # fmt: skip
+        errors.append(
+            row_error(
+                row.line,
+                None,
+                f"This row has {row.extra_values} more value(s) than the header has columns.",
+            )
+        )
     values, parse_errors = parse_petition_fields(fields)
     complete = {name: values.get(name) for name in EDITABLE_FIELDS}
     field_errors = petition_errors(complete, today) | parse_errors

@@ -204,9 +204,13 @@ def queue_page(statement: Select, page: int, per_page: int) -> QueuePage:
     counted = statement.options(lazyload("*")).order_by(None).limit(COUNT_CAP + 1).subquery()
     total = db.session.scalar(select(func.count()).select_from(counted))
     return QueuePage(
-        items=rows[:per_page], page=page, per_page=per_page, total=min(total, COUNT_CAP),
-        total_is_capped=total > COUNT_CAP, has_next=len(rows) > per_page,
-    )  # fmt: skip
+        items=rows[:per_page],
+        page=page,
+        per_page=per_page,
+        total=min(total, COUNT_CAP),
+        total_is_capped=total > COUNT_CAP,
+        has_next=len(rows) > per_page,
+    )
 
 
 @dataclass(frozen=True)
@@ -276,9 +280,10 @@ def changes_since(petition: Petition, seen_version: int, user: User) -> list[Aud
     )
     entries = db.session.scalars(statement)
     since = [
-        entry for entry in reversed(list(entries))
+        entry
+        for entry in reversed(list(entries))
         if ((entry.details or {}).get("version") or 0) > seen_version
-    ]  # fmt: skip
+    ]
     return _as_seen_by(since, user)
 
 

@@ -267,9 +267,12 @@ def update_petition(
         setattr(petition, name, submitted[name])
     _bump(petition)
     audit.record(
-        "edit", actor=editor, petition=petition, changes=changes,
+        "edit",
+        actor=editor,
+        petition=petition,
+        changes=changes,
         details={"version": petition.version},
-    )  # fmt: skip
+    )
     return changes
 
 
@@ -352,21 +355,29 @@ def eligibility_of(petitions: list[Petition]) -> dict[int, list]:
         return {}
     keys = {petition.petitioner_key for petition in petitions}
     others = db.session.execute(
-        select(Petition.id, Petition.petitioner_key, Petition.kind, Petition.stage,
-               Petition.case_number, Petition.decided_at)
+        select(
+            Petition.id,
+            Petition.petitioner_key,
+            Petition.kind,
+            Petition.stage,
+            Petition.case_number,
+            Petition.decided_at,
+        )
         .where(Petition.petitioner_key.in_(keys))
         .where(Petition.stage.in_([*petitioners.OPEN_STAGES, Stage.DENIED.value]))
         .order_by(Petition.id)
-    ).all()  # fmt: skip
+    ).all()
     results = {}
     for petition in petitions:
         filed = petition.created_at
-        mine = [o for o in others if o.petitioner_key == petition.petitioner_key
-                and o.id != petition.id]  # fmt: skip
+        mine = [
+            o for o in others if o.petitioner_key == petition.petitioner_key and o.id != petition.id
+        ]
         denials = tuple(
-            o.decided_at.date() for o in mine
+            o.decided_at.date()
+            for o in mine
             if o.stage == Stage.DENIED.value and o.kind == petition.kind and o.decided_at < filed
-        )  # fmt: skip
+        )
         other_open = next((o.case_number for o in mine if o.stage in petitioners.OPEN_STAGES), None)
         values = {name: getattr(petition, name) for name in EDITABLE_FIELDS}
         facts = eligibility.Facts(values, denials, other_open, today=filed.date())
@@ -379,23 +390,34 @@ def _ineligible_offenders(transition, rows: dict) -> list[dict]:
     approved a waiver. Checked on every grant, single or bulk, in the one transition path."""
     if transition.name not in eligibility.ACTIONS_NEEDING_ELIGIBILITY or not rows:
         return []
-    petitions = list(db.session.scalars(
-        select(Petition).where(Petition.id.in_([row.id for row in rows.values()]),
-                               Petition.waiver_approved_at.is_(None))
-    ))  # fmt: skip
+    petitions = list(
+        db.session.scalars(
+            select(Petition).where(
+                Petition.id.in_([row.id for row in rows.values()]),
+                Petition.waiver_approved_at.is_(None),
+            )
+        )
+    )
     results = eligibility_of(petitions)
     offenders = []
     for petition in petitions:
         broken = eligibility.broken(results[petition.id])
         if broken:
             rules = ", ".join(result.rule for result in broken)
-            message = (f"Case {petition.case_number} breaks an eligibility rule ({rules}): "
-                       "a supervisor must approve a waiver before it is granted.")  # fmt: skip
-            offenders.append({
-                "case_number": petition.case_number, "problem": "ineligible",
-                "stage": petition.stage, "version": petition.version,
-                "refusal": Conflict(message), "message": message,
-            })  # fmt: skip
+            message = (
+                f"Case {petition.case_number} breaks an eligibility rule ({rules}): "
+                "a supervisor must approve a waiver before it is granted."
+            )
+            offenders.append(
+                {
+                    "case_number": petition.case_number,
+                    "problem": "ineligible",
+                    "stage": petition.stage,
+                    "version": petition.version,
+                    "refusal": Conflict(message),
+                    "message": message,
+                }
+            )
     return offenders
 
 
@@ -422,9 +444,12 @@ def approve_waiver(
     petition.waiver_approval_reason = reason
     _bump(petition)
     audit.record(
-        "approve_waiver", actor=actor, petition=petition, reason=reason,
+        "approve_waiver",
+        actor=actor,
+        petition=petition,
+        reason=reason,
         details={"version": petition.version, "rules": [result.rule for result in broken]},
-    )  # fmt: skip
+    )
     return petition
 
 
@@ -508,11 +533,13 @@ def assign_petition(
     petition.assignee_id = assignee.id if assignee else None
     _bump(petition)
     audit.record(
-        "take" if taking else "assign", actor=actor, petition=petition,
+        "take" if taking else "assign",
+        actor=actor,
+        petition=petition,
         subject_user=assignee,
         changes={"assignee": [old.email if old else None, assignee.email if assignee else None]},
         details={"version": petition.version},
-    )  # fmt: skip
+    )
     return petition
 
 
@@ -554,9 +581,11 @@ def add_note(petition: Petition, author: User, body: str, visibility: str) -> No
     )
     db.session.add(note)
     audit.record(
-        "note_shared" if visibility == "shared" else "note_internal", actor=author,
-        petition=petition, details={"visibility": visibility, "body": body},
-    )  # fmt: skip
+        "note_shared" if visibility == "shared" else "note_internal",
+        actor=author,
+        petition=petition,
+        details={"visibility": visibility, "body": body},
+    )
     return note
 
 
@@ -618,10 +647,13 @@ def _submit_entry(advocate: User, petition_id: int, case_number: str, values: di
         "actor_id": advocate.id,
         "petition_id": petition_id,
         "to_stage": get_transition("submit").target.value,
-        "changes": {name: [None, json_value(values[name])] for name in EDITABLE_FIELDS
-                    if values[name] is not None},
+        "changes": {
+            name: [None, json_value(values[name])]
+            for name in EDITABLE_FIELDS
+            if values[name] is not None
+        },
         "details": {"version": 1, "case_number": case_number, **details},
-    }  # fmt: skip
+    }
 
 
 def import_petitions(advocate: User, rows: list, progress=None) -> list[str]:
@@ -638,8 +670,11 @@ def import_petitions(advocate: User, rows: list, progress=None) -> list[str]:
         raise importing.refuse([importing.row_error(2, None, "The file has no petitions.")])
     values_list, errors = importing.check_rows(rows, progress=progress)
     bad_lines = {error["line"] for error in errors}
-    valid = [(row, values) for row, values in zip(rows, values_list, strict=True)
-             if row.line not in bad_lines]  # fmt: skip
+    valid = [
+        (row, values)
+        for row, values in zip(rows, values_list, strict=True)
+        if row.line not in bad_lines
+    ]
     for (row, _values), problems in zip(
         valid, _submission_problems(advocate, [values for _row, values in valid]), strict=True
     ):
@@ -659,32 +694,47 @@ def _create_petitions(advocate: User, values_list: list[dict], details: list[dic
     petition_ids = db.session.scalars(
         insert(Petition).returning(Petition.id, sort_by_parameter_order=True),
         [
-            {"case_number": case_number, "stage": stage, "version": 1,
-             "organization_id": advocate.organization_id, "advocate_id": advocate.id,
-             "created_at": now, "updated_at": now, "received_at": now,
-             "stage_entered_at": now,
-             "petitioner_key": petitioners.petitioner_key(values), **values}
+            {
+                "case_number": case_number,
+                "stage": stage,
+                "version": 1,
+                "organization_id": advocate.organization_id,
+                "advocate_id": advocate.id,
+                "created_at": now,
+                "updated_at": now,
+                "received_at": now,
+                "stage_entered_at": now,
+                "petitioner_key": petitioners.petitioner_key(values),
+                **values,
+            }
             for case_number, values in zip(case_numbers, values_list, strict=True)
         ],
-    ).all()  # fmt: skip
+    ).all()
     audit.record_many(
         _submit_entry(advocate, petition_id, case_number, values, **entry_details)
-        for petition_id, case_number, values, entry_details
-        in zip(petition_ids, case_numbers, values_list, details, strict=True)
-    )  # fmt: skip
+        for petition_id, case_number, values, entry_details in zip(
+            petition_ids, case_numbers, values_list, details, strict=True
+        )
+    )
     return case_numbers, petition_ids
 
 
 def _lock_cases(case_numbers: list[str]):
     """The cases' rows, locked until commit (in id order, so two bulk decisions never deadlock)."""
     return db.session.execute(
-        select(Petition.id, Petition.case_number, Petition.stage, Petition.version,
-               Petition.organization_id, Petition.kind,
-               *(getattr(Petition, name) for name in OUTCOME_COLUMNS))
+        select(
+            Petition.id,
+            Petition.case_number,
+            Petition.stage,
+            Petition.version,
+            Petition.organization_id,
+            Petition.kind,
+            *(getattr(Petition, name) for name in OUTCOME_COLUMNS),
+        )
         .where(Petition.case_number.in_(case_numbers))
         .order_by(Petition.id)
         .with_for_update()
-    ).all()  # fmt: skip
+    ).all()
 
 
 def _wrong_stage(actor: User, transition, row) -> WrongStage | None:
@@ -717,15 +767,23 @@ def _decision_offender(actor: User, transition, case_number, row, seen_version, 
     also meet, which a single transition answers with (re-reading it would not help).
     """
     if row is None or not permissions.can_view_petition(actor, row):
-        return {"case_number": case_number, "problem": "not_found",
-                "message": f"No case {case_number}."}  # fmt: skip
+        return {
+            "case_number": case_number,
+            "problem": "not_found",
+            "message": f"No case {case_number}.",
+        }
     wrong_stage = _wrong_stage(actor, transition, row)
     if seen_version is not None and row.version != seen_version:
-        return {"case_number": case_number, "problem": "changed",
-                "stage": row.stage, "version": row.version, "refusal": wrong_stage,
-                "message": f"Case {case_number} changed since you confirmed it (you saw version "
-                           f"{seen_version}; it is now version {row.version}, "
-                           f"{Stage(row.stage).label.lower()})."}  # fmt: skip
+        return {
+            "case_number": case_number,
+            "problem": "changed",
+            "stage": row.stage,
+            "version": row.version,
+            "refusal": wrong_stage,
+            "message": f"Case {case_number} changed since you confirmed it (you saw version "
+            f"{seen_version}; it is now version {row.version}, "
+            f"{Stage(row.stage).label.lower()}).",
+        }
     if wrong_stage is not None:
         return {
             "case_number": case_number,
@@ -777,9 +835,12 @@ def _lock_and_check(actor: User, transition, expected_versions: dict, extra=None
     offenders = [
         offender
         for case_number, seen_version in expected_versions.items()
-        if (offender := _decision_offender(actor, transition, case_number,
-                                           rows.get(case_number), seen_version, outcome))
-    ]  # fmt: skip
+        if (
+            offender := _decision_offender(
+                actor, transition, case_number, rows.get(case_number), seen_version, outcome
+            )
+        )
+    ]
     if not offenders:
         offenders = _ineligible_offenders(transition, rows)
     if not offenders and transition.target is not None and transition.target.is_decided:
@@ -910,12 +971,18 @@ def _decide(
         details["response"] = extra.response.strip()
     extra_details = _decision_details(transition, rows)
     audit.record_many(
-        {"action": transition.name, "actor_id": actor.id, "petition_id": row.id,
-         "from_stage": row.stage, "to_stage": target.value, "reason": reason,
-         "changes": {**(changes or {}), **(_outcome_changes(row, columns) or {})} or None,
-         "details": {"version": row.version + 1, **details, **extra_details.get(row.id, {})}}
+        {
+            "action": transition.name,
+            "actor_id": actor.id,
+            "petition_id": row.id,
+            "from_stage": row.stage,
+            "to_stage": target.value,
+            "reason": reason,
+            "changes": {**(changes or {}), **(_outcome_changes(row, columns) or {})} or None,
+            "details": {"version": row.version + 1, **details, **extra_details.get(row.id, {})},
+        }
         for row in rows.values()
-    )  # fmt: skip
+    )
     return {row.case_number: row.version + 1 for row in rows.values()}
 
 

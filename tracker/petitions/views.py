@@ -51,6 +51,7 @@ def _offered_actions(petition):
         actions += allowed_case_actions(petition.stage_enum, current_user.role_enum)
     return actions
 
+
 blueprint = Blueprint("petitions", __name__)
 #: Beyond this, OFFSET would overflow some databases; no queue has that many pages.
 MAX_PAGE = 1_000_000
@@ -185,15 +186,23 @@ def _render_case(petition, status=200, **overrides):
         forms=forms,
         transitions=TRANSITIONS_BY_NAME,
         timeline=queries.timeline(petition, current_user),
-        sections=[(title, [f for f in FIELDS_BY_SECTION[key] if f.name in EDITABLE_FIELDS[11:]])
-                  for key, (title, _help) in SECTIONS.items()],
+        sections=[
+            (title, [f for f in FIELDS_BY_SECTION[key] if f.name in EDITABLE_FIELDS[11:]])
+            for key, (title, _help) in SECTIONS.items()
+        ],
         related=petitioners.related_petitions(petition, current_user),
-        eligibility=(services.eligibility_of([petition])[petition.id]
-                     if permissions.can_view_eligibility(current_user) else None),
-        notes=[n for n in petition.notes
-               if permissions.can_view_internal_history(current_user) or n.visibility == "shared"],
+        eligibility=(
+            services.eligibility_of([petition])[petition.id]
+            if permissions.can_view_eligibility(current_user)
+            else None
+        ),
+        notes=[
+            n
+            for n in petition.notes
+            if permissions.can_view_internal_history(current_user) or n.visibility == "shared"
+        ],
         documents=document_services.visible_documents(petition, current_user),
-    ), status  # fmt: skip
+    ), status
 
 
 @blueprint.route("/petitions/<case_number>")
@@ -369,8 +378,10 @@ def transition(case_number):
     except (ReasonRequired, WrongStage, Conflict, ReferralsOpen, ValidationFailed) as error:
         return _render_refused_transition(petition, form, error)
     label = get_transition(form.action.data).label
-    flash(f"{label}: case {petition.case_number} is now {petition.stage_enum.label.lower()}.",
-          "success")  # fmt: skip
+    flash(
+        f"{label}: case {petition.case_number} is now {petition.stage_enum.label.lower()}.",
+        "success",
+    )
     return redirect(url_for("petitions.show", case_number=petition.case_number))
 
 
