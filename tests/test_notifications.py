@@ -462,4 +462,6 @@ def test_the_api_lists_notifications(client, issue_token, case):
     assert older.get_json()["next_cursor"] is None
     assert client.get("/api/v1/notifications?unread=maybe", headers=headers).status_code == 422
     assert client.get("/api/v1/notifications?cursor=x", headers=headers).status_code == 400
+    # Beyond what a database integer holds: 400, not PostgreSQL's "integer out of range".
+    assert client.get("/api/v1/notifications?cursor=3000000000", headers=headers).status_code == 400
     assert client.get("/api/v1/notifications").status_code == 401

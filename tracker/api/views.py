@@ -20,6 +20,7 @@ from tracker.deadlines import services as deadlines
 from tracker.deadlines.models import Referral
 from tracker.errors import DomainError, NotFound, ValidationFailed
 from tracker.extensions import db
+from tracker.forms import parse_id
 from tracker.petitions import importing, petitioners, queries, services
 from tracker.petitions.fields import CASE_NUMBER
 from tracker.petitions.models import Petition
@@ -347,11 +348,11 @@ def list_notifications():
     cursor = request.args.get("cursor")
     before_id = None
     if cursor is not None:
-        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 10):
+        before_id = parse_id(cursor) if cursor.isascii() and cursor.isdigit() else None
+        if before_id is None:  # ids a database integer can hold only (PostgreSQL: else a 500)
             raise problems.MalformedRequest(
                 "The cursor is not one this API gave; start without it."
             )
-        before_id = int(cursor)
     rows = notifications.user_notifications(
         g.api_user, limit=limit + 1, before_id=before_id, unread_only=unread == "true"
     )
