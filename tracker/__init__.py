@@ -82,6 +82,10 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     bootstrap.init_app(app)
     login_manager.init_app(app)
 
+    from tracker import i18n
+
+    i18n.init_app(app)
+
     from tracker import models  # noqa: F401  (every model registered before mappers configure)
     from tracker.admin.views import blueprint as admin_blueprint
     from tracker.api.views import blueprint as api_blueprint
