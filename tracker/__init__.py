@@ -87,6 +87,8 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     i18n.init_app(app)
 
     from tracker import models  # noqa: F401  (every model registered before mappers configure)
+    from tracker.acts import api as acts_api  # noqa: F401  (its routes, on the API's)
+    from tracker.acts.views import blueprint as acts_blueprint
     from tracker.admin.views import blueprint as admin_blueprint
     from tracker.api.views import blueprint as api_blueprint
     from tracker.audit.views import blueprint as audit_blueprint
@@ -113,6 +115,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.register_blueprint(notifications_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(deadlines_blueprint)
+    app.register_blueprint(acts_blueprint)
     csrf.exempt(api_blueprint)  # bearer tokens only: a browser never sends one on its own
 
     from tracker import cli, ratelimits, web

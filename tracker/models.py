@@ -1,5 +1,6 @@
 """Imports every model so that SQLAlchemy and Alembic see the whole schema."""
 
+from tracker.acts.models import Act, ActCase
 from tracker.audit.models import (
     AuditChainHead,
     AuditEntry,
@@ -21,6 +22,8 @@ from tracker.petitions.models import CaseNumberCounter, Note, Petition
 from tracker.readlog.models import ReadLogEntry
 
 __all__ = [
+    "Act",
+    "ActCase",
     "AuditChainHead",
     "AuditEntry",
     "ApiToken",

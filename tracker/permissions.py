@@ -220,6 +220,23 @@ def can_answer_information_requests(user) -> bool:
     return can_submit_petition(user)
 
 
+# --- clemency acts (issue 14) --------------------------------------------------------------------
+
+
+@rule("Clemency acts are for reviewers and supervisors.")
+def can_view_acts(user) -> bool:
+    """Staff see acts and their cases; an advocate sees only that their case was granted by
+    an act (on the case)."""
+    return user.is_staff
+
+
+@rule("Only a supervisor drafts and records clemency acts.")
+def can_manage_acts(user) -> bool:
+    """Drafting an act, adding its cases and recording it (which grants them) is a
+    supervisor's, as reopening is."""
+    return user.is_supervisor
+
+
 # --- people and the audit log --------------------------------------------------------------------
 
 

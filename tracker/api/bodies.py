@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from pydantic_core import PydanticCustomError
 
+from tracker.acts.models import AUTHORITY_MAX_LENGTH, TITLE_MAX_LENGTH
 from tracker.api.serialization import json_object
 from tracker.deadlines.models import AGENCIES
 from tracker.errors import ValidationFailed
@@ -47,6 +48,7 @@ from tracker.petitions.fields import (
 )
 from tracker.petitions.importing import READ_ONLY_FIELDS
 from tracker.petitions.models import RECOMMENDATIONS
+from tracker.petitions.services import MAX_BULK_DECISIONS as MAX_ACT_CASES
 from tracker.petitions.outcomes import Outcome, parse_remission
 from tracker.petitions.validation import parse_amount
 from tracker.workflow import CASE_ACTIONS, DISPOSITIONS, KINDS_OF_RELIEF, PETITION_TRANSITIONS
@@ -377,6 +379,74 @@ class RecommendationRequest(Body):
     memo: Annotated[str, StringConstraints(min_length=1, max_length=NOTE_MAX_LENGTH)]
 
 
+# --- clemency acts (issue 14) -------------------------------------------------------------------
+
+#: An act's case selector: exactly one of these members.
+ACT_SELECTORS = ("filter", "register_numbers")
+
+
+class ActCreate(Body):
+    """A draft act of clemency (supervisors). The relief is granted alike to every case, so
+    not one that needs per-case details (commutation_reduced, remission): 422."""
+
+    title: Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX_LENGTH)]
+    signed_on: Annotated[
+        IsoDate, Field(description="The day the act was signed (not later than today).")
+    ]
+    authority: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=AUTHORITY_MAX_LENGTH),
+        Field(description='Who signed it, e.g. "President".'),
+    ]
+    relief: Annotated[
+        Literal[KINDS_OF_RELIEF],
+        refused_with("One of: " + ", ".join(KINDS_OF_RELIEF) + "."),
+        Field(description="What every case is granted; checked against each case's kind."),
+    ]
+    terms: Annotated[
+        OutcomeText, Field(description="Conditions written on every grant (its terms).")
+    ] = None
+    note: Annotated[
+        Annotated[str, StringConstraints(max_length=NOTE_MAX_LENGTH)] | None,
+        Field(description="Public: shown with the act on the public statistics."),
+    ] = None
+
+
+class ActCasesRequest(Body):
+    """Cases for a draft act, by exactly one of: filter (the filters of GET /petitions, and the
+    petition's facts: custody_status, offense_category, nonviolent, and date ranges) or
+    register_numbers (each must name a case: 422 naming each bad one by its position)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": [name]} for name in ACT_SELECTORS]}
+    )
+
+    filter: Annotated[
+        dict[str, Any], refused_with("An object of filters, as for GET /petitions.")
+    ] = None
+    register_numbers: Annotated[
+        list[Annotated[str, StringConstraints(max_length=50)]],
+        Field(min_length=1, max_length=MAX_ACT_CASES),
+        refused_with(f"A list of 1 to {MAX_ACT_CASES} register numbers."),
+    ] = None
+
+    def selector(self) -> str:
+        chosen = [name for name in ACT_SELECTORS if name in self.model_fields_set]
+        if len(chosen) != 1:
+            raise ValidationFailed({"filter": "Give exactly one of filter or register_numbers."})
+        return chosen[0]
+
+
+class ActRecordRequest(Body):
+    """Optional: the number of cases the preview said it would grant. When the preview gives
+    another number now, nothing is recorded (409)."""
+
+    expected_included: Annotated[
+        Annotated[int, Strict(), Field(ge=0, lt=2**31)] | None,
+        Field(description="The preview's 'included' you confirmed."),
+    ] = None
+
+
 #: Every request body, as named in the OpenAPI document.
 MODELS = (
     PetitionCreate,
@@ -386,6 +456,9 @@ MODELS = (
     ReferralCreate,
     ReferralPatch,
     RecommendationRequest,
+    ActCreate,
+    ActCasesRequest,
+    ActRecordRequest,
 )
 
 

@@ -26,8 +26,14 @@ from tracker.documents.models import (
     DOCUMENT_VISIBILITIES,
 )
 from tracker.notifications.kinds import KINDS as NOTIFICATION_KINDS
-from tracker.petitions.fields import CASE_NUMBER_PATTERN, EDITABLE_FIELDS, KINDS
-from tracker.petitions.filters import STAGE_CHOICES
+from tracker.petitions.fields import (
+    CASE_NUMBER_PATTERN,
+    CUSTODY_STATUSES,
+    EDITABLE_FIELDS,
+    KINDS,
+    OFFENSE_CATEGORIES,
+)
+from tracker.petitions.filters import DATE_FILTERS, STAGE_CHOICES
 from tracker.petitions.importing import MAX_IMPORT_ROWS
 from tracker.petitions.models import RECOMMENDATIONS
 from tracker.workflow import CASE_ACTIONS, DISPOSITIONS, PETITION_TRANSITIONS, RELIEFS, Stage
@@ -497,6 +503,22 @@ def _filter_properties(*, in_query: bool) -> dict:
             "enum": ["true", "false"],
             "description": "true: only cases with an overdue referral (staff only).",
         },
+        "custody_status": {"type": "string", "enum": list(CUSTODY_STATUSES)},
+        "offense_category": {"type": "string", "enum": list(OFFENSE_CATEGORIES)},
+        "nonviolent": {
+            "type": "string",
+            "enum": ["true", "false"],
+            "description": "true: recorded as non-violent; false: recorded as violent.",
+        },
+        **{
+            name: {
+                "type": "string",
+                "format": "date",
+                "description": f"{name.rsplit('_', 1)[0].replace('_', ' ').capitalize()} "
+                f"{'on or after' if name.endswith('_from') else 'on or before'} this day.",
+            }
+            for name in DATE_FILTERS
+        },
         "q": {
             "type": "string",
             "maxLength": MAX_QUERY_LENGTH,
@@ -961,6 +983,211 @@ def _document_paths() -> dict:
     }
 
 
+# --- clemency acts (issue 14) -------------------------------------------------------------------
+
+ACT_ID_PARAMETER = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer"},
+    "description": "The act's id.",
+}
+EXCLUSION_REASONS = [
+    "not_found",
+    "not_under_review",
+    "relief_does_not_fit_kind",
+    "ineligible_without_waiver",
+    "open_referral",
+]
+
+
+def _act_schemas() -> dict:
+    requests = _request_schemas()
+    act_filter = {
+        "type": "object",
+        "properties": _filter_properties(in_query=False),
+        "additionalProperties": False,
+    }
+    requests["ActCasesRequest"]["properties"]["filter"] = act_filter
+    nullable_text = {"type": ["string", "null"]}
+    act_properties = {
+        "id": {"type": "integer"},
+        "title": {"type": "string"},
+        "signed_on": {"type": "string", "format": "date"},
+        "authority": {"type": "string"},
+        "relief": {"type": "string", "enum": list(RELIEFS)},
+        "terms": nullable_text,
+        "note": nullable_text,
+        "state": {"type": "string", "enum": ["draft", "recorded"]},
+        "cases": {"type": "integer", "description": "How many cases the act holds."},
+        "granted": {"type": ["integer", "null"], "description": "Granted at recording."},
+        "created_by": {"type": "string", "description": "E-mail."},
+        "created_at": {"type": "string", "format": "date-time"},
+        "recorded_by": {"type": ["string", "null"], "description": "E-mail."},
+        "recorded_at": {"type": ["string", "null"], "format": "date-time"},
+        "url": {"type": "string"},
+    }
+    act = {
+        "type": "object",
+        "properties": act_properties,
+        "required": list(act_properties),
+        "additionalProperties": False,
+    }
+    case_numbers = {"type": "array", "items": {"type": "string", "pattern": CASE_NUMBER_PATTERN}}
+    with_cases = {
+        **act,
+        "properties": act_properties | {"case_numbers": case_numbers},
+        "required": [*act_properties, "case_numbers"],
+    }
+    return {
+        "ActCreate": requests["ActCreate"],
+        "ActCasesRequest": requests["ActCasesRequest"],
+        "ActRecordRequest": requests["ActRecordRequest"],
+        "Act": act,
+        "ActWithCases": with_cases,
+        "ActList": {
+            "type": "object",
+            "properties": {"items": {"type": "array", "items": _ref("Act")}},
+            "required": ["items"],
+            "additionalProperties": False,
+        },
+        "ActCasesAdded": {
+            "type": "object",
+            "properties": {
+                "added": {"type": "integer", "description": "Cases new to the act."},
+                "cases": {"type": "integer", "description": "The act's cases now."},
+            },
+            "required": ["added", "cases"],
+            "additionalProperties": False,
+        },
+        "ActPreview": {
+            "type": "object",
+            "properties": {
+                "included": {"type": "integer", "description": "Cases recording would grant."},
+                "excluded": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "case_number": {"type": "string", "pattern": CASE_NUMBER_PATTERN},
+                            "reason": {"type": "string", "enum": EXCLUSION_REASONS},
+                            "message": {"type": "string"},
+                        },
+                        "required": ["case_number", "reason", "message"],
+                        "additionalProperties": False,
+                    },
+                },
+            },
+            "required": ["included", "excluded"],
+            "additionalProperties": False,
+        },
+    }
+
+
+def _act_paths() -> dict:
+    json_body = _json_body
+    return {
+        "/acts": {
+            "get": {
+                "operationId": "listActs",
+                "summary": "Clemency acts (staff)",
+                "description": "The latest signed first.",
+                "responses": _responses({"200": _json_response("The acts.", "ActList")}, "403"),
+            },
+            "post": {
+                "operationId": "createAct",
+                "summary": "Draft a clemency act (supervisors)",
+                "requestBody": json_body("ActCreate", "application/json"),
+                "responses": _responses(
+                    {
+                        "201": {
+                            **_json_response("The draft act, with its id.", "Act"),
+                            "headers": {
+                                "Location": {
+                                    "description": "The act's URL.",
+                                    "schema": {"type": "string"},
+                                }
+                            },
+                        }
+                    },
+                    "403",
+                    "413",
+                    "415",
+                    "422",
+                ),
+            },
+        },
+        "/acts/{id}": {
+            "parameters": [ACT_ID_PARAMETER],
+            "get": {
+                "operationId": "getAct",
+                "summary": "One clemency act and its cases (staff)",
+                "responses": _responses(
+                    {"200": _json_response("The act.", "ActWithCases")}, "403", "404"
+                ),
+            },
+        },
+        "/acts/{id}/cases": {
+            "parameters": [ACT_ID_PARAMETER],
+            "post": {
+                "operationId": "addActCases",
+                "summary": "Add cases to a draft act (supervisors)",
+                "description": 'By the queue\'s filters ({"filter": {…}}) or by register '
+                'numbers ({"register_numbers": […]}; each must name a case, else 422 naming '
+                "its position as line). A case already in the act counts once. 409 once recorded.",
+                "requestBody": json_body("ActCasesRequest", "application/json"),
+                "responses": _responses(
+                    {"200": _json_response("How many were added.", "ActCasesAdded")},
+                    "403",
+                    "404",
+                    "409",
+                    "413",
+                    "415",
+                    "422",
+                ),
+            },
+        },
+        "/acts/{id}/preview": {
+            "parameters": [ACT_ID_PARAMETER],
+            "get": {
+                "operationId": "previewAct",
+                "summary": "What recording the act would grant, and what not and why (staff)",
+                "responses": _responses(
+                    {"200": _json_response("The preview.", "ActPreview")}, "403", "404"
+                ),
+            },
+        },
+        "/acts/{id}/record": {
+            "parameters": [ACT_ID_PARAMETER],
+            "post": {
+                "operationId": "recordAct",
+                "summary": "Record the act: grant every included case, all or nothing "
+                "(supervisors)",
+                "description": "Each case is granted the act's relief and terms, with a history "
+                "entry naming the act; excluded cases leave the act. 409 when already recorded, "
+                "when no case can be granted, or when expected_included differs from the preview.",
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _ref("ActRecordRequest")}},
+                },
+                "responses": _responses(
+                    {
+                        "200": _json_response(
+                            "The recorded act and the cases it granted.", "ActWithCases"
+                        )
+                    },
+                    "403",
+                    "404",
+                    "409",
+                    "413",
+                    "415",
+                    "422",
+                ),
+            },
+        },
+    }
+
+
 @cache
 def document() -> dict:
     """The OpenAPI 3.1 document (the same object each call: do not change it)."""
@@ -973,7 +1200,7 @@ def document() -> dict:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearerToken": []}],
-        "paths": _paths(),
+        "paths": _paths() | _act_paths(),
         "components": {
             "securitySchemes": {
                 "bearerToken": {
@@ -982,6 +1209,6 @@ def document() -> dict:
                     "description": "A personal API token (ct_…), from your profile page.",
                 },
             },
-            "schemas": _schemas(),
+            "schemas": _schemas() | _act_schemas(),
         },
     }

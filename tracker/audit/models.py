@@ -44,6 +44,10 @@ CASE_ACTIONS += (
     "referral_closed",
     "information_due_changed",
 )
+#: Clemency acts (issue 14): entries about an act, not one case (``petition_id`` null); the
+#: grants an act records are ``grant`` entries of each case, naming the act in their details.
+ACT_ACTIONS = ("act_drafted", "act_cases_added", "act_recorded")
+CASE_ACTIONS += ACT_ACTIONS
 SECURITY_ACTIONS = (
     # account_locked: written before throttling replaced the lockout; kept for old entries.
     "login",

@@ -10,13 +10,14 @@ must not widen a list, and above all not a list a bulk decision applies to.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from tracker import permissions
 from tracker.auth.models import Organization, User
 from tracker.errors import ValidationFailed
 from tracker.extensions import db
 from tracker.forms import parse_id
-from tracker.petitions.fields import KINDS
+from tracker.petitions.fields import CUSTODY_STATUSES, DATE_FORMAT, KINDS, OFFENSE_CATEGORIES
 from tracker.workflow import Stage
 
 #: The named set of stages: every stage not yet decided (nor closed: ``Stage.is_decided``).
@@ -61,6 +62,18 @@ class QueueFilters:
     older_than_days: int | None = None
     #: Only cases with an open referral past its due date (staff only).
     referral_overdue: bool = False
+    # --- the petition's facts (issue 14: the criteria a clemency act chooses its cohort by) ---
+    custody_status: str | None = None
+    offense_category: str | None = None
+    #: True: recorded as non-violent; False: recorded as violent; None: any (unrecorded too).
+    nonviolent: bool | None = None
+    #: Inclusive date ranges; a case without the date matches no range on it.
+    sentence_date_from: date | None = None
+    sentence_date_to: date | None = None
+    release_date_from: date | None = None
+    release_date_to: date | None = None
+    projected_release_date_from: date | None = None
+    projected_release_date_to: date | None = None
 
     @property
     def stage_set(self) -> frozenset[Stage]:
@@ -77,6 +90,10 @@ class QueueFilters:
         args["sort"] = self.sort if self.sort != "oldest" else None
         args["older_than_days"] = self.older_than_days
         args["referral_overdue"] = "true" if self.referral_overdue else None
+        args |= {name: getattr(self, name) for name in CHOICE_FACT_FILTERS}
+        if self.nonviolent is not None:
+            args["nonviolent"] = "true" if self.nonviolent else "false"
+        args |= {name: value.isoformat() for name in DATE_FILTERS if (value := getattr(self, name))}
         return {name: value for name, value in args.items() if value or value == 0}
 
 
@@ -109,15 +126,24 @@ def _person_by_id(text: str) -> User | None:
 
 
 TIME_FILTERS = ("older_than_days", "referral_overdue")
+#: The facts' filters with coded values (issue 14).
+CHOICE_FACT_FILTERS = {"custody_status": CUSTODY_STATUSES, "offense_category": OFFENSE_CATEGORIES}
+#: Inclusive date ranges over the petition's dates (issue 14).
+DATE_FILTERS = tuple(
+    f"{column}_{end}"
+    for column in ("sentence_date", "release_date", "projected_release_date")
+    for end in ("from", "to")
+)
+FACT_FILTERS = (*CHOICE_FACT_FILTERS, "nonviolent", *DATE_FILTERS)
 WEB = Dialect(
-    names=("q", "stage", "kind", "assignee", "organization", "sort", *TIME_FILTERS),
+    names=("q", "stage", "kind", "assignee", "organization", "sort", *TIME_FILTERS, *FACT_FILTERS),
     find_person=_person_by_id,
     person_hint="Choose a reviewer or supervisor, Me or Nobody.",
     blank_is_any=True,
     refuse_restricted_filters=False,
 )
 API = Dialect(
-    names=("stage", "kind", "q", "assignee", *TIME_FILTERS),
+    names=("stage", "kind", "q", "assignee", *TIME_FILTERS, *FACT_FILTERS),
     find_person=_person_by_email,
     person_hint="An e-mail of a reviewer or supervisor, 'me' or 'none'.",
     blank_is_any=False,
@@ -192,7 +218,29 @@ def _read_flag(values: list[str], dialect: Dialect) -> bool:
     return values[0] == "true"
 
 
+def _read_date(values: list[str], dialect: Dialect) -> date:
+    text = values[0].strip()
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidFilter(DATE_FORMAT) from None
+
+
+def _choice_reader(choices: Mapping[str, str]):
+    def read(values: list[str], dialect: Dialect) -> str:
+        if values[0] not in choices:
+            raise InvalidFilter(_one_of(choices))
+        return values[0]
+
+    return read
+
+
 READERS = {
+    **{name: _choice_reader(choices) for name, choices in CHOICE_FACT_FILTERS.items()},
+    "nonviolent": _read_flag,
+    **dict.fromkeys(DATE_FILTERS, _read_date),
     "older_than_days": _read_days,
     "referral_overdue": _read_flag,
     "q": _read_q,
@@ -271,6 +319,17 @@ def parse(raw: Mapping, viewer: User, dialect: Dialect) -> QueueFilters:
             parsed[FIELDS.get(name, name)] = READERS[name](given, dialect)
         except InvalidFilter as error:
             errors[name] = str(error)
+    errors |= _range_errors(parsed)
     if errors:
         raise ValidationFailed(errors, "Some filters are invalid.")
     return QueueFilters(**parsed)
+
+
+def _range_errors(parsed: dict) -> dict[str, str]:
+    """A date range that ends before it starts names its end: it would match nothing."""
+    errors = {}
+    for start in DATE_FILTERS[::2]:
+        end = start.removesuffix("_from") + "_to"
+        if parsed.get(start) and parsed.get(end) and parsed[end] < parsed[start]:
+            errors[end] = f"On or after {start} ({parsed[start].isoformat()})."
+    return errors

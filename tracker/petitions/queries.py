@@ -16,7 +16,7 @@ from tracker.auth.models import User
 from tracker.deadlines.models import Referral
 from tracker.extensions import db
 from tracker.petitions.fields import CASE_NUMBER, REGISTER_NUMBER
-from tracker.petitions.filters import QueueFilters
+from tracker.petitions.filters import CHOICE_FACT_FILTERS, DATE_FILTERS, QueueFilters
 from tracker.petitions.models import EDITABLE_FIELDS, Petition
 from tracker.workflow import Role, Stage
 
@@ -114,6 +114,24 @@ def filter_conditions(user: User, filters: QueueFilters) -> list:
         conditions.append(Petition.received_at < cutoff)
     if filters.referral_overdue and permissions.can_view_referrals(user):
         conditions.append(referral_overdue_condition())
+    return conditions + _fact_conditions(filters)
+
+
+def _fact_conditions(filters: QueueFilters) -> list:
+    """The petition's facts (issue 14): custody, offense category, non-violent, date ranges."""
+    conditions = [
+        getattr(Petition, name) == getattr(filters, name)
+        for name in CHOICE_FACT_FILTERS
+        if getattr(filters, name) is not None
+    ]
+    if filters.nonviolent is not None:
+        conditions.append(Petition.nonviolent.is_(filters.nonviolent))
+    for name in DATE_FILTERS:
+        value = getattr(filters, name)
+        if value is None:
+            continue
+        column = getattr(Petition, name.rsplit("_", 1)[0])
+        conditions.append(column >= value if name.endswith("_from") else column <= value)
     return conditions
 
 

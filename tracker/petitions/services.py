@@ -719,9 +719,10 @@ def _create_petitions(advocate: User, values_list: list[dict], details: list[dic
     return case_numbers, petition_ids
 
 
-def _lock_cases(case_numbers: list[str]):
-    """The cases' rows, locked until commit (in id order, so two bulk decisions never deadlock)."""
-    return db.session.execute(
+def _lock_cases(case_numbers: list[str], *, lock: bool = True):
+    """The cases' rows, locked until commit (in id order, so two bulk decisions never deadlock);
+    ``lock=False``: only read (a preview)."""
+    statement = (
         select(
             Petition.id,
             Petition.case_number,
@@ -733,8 +734,8 @@ def _lock_cases(case_numbers: list[str]):
         )
         .where(Petition.case_number.in_(case_numbers))
         .order_by(Petition.id)
-        .with_for_update()
-    ).all()
+    )
+    return db.session.execute(statement.with_for_update() if lock else statement).all()
 
 
 def _wrong_stage(actor: User, transition, row) -> WrongStage | None:
@@ -848,6 +849,34 @@ def _lock_and_check(actor: User, transition, expected_versions: dict, extra=None
     return rows, offenders
 
 
+def decision_refusals(
+    actor: User, action: str, case_numbers: list[str], outcome: Outcome | None = None
+) -> dict[str, dict]:
+    """Every case of these that ``decide_petitions`` would refuse the action now, with why:
+    {case_number: offender} (``problem``: not_found, wrong_stage, refused, ineligible or
+    referrals_open; ``message``). The same checks as the decision itself, but each case is
+    judged on its own rather than the first kind of refusal stopping the rest (a preview:
+    the rows are read, not locked; the decision checks them again under its locks).
+    """
+    transition = get_transition(action)
+    rows = {row.case_number: row for row in _lock_cases(case_numbers, lock=False)}
+    refusals = {}
+    for case_number in case_numbers:
+        offender = _decision_offender(
+            actor, transition, case_number, rows.get(case_number), None, outcome
+        )
+        if offender is not None:
+            refusals[case_number] = offender
+    open_rows = {number: row for number, row in rows.items() if number not in refusals}
+    for offender in _ineligible_offenders(transition, open_rows):
+        refusals[offender["case_number"]] = offender
+    if transition.target is not None and transition.target.is_decided:
+        open_rows = {number: row for number, row in open_rows.items() if number not in refusals}
+        for offender in _open_referral_offenders(transition, open_rows, TransitionExtra()):
+            refusals[offender["case_number"]] = offender
+    return refusals
+
+
 def _open_referral_offenders(transition, rows: dict, extra: TransitionExtra) -> list[dict]:
     if extra.close_referrals_reason and extra.close_referrals_reason.strip():
         return []  # _decide closes them
@@ -921,9 +950,11 @@ def _decide(
     extra: TransitionExtra | None = None,
     changes: dict | None = None,
     outcome: Outcome | None = None,
+    entry_details: dict | None = None,
 ) -> dict[str, int]:
     """Move the locked cases with one UPDATE and append one entry per case; the one write
-    of a transition, single or bulk. Returns {case_number: new version}.
+    of a transition, single or bulk. Returns {case_number: new version}. ``entry_details``
+    are added to every case's entry (a clemency act's id and title, ``tracker.acts``).
 
     Every transition restarts the stage clock (``stage_entered_at``). The information
     loop and the referrals are kept here too, so no path moves a case without them:
@@ -979,7 +1010,12 @@ def _decide(
             "to_stage": target.value,
             "reason": reason,
             "changes": {**(changes or {}), **(_outcome_changes(row, columns) or {})} or None,
-            "details": {"version": row.version + 1, **details, **extra_details.get(row.id, {})},
+            "details": {
+                "version": row.version + 1,
+                **details,
+                **extra_details.get(row.id, {}),
+                **(entry_details or {}),
+            },
         }
         for row in rows.values()
     )
@@ -992,6 +1028,8 @@ def decide_petitions(
     reason: str | None,
     expected_versions: dict[str, int | None],
     outcome: Outcome | None = None,
+    *,
+    entry_details: dict | None = None,
     **extra,
 ) -> dict[str, int]:
     """Apply one transition to many cases, all or nothing; returns {case_number: new version}.
@@ -1004,7 +1042,8 @@ def decide_petitions(
     every case and one ``record_many`` call writes an audit entry per case. ``extra`` as for
     ``apply_transition`` (``due_on``, ``close_referrals_reason``; a response is one case's).
     One ``outcome`` (a close's disposition, a grant's relief and terms) for every case; a case
-    whose kind the relief does not fit is an offender.
+    whose kind the relief does not fit is an offender. ``entry_details``: what every case's
+    entry adds (the recording of a clemency act names the act there).
     """
     transition, reason, outcome = _checked_transition(actor, action, reason, outcome)
     permissions.require(permissions.can_work_queue, actor)
@@ -1023,4 +1062,6 @@ def decide_petitions(
             f"cases cannot take the action '{action}' now.",
             [{k: v for k, v in o.items() if k != "refusal"} for o in offenders],
         )
-    return _decide(actor, transition, reason, rows, extra, outcome=outcome)
+    return _decide(
+        actor, transition, reason, rows, extra, outcome=outcome, entry_details=entry_details
+    )
