@@ -51,7 +51,7 @@ def drafted(supervisor, **overrides) -> Act:
     return act
 
 
-# --- the API, end to end ---------------------------------------------------------------------------
+# --- the API, end to end --------------------------------------------------------------------------
 
 
 def test_an_act_is_drafted_filled_previewed_and_recorded_through_the_api(
@@ -135,7 +135,7 @@ def test_a_recorded_act_is_never_edited(supervisor, cohort, make_petition):
     assert count(ActCase, ActCase.act_id == act.id) == 3
 
 
-# --- exclusions ------------------------------------------------------------------------------------
+# --- exclusions -----------------------------------------------------------------------------------
 
 
 def test_the_preview_excludes_each_case_a_grant_would_refuse_and_says_why(

@@ -12,11 +12,11 @@ from wtforms import (
     TextAreaField,
 )
 
+from tracker.errors import ValidationFailed
 from tracker.forms import options
 from tracker.petitions.fields import CUSTODY_STATUSES, KINDS, OFFENSE_CATEGORIES
 from tracker.petitions.filters import STAGE_CHOICES
 from tracker.petitions.outcomes import Outcome, checked_outcome
-from tracker.errors import ValidationFailed
 from tracker.workflow import KINDS_OF_RELIEF, RELIEFS, get_transition
 
 

@@ -48,8 +48,8 @@ from tracker.petitions.fields import (
 )
 from tracker.petitions.importing import READ_ONLY_FIELDS
 from tracker.petitions.models import RECOMMENDATIONS
-from tracker.petitions.services import MAX_BULK_DECISIONS as MAX_ACT_CASES
 from tracker.petitions.outcomes import Outcome, parse_remission
+from tracker.petitions.services import MAX_BULK_DECISIONS as MAX_ACT_CASES
 from tracker.petitions.validation import parse_amount
 from tracker.workflow import CASE_ACTIONS, DISPOSITIONS, KINDS_OF_RELIEF, PETITION_TRANSITIONS
 
