@@ -43,6 +43,8 @@ from tests.helpers import (
     petition_row,
 )
 from tracker import create_app
+from tracker.acts import services as act_services
+from tracker.acts.models import Act
 from tracker.audit.models import AuditEntry
 from tracker.auth import services as auth_services
 from tracker.auth import tokens
@@ -134,6 +136,16 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("notifications.preferences", "POST"):      ("login", "ok",      "ok",      "ok",    "ok"),
     ("notifications.failed", "GET"):            ("login", "403",     "403",     "403",   "ok"),
     ("notifications.retry", "POST"):            ("login", "403",     "403",     "403",   "ok"),
+    # --- clemency acts (issue 14): staff read them, a supervisor drafts and records -------------
+    ("acts.index", "GET"):                      ("login", "403",     "403",     "ok",    "ok"),
+    ("acts.new", "GET"):                        ("login", "403",     "403",     "403",   "ok"),
+    ("acts.new", "POST"):                       ("login", "403",     "403",     "403",   "ok"),
+    ("acts.show", "GET"):                       ("login", "403",     "403",     "ok",    "ok"),
+    ("acts.add_by_filter", "POST"):             ("login", "403",     "403",     "403",   "ok"),
+    ("acts.add_by_register_numbers", "POST"):   ("login", "403",     "403",     "403",   "ok"),
+    ("acts.preview", "GET"):                    ("login", "403",     "403",     "ok",    "ok"),
+    ("acts.record", "POST"):                    ("login", "403",     "403",     "403",   "ok"),
+    ("acts.export", "GET"):                     ("login", "403",     "403",     "ok",    "ok"),
     # --- static files -----------------------------------------------------------------------------
     ("static", "GET"):                          ("ok",    "ok",      "ok",      "ok",    "ok"),
     ("bootstrap.static", "GET"):                ("ok",    "ok",      "ok",      "ok",    "ok"),
@@ -160,6 +172,13 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("api.create_referral", "POST"):            ("401",   "403",     "404",     "ok",    "ok"),
     ("api.update_referral", "PATCH"):           ("401",   "403",     "403",     "ok",    "ok"),
     # --- time on a case (issue 12): referrals, information requests, due and overdue --------------
+    # clemency acts are staff's, as referrals are (issue 14)
+    ("api.list_acts", "GET"):                   ("401",   "403",     "403",     "ok",    "ok"),
+    ("api.create_act", "POST"):                 ("401",   "403",     "403",     "403",   "ok"),
+    ("api.get_act", "GET"):                     ("401",   "403",     "403",     "ok",    "ok"),
+    ("api.add_act_cases", "POST"):              ("401",   "403",     "403",     "403",   "ok"),
+    ("api.preview_act", "GET"):                 ("401",   "403",     "403",     "ok",    "ok"),
+    ("api.record_act", "POST"):                 ("401",   "403",     "403",     "403",   "ok"),
     ("deadlines.open_referral", "POST"):        ("login", "403",     "404",     "ok",    "ok"),
     ("deadlines.change_referral", "POST"):      ("login", "403",     "403",     "ok",    "ok"),
     ("deadlines.change_information_due", "POST"): ("login", "403",   "404",     "ok",    "ok"),
@@ -526,6 +545,90 @@ def _bulk_apply(w, persona):
         },
         petition=petition,
     )
+
+
+ACT_FIELDS = {
+    "title": "Commutations for people on home confinement",
+    "signed_on": "2024-12-12",
+    "authority": "President",
+    "relief": "commutation_time_served",
+}
+
+
+def _draft_act(w: World) -> tuple[Act, Petition]:
+    """A new draft act holding one case of organization A under review."""
+    supervisor = w.users["supervisor"]
+    act = act_services.draft_act(supervisor, ACT_FIELDS)
+    petition = w.petition(Stage.UNDER_REVIEW)
+    number = act_services.RegisterNumber(1, petition.register_number)
+    act_services.add_cases_by_register_numbers(act, supervisor, [number])
+    db.session.commit()
+    return act, petition
+
+
+@recipe(("acts.index", "GET"), ("api.list_acts", "GET"))
+def _acts(w, persona):
+    _draft_act(w)
+    return Call("/api/v1/acts" if w.current_route[0].startswith("api.") else "/acts")
+
+
+@recipe(("acts.new", "GET"), ("acts.new", "POST"), ("api.create_act", "POST"))
+def _new_act(w, persona):
+    if w.current_route[0] == "api.create_act":
+        return Call("/api/v1/acts", json=ACT_FIELDS)
+    return Call("/acts/new", data=ACT_FIELDS if w.current_route[1] == "POST" else None)
+
+
+@recipe(
+    ("acts.show", "GET"),
+    ("acts.preview", "GET"),
+    ("acts.export", "GET"),
+    ("api.get_act", "GET"),
+    ("api.preview_act", "GET"),
+)
+def _read_act(w, persona):
+    act, _ = _draft_act(w)
+    suffix = {
+        "acts.preview": "/preview",
+        "acts.export": "/cases.csv",
+        "api.preview_act": "/preview",
+    }.get(w.current_route[0], "")
+    prefix = "/api/v1" if w.current_route[0].startswith("api.") else ""
+    return Call(f"{prefix}/acts/{act.id}{suffix}")
+
+
+@recipe(("acts.add_by_filter", "POST"), ("acts.add_by_register_numbers", "POST"))
+def _add_act_cases(w, persona):
+    act, _ = _draft_act(w)
+    other = w.petition(Stage.UNDER_REVIEW)
+    if w.current_route[0] == "acts.add_by_filter":
+        return Call(f"/acts/{act.id}/cases", data={"q": other.case_number}, petition=other)
+    return Call(
+        f"/acts/{act.id}/register-numbers",
+        data={"numbers": other.register_number},
+        petition=other,
+    )
+
+
+@recipe(("api.add_act_cases", "POST"))
+def _api_add_act_cases(w, persona):
+    act, _ = _draft_act(w)
+    other = w.petition(Stage.UNDER_REVIEW)
+    return Call(
+        f"/api/v1/acts/{act.id}/cases",
+        json={"register_numbers": [other.register_number]},
+        petition=other,
+    )
+
+
+@recipe(("acts.record", "POST"), ("api.record_act", "POST"))
+def _record_act(w, persona):
+    act, petition = _draft_act(w)
+    if w.current_route[0] == "api.record_act":
+        return Call(
+            f"/api/v1/acts/{act.id}/record", json={"expected_included": 1}, petition=petition
+        )
+    return Call(f"/acts/{act.id}/record", data={"expected_included": "1"}, petition=petition)
 
 
 @recipe(("admin.users", "POST"))
