@@ -228,30 +228,31 @@ def test_a_preview_that_changed_since_confirmed_records_nothing(api_as, supervis
     assert count(Act, Act.state == "recorded") == 0
 
 
-def test_one_bad_case_at_the_decision_grants_nothing(api_as, supervisor, cohort, monkeypatch):
-    """A case the decision path refuses under its locks (here: one the preview wrongly let
-    through) refuses the whole recording: nothing granted, the act still a draft."""
+def test_a_failure_after_the_grants_were_written_grants_nothing(
+    api_as, supervisor, cohort, monkeypatch
+):
+    """All or nothing: the grants, their entries and the act's own rows are one transaction;
+    a refusal after the grants were written (here: at the act's own entry) undoes them all."""
     api = api_as(user=supervisor)
     act = drafted(supervisor)
     acts.add_cases_by_filter(act, supervisor, {"custody_status": "home_confinement"})
     db.session.commit()
-    petition_services.apply_transition(cohort[0], supervisor, "deny", "Denied meanwhile.")
-    db.session.commit()
-    real_preview = acts.preview
-    monkeypatch.setattr(
-        acts,
-        "preview",
-        lambda act, actor: acts.Preview(
-            sorted(p.case_number for p in cohort), real_preview(act, actor).excluded
-        ),
-    )
+    entries_before = len(audit_entries())
+    real_record = acts._record
+
+    def failing_record(actor, action, act, details):
+        if action == "act_recorded":
+            raise Conflict("Simulated failure after the grants.")
+        real_record(actor, action, act, details)
+
+    monkeypatch.setattr(acts, "_record", failing_record)
 
     response = api.post(f"/api/v1/acts/{act.id}/record")
 
     assert response.status_code == 409, response.get_json()
-    assert [o["case_number"] for o in response.get_json()["offenders"]] == [cohort[0].case_number]
-    assert [petition_row(p.id)["stage"] for p in cohort[1:]] == ["under_review"] * 2
-    assert audit_entries(action="act_recorded") == []
+    assert [petition_row(p.id)["stage"] for p in cohort] == ["under_review"] * 3
+    assert audit_entries(action="grant", actor_id=supervisor.id) == []
+    assert len([e for e in audit_entries() if e.category == "case"]) <= entries_before
     db.session.expire_all()
     assert db.session.get(Act, act.id).state == "draft"
 

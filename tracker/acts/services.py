@@ -442,7 +442,13 @@ def preview(act: Act, actor: User) -> Preview:
     if act.is_recorded:
         return Preview(sorted(case_numbers), [])
     refusals = petition_services.decision_refusals(actor, GRANT, case_numbers, _outcome(act))
-    excluded = [
+    included = sorted(number for number in case_numbers if number not in refusals)
+    return Preview(included, _exclusions(refusals))
+
+
+def _exclusions(refusals: dict[str, dict]) -> list[dict]:
+    """The decision path's refusals as the preview lists them, by case number."""
+    return [
         {
             "case_number": number,
             "reason": EXCLUSION_REASONS.get(refusal["problem"], refusal["problem"]),
@@ -450,8 +456,6 @@ def preview(act: Act, actor: User) -> Preview:
         }
         for number, refusal in sorted(refusals.items())
     ]
-    included = sorted(number for number in case_numbers if number not in refusals)
-    return Preview(included, excluded)
 
 
 def grant_reason(act: Act) -> str:
@@ -462,40 +466,47 @@ def grant_reason(act: Act) -> str:
 def record_act(act: Act, actor: User, expected_included: int | None = None) -> dict[str, int]:
     """Record the act: grant every included case in this one transaction, all or nothing.
 
-    ActRecorded (409) when already recorded; Conflict (409) when no case can be granted or
-    when ``expected_included`` (the count the supervisor confirmed on the preview) is not
-    what the preview gives now; a case that changes between the preview and the decision's
-    locks refuses the whole recording (BulkRefused, 409). The grants go through
-    ``decide_petitions`` — one chained ``grant`` entry per case naming the act (``act_id``,
-    ``act_title``) — then the excluded cases leave the act and ``act_recorded`` lists them.
-    Returns {case_number: new version} of the granted cases.
+    ActRecorded (409) when already recorded. Under the cases' row locks, each case is judged
+    as the preview judges it (``petition_services.decide_cohort``, the decision path's own
+    checks); Conflict (409), with nothing written, when no case can be granted or when
+    ``expected_included`` (the count the supervisor confirmed on the preview) is not the
+    count now. The grants are written by the one decision write: one UPDATE, one chained
+    ``grant`` entry per case naming the act (``act_id``, ``act_title``). The excluded cases
+    leave the act and ``act_recorded`` lists them with their reasons. Returns
+    {case_number: new version} of the granted cases.
     """
     _lock_draft(act, actor)
     ids = _case_numbers(act)
-    current = preview(act, actor)
-    if expected_included is not None and expected_included != len(current.included):
-        raise Conflict(
-            f"The act's cases changed since you confirmed them: you confirmed "
-            f"{expected_included} to grant; {len(current.included)} can be granted now. "
-            "Nothing was recorded: check the preview again."
-        )
-    if not current.included:
-        raise Conflict(f"No case of the act '{act.title}' can be granted: nothing was recorded.")
-    decided = petition_services.decide_petitions(
+
+    def confirm(included: list[str], refused: dict) -> None:
+        if expected_included is not None and expected_included != len(included):
+            raise Conflict(
+                f"The act's cases changed since you confirmed them: you confirmed "
+                f"{expected_included} to grant; {len(included)} can be granted now. "
+                "Nothing was recorded: check the preview again."
+            )
+        if not included:
+            raise Conflict(
+                f"No case of the act '{act.title}' can be granted: nothing was recorded."
+            )
+
+    decided, refused = petition_services.decide_cohort(
         actor,
         GRANT,
         grant_reason(act),
-        dict.fromkeys(current.included),
+        list(ids),
         _outcome(act),
         entry_details={"act_id": act.id, "act_title": act.title},
+        confirm=confirm,
     )
-    excluded_ids = [ids[item["case_number"]] for item in current.excluded]
-    if excluded_ids:
+    excluded = _exclusions(refused)
+    if excluded:
+        excluded_ids = [ids[item["case_number"]] for item in excluded]
         db.session.execute(
             delete(ActCase).where(ActCase.act_id == act.id, ActCase.petition_id.in_(excluded_ids))
         )
     act.recorded_at = db.session.scalar(
-        select(Petition.decided_at).where(Petition.case_number == current.included[0])
+        select(Petition.decided_at).where(Petition.case_number == next(iter(decided)))
     )
     act.state, act.recorded_by_id, act.granted_count = RECORDED, actor.id, len(decided)
     _record(
@@ -507,8 +518,7 @@ def record_act(act: Act, actor: User, expected_included: int | None = None) -> d
             "relief": act.relief,
             "granted": len(decided),
             "excluded": [
-                {"case_number": item["case_number"], "reason": item["reason"]}
-                for item in current.excluded
+                {"case_number": item["case_number"], "reason": item["reason"]} for item in excluded
             ],
         },
     )

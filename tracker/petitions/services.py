@@ -367,12 +367,13 @@ def eligibility_of(petitions: list[Petition]) -> dict[int, list]:
         .where(Petition.stage.in_([*petitioners.OPEN_STAGES, Stage.DENIED.value]))
         .order_by(Petition.id)
     ).all()
+    by_petitioner: dict[str, list] = {}
+    for other in others:  # grouped once: a bulk grant judges thousands of cases
+        by_petitioner.setdefault(other.petitioner_key, []).append(other)
     results = {}
     for petition in petitions:
         filed = petition.created_at
-        mine = [
-            o for o in others if o.petitioner_key == petition.petitioner_key and o.id != petition.id
-        ]
+        mine = [o for o in by_petitioner.get(petition.petitioner_key, ()) if o.id != petition.id]
         denials = tuple(
             o.decided_at.date()
             for o in mine
@@ -856,10 +857,13 @@ def decision_refusals(
     {case_number: offender} (``problem``: not_found, wrong_stage, refused, ineligible or
     referrals_open; ``message``). The same checks as the decision itself, but each case is
     judged on its own rather than the first kind of refusal stopping the rest (a preview:
-    the rows are read, not locked; the decision checks them again under its locks).
-    """
+    the rows are read, not locked)."""
     transition = get_transition(action)
     rows = {row.case_number: row for row in _lock_cases(case_numbers, lock=False)}
+    return _refusals(actor, transition, rows, case_numbers, outcome)
+
+
+def _refusals(actor: User, transition, rows: dict, case_numbers: list[str], outcome) -> dict:
     refusals = {}
     for case_number in case_numbers:
         offender = _decision_offender(
@@ -875,6 +879,42 @@ def decision_refusals(
         for offender in _open_referral_offenders(transition, open_rows, TransitionExtra()):
             refusals[offender["case_number"]] = offender
     return refusals
+
+
+def decide_cohort(
+    actor: User,
+    action: str,
+    reason: str | None,
+    case_numbers: list[str],
+    outcome: Outcome | None = None,
+    *,
+    entry_details: dict | None = None,
+    confirm=None,
+) -> tuple[dict[str, int], dict[str, dict]]:
+    """A clemency act's decision (``tracker.acts``): ``decide_petitions`` for a cohort, except
+    that each case the action cannot take now is left out rather than refusing the rest.
+
+    The same request checks, the same row locks and per-case checks (``decision_refusals``,
+    here under the locks) and the same write (``_decide``: one UPDATE, one chained entry per
+    case with ``entry_details``). ``confirm(included, refused)`` is called before anything is
+    written and may raise to refuse the whole decision (the act's confirmed count). Returns
+    ({case_number: new version} of the decided cases, {case_number: offender} of the others).
+    """
+    transition, reason, outcome = _checked_transition(actor, action, reason, outcome)
+    permissions.require(permissions.can_work_queue, actor)
+    if len(case_numbers) > MAX_BULK_DECISIONS:
+        raise ValidationFailed({"case_numbers": f"At most {MAX_BULK_DECISIONS} cases at once."})
+    rows = {row.case_number: row for row in _lock_cases(case_numbers)}
+    refused = _refusals(actor, transition, rows, case_numbers, outcome)
+    included = {number: row for number, row in rows.items() if number not in refused}
+    if confirm is not None:
+        confirm(sorted(included), refused)
+    if not included:
+        return {}, refused
+    decided = _decide(
+        actor, transition, reason, included, outcome=outcome, entry_details=entry_details
+    )
+    return decided, refused
 
 
 def _open_referral_offenders(transition, rows: dict, extra: TransitionExtra) -> list[dict]:
