@@ -517,3 +517,11 @@ def test_public_acts_are_counts_only_by_fiscal_year(supervisor, cohort):
         }
     ]
     assert acts.public_acts(2024) == []
+
+
+def test_the_demo_has_a_recorded_home_confinement_act(runner):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    [act] = db.session.query(Act).all()
+    assert act.is_recorded and act.granted_count == len(acts.act_cases(act)) > 0
+    assert {p.custody_status for p in acts.act_cases(act)} == {"home_confinement"}

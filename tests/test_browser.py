@@ -584,3 +584,97 @@ def merge_a_stale_edit(journey: Journey, app, case_number: str) -> None:
     expect(petition_region).to_contain_text("Eastern District of Texas")
     expect(petition_region).to_contain_text("180 months' imprisonment")
     journey.screenshot("supervisor-merged-edit")
+
+
+# --- issue 14: a supervisor records a small clemency act ----------------------------------------
+
+ACT_TITLE = "Commutations for people on home confinement"
+
+
+def cases_on_home_confinement(app, count: int) -> list[str]:
+    """``count`` commutations under review of petitioners on home confinement."""
+    from tracker.petitions import services as petition_services
+
+    numbers = []
+    with app.app_context():
+        for index in range(count):
+            values = conftest.petition_values(
+                custody_status="home_confinement", register_number=f"5550{index}-001"
+            )
+            petition = petition_services.submit_petition(_user(ADVOCATE[0]), values)
+            petition_services.apply_transition(petition, _user(REVIEWER[0]), "start_review")
+            numbers.append(petition.case_number)
+        db.session.commit()
+    return numbers
+
+
+@pytest.mark.browser
+@pytest.mark.committed
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM}")
+def test_a_small_act_is_recorded_in_a_browser(tmp_path):
+    """The supervisor drafts an act, adds the cases on home confinement by the queue's
+    filters, reads the preview and records it; each case then says it was granted by it."""
+    from playwright.sync_api import sync_playwright
+
+    artifacts = ARTIFACTS / "act"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with fresh_database_url(tmp_path) as url, migrated_app(url) as app:
+        create_users(app)
+        case_numbers = cases_on_home_confinement(app, 2)
+        other = submit_case_under_review(app)  # in prison: not of the act
+        with served(app) as base_url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                context.set_default_timeout(15_000)
+                page = context.new_page()
+                problems = watch_for_problems(page)
+                journey = Journey(page, base_url, artifacts)
+                record_an_act(journey, case_numbers, other)
+                context.close()
+            finally:
+                browser.close()
+    assert problems == [], "\n".join(problems)
+    assert journey.accessibility_problems == [], "\n".join(journey.accessibility_problems)
+
+
+def record_an_act(journey: Journey, case_numbers: list[str], other: str) -> None:
+    from playwright.sync_api import expect
+
+    page = journey.page
+    journey.log_in(*SUPERVISOR)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Acts").click()
+    expect(page.get_by_role("heading", name="Clemency acts")).to_be_visible()
+    page.get_by_role("link", name="Draft an act").click()
+    page.get_by_label("Title", exact=True).fill(ACT_TITLE)
+    page.get_by_label("Signed on", exact=True).fill("2024-12-12")
+    page.get_by_label("Relief", exact=True).select_option(label="Commutation to time served")
+    page.get_by_label("Terms", exact=True).fill("The term of supervised release remains.")
+    journey.screenshot("supervisor-drafts-act")
+    page.get_by_role("button", name="Draft the act").click()
+    expect(page.get_by_role("alert")).to_contain_text("Act drafted")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(ACT_TITLE)
+
+    adding = page.get_by_role("region", name="Add cases by the queue's filters")
+    adding.get_by_label("Custody", exact=True).select_option(label="Home confinement")
+    adding.get_by_role("button", name="Add the matching cases").click()
+    expect(page.get_by_role("alert")).to_contain_text("2 cases added to the act.")
+    cases = page.get_by_role("region", name=re.compile("Cases of the draft"))
+    for case_number in case_numbers:
+        expect(cases).to_contain_text(case_number)
+    expect(cases).not_to_contain_text(other)
+    journey.screenshot("supervisor-adds-cases-by-filter")
+
+    page.get_by_role("link", name="Preview and record").click()
+    expect(page.get_by_text("Recording grants 2 cases.")).to_be_visible()
+    journey.screenshot("supervisor-previews-act")
+    page.get_by_role("button", name="Record the act and grant 2 cases").click()
+    expect(page.get_by_role("alert")).to_contain_text("The act is recorded: 2 cases granted.")
+    cases = page.get_by_role("region", name=re.compile("Cases granted by the act"))
+    expect(cases.get_by_role("row")).to_have_count(3)
+    journey.screenshot("supervisor-sees-recorded-act")
+
+    cases.get_by_role("link", name=case_numbers[0]).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Granted")
+    expect(page.get_by_role("status")).to_contain_text("Granted by the act of 2024-12-12")
+    journey.screenshot("case-granted-by-the-act")

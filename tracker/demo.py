@@ -371,7 +371,34 @@ def seed_demo(petition_count: int = 50):
                 )
     if stories:
         _petitioner_stories(rng, advocates[0], reviewers[0], supervisor)
+    _home_confinement_act(supervisor)
     return credentials
+
+
+def _home_confinement_act(supervisor) -> None:
+    """A recorded act (issue 14): the commutations under review of people on home
+    confinement, granted time served at once; cases it could not grant are listed on its
+    entry. Nothing when the demo has no such case (a small ``--petitions``)."""
+    from tracker.acts import services as acts
+
+    act = acts.draft_act(
+        supervisor,
+        {
+            "title": "Commutations for people placed on home confinement during the pandemic",
+            "signed_on": date(2024, 12, 12),
+            "authority": "President",
+            "relief": "commutation_time_served",
+            "terms": "The term of supervised release imposed by the court remains.",
+            "note": "People placed on home confinement under the CARES Act who have "
+            "shown they can succeed in their communities.",
+        },
+    )
+    filters = {"stage": "under_review", "kind": "commutation", "custody_status": "home_confinement"}
+    if (
+        acts.add_cases_by_filter(act, supervisor, filters)
+        and acts.preview(act, supervisor).included
+    ):
+        acts.record_act(act, supervisor)
 
 
 # --- dispositions, reliefs, recommendations ------------------------------------------------------
