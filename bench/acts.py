@@ -1,14 +1,13 @@
 """How long recording a clemency act takes (default: 2,500 cases), beside a bulk grant of as
-many cases measured in the same run (the floor: recording is that decision plus the act's
-own preview and rows).
+many cases measured in the same run (the floor: recording is that decision, its checks made
+under the row locks with each refused case left out, plus the act's own rows).
 
     python -m bench.acts [--cases N] [--database-url postgresql+psycopg://…]
 
 Builds 2N cases under review (a CSV import, then a bulk start_review); grants N of them with
 ``decide_petitions`` (the bulk decision), then drafts an act, adds the other N by register
-numbers, previews it and times ``record_act`` (lock the act, preview every case with the
-decision's own checks, the bulk grant with one entry per case naming the act, the act's rows
-and entry, commit).
+numbers, times its preview, then ``record_act`` (lock the act and the cases, the decision's
+checks, one UPDATE, one entry per case naming the act, the act's rows and entry, commit).
 """
 
 import os
@@ -79,7 +78,9 @@ def main() -> None:
             statements.append(statement)
 
         event.listen(db.engine, "before_cursor_execute", count_statement)
-        with timed(f"record an act of {cases:,} cases (preview, grant, audit, commit)", results):
+        with timed(
+            f"record an act of {cases:,} cases (lock, check, grant, audit, commit)", results
+        ):
             acts.record_act(act, supervisor, expected_included=cases)
             db.session.commit()
         event.remove(db.engine, "before_cursor_execute", count_statement)
@@ -91,7 +92,7 @@ def main() -> None:
         print("stages: " + ", ".join(f"{stage} {n:,}" for stage, n in decided))
         print(audit.verify_chain().message)
         floor = results[f"bulk decision: grant {cases:,} cases (the floor)"]
-        record = results[f"record an act of {cases:,} cases (preview, grant, audit, commit)"]
+        record = results[f"record an act of {cases:,} cases (lock, check, grant, audit, commit)"]
         print(f"recording / bulk decision: {record / floor:.2f}×; under 1 s: {record < 1}")
         print(
             f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"

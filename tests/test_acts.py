@@ -525,3 +525,36 @@ def test_the_demo_has_a_recorded_home_confinement_act(runner):
     [act] = db.session.query(Act).all()
     assert act.is_recorded and act.granted_count == len(acts.act_cases(act)) > 0
     assert {p.custody_status for p in acts.act_cases(act)} == {"home_confinement"}
+
+
+# --- the facts filters on the queue's other interfaces -------------------------------------------
+
+
+def test_the_facts_filters_work_on_the_api_list_and_round_trip(api_as, make_petition):
+    from tracker.petitions import filters as queue_filters
+
+    home = make_petition(Stage.UNDER_REVIEW, custody_status="home_confinement")
+    make_petition(Stage.UNDER_REVIEW, custody_status="in_prison")
+    api = api_as("reviewer")
+
+    listed = api.get("/api/v1/petitions?custody_status=home_confinement&nonviolent=false")
+    assert listed.status_code == 200
+    numbers = [item["case_number"] for item in listed.get_json()["items"]]
+    assert home.case_number not in numbers  # nonviolent is not recorded: not "violent" either
+    listed = api.get("/api/v1/petitions?custody_status=home_confinement")
+    assert [item["case_number"] for item in listed.get_json()["items"]] == [home.case_number]
+    bad = api.get("/api/v1/petitions?custody_status=moon&projected_release_date_to=2030-02-30")
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.get_json()["errors"]} == {
+        "custody_status",
+        "projected_release_date_to",
+    }
+
+    parsed = queue_filters.QueueFilters(
+        custody_status="home_confinement", nonviolent=False, sentence_date_from=date(2001, 2, 3)
+    )
+    assert parsed.query_args() == {
+        "custody_status": "home_confinement",
+        "nonviolent": "false",
+        "sentence_date_from": "2001-02-03",
+    }

@@ -391,14 +391,17 @@ def _ineligible_offenders(transition, rows: dict) -> list[dict]:
     approved a waiver. Checked on every grant, single or bulk, in the one transition path."""
     if transition.name not in eligibility.ACTIONS_NEEDING_ELIGIBILITY or not rows:
         return []
-    petitions = list(
-        db.session.scalars(
-            select(Petition).where(
-                Petition.id.in_([row.id for row in rows.values()]),
-                Petition.waiver_approved_at.is_(None),
-            )
-        )
+    # Rows of the columns the rules read, not ORM objects: a bulk grant reads thousands.
+    names = dict.fromkeys(
+        ("id", "case_number", "stage", "version", "created_at", "petitioner_key", "kind")
     )
+    names |= dict.fromkeys(EDITABLE_FIELDS)
+    petitions = db.session.execute(
+        select(*(getattr(Petition, name) for name in names)).where(
+            Petition.id.in_([row.id for row in rows.values()]),
+            Petition.waiver_approved_at.is_(None),
+        )
+    ).all()
     results = eligibility_of(petitions)
     offenders = []
     for petition in petitions:
