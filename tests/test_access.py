@@ -180,6 +180,7 @@ def test_anonymous_users_are_sent_to_the_login_page(
         "document_id": 1,
         "notification_id": 1,
         "referral_id": 1,
+        "act_id": 1,
     }
     url = build_url(app, endpoint, method, arguments, values)
     data = {"csrf_token": csrf_token(client, "/login")} if method == "POST" else None

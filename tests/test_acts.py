@@ -461,6 +461,9 @@ def test_an_act_is_drafted_filled_previewed_and_recorded_on_the_pages(
 
     case_page = page_text(client.get(f"/petitions/{cohort[0].case_number}"))
     assert "Granted by the act of 2024-12-12" in case_page
+    assert f"By the act #{act.id}: {ACT['title']}" in case_page  # the history's grant entry
+    audit_log = client.get("/audit/")
+    assert audit_log.status_code == 200 and "act_recorded" in page_text(audit_log)
     again = client.post(
         confirm.action, data=confirm.fields | {"csrf_token": csrf_token(client, act_path)}
     )
