@@ -131,7 +131,8 @@ def test_the_openapi_components_are_the_request_models():
     schemas = openapi.document()["components"]["schemas"]
     generated = bodies.json_schemas()
     for model in bodies.MODELS:
-        if model is bodies.DecisionRequest:  # its filter is the list's query (queue filters)
+        # Their filter is the list's query (queue filters).
+        if model in (bodies.DecisionRequest, bodies.ActCasesRequest):
             assert schemas[model.__name__]["oneOf"] == generated[model.__name__]["oneOf"]
             continue
         assert schemas[model.__name__] == generated[model.__name__]
