@@ -16,6 +16,7 @@ from bench.load_test import gunicorn_server
 from tests.api_helpers import PROBLEM_JSON, petition_csv, petition_json, problem_of
 from tests.conftest import AuthActions
 from tracker import body_limit, create_app
+from tracker.acts import services as act_services
 from tracker.api.serialization import MAX_JSON_DEPTH, TOO_DEEP
 from tracker.auth import services as auth_services
 from tracker.auth import tokens
@@ -231,10 +232,20 @@ def callers(app, make_user, make_organization, make_petition, issue_token):
     }
     petition = make_petition(advocate=advocate)
     referral = deadlines.open_referral(petition, supervisor, {"agency": "fbi"})
+    act = act_services.draft_act(
+        supervisor,
+        {
+            "title": "An act",
+            "signed_on": "2024-12-12",
+            "authority": "President",
+            "relief": "commutation_time_served",
+        },
+    )
     db.session.commit()
     arguments = {
         "id": referral.id,
         "referral_id": referral.id,
+        "act_id": act.id,
         "case_number": petition.case_number,
         "user_id": make_user("reviewer").id,
         "organization_id": organization.id,
