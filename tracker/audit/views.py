@@ -34,24 +34,14 @@ def _supervisors_only():
     permissions.require(permissions.can_view_audit_log, current_user)
 
 
-def _filters(form: AuditFilterForm) -> queries.AuditFilters:
-    return queries.AuditFilters(
-        actor=form.actor.data or None,
-        case_number=form.case_number.data or None,
-        action=form.action.data or None,
-        date_from=form.date_from.data,
-        date_to=form.date_to.data,
-    )
-
-
 @blueprint.route("/")
 def log():
     """Every audit entry, newest first, filtered by actor, case, action and dates."""
     form = AuditFilterForm(request.args)
     form.validate()
     before = parse_id(request.args.get("before"))
-    entries, next_before = queries.page_of_entries(
-        _filters(form), before, current_app.config["AUDIT_ENTRIES_PER_PAGE"]
+    entries, next_before = queries.AUDIT_LOG.page(
+        form.filters(), before, current_app.config["AUDIT_ENTRIES_PER_PAGE"]
     )
     last_check = db.session.scalar(
         select(AuditVerification).order_by(AuditVerification.id.desc()).limit(1)
@@ -98,7 +88,7 @@ def export_log(file_format):
     if not FlaskForm().validate_on_submit():
         abort(400, "The form expired. Reload and retry.")
     form.validate()
-    filters = _filters(form)
+    filters = form.filters()
     services.record_security_event(
         "audit_exported",
         actor=current_user,
@@ -112,7 +102,7 @@ def export_log(file_format):
     def entries():
         # The download may be slow: read in a transaction that takes no write lock.
         begin_read_only(db.session)
-        yield from queries.iter_filtered_entries(filters)
+        yield from queries.AUDIT_LOG.every(filters)
 
     body = stream_with_context(stream(entries()))
     filename = f"audit-log.{file_format}"
