@@ -5,8 +5,9 @@ case, one column of choices (the action, the interface) and a range of days in t
 time zone; paged newest first by keyset (``before`` an id: no OFFSET, so the millionth row
 costs what the first does); exported in keyset batches with constant memory, as CSV whose
 cells a spreadsheet cannot run as formulas. Each log declares its ``Listing`` once
-(``tracker.audit.queries.AUDIT_LOG``, ``tracker.readlog.queries.ACCESS_LOG``), and its
-filter form derives from ``LogFilterForm``.
+(``tracker.audit.queries.AUDIT_LOG``, ``tracker.readlog.queries.ACCESS_LOG``), its filter
+form derives from ``LogFilterForm``, and its views use ``requested_page``, ``export_filters``
+and ``export_response``.
 """
 
 import csv
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import Response, abort, current_app, request, stream_with_context
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
@@ -25,7 +26,9 @@ from wtforms import DateField, StringField
 from wtforms.validators import Optional
 
 from tracker.auth.models import User
+from tracker.database import begin_read_only
 from tracker.extensions import db
+from tracker.forms import parse_id
 from tracker.petitions.models import Petition
 
 EXPORT_BATCH_SIZE = 1000
@@ -168,3 +171,41 @@ def stream_csv(records: Iterable[dict], columns: tuple[str, ...]) -> Iterator[st
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+# --- for the views ------------------------------------------------------------------------------
+
+
+def requested_page(listing: Listing, form_class: type[LogFilterForm], per_page: int):
+    """The page a GET asks for: filters from the query string, entries below its ``before``
+    id. Returns (form, entries, next before_id)."""
+    form = form_class(request.args)
+    form.validate()
+    before = parse_id(request.args.get("before"))
+    entries, next_before = listing.page(form.filters(), before, per_page)
+    return form, entries, next_before
+
+
+def export_filters(form_class: type[LogFilterForm]) -> LogFilterForm:
+    """An export's filter form, POSTed with a CSRF token (an export is recorded, and another
+    site must not make a supervisor's browser export on its behalf); 400 when it expired."""
+    form = form_class(request.form)
+    if not FlaskForm().validate_on_submit():
+        abort(400, "The form expired. Reload and retry.")
+    form.validate()
+    return form
+
+
+def export_response(listing: Listing, filters: LogFilters, stream, mimetype: str, filename: str):
+    """Every matching entry, streamed as ``stream(entries)`` makes it, as a download. The
+    download may be slow: it reads in a transaction that takes no write lock."""
+
+    def entries():
+        begin_read_only(db.session)
+        yield from listing.every(filters)
+
+    return Response(
+        stream_with_context(stream(entries())),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

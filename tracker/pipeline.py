@@ -210,8 +210,10 @@ def finish_request(response):
         db.session.rollback()
         if reads:
             g.setdefault(_APART, []).append((functools.partial(_insert, reads), True, True))
-    g.pop(_WROTE, None)
-    _run_apart(status)
+    try:
+        _run_apart(status)
+    finally:
+        g.pop(_WROTE, None)  # the writes apart are noted too: forget them with the request's
     return response
 
 

@@ -5,21 +5,15 @@ from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
-    Response,
-    abort,
     current_app,
     render_template,
     request,
-    stream_with_context,
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from tracker import listing, permissions
 from tracker.audit.services import format_timestamp
-from tracker.database import begin_read_only
-from tracker.extensions import db
-from tracker.forms import parse_id
 from tracker.readlog import queries, services
 from tracker.readlog.forms import AccessLogFilterForm, UnusualAccessForm
 
@@ -55,11 +49,8 @@ def case_readers(petition):
 @blueprint.route("/")
 def access_log():
     """Every read, newest first, filtered by reader, case, interface and dates."""
-    form = AccessLogFilterForm(request.args)
-    form.validate()
-    before = parse_id(request.args.get("before"))
-    entries, next_before = queries.ACCESS_LOG.page(
-        form.filters(), before, current_app.config["READ_LOG_ENTRIES_PER_PAGE"]
+    form, entries, next_before = listing.requested_page(
+        queries.ACCESS_LOG, AccessLogFilterForm, current_app.config["READ_LOG_ENTRIES_PER_PAGE"]
     )
     return render_template(
         "readlog/log.html",
@@ -89,6 +80,10 @@ def export_record(entry) -> dict:
     }
 
 
+def stream_csv(entries):
+    return listing.stream_csv(map(export_record, entries), EXPORT_COLUMNS)
+
+
 @blueprint.route("/export.csv", methods=["POST"])
 def export_access_log():
     """Download the filtered access log as CSV, streamed; the export is itself a logged read.
@@ -96,21 +91,10 @@ def export_access_log():
     A POST with a CSRF token, as the audit export: another site cannot make a supervisor's
     browser export (and log) on its behalf.
     """
-    form = AccessLogFilterForm(request.form)
-    if not FlaskForm().validate_on_submit():
-        abort(400, "The form expired. Reload and retry.")
-    form.validate()
-    filters = form.filters()
+    form = listing.export_filters(AccessLogFilterForm)
     services.record_read("access_log_export", details={"filters": form.filter_args()})
-
-    def entries():
-        begin_read_only(db.session)
-        yield from queries.ACCESS_LOG.every(filters)
-
-    return Response(
-        stream_with_context(listing.stream_csv(map(export_record, entries()), EXPORT_COLUMNS)),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="access-log.csv"'},
+    return listing.export_response(
+        queries.ACCESS_LOG, form.filters(), stream_csv, "text/csv; charset=utf-8", "access-log.csv"
     )
 
 
