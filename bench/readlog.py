@@ -178,9 +178,25 @@ def sign_in(app, email: str):
     return client
 
 
+#: The modes compared: read logging off; on (the read committed with the page's own
+#: transaction on PostgreSQL); and, on PostgreSQL, on but written apart in a transaction of
+#: its own after the page's, as before (``pipeline.write_with_read``'s fallback, forced).
+MODES = {"off": "without logging", "on": "with logging", "apart": "logging apart (before)"}
 #: Time the request's end took (finish_request: the commit or roll back of the request's
-#: transaction and the writes apart), per view, with logging off (False) and on (True).
-END_TIMES: dict[bool, list[float]] = {False: [], True: []}
+#: transaction, where the read is written, and the writes apart), per view and mode.
+END_TIMES: dict[str, list[float]] = {mode: [] for mode in MODES}
+_CURRENT = {"mode": "on"}
+_ONE_ROUND_TRIP = pipeline.insert_with_commit
+
+
+def set_mode(app, mode: str) -> None:
+    _CURRENT["mode"] = mode
+    app.config["READ_LOG_ENABLED"] = mode != "off"
+    pipeline.insert_with_commit = (lambda *args: False) if mode == "apart" else _ONE_ROUND_TRIP
+
+
+def modes() -> list[str]:
+    return list(MODES) if db.engine.dialect.name == "postgresql" else ["off", "on"]
 
 
 def time_request_ends() -> None:
@@ -192,14 +208,14 @@ def time_request_ends() -> None:
     def timed(response):
         start = time.perf_counter()
         response = finish(response)
-        END_TIMES[current_app.config["READ_LOG_ENABLED"]].append(time.perf_counter() - start)
+        END_TIMES[_CURRENT["mode"]].append(time.perf_counter() - start)
         return response
 
     after[after.index(finish)] = timed
 
 
-def view_round(app, client, numbers: list[int], enabled: bool) -> list[float]:
-    app.config["READ_LOG_ENABLED"] = enabled
+def view_round(app, client, numbers: list[int], mode: str) -> list[float]:
+    set_mode(app, mode)
     durations = []
     for number in numbers:
         start = time.perf_counter()
@@ -209,8 +225,8 @@ def view_round(app, client, numbers: list[int], enabled: bool) -> list[float]:
     return durations
 
 
-def statements_per_view(app, client, number: int, enabled: bool) -> int:
-    app.config["READ_LOG_ENABLED"] = enabled
+def statements_per_view(app, client, number: int, mode: str) -> int:
+    set_mode(app, mode)
     sent = []
 
     def listener(*args):
@@ -308,46 +324,51 @@ def main() -> None:
         measure(app, emails, arguments)
 
 
+def _ms(values: list[float], share: float = 0.5) -> str:
+    ordered = sorted(values)
+    return f"{ordered[int(len(ordered) * share)] * 1000:.3f}"
+
+
 def measure(app, emails: dict, arguments) -> None:
     people = {who: sign_in(app, email) for who, email in emails.items()}
     rng = random.Random(3)
-    results = {(who, mode): [] for who in people for mode in (False, True)}
+    compared = modes()
+    results = {(who, mode): [] for who in people for mode in compared}
     for client in people.values():  # warm up: templates compiled, caches filled
-        view_round(app, client, [0, 2, 4], True)
-        view_round(app, client, [6, 8, 10], False)
+        for mode in compared:
+            view_round(app, client, [0, 2, 4], mode)
     time_request_ends()
     for _ in range(arguments.rounds):
         for who, client in people.items():
-            for mode in (False, True) if rng.random() < 0.5 else (True, False):
+            for mode in rng.sample(compared, len(compared)):
                 # Advocates see their organization's cases: the even numbers.
                 numbers = [
                     rng.randrange(arguments.petitions // 2) * 2 for _ in range(arguments.views)
                 ]
                 results[who, mode] += view_round(app, client, numbers, mode)
+    set_mode(app, "on")
     print(
         f"\ncase page, in-process, {arguments.petitions:,} petitions and {arguments.reads:,} "
-        f"reads, {db.engine.dialect.name}; median of {arguments.rounds} × {arguments.views} "
-        "views per mode:"
+        f"reads, {db.engine.dialect.name}; {arguments.rounds} × {arguments.views} views per "
+        "person and mode, interleaved:"
     )
-    off, on = (sorted(END_TIMES[mode]) for mode in (False, True))
-    print(
-        "  the request's end (commit or roll back, and the writes apart), per view:\n"
-        f"    without logging median {statistics.median(off) * 1000:.3f} ms, "
-        f"p99 {off[int(len(off) * 0.99)] * 1000:.3f} ms\n"
-        f"    with logging    median {statistics.median(on) * 1000:.3f} ms, "
-        f"p99 {on[int(len(on) * 0.99)] * 1000:.3f} ms\n"
-        "    cost of writing the read: "
-        f"{(statistics.median(on) - statistics.median(off)) * 1000:+.3f} ms"
-    )
-    for who, client in people.items():
-        off = statistics.median(results[who, False]) * 1000
-        on = statistics.median(results[who, True]) * 1000
-        statements_off = statements_per_view(app, client, 12, False)
-        statements_on = statements_per_view(app, client, 14, True)
+    print("  the request's end (commit or roll back, the writes apart), per view:")
+    floor = statistics.median(END_TIMES["off"])
+    for mode in compared:
+        times = END_TIMES[mode]
+        cost = (statistics.median(times) - floor) * 1000
         print(
-            f"  {who:<10} without logging {off:6.2f} ms   with logging {on:6.2f} ms   "
-            f"cost {on - off:+5.2f} ms   statements {statements_off} → {statements_on}"
+            f"    {MODES[mode]:<24} median {_ms(times)} ms, p90 {_ms(times, 0.9)} ms, "
+            f"p99 {_ms(times, 0.99)} ms   cost of the read {cost:+.3f} ms"
         )
+    print("  the whole page, median per view (statements per view):")
+    for who, client in people.items():
+        figures = [
+            f"{MODES[mode]} {statistics.median(results[who, mode]) * 1000:6.2f} ms "
+            f"({statements_per_view(app, client, 12 + 2 * n, mode)})"
+            for n, mode in enumerate(compared)
+        ]
+        print(f"    {who:<10} " + "   ".join(figures))
 
 
 if __name__ == "__main__":
