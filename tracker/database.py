@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, Table, event, insert
+from sqlalchemy import JSON, DateTime, MetaData, Table, event, insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -109,14 +109,14 @@ def begin_relaxed_durability(session) -> None:
     session.connection(execution_options=RELAXED_DURABILITY)
 
 
-def _client_side(value):
-    """A value as psycopg binds it client-side: JSON (the driver's own adapter, which the
-    dialect leaves to it) wrapped, anything else as it is."""
-    if isinstance(value, dict | list):
+def _client_side(column, dialect):
+    """How a column's value is bound client-side: its type's bind processing, then, for
+    JSON (which the dialect leaves to the driver's adapter), psycopg's JSON wrapper."""
+    if isinstance(column.type, JSON):
         from psycopg.types.json import Json
 
-        return Json(value)
-    return value
+        return lambda value: None if value is None else Json(value)
+    return column.type.bind_processor(dialect) or (lambda value: value)
 
 
 def insert_with_commit(session, inserts: list[tuple[Table, list[dict]]]) -> bool:
@@ -149,12 +149,8 @@ def insert_with_commit(session, inserts: list[tuple[Table, list[dict]]]) -> bool
     statements = ["SET LOCAL synchronous_commit TO OFF"]
     for table, rows in inserts:
         names = list(rows[0])
-        processors = [table.c[name].type.bind_processor(connection.dialect) for name in names]
-        values = [
-            _client_side(process(row[name]) if process else row[name])
-            for row in rows
-            for name, process in zip(names, processors, strict=True)
-        ]
+        binds = [_client_side(table.c[name], connection.dialect) for name in names]
+        values = [bind(row[name]) for row in rows for name, bind in zip(names, binds, strict=True)]
         row_marks = "(" + ", ".join(["%s"] * len(names)) + ")"
         statements.append(
             binder.mogrify(
