@@ -25,6 +25,20 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
+def kept_app(database_url: str):
+    """An app on a database that is kept afterwards (seed once, measure many times).
+
+    The database must exist; the migrations bring it to the head (a no-op once they ran).
+    """
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        upgrade()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@contextlib.contextmanager
 def scratch_app(server_url: str | None):
     """An app on a new, migrated database that is thrown away afterwards."""
     if server_url:

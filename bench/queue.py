@@ -76,6 +76,8 @@ def fill(count: int, organizations, advocates, reviewers) -> None:
                     "decided_at": start if decided else None,
                     "decided_by_id": reviewers[0].id if decided else None,
                     "decision_reason": "r" if decided else None,
+                    "disposition": stage if decided else None,
+                    "relief": "unspecified" if stage == "granted" else None,
                 }
             )
         ids = db.session.scalars(

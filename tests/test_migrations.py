@@ -314,3 +314,90 @@ def test_0011_carries_decided_cases_forward_and_adds_the_rules(empty_app):
         assert [stage for (stage,) in stages] == ["granted", "denied", "under_review"]
         upgrade()
     assert schema_drift(empty_app) == []
+
+
+def test_0012_keeps_reads_and_documents_and_adds_their_rules(empty_app):
+    """Reads of documents and documents written under 0011 survive the upgrade (the read
+    log's table is rebuilt on SQLite: its rows and its append-only triggers are kept);
+    afterwards a read must name an existing document, and a document takes only its
+    supersede mark. A downgrade undoes the rules and keeps the rows."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    when = "'2026-01-01 00:00:00'"
+    with empty_app.app_context():
+        upgrade(revision="0011")
+        with db.engine.begin() as connection:
+            for statement in (
+                f"INSERT INTO organization (id, name, active, created_at) "
+                f"VALUES (1, 'Old Org', true, {when})",
+                'INSERT INTO "user" (id, email, name, role, organization_id, password_hash, '
+                "active, must_change_password, created_at, second_factor_failures) VALUES "
+                f"(1, 'r@example.org', 'Old', 'reviewer', NULL, 'x', true, false, {when}, 0)",
+                "INSERT INTO petition (id, case_number, kind, stage, petitioner_name, "
+                "register_number, date_of_birth, offenses, sentencing_court, sentence, "
+                "sentence_date, custody_status, organization_id, advocate_id, grounds, version, "
+                "created_at, updated_at, petitioner_key, received_at, stage_entered_at) VALUES "
+                "(1, 'CP-2026-000001', 'commutation', 'under_review', 'Old Case', '12345-678', "
+                "'1970-01-01', 'x', 'D. Md.', '10 years', '2000-01-01', 'in_prison', 1, 1, 'y', "
+                f"1, {when}, {when}, 'R:12345-678', {when}, {when})",
+                *(
+                    "INSERT INTO document (id, petition_id, document_type, visibility, filename, "
+                    "size, sha256, content_type, uploaded_by_id, uploaded_at) VALUES "
+                    f"({n}, 1, 'judgment', 'shared', 'j{n}.pdf', 10, '{n:064d}', "
+                    f"'application/pdf', 1, {when})"
+                    for n in (1, 2)
+                ),
+                f"UPDATE document SET superseded_by_id = 2, superseded_at = {when} WHERE id = 1",
+                "INSERT INTO read_log_entry (id, created_at, user_id, interface, kind, "
+                "petition_id, document_id, reader_assigned, ip_address) VALUES "
+                f"(1, {when}, 1, 'web', 'document_download', 1, 1, false, '10.0.0.1'), "
+                f"(2, {when}, 1, 'web', 'case_page', 1, NULL, false, '10.0.0.1')",
+            ):
+                connection.execute(text(statement))
+        upgrade()
+        with db.engine.connect() as connection:
+            reads = connection.execute(
+                text("SELECT id, kind, document_id FROM read_log_entry ORDER BY id")
+            ).all()
+            documents = connection.execute(
+                text("SELECT id, filename, superseded_by_id FROM document ORDER BY id")
+            ).all()
+        assert [tuple(r) for r in reads] == [(1, "document_download", 1), (2, "case_page", None)]
+        assert [tuple(d) for d in documents] == [(1, "j1.pdf", 2), (2, "j2.pdf", None)]
+        for refused in (
+            "INSERT INTO read_log_entry (created_at, user_id, interface, kind, document_id) "
+            f"VALUES ({when}, 1, 'web', 'document_download', 99)",  # no such document
+            "UPDATE read_log_entry SET kind = 'case_api' WHERE id = 2",  # triggers kept
+            "DELETE FROM read_log_entry WHERE id = 1",
+            "UPDATE document SET filename = 'x.pdf' WHERE id = 2",
+            "DELETE FROM document WHERE id = 2",
+        ):
+            with pytest.raises(DatabaseError), db.engine.begin() as connection:
+                connection.execute(text(refused))
+        downgrade(revision="0011")
+        with db.engine.begin() as connection:
+            connection.execute(text("UPDATE document SET filename = 'x.pdf' WHERE id = 2"))
+            assert connection.execute(text("SELECT count(*) FROM read_log_entry")).scalar() == 2
+            with pytest.raises(DatabaseError), connection.begin_nested():
+                connection.execute(text("DELETE FROM read_log_entry WHERE id = 1"))
+        upgrade()
+    assert schema_drift(empty_app) == []
+
+
+def test_0012_stops_on_reads_of_documents_that_do_not_exist(empty_app, caplog):
+    """The read log cannot be corrected (it refuses UPDATE): the upgrade names the rows."""
+    from sqlalchemy import text
+
+    with empty_app.app_context():
+        upgrade(revision="0011")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO read_log_entry (id, created_at, interface, kind, document_id) "
+                    "VALUES (7, '2026-01-01 00:00:00', 'cli', 'document_download', 41)"
+                )
+            )
+        with pytest.raises(SystemExit):  # flask_migrate logs the error and exits 1
+            upgrade()
+    assert "entry 7 → document 41" in caplog.text

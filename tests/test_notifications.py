@@ -155,7 +155,8 @@ def test_notes_and_returns_reach_the_advocate_internal_notes_do_not(case):
 
 
 def test_documents_and_reminders_follow_the_table(case):
-    """Actions other parts append (documents, reminders) notify by the table alone."""
+    """Actions other parts append (documents, reminders) notify by the table alone; a
+    reminder only the person it names."""
     petition, advocate, reviewer, supervisor = case
     audit.record(
         "document_uploaded", actor=supervisor, petition=petition, details={"visibility": "shared"}
@@ -167,16 +168,19 @@ def test_documents_and_reminders_follow_the_table(case):
         "document_uploaded", actor=advocate, petition=petition, details={"visibility": "shared"}
     )
     audit.record("provide_information", actor=advocate, petition=petition)
-    audit.record("reminder", petition=petition, details={"overdue": "information_request"})
+    audit.record(
+        "reminder",
+        petition=petition,
+        subject_user=advocate,
+        details={"kind": "information_request"},
+    )
+    audit.record(
+        "reminder", petition=petition, subject_user=supervisor, details={"kind": "pending_case"}
+    )
     db.session.commit()
     assert kinds_heard(advocate) == ["document_uploaded", "reminder"]
-    assert kinds_heard(reviewer) == [
-        "assign",
-        "document_uploaded",
-        "provide_information",
-        "reminder",
-    ]
-    assert kinds_heard(supervisor) == []
+    assert kinds_heard(reviewer) == ["assign", "document_uploaded", "provide_information"]
+    assert kinds_heard(supervisor) == ["reminder"]
 
 
 def test_every_kind_of_the_table_is_a_known_audit_action():

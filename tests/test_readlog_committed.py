@@ -1,6 +1,8 @@
-"""The read log's own transaction, with real commits: after the response, apart from the
-request's work, and without waiting for the disk (the rest keeps waiting for it)."""
+"""The read log's commit, with real commits: at the end of the request, without waiting for
+the disk (the rest keeps waiting for it) — on PostgreSQL with the page's own transaction, in
+one round trip; on SQLite in a short transaction of its own after the page's."""
 
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -8,6 +10,7 @@ from sqlalchemy import event, func, select
 
 from tests.conftest import AuthActions, on_postgres, petition_values
 from tracker.auth import services as auth_services
+from tracker.database import insert_with_commit
 from tracker.extensions import db
 from tracker.petitions import services as petition_services
 from tracker.readlog.models import ReadLogEntry
@@ -56,13 +59,15 @@ def test_the_read_is_committed_in_a_transaction_that_does_not_wait_for_the_disk(
     assert AuthActions(client).login(advocate, password="a long enough password").destination
     response, sent = sent_by(committed_app, lambda: client.get(f"/petitions/{case_number}"))
     assert response.status_code == 200
-    [insert] = [i for i, s in enumerate(sent) if s.startswith("INSERT INTO read_log_entry")]
     if on_postgres():
-        relaxed = [i for i, s in enumerate(sent) if s == "SET LOCAL synchronous_commit TO OFF"]
-        # Once, in the read log's transaction: after every read of the page.
-        assert len(relaxed) == 1 and relaxed[0] < insert
-        assert all(not s.startswith("SELECT") for s in sent[relaxed[0] :])
+        # The page's own transaction takes the row and ends with it, in one message, last.
+        assert sent[-1].startswith(
+            "SET LOCAL synchronous_commit TO OFF; INSERT INTO read_log_entry (created_at"
+        )
+        assert sent[-1].endswith("; COMMIT")
+        assert sum("read_log_entry" in s for s in sent) == 1
     else:
+        [insert] = [i for i, s in enumerate(sent) if s.startswith("INSERT INTO read_log_entry")]
         normal = sent.index("PRAGMA synchronous = NORMAL")
         assert sent[normal + 1] == "BEGIN IMMEDIATE" and normal + 2 == insert
         assert all(not s.startswith("SELECT") for s in sent[normal:])
@@ -93,3 +98,66 @@ def test_only_the_relaxed_transaction_skips_waiting_for_the_disk(committed_app):
         connection.execution_options(tracker_relaxed_durability=False)
         with connection.begin():
             assert _level(connection) == "on"
+
+
+def test_the_read_is_committed_with_the_pages_own_transaction_on_postgresql(committed_app, case):
+    """PostgreSQL: the page's transaction takes the read's row and commits it (one checkout,
+    one BEGIN, one COMMIT). SQLite cannot relax its safety level inside a transaction, so
+    the page's transaction is rolled back and the row goes in a short one of its own."""
+    advocate, case_number, _ = case
+    client = committed_app.test_client()
+    assert AuthActions(client).login(advocate, password="a long enough password").destination
+    client.get(f"/petitions/{case_number}")  # the session's touch, if due, is done now
+    with committed_app.app_context():
+        engine = db.engine
+    happened = []
+    listeners = [
+        (engine, name, lambda *args, name=name: happened.append(name))
+        for name in ("begin", "commit", "rollback")
+    ]
+    listeners.append((engine.pool, "checkout", lambda *args: happened.append("checkout")))
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    try:
+        assert client.get(f"/petitions/{case_number}").status_code == 200
+    finally:
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)
+    if on_postgres():
+        assert happened == ["checkout", "begin", "commit"]
+    else:
+        assert happened == ["checkout", "begin", "rollback", "checkout", "begin", "commit"]
+
+
+@pytest.mark.skipif(not on_postgres(), reason="the one-round-trip commit is PostgreSQL's")
+def test_the_one_round_trip_commit_binds_every_value_safely(committed_app, case):
+    """Values go through each column's bind processing and psycopg's quoting: time stamps,
+    JSON details, and text with quotes, semicolons and percent signs arrive intact."""
+    _, _, petition_id = case
+    details = {"q": "50% off'; DROP TABLE petition; --", "rows": 3}
+    row = {
+        "created_at": datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=UTC),
+        "user_id": None,
+        "interface": "web",
+        "kind": "case_export",
+        "petition_id": petition_id,
+        "document_id": None,
+        "reader_assigned": False,
+        "ip_address": "2001:db8::%1",
+        "details": details,
+    }
+    with committed_app.app_context():
+        db.session.scalar(select(func.count()).select_from(ReadLogEntry))  # a transaction open
+        assert insert_with_commit(db.session, [(ReadLogEntry.__table__, [row, row])])
+        connection = db.session.connection().connection.driver_connection
+        assert connection.info.transaction_status.name == "IDLE"  # committed on the server
+        db.session.commit()  # the session's own bookkeeping: sends nothing
+        stored = db.session.scalars(
+            select(ReadLogEntry).where(ReadLogEntry.kind == "case_export")
+        ).all()
+    assert len(stored) == 2
+    assert all(
+        (e.created_at, e.details, e.ip_address, e.petition_id, e.reader_assigned)
+        == (row["created_at"], details, "2001:db8::%1", petition_id, False)
+        for e in stored
+    )

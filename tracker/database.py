@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, event, insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -107,6 +107,62 @@ def begin_relaxed_durability(session) -> None:
     if isinstance(session.get_bind(), Connection):
         return
     session.connection(execution_options=RELAXED_DURABILITY)
+
+
+def _client_side(column, dialect):
+    """How a column's value is bound client-side: its type's bind processing, then, for
+    JSON (which the dialect leaves to the driver's adapter), psycopg's JSON wrapper."""
+    if isinstance(column.type, JSON):
+        from psycopg.types.json import Json
+
+        return lambda value: None if value is None else Json(value)
+    return column.type.bind_processor(dialect) or (lambda value: value)
+
+
+def insert_with_commit(session, inserts: list[tuple[Table, list[dict]]]) -> bool:
+    """Insert the rows and COMMIT the session's transaction on the server in ONE round trip,
+    the commit not waiting for the disk (RELAXED_DURABILITY); False, having done nothing,
+    where the database cannot (anything but PostgreSQL). The caller then commits the session
+    as usual, which finds the server's transaction ended and sends nothing.
+
+    For the read log's row of a page view (``tracker.pipeline.write_with_read``), whose
+    cost must stay well under a millisecond on a loaded server, where each round trip to
+    PostgreSQL can cost one: ``SET LOCAL synchronous_commit TO OFF; INSERT …; COMMIT`` goes
+    as one simple-protocol message, its values bound client-side by psycopg's own quoting
+    (``ClientCursor.mogrify``) after each column type's bind processing; SQLAlchemy's
+    commit then finds the server's transaction ended and sends nothing. A session inside
+    the test suite's outer transaction (bound to a Connection) must not end that one: there
+    the rows are only inserted, and the caller's commit releases its savepoint.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return False
+    if isinstance(bind, Connection):
+        for table, rows in inserts:
+            session.execute(insert(table), rows)
+        return True
+    import psycopg  # the PostgreSQL driver (tracker requires psycopg 3 for PostgreSQL)
+
+    connection = session.connection()
+    quote = connection.dialect.identifier_preparer.quote
+    binder = psycopg.ClientCursor(connection.connection.driver_connection)
+    statements = ["SET LOCAL synchronous_commit TO OFF"]
+    for table, rows in inserts:
+        names = list(rows[0])
+        binds = [_client_side(table.c[name], connection.dialect) for name in names]
+        values = [bind(row[name]) for row in rows for name, bind in zip(names, binds, strict=True)]
+        row_marks = "(" + ", ".join(["%s"] * len(names)) + ")"
+        statements.append(
+            binder.mogrify(
+                f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+                f"VALUES {', '.join([row_marks] * len(rows))}",
+                values,
+            )
+        )
+    statements.append("COMMIT")
+    # exec_driver_sql hands psycopg an (empty) parameter list: a literal % is written %%.
+    connection.exec_driver_sql("; ".join(statements).replace("%", "%%"))
+    return True
 
 
 def begin_read_only(session) -> None:

@@ -14,9 +14,14 @@ As Indico's request handler does (``RH.process``), a request's work is one trans
 - What must be written whatever becomes of the request goes through ``write_apart``: it
   runs after the request's transaction has ended, in a short transaction of its own. The
   error path records refusals there (403, and the 404 of a case the user may not see, see
-  ``tracker.audit.services.record_refusal``), and so does the bookkeeping a GET may do —
-  a session's last-seen time and an API token's last use, each at most once a minute,
-  and the read log's entry for a case or document read (``tracker.readlog``).
+  ``tracker.audit.services.record_refusal``), and so does the bookkeeping a GET may do:
+  a session's last-seen time and an API token's last use, each at most once a minute.
+- The read log's entry for a case or document read (``tracker.readlog``) goes through
+  ``write_with_read``: it is written at the end of a request that answered without an
+  error, in the request's own transaction where the database can commit it there in one
+  round trip (PostgreSQL). So a GET commits exactly one thing, its read-log rows, and only
+  if it wrote nothing else (the session's writes are watched); otherwise, and on SQLite,
+  the rest is rolled back and the rows are written apart (see ``write_with_read``).
 
 CLI commands are not requests: each commits once, in the command (``tracker.cli``).
 """
@@ -26,14 +31,18 @@ from collections.abc import Callable
 
 from flask import Flask, g, has_request_context, request
 from flask_login import current_user
+from sqlalchemy import Table, event, insert
 
-from tracker.database import begin_relaxed_durability
+from tracker.database import begin_relaxed_durability, insert_with_commit
 from tracker.extensions import db
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: ``g`` keys: the commit policy of a view that returned, and the writes kept apart.
 _RETURNED = "pipeline_view_returned"
 _APART = "pipeline_apart"
+#: ``g`` keys: the rows of a read (write_with_read), and whether the request wrote anything.
+_WITH_READ = "pipeline_with_read"
+_WROTE = "pipeline_wrote"
 
 
 def writes(view: Callable | None = None, *, records_attempts: bool = False):
@@ -100,6 +109,67 @@ def write_apart(
     g.setdefault(_APART, []).append((write, if_answered, relaxed_durability))
 
 
+def write_with_read(table: Table, rows: list[dict]) -> None:
+    """Insert ``rows`` into ``table`` at the end of the request, if it answers without an
+    error (status below 400): the read log's rows for what the request let its user read.
+
+    In a request that commits (a ``@writes`` view that succeeded) they join that commit.
+    In a read (a GET, or a view that commits nothing) that wrote nothing else, the request's
+    own transaction takes them and is committed with them in one round trip, without
+    waiting for the disk (``tracker.database.insert_with_commit``, PostgreSQL): no rollback,
+    no second pool checkout with its ping, no BEGIN. Where that cannot be done — SQLite,
+    whose safety level can only change before BEGIN (in-process, a transaction of its own
+    costs no round trip, while a commit at full safety costs a disk sync) — or when the
+    request did write something else (a read never should: that is rolled back, never
+    committed with the read), they go in a short transaction of their own right after, as
+    ``write_apart(if_answered=True, relaxed_durability=True)`` does.
+
+    Outside a request (CLI, tests calling services), they are inserted at once, in the
+    caller's transaction, which the caller commits.
+    """
+    if not has_request_context():
+        _insert([(table, rows)])
+        return
+    g.setdefault(_WITH_READ, []).append((table, rows))
+
+
+def _insert(inserts: list[tuple[Table, list[dict]]]) -> None:
+    # Core, not the ORM's bulk path: the rows need no identity, and a page view pays for this.
+    for table, rows in inserts:
+        db.session.execute(insert(table), rows)
+
+
+def _note_write(*args) -> None:
+    if has_request_context():
+        g.setdefault(_WROTE, True)
+
+
+def _note_statement(orm_execute_state) -> None:
+    if orm_execute_state.is_insert or orm_execute_state.is_update or orm_execute_state.is_delete:
+        _note_write()
+
+
+# Anything the request's transaction writes through the session: a flush, or an INSERT,
+# UPDATE or DELETE statement. Listened to once, on the session class every app shares.
+event.listen(db.session, "after_flush", _note_write)
+event.listen(db.session, "do_orm_execute", _note_statement)
+
+
+def _commit_read(inserts: list[tuple[Table, list[dict]]]) -> bool:
+    """Commit a read's rows with the request's transaction, if it wrote nothing else and
+    the database can do it in one round trip; False when they must be written apart."""
+    if g.get(_WROTE):
+        return False
+    try:
+        if not insert_with_commit(db.session, inserts):
+            return False
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return True
+
+
 def _should_commit(status: int) -> bool:
     if request.method in SAFE_METHODS or g.get("pipeline_abandoned"):
         return False
@@ -126,13 +196,24 @@ def _run_apart(status: int) -> None:
 
 
 def finish_request(response):
-    """after_request: commit or roll back the request's work, then the writes kept apart."""
-    if _should_commit(response.status_code):
+    """after_request: commit or roll back the request's work (with a read's writes, see
+    ``write_with_read``), then the writes kept apart."""
+    status = response.status_code
+    reads = g.pop(_WITH_READ, [])
+    if status >= 400:  # a read is logged only once the reader got the page
+        reads = []
+    if _should_commit(status):
         g.pop(_RETURNED, None)  # a failing commit comes back here as a 500: roll back then
+        _insert(reads)
         db.session.commit()
-    else:
+    elif not (reads and _commit_read(reads)):
         db.session.rollback()
-    _run_apart(response.status_code)
+        if reads:
+            g.setdefault(_APART, []).append((functools.partial(_insert, reads), True, True))
+    try:
+        _run_apart(status)
+    finally:
+        g.pop(_WROTE, None)  # the writes apart are noted too: forget them with the request's
     return response
 
 

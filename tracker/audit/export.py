@@ -1,10 +1,9 @@
 """Streamed exports of the audit log as CSV and JSON Lines."""
 
-import csv
-import io
 import json
 from collections.abc import Iterable, Iterator
 
+from tracker import listing
 from tracker.audit.models import AuditEntry
 from tracker.audit.services import format_timestamp
 
@@ -50,28 +49,8 @@ def export_record(entry: AuditEntry) -> dict:
     }
 
 
-def _csv_cell(value):
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a cell starting with = + - @ is shown as text.
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def stream_csv(entries: Iterable[AuditEntry]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    for count, entry in enumerate(entries, 1):
-        record = export_record(entry)
-        writer.writerow([_csv_cell(record[name]) for name in EXPORT_COLUMNS])
-        if count % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    return listing.stream_csv(map(export_record, entries), EXPORT_COLUMNS)
 
 
 def stream_jsonl(entries: Iterable[AuditEntry]) -> Iterator[str]:

@@ -2,27 +2,22 @@
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
     redirect,
     render_template,
-    request,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from tracker import permissions, pipeline
+from tracker import listing, permissions, pipeline
 from tracker.audit import export, queries, services
 from tracker.audit.forms import AuditFilterForm
 from tracker.audit.models import AuditVerification
-from tracker.database import begin_read_only
 from tracker.extensions import db
-from tracker.forms import parse_id
 from tracker.readlog import services as readlog
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
@@ -34,24 +29,11 @@ def _supervisors_only():
     permissions.require(permissions.can_view_audit_log, current_user)
 
 
-def _filters(form: AuditFilterForm) -> queries.AuditFilters:
-    return queries.AuditFilters(
-        actor=form.actor.data or None,
-        case_number=form.case_number.data or None,
-        action=form.action.data or None,
-        date_from=form.date_from.data,
-        date_to=form.date_to.data,
-    )
-
-
 @blueprint.route("/")
 def log():
     """Every audit entry, newest first, filtered by actor, case, action and dates."""
-    form = AuditFilterForm(request.args)
-    form.validate()
-    before = parse_id(request.args.get("before"))
-    entries, next_before = queries.page_of_entries(
-        _filters(form), before, current_app.config["AUDIT_ENTRIES_PER_PAGE"]
+    form, entries, next_before = listing.requested_page(
+        queries.AUDIT_LOG, AuditFilterForm, current_app.config["AUDIT_ENTRIES_PER_PAGE"]
     )
     last_check = db.session.scalar(
         select(AuditVerification).order_by(AuditVerification.id.desc()).limit(1)
@@ -94,11 +76,7 @@ def export_log(file_format):
 
     A POST (with a CSRF token) because an export is recorded: no write on a GET.
     """
-    form = AuditFilterForm(request.form)
-    if not FlaskForm().validate_on_submit():
-        abort(400, "The form expired. Reload and retry.")
-    form.validate()
-    filters = _filters(form)
+    form = listing.export_filters(AuditFilterForm)
     services.record_security_event(
         "audit_exported",
         actor=current_user,
@@ -108,16 +86,6 @@ def export_log(file_format):
         "audit_export", details={"format": file_format, "filters": form.filter_args()}
     )
     mimetype, stream = EXPORT_FORMATS[file_format]
-
-    def entries():
-        # The download may be slow: read in a transaction that takes no write lock.
-        begin_read_only(db.session)
-        yield from queries.iter_filtered_entries(filters)
-
-    body = stream_with_context(stream(entries()))
-    filename = f"audit-log.{file_format}"
-    return Response(
-        body,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    return listing.export_response(
+        queries.AUDIT_LOG, form.filters(), stream, mimetype, f"audit-log.{file_format}"
     )

@@ -37,7 +37,12 @@ DESCRIPTION_MAX_LENGTH = 1000
 
 
 class Document(db.Model):
-    """One uploaded file of a case. Never deleted: a newer one may supersede it."""
+    """One uploaded file of a case. Never deleted: a newer one may supersede it.
+
+    Append-only in the database (triggers, migration 0012): DELETE is refused, and so is
+    every UPDATE but the supersede mark (superseded_by_id and superseded_at set on a
+    document not yet superseded, nothing else changed).
+    """
 
     __table_args__ = (
         CheckConstraint(f"document_type IN {tuple(DOCUMENT_TYPES)!r}", name="type_valid"),

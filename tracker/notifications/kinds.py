@@ -1,8 +1,15 @@
 """Who hears what: one row per audited action that notifies someone.
 
-``audiences`` maps who hears it — the petition's ``advocate`` or its ``assignee`` — to the
-side the actor must be on for them to hear it (None: whoever acted). Nobody is told of
-their own action, and deactivated users are told nothing. Actions added by other parts
+``audiences`` maps who hears it — the petition's ``advocate``, its ``assignee``, or the
+``subject``: the one person the entry names (its ``subject_user_id``) — to the side the
+actor must be on for them to hear it (None: whoever acted). Nobody is told of their own
+action, and deactivated users are told nothing.
+
+A reminder is for the person it names, and for nobody else: the reminders command
+(``tracker.deadlines.services.record_reminders``) appends one entry per person — the
+assignee, the advocate for their information request, the supervisors for a case nobody
+works — so each is told of their own reminder once, and an advocate is never told of
+staff's reminders (an old case's, a referral's). Actions added by other parts
 (closure, the information loop, documents, reminders) are declared here already; they
 notify as soon as something appends their audit entry.
 """
@@ -11,6 +18,7 @@ from dataclasses import dataclass, field
 
 ADVOCATE = "advocate"
 ASSIGNEE = "assignee"
+SUBJECT = "subject"
 STAFF_SIDE = "staff"
 ADVOCATE_SIDE = "advocate"
 
@@ -62,9 +70,9 @@ KINDS: dict[str, Kind] = {
         ),
         Kind(
             "reminder",
-            "A reminder of something overdue",
-            "has something overdue: a reminder",
-            {ADVOCATE: None, ASSIGNEE: None},
+            "A reminder of something due or overdue",
+            "has something due or overdue: a reminder",
+            {SUBJECT: None},
         ),
     )
 }
@@ -73,4 +81,6 @@ KINDS: dict[str, Kind] = {
 def kinds_for(user) -> list[Kind]:
     """The kinds a user can receive, for their e-mail preferences (by their side)."""
     audience = ASSIGNEE if user.is_staff else ADVOCATE
-    return [kind for kind in KINDS.values() if audience in kind.audiences]
+    return [
+        kind for kind in KINDS.values() if audience in kind.audiences or SUBJECT in kind.audiences
+    ]

@@ -3,8 +3,8 @@
 ``enqueue`` is called by ``tracker.audit.services.record_many`` in the transaction that
 appends the entries, so a rolled-back change notifies no one. It is set-based: however
 many entries (a bulk decision of thousands of cases), at most one INSERT … SELECT per
-audience (advocate, assignee). Nothing here commits; e-mail is sent by the
-deliverer (``tracker.notifications.delivery``), which owns its transactions.
+audience (advocate, assignee, the person an entry names). Nothing here commits; e-mail is
+sent by the deliverer (``tracker.notifications.delivery``), which owns its transactions.
 """
 
 from flask import g
@@ -22,6 +22,7 @@ from tracker.notifications.kinds import (
     ASSIGNEE,
     KINDS,
     STAFF_SIDE,
+    SUBJECT,
     kinds_for,
 )
 from tracker.notifications.models import EmailOptOut, Notification
@@ -61,8 +62,16 @@ def _id_ranges(ids: list[int]) -> list[tuple[int, int]]:
     return [(low, high) for low, high in ranges]
 
 
+#: Where each audience's recipient is found: on the petition, or on the entry itself.
+RECIPIENTS = {
+    ADVOCATE: Petition.advocate_id,
+    ASSIGNEE: Petition.assignee_id,
+    SUBJECT: AuditEntry.subject_user_id,
+}
+
+
 def _insert_for(audience: str, entry_ids: list[int]):
-    recipient_id = Petition.advocate_id if audience == ADVOCATE else Petition.assignee_id
+    recipient_id = RECIPIENTS[audience]
     recipient = aliased(User)
     rows = (
         select(
@@ -103,7 +112,7 @@ def enqueue(entries: list[dict]) -> None:
     Entries of actions nobody hears cost nothing; the others cost one INSERT … SELECT per
     audience, whatever their number.
     """
-    by_audience: dict[str, list[int]] = {ADVOCATE: [], ASSIGNEE: []}
+    by_audience: dict[str, list[int]] = {audience: [] for audience in RECIPIENTS}
     for entry in entries:
         for audience in _audiences(entry):
             by_audience[audience].append(entry["id"])

@@ -47,8 +47,8 @@ class ReadLogEntry(db.Model):
     interface: Mapped[str] = mapped_column(String(3))
     kind: Mapped[str] = mapped_column(String(30))
     petition_id: Mapped[int | None] = mapped_column(ForeignKey("petition.id"))
-    #: The document downloaded (its id in the documents table).
-    document_id: Mapped[int | None]
+    #: The document downloaded.
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"))
     #: Whether the case was assigned to the reader at the time of the read (None: no case).
     reader_assigned: Mapped[bool | None]
     ip_address: Mapped[str | None] = mapped_column(String(45))

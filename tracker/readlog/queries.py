@@ -1,84 +1,26 @@
-"""Reading the read log: the access log's filters and pages, a case's readers, unusual access."""
+"""Reading the read log: the access log's listing (``tracker.listing``), a case's readers,
+unusual access."""
 
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import func, select
 
-from tracker.audit.queries import _local_midnight
 from tracker.auth.models import User
 from tracker.extensions import db
+from tracker.listing import Listing, local_midnight
 from tracker.petitions.models import Petition
 from tracker.readlog.models import ReadLogEntry
 from tracker.workflow import Role
 
-
-@dataclass
-class AccessLogFilters:
-    user: str | None = None  #: e-mail of the reader
-    case_number: str | None = None
-    interface: str | None = None
-    date_from: date | None = None  #: inclusive, in the display time zone
-    date_to: date | None = None  #: inclusive, in the display time zone
-
-
-def filtered_entries(filters: AccessLogFilters) -> Select | None:
-    """The reads matching every filter, newest first; None when a filter matches nothing."""
-    statement = select(ReadLogEntry)
-    if filters.user:
-        user_id = db.session.scalar(
-            select(User.id).where(User.email == filters.user.strip().lower())
-        )
-        if user_id is None:
-            return None
-        statement = statement.where(ReadLogEntry.user_id == user_id)
-    if filters.case_number:
-        petition_id = db.session.scalar(
-            select(Petition.id).where(Petition.case_number == filters.case_number.strip().upper())
-        )
-        if petition_id is None:
-            return None
-        statement = statement.where(ReadLogEntry.petition_id == petition_id)
-    if filters.interface:
-        statement = statement.where(ReadLogEntry.interface == filters.interface)
-    if filters.date_from:
-        statement = statement.where(ReadLogEntry.created_at >= _local_midnight(filters.date_from))
-    if filters.date_to and filters.date_to < date.max:
-        end = _local_midnight(filters.date_to + timedelta(days=1))
-        statement = statement.where(ReadLogEntry.created_at < end)
-    return statement.order_by(ReadLogEntry.id.desc())
-
-
-def page_of_entries(filters: AccessLogFilters, before_id: int | None, per_page: int):
-    """One page, newest first, starting below ``before_id``; returns (entries, next_before_id)."""
-    statement = filtered_entries(filters)
-    if statement is None:
-        return [], None
-    if before_id is not None:
-        statement = statement.where(ReadLogEntry.id < before_id)
-    statement = statement.options(
-        joinedload(ReadLogEntry.user), joinedload(ReadLogEntry.petition)
-    ).limit(per_page + 1)
-    entries = list(db.session.scalars(statement))
-    next_before = entries[per_page - 1].id if len(entries) > per_page else None
-    return entries[:per_page], next_before
-
-
-EXPORT_BATCH_SIZE = 1000
-
-
-def iter_filtered_entries(filters: AccessLogFilters, batch_size: int = EXPORT_BATCH_SIZE):
-    """Every matching read, newest first, in keyset batches (constant memory)."""
-    before_id = None
-    while True:
-        entries, _ = page_of_entries(filters, before_id, batch_size)
-        yield from entries
-        if len(entries) < batch_size:
-            return
-        before_id = entries[-1].id
-        db.session.expunge_all()
+#: Filtered by reader, case, interface and dates; each row shows its reader and case.
+ACCESS_LOG = Listing(
+    ReadLogEntry,
+    person=ReadLogEntry.user_id,
+    choice=ReadLogEntry.interface,
+    shown=(ReadLogEntry.user, ReadLogEntry.petition),
+)
 
 
 @dataclass
@@ -140,8 +82,8 @@ class UnusualAccess:
 
 def _day_range(day: date):
     return (
-        ReadLogEntry.created_at >= _local_midnight(day),
-        ReadLogEntry.created_at < _local_midnight(day + timedelta(days=1)),
+        ReadLogEntry.created_at >= local_midnight(day),
+        ReadLogEntry.created_at < local_midnight(day + timedelta(days=1)),
     )
 
 

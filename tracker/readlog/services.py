@@ -1,10 +1,11 @@
 """Recording reads, and sealing each day of the read log with a digest in the audit chain.
 
 ``record_read`` is what every read path calls (the case page, the API's case and history,
-document downloads, exports). The row is written by the request pipeline after the
-request's own transaction, in a short transaction of its own, and only when the request
-answered without an error (``tracker.pipeline.write_apart(..., if_answered=True)``): a GET
-stays a read, and holds no write lock for its length.
+document downloads, exports). The row is written by the request pipeline at the end of the
+request, and only when it answered without an error (``tracker.pipeline.write_with_read``):
+on PostgreSQL in the request's own transaction, which a read then commits with just that
+row in it (the INSERT and a COMMIT that does not wait for the disk, in one round trip); on
+SQLite in a short transaction of its own right after. A GET still writes nothing else.
 
 Tamper evidence: rows are not hash-chained one by one (that would serialize every page
 view on one lock, as audit appends are). Instead each finished UTC day is sealed by
@@ -12,7 +13,6 @@ view on one lock, as audit appends are). Instead each finished UTC day is sealed
 as a ``read_log_digested`` entry. ``verify_digests`` recomputes them.
 """
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from tracker import pipeline
 from tracker.audit import services as audit
@@ -81,17 +81,12 @@ def _read_row(kind: str, petition, document, reader, details: dict | None) -> di
     }
 
 
-def _insert(rows: list[dict]) -> None:
-    # Core, not the ORM's bulk path: the row needs no identity, and a page view pays for this.
-    db.session.execute(insert(ReadLogEntry.__table__), rows)
-
-
 def record_read(kind: str, petition=None, document=None, *, reader=None, details=None) -> None:
     """Log that the current user (or ``reader``) read ``petition`` / ``document`` now.
 
     The values (time, reader, address, whether the case is assigned to the reader) are
-    taken now; the row is written after the request, and only if it answers without an
-    error. Outside a request (a command) it is written at once, in the caller's transaction.
+    taken now; the row is written at the end of the request, and only if it answers without
+    an error. Outside a request (a command) it is written at once, in the caller's transaction.
     A document's case is taken from ``document.petition`` when ``petition`` is not given.
     For document downloads: ``record_read("document_download", petition, document=document)``.
     """
@@ -107,9 +102,7 @@ def record_reads(kind: str, petitions, *, document=None, reader=None, details=No
     reader = reader if reader is not None else _current_reader()
     rows = [_read_row(kind, petition, document, reader, details) for petition in petitions]
     if rows:
-        pipeline.write_apart(
-            functools.partial(_insert, rows), if_answered=True, relaxed_durability=True
-        )
+        pipeline.write_with_read(ReadLogEntry.__table__, rows)
 
 
 # --- daily digests ------------------------------------------------------------------------------

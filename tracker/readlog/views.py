@@ -1,28 +1,19 @@
 """The access log (who read what) and the unusual access report, for supervisors."""
 
-import csv
-import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
-    Response,
-    abort,
     current_app,
     render_template,
     request,
-    stream_with_context,
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from tracker import permissions
-from tracker.audit.export import _csv_cell
+from tracker import listing, permissions
 from tracker.audit.services import format_timestamp
-from tracker.database import begin_read_only
-from tracker.extensions import db
-from tracker.forms import parse_id
 from tracker.readlog import queries, services
 from tracker.readlog.forms import AccessLogFilterForm, UnusualAccessForm
 
@@ -55,24 +46,11 @@ def case_readers(petition):
     return queries.readers_of(petition, current_app.config["READ_LOG_READERS_SHOWN"])
 
 
-def _filters(form: AccessLogFilterForm) -> queries.AccessLogFilters:
-    return queries.AccessLogFilters(
-        user=form.user.data or None,
-        case_number=form.case_number.data or None,
-        interface=form.interface.data or None,
-        date_from=form.date_from.data,
-        date_to=form.date_to.data,
-    )
-
-
 @blueprint.route("/")
 def access_log():
     """Every read, newest first, filtered by reader, case, interface and dates."""
-    form = AccessLogFilterForm(request.args)
-    form.validate()
-    before = parse_id(request.args.get("before"))
-    entries, next_before = queries.page_of_entries(
-        _filters(form), before, current_app.config["READ_LOG_ENTRIES_PER_PAGE"]
+    form, entries, next_before = listing.requested_page(
+        queries.ACCESS_LOG, AccessLogFilterForm, current_app.config["READ_LOG_ENTRIES_PER_PAGE"]
     )
     return render_template(
         "readlog/log.html",
@@ -86,6 +64,7 @@ def access_log():
 
 
 def export_record(entry) -> dict:
+    """A read as exported: the reader by e-mail, the case by its number, times in UTC."""
     return {
         "id": entry.id,
         "created_at": format_timestamp(entry.created_at),
@@ -101,18 +80,8 @@ def export_record(entry) -> dict:
     }
 
 
-def _stream_csv(entries):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    for count, entry in enumerate(entries, 1):
-        record = export_record(entry)
-        writer.writerow([_csv_cell(record[name]) for name in EXPORT_COLUMNS])
-        if count % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+def stream_csv(entries):
+    return listing.stream_csv(map(export_record, entries), EXPORT_COLUMNS)
 
 
 @blueprint.route("/export.csv", methods=["POST"])
@@ -122,21 +91,10 @@ def export_access_log():
     A POST with a CSRF token, as the audit export: another site cannot make a supervisor's
     browser export (and log) on its behalf.
     """
-    form = AccessLogFilterForm(request.form)
-    if not FlaskForm().validate_on_submit():
-        abort(400, "The form expired. Reload and retry.")
-    form.validate()
-    filters = _filters(form)
+    form = listing.export_filters(AccessLogFilterForm)
     services.record_read("access_log_export", details={"filters": form.filter_args()})
-
-    def entries():
-        begin_read_only(db.session)
-        yield from queries.iter_filtered_entries(filters)
-
-    return Response(
-        stream_with_context(_stream_csv(entries())),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="access-log.csv"'},
+    return listing.export_response(
+        queries.ACCESS_LOG, form.filters(), stream_csv, "text/csv; charset=utf-8", "access-log.csv"
     )
 
 
