@@ -316,7 +316,7 @@ def test_0011_carries_decided_cases_forward_and_adds_the_rules(empty_app):
     assert schema_drift(empty_app) == []
 
 
-def test_0012_keeps_reads_and_documents_and_adds_their_rules(empty_app):
+def test_0013_keeps_reads_and_documents_and_adds_their_rules(empty_app):
     """Reads of documents and documents written under 0011 survive the upgrade (the read
     log's table is rebuilt on SQLite: its rows and its append-only triggers are kept);
     afterwards a read must name an existing document, and a document takes only its
@@ -385,7 +385,7 @@ def test_0012_keeps_reads_and_documents_and_adds_their_rules(empty_app):
     assert schema_drift(empty_app) == []
 
 
-def test_0012_stops_on_reads_of_documents_that_do_not_exist(empty_app, caplog):
+def test_0013_stops_on_reads_of_documents_that_do_not_exist(empty_app, caplog):
     """The read log cannot be corrected (it refuses UPDATE): the upgrade names the rows."""
     from sqlalchemy import text
 

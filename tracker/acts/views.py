@@ -6,17 +6,13 @@ An advocate is refused every page here (403, as the other staff pages refuse the
 reviewer reads acts, a supervisor drafts and records them.
 """
 
-import csv
-import io
-
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from tracker import permissions, pipeline
+from tracker import listing, permissions, pipeline
 from tracker.acts import services
 from tracker.acts.forms import ActFilterForm, ActForm, RecordForm, RegisterNumbersForm
-from tracker.audit.export import _csv_cell
 from tracker.errors import BulkRefused, ValidationFailed
 from tracker.forms import apply_errors, parse_id
 from tracker.petitions import filters as queue_filters
@@ -173,13 +169,9 @@ def export(act_id):
     act = _act(act_id)
     cases = services.act_cases(act)
     readlog.record_reads("case_export", cases, details={"act_id": act.id})
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    for petition in cases:
-        writer.writerow(_csv_cell(getattr(petition, name) or "") for name in EXPORT_COLUMNS)
+    records = ({name: getattr(petition, name) for name in EXPORT_COLUMNS} for petition in cases)
     return Response(
-        buffer.getvalue(),
+        "".join(listing.stream_csv(records, EXPORT_COLUMNS)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="act-{act.id}-cases.csv"'},
     )

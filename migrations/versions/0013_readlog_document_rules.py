@@ -10,8 +10,8 @@
   key (batch mode; env.py turns foreign keys off meanwhile and checks them before commit),
   so its append-only triggers are dropped and made again.
 
-Revision ID: 0012_readlog
-Revises: 0011
+Revision ID: 0013_readlog
+Revises: 0012_acts
 Create Date: 2026-11-30 01:40:00
 
 """
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0012_readlog"
-down_revision = "0011"
+revision = "0013_readlog"
+down_revision = "0012_acts"
 branch_labels = None
 depends_on = None
 
