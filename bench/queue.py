@@ -26,6 +26,7 @@ from tracker.petitions.models import Petition
 from tracker.petitions.queries import queue_page, queue_query
 
 BATCH = 50_000
+STAGES = ("received", "under_review", "granted", "denied", "information_requested")
 NAMES = (
     "Maria Johnson",
     "James Garcia",
@@ -40,44 +41,50 @@ NAMES = (
 )
 
 
+def petition_row(number: int, rng: random.Random, organizations, advocates, reviewers) -> dict:
+    """The columns of the bench's petition ``number`` (a pure function of it and ``rng``)."""
+    start = datetime(2021, 1, 1, tzinfo=UTC)
+    stage = STAGES[number % 4] if number % 20 else "information_requested"
+    decided = stage in ("granted", "denied")
+    org = number % 2
+    return {
+        "case_number": f"CP-{2021 + number // 250_000}-{number:07d}",
+        "kind": "commutation" if number % 3 else "pardon",
+        "stage": stage,
+        "petitioner_name": f"{rng.choice(NAMES)} {number}",
+        "register_number": f"{number % 100_000:05d}-{number % 1000:03d}",
+        "date_of_birth": date(1970, 1, 1),
+        "offenses": "x",
+        "sentencing_court": "District of Maryland",
+        "sentence": "120 months",
+        "sentence_date": date(2000, 1, 1),
+        "custody_status": "in_prison",
+        "grounds": "y",
+        "organization_id": organizations[org].id,
+        "advocate_id": advocates[org].id,
+        "assignee_id": reviewers[number % len(reviewers)].id if number % 5 else None,
+        "version": 1,
+        "created_at": start + timedelta(minutes=number * 2),
+        "updated_at": start + timedelta(minutes=number * 2),
+        "received_at": start + timedelta(minutes=number * 2),
+        "stage_entered_at": start + timedelta(minutes=number * 2, days=number % 90),
+        "decided_at": start if decided else None,
+        "decided_by_id": reviewers[0].id if decided else None,
+        "decision_reason": "r" if decided else None,
+        "disposition": stage if decided else None,
+        "relief": "unspecified" if stage == "granted" else None,
+    }
+
+
 def fill(count: int, organizations, advocates, reviewers) -> None:
     rng = random.Random(7)
     start = datetime(2021, 1, 1, tzinfo=UTC)
-    stages = ("received", "under_review", "granted", "denied", "information_requested")
     written = 0
     while written < count:
-        rows = []
-        for number in range(written, min(count, written + BATCH)):
-            stage = stages[number % 4] if number % 20 else "information_requested"
-            decided = stage in ("granted", "denied")
-            org = number % 2
-            rows.append(
-                {
-                    "case_number": f"CP-{2021 + number // 250_000}-{number:07d}",
-                    "kind": "commutation" if number % 3 else "pardon",
-                    "stage": stage,
-                    "petitioner_name": f"{rng.choice(NAMES)} {number}",
-                    "register_number": f"{number % 100_000:05d}-{number % 1000:03d}",
-                    "date_of_birth": date(1970, 1, 1),
-                    "offenses": "x",
-                    "sentencing_court": "District of Maryland",
-                    "sentence": "120 months",
-                    "sentence_date": date(2000, 1, 1),
-                    "custody_status": "in_prison",
-                    "grounds": "y",
-                    "organization_id": organizations[org].id,
-                    "advocate_id": advocates[org].id,
-                    "assignee_id": reviewers[number % len(reviewers)].id if number % 5 else None,
-                    "version": 1,
-                    "created_at": start + timedelta(minutes=number * 2),
-                    "updated_at": start + timedelta(minutes=number * 2),
-                    "received_at": start + timedelta(minutes=number * 2),
-                    "stage_entered_at": start + timedelta(minutes=number * 2, days=number % 90),
-                    "decided_at": start if decided else None,
-                    "decided_by_id": reviewers[0].id if decided else None,
-                    "decision_reason": "r" if decided else None,
-                }
-            )
+        rows = [
+            petition_row(number, rng, organizations, advocates, reviewers)
+            for number in range(written, min(count, written + BATCH))
+        ]
         ids = db.session.scalars(
             insert(Petition).returning(Petition.id, sort_by_parameter_order=True), rows
         ).all()

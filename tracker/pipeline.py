@@ -18,6 +18,13 @@ As Indico's request handler does (``RH.process``), a request's work is one trans
   a session's last-seen time and an API token's last use, each at most once a minute,
   and the read log's entry for a case or document read (``tracker.readlog``).
 
+A GET (HEAD, OPTIONS) only reads: its transaction begins as a read-only one
+(``begin_request``). On SQLite that is a deferred ``BEGIN``, not the ``BEGIN IMMEDIATE`` of
+writing transactions: in WAL mode readers run beside the one writer, so page views no longer
+queue behind each other for the write lock. The few writes a GET makes (the throttled session
+touch, the read log) are the writes apart above, each batch in a short write transaction of its
+own after the read one ended. On PostgreSQL the begin is unchanged (MVCC readers never wait).
+
 CLI commands are not requests: each commits once, in the command (``tracker.cli``).
 """
 
@@ -27,7 +34,7 @@ from collections.abc import Callable
 from flask import Flask, g, has_request_context, request
 from flask_login import current_user
 
-from tracker.database import begin_relaxed_durability
+from tracker.database import begin_read_only, begin_relaxed_durability
 from tracker.extensions import db
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -125,6 +132,12 @@ def _run_apart(status: int) -> None:
             raise
 
 
+def begin_request() -> None:
+    """before_request, first of all: a safe method's transaction begins read-only."""
+    if request.method in SAFE_METHODS:
+        begin_read_only(db.session)
+
+
 def finish_request(response):
     """after_request: commit or roll back the request's work, then the writes kept apart."""
     if _should_commit(response.status_code):
@@ -139,3 +152,5 @@ def finish_request(response):
 def register(app: Flask) -> None:
     """Install the pipeline; registered first, so it runs after every other after_request."""
     app.after_request(finish_request)
+    # First of the before_request hooks, before anything can open the transaction.
+    app.before_request_funcs.setdefault(None, []).insert(0, begin_request)
