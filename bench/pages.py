@@ -41,6 +41,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import event, func, insert, select, update
 
@@ -269,7 +270,9 @@ def credentials(app) -> dict:
         db.session.scalar(select(Petition.case_number).where(Petition.id == rng.randint(1, total)))
         for _ in range(2000)
     ]
+    reviewer_id = reviewer.id
     db.session.commit()
+    db.session.close()  # no transaction left open here while the servers run
     from flask_login.utils import _create_identifier
 
     with app.test_request_context(
@@ -277,7 +280,7 @@ def credentials(app) -> dict:
     ):
         identifier = _create_identifier()
     cookie_value = app.session_interface.get_signing_serializer(app).dumps(
-        {"sid": key, "_user_id": str(reviewer.id), "_fresh": True, "_id": identifier}
+        {"sid": key, "_user_id": str(reviewer_id), "_fresh": True, "_id": identifier}
     )
     return {
         "reviewer": {"Cookie": f"{app.config['SESSION_COOKIE_NAME']}={cookie_value}"},
@@ -356,8 +359,16 @@ def run_wrk(base: str, path: str, headers: dict, cases: list[str], args, workdir
     }
 
 
+class FreshContextClient(FlaskClient):
+    """Every request in its own app context (its own session), as under a server."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def statements_per_request(app, path: str, headers: dict) -> int:
-    client = app.test_client()
+    client = FreshContextClient(app, app.response_class, use_cookies=False)
     environ = {"REMOTE_ADDR": "127.0.0.1"}
     headers = {"User-Agent": USER_AGENT, **headers}
     client.get(path, headers=headers, environ_base=environ)  # warm-up: templates, caches
@@ -372,6 +383,50 @@ def statements_per_request(app, path: str, headers: dict) -> int:
     return len(sent)
 
 
+def profile(app, path: str, headers: dict, views: int) -> None:
+    """Print a pyinstrument profile of ``views`` in-process requests of one page."""
+    from pyinstrument import Profiler  # pip install pyinstrument (not a dependency)
+
+    client = FreshContextClient(app, app.response_class, use_cookies=False)
+    environ = {"REMOTE_ADDR": "127.0.0.1"}
+    headers = {"User-Agent": USER_AGENT, **headers}
+    client.get(path, headers=headers, environ_base=environ)
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(views):
+        client.get(path, headers=headers, environ_base=environ)
+    elapsed = (time.perf_counter() - start) / views * 1000
+    cpu = (time.process_time() - cpu) / views * 1000
+    print(f"{path}: {elapsed:.2f} ms wall, {cpu:.2f} ms CPU per request in-process (no profiler)")
+    start, cpu = time.perf_counter(), time.process_time()
+    with Profiler(interval=0.0002) as profiler:
+        for _ in range(views):
+            client.get(path, headers=headers, environ_base=environ)
+    elapsed = (time.perf_counter() - start) / views * 1000
+    cpu = (time.process_time() - cpu) / views * 1000
+    print(profiler.output_text(unicode=True, color=False, show_all=True))
+    # On a loaded machine the wall time is mostly waiting for a core (the database's too):
+    # the CPU time is this process's own work.
+    print(f"{path}: {elapsed:.2f} ms wall, {cpu:.2f} ms CPU per request in-process (profiled)")
+    import cProfile
+    import pstats
+
+    cpu_profile = cProfile.Profile(time.process_time)
+    cpu_profile.enable()
+    for _ in range(views):
+        client.get(path, headers=headers, environ_base=environ)
+    cpu_profile.disable()
+    pstats.Stats(cpu_profile).sort_stats("cumulative").print_stats(60)
+
+
+def report_round(round_number: int, page: str, side: str, result: dict) -> None:
+    errors = f"  NON-2XX {result['errors']}" if result["errors"] else ""
+    print(
+        f"  round {round_number + 1} {page:<12} {side:<8} {result['rps']:8.1f} req/s"
+        f"  p50 {result['p50']:7.1f} ms  p99 {result['p99']:7.1f} ms{errors}",
+        flush=True,
+    )
+
+
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     args.add_argument("--database-url", required=True)
@@ -383,6 +438,7 @@ def main() -> None:
     args.add_argument("--pages", default=",".join(PAGES))
     args.add_argument("--drop", action="store_true", help="drop the database at the end")
     args.add_argument("--seed-only", action="store_true", help="seed (if empty) and stop")
+    args.add_argument("--profile", metavar="PAGE", help="profile PAGE in-process and stop")
     arguments = args.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk).")
@@ -417,6 +473,10 @@ def main() -> None:
         if arguments.seed_only:
             return
         who = credentials(app)
+        if arguments.profile:
+            tracker_path, _, asker = PAGES[arguments.profile]
+            profile(app, tracker_path.format(case=who["cases"][0]), who[asker], 300)
+            return
         pages = arguments.pages.split(",")
         statements = {
             page: statements_per_request(
@@ -450,18 +510,16 @@ def main() -> None:
                     for side, base, path, headers in sides:
                         result = run_wrk(base, path, headers, who["cases"], arguments, workdir)
                         results[page, side].append(result)
-                        print(
-                            f"  round {round_number + 1} {page:<12} {side:<8} {result['rps']:8.1f} req/s"
-                            f"  p50 {result['p50']:7.1f} ms  p99 {result['p99']:7.1f} ms"
-                            + (f"  NON-2XX {result['errors']}" if result["errors"] else ""),
-                            flush=True,
-                        )
+                        report_round(round_number, page, side, result)
+    backend = sa.make_url(url).get_backend_name()
     print(
-        f"\n{arguments.rounds} rounds × {arguments.seconds} s, {arguments.connections} connections, "
-        f"{arguments.workers} gunicorn workers each, {present:,} petitions ({sa.make_url(url).get_backend_name()}):\n"
+        f"\n{arguments.rounds} rounds × {arguments.seconds} s, {arguments.connections} "
+        f"connections, {arguments.workers} gunicorn workers each, {present:,} petitions "
+        f"({backend}); statements: every one sent, transaction control included:\n"
     )
     print(
-        "| page | floor req/s | tracker req/s | ratio | tracker p50 / p99 ms | floor p50 / p99 ms | statements |"
+        "| page | floor req/s | tracker req/s | ratio | tracker p50 / p99 ms "
+        "| floor p50 / p99 ms | statements |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for page in pages:
@@ -472,11 +530,12 @@ def main() -> None:
             }
             for side in ("floor", "tracker")
         }
-        floor_m, tracker_m = median["floor"], median["tracker"]
+        floor, tracker = median["floor"], median["tracker"]
         print(
-            f"| {page} | {floor_m['rps']:,.0f} | {tracker_m['rps']:,.0f} | {tracker_m['rps'] / floor_m['rps']:.2f} "
-            f"| {tracker_m['p50']:.1f} / {tracker_m['p99']:.1f} | {floor_m['p50']:.1f} / {floor_m['p99']:.1f} "
-            f"| {statements[page]} |"
+            f"| {page} | {floor['rps']:,.0f} | {tracker['rps']:,.0f} "
+            f"| {tracker['rps'] / floor['rps']:.2f} "
+            f"| {tracker['p50']:.1f} / {tracker['p99']:.1f} "
+            f"| {floor['p50']:.1f} / {floor['p99']:.1f} | {statements[page]} |"
         )
     if arguments.drop:
         drop_database(url)

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from flask import Flask, g, has_request_context, request
 from flask_login import current_user
 
-from tracker.database import begin_read_only, begin_relaxed_durability
+from tracker.database import REQUEST_READS_ONLY, begin_relaxed_durability
 from tracker.extensions import db
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -133,9 +133,10 @@ def _run_apart(status: int) -> None:
 
 
 def begin_request() -> None:
-    """before_request, first of all: a safe method's transaction begins read-only."""
+    """before_request, first of all: a safe method's transaction will begin read-only (when
+    its first statement opens it; a page that sends none opens none)."""
     if request.method in SAFE_METHODS:
-        begin_read_only(db.session)
+        setattr(g, REQUEST_READS_ONLY, True)
 
 
 def finish_request(response):
@@ -145,6 +146,7 @@ def finish_request(response):
         db.session.commit()
     else:
         db.session.rollback()
+    g.pop(REQUEST_READS_ONLY, None)  # the writes apart begin as writers (BEGIN IMMEDIATE)
     _run_apart(response.status_code)
     return response
 
