@@ -31,6 +31,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -327,7 +328,9 @@ LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def run_wrk(base: str, path: str, headers: dict, cases: list[str], args, workdir: Path) -> dict:
+def run_wrk(
+    base: str, path: str, headers: dict, cases: list[str], args, workdir: Path, seconds=None
+) -> dict:
     """Load one page; returns req/s, p50 and p99 (ms) and the count of non-2xx answers."""
     script = workdir / "paths.lua"
     paths = [path.format(case=case) for case in cases] if "{case}" in path else [path]
@@ -339,7 +342,9 @@ def run_wrk(base: str, path: str, headers: dict, cases: list[str], args, workdir
         "wrk",
         f"-t{min(2, args.connections)}",
         f"-c{args.connections}",
-        f"-d{args.seconds}s",
+        f"-d{seconds or args.seconds}s",
+        "--timeout",
+        "30s",
         "--latency",
         "-s",
         str(script),
@@ -440,6 +445,8 @@ def main() -> None:
     args.add_argument("--seed-only", action="store_true", help="seed (if empty) and stop")
     args.add_argument("--profile", metavar="PAGE", help="profile PAGE in-process and stop")
     arguments = args.parse_args()
+    # A terminated run still stops its servers (the context managers' finally).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk).")
     url = arguments.database_url
@@ -498,6 +505,10 @@ def main() -> None:
                 "tracker:create_app()", environment, arguments.workers, workdir / "tracker.log"
             ) as tracker,
         ):
+            for page in pages:  # warm-up: workers started, templates compiled, caches filled
+                tracker_path, floor_path, asker = PAGES[page]
+                run_wrk(floor, floor_path, {}, who["cases"], arguments, workdir, seconds=2)
+                run_wrk(tracker, tracker_path, who[asker], who["cases"], arguments, workdir, 2)
             for round_number in range(arguments.rounds):
                 for page in pages:
                     tracker_path, floor_path, asker = PAGES[page]

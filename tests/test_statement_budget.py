@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+import sqlalchemy as sa
+from flask import g
+from sqlalchemy import event, update
 
+from tracker import pipeline
 from tracker.auth import sessions
 from tracker.auth.models import UserSession
-from tracker.database import utcnow
+from tracker.database import REQUEST_READS_ONLY, utcnow
 from tracker.extensions import db
 from tracker.workflow import Stage
 
@@ -123,3 +126,21 @@ def test_the_session_touch_is_the_one_write_of_a_plain_get(world, count_statemen
     assert len(first_writes) == 1
     assert first_writes[0].startswith("UPDATE user_session SET last_seen_at")
     assert not [s for s in counted(second) if s.startswith(WRITES)]
+
+
+@pytest.mark.parametrize(("method", "begins"), [("GET", "BEGIN"), ("POST", "BEGIN IMMEDIATE")])
+def test_on_sqlite_a_get_reads_in_a_deferred_transaction(app, tmp_path, method, begins):
+    """A GET's own transaction does not take SQLite's write lock (WAL readers run beside the
+    writer); its writes apart, after it, do; an unsafe method's transaction always does."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'begin.sqlite3'}")
+    sent = []
+    event.listen(engine, "before_cursor_execute", lambda c, cur, text, *a: sent.append(text))
+    with app.test_request_context("/petitions", method=method), engine.connect() as connection:
+        pipeline.begin_request()
+        connection.exec_driver_sql("SELECT 1")  # the request's own transaction
+        connection.rollback()
+        g.pop(REQUEST_READS_ONLY, None)  # as finish_request does before the writes apart
+        connection.exec_driver_sql("SELECT 1")
+        connection.rollback()
+    engine.dispose()
+    assert [s for s in sent if s.startswith("BEGIN")] == [begins, "BEGIN IMMEDIATE"]
