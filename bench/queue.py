@@ -7,7 +7,9 @@ over 2 organizations, 5 stages, both kinds, 20 reviewers as assignees and 5 year
 clocks (received_at, stage_entered_at) and a referral on one case in 100 (a third of them
 overdue), as the time filters need (issue 12). Each
 query is the app's own (tracker.petitions.queries.queue_query and queue_page, which
-counts up to 10,000 and fetches one page, as the page does), timed as the median of 5 runs.
+counts up to COUNT_CAP and fetches one page, as the page does), timed as the median of 5 runs.
+A later page is a keyset page (after the last case of the page before it), as the web
+queue's Next link asks for it.
 """
 
 import random
@@ -23,9 +25,10 @@ from tracker.deadlines.models import Referral
 from tracker.extensions import db
 from tracker.petitions.filters import QueueFilters
 from tracker.petitions.models import Petition
-from tracker.petitions.queries import queue_page, queue_query
+from tracker.petitions.queries import COUNT_CAP, QueuePosition, queue_page, queue_query
 
 BATCH = 50_000
+STAGES = ("received", "under_review", "granted", "denied", "information_requested")
 NAMES = (
     "Maria Johnson",
     "James Garcia",
@@ -40,46 +43,50 @@ NAMES = (
 )
 
 
+def petition_row(number: int, rng: random.Random, organizations, advocates, reviewers) -> dict:
+    """The columns of the bench's petition ``number`` (a pure function of it and ``rng``)."""
+    start = datetime(2021, 1, 1, tzinfo=UTC)
+    stage = STAGES[number % 4] if number % 20 else "information_requested"
+    decided = stage in ("granted", "denied")
+    org = number % 2
+    return {
+        "case_number": f"CP-{2021 + number // 250_000}-{number:07d}",
+        "kind": "commutation" if number % 3 else "pardon",
+        "stage": stage,
+        "petitioner_name": f"{rng.choice(NAMES)} {number}",
+        "register_number": f"{number % 100_000:05d}-{number % 1000:03d}",
+        "date_of_birth": date(1970, 1, 1),
+        "offenses": "x",
+        "sentencing_court": "District of Maryland",
+        "sentence": "120 months",
+        "sentence_date": date(2000, 1, 1),
+        "custody_status": "in_prison",
+        "grounds": "y",
+        "organization_id": organizations[org].id,
+        "advocate_id": advocates[org].id,
+        "assignee_id": reviewers[number % len(reviewers)].id if number % 5 else None,
+        "version": 1,
+        "created_at": start + timedelta(minutes=number * 2),
+        "updated_at": start + timedelta(minutes=number * 2),
+        "received_at": start + timedelta(minutes=number * 2),
+        "stage_entered_at": start + timedelta(minutes=number * 2, days=number % 90),
+        "decided_at": start if decided else None,
+        "decided_by_id": reviewers[0].id if decided else None,
+        "decision_reason": "r" if decided else None,
+        "disposition": stage if decided else None,
+        "relief": "unspecified" if stage == "granted" else None,
+    }
+
+
 def fill(count: int, organizations, advocates, reviewers) -> None:
     rng = random.Random(7)
     start = datetime(2021, 1, 1, tzinfo=UTC)
-    stages = ("received", "under_review", "granted", "denied", "information_requested")
     written = 0
     while written < count:
-        rows = []
-        for number in range(written, min(count, written + BATCH)):
-            stage = stages[number % 4] if number % 20 else "information_requested"
-            decided = stage in ("granted", "denied")
-            org = number % 2
-            rows.append(
-                {
-                    "case_number": f"CP-{2021 + number // 250_000}-{number:07d}",
-                    "kind": "commutation" if number % 3 else "pardon",
-                    "stage": stage,
-                    "petitioner_name": f"{rng.choice(NAMES)} {number}",
-                    "register_number": f"{number % 100_000:05d}-{number % 1000:03d}",
-                    "date_of_birth": date(1970, 1, 1),
-                    "offenses": "x",
-                    "sentencing_court": "District of Maryland",
-                    "sentence": "120 months",
-                    "sentence_date": date(2000, 1, 1),
-                    "custody_status": "in_prison",
-                    "grounds": "y",
-                    "organization_id": organizations[org].id,
-                    "advocate_id": advocates[org].id,
-                    "assignee_id": reviewers[number % len(reviewers)].id if number % 5 else None,
-                    "version": 1,
-                    "created_at": start + timedelta(minutes=number * 2),
-                    "updated_at": start + timedelta(minutes=number * 2),
-                    "received_at": start + timedelta(minutes=number * 2),
-                    "stage_entered_at": start + timedelta(minutes=number * 2, days=number % 90),
-                    "decided_at": start if decided else None,
-                    "decided_by_id": reviewers[0].id if decided else None,
-                    "decision_reason": "r" if decided else None,
-                    "disposition": stage if decided else None,
-                    "relief": "unspecified" if stage == "granted" else None,
-                }
-            )
+        rows = [
+            petition_row(number, rng, organizations, advocates, reviewers)
+            for number in range(written, min(count, written + BATCH))
+        ]
         ids = db.session.scalars(
             insert(Petition).returning(Petition.id, sort_by_parameter_order=True), rows
         ).all()
@@ -105,12 +112,37 @@ def fill(count: int, organizations, advocates, reviewers) -> None:
         db.session.commit()
 
 
+def position_of_page(user, filters: QueueFilters, page: int) -> QueuePosition:
+    """Page ``page`` as the Next links reach it: after the last case of the page before."""
+    if page == 1:
+        return QueuePosition()
+    statement = queue_query(user, filters).offset((page - 1) * 25 - 1).limit(1)
+    last = db.session.scalars(statement).first()
+    if last is None:  # fewer petitions than that (a quick run): the first page
+        return QueuePosition()
+    key = ORDER_COLUMNS[filters.sort]
+    return QueuePosition(after=(getattr(last, key), last.id))
+
+
+ORDER_COLUMNS = {
+    "oldest": "created_at",
+    "newest": "created_at",
+    "days_pending": "received_at",
+    "days_in_stage": "stage_entered_at",
+}
+
+
 def timed_query(app, user, filters: QueueFilters, page: int) -> float:
     durations = []
+    with app.test_request_context():
+        position = position_of_page(user, filters, page)
+        db.session.rollback()
     for _ in range(5):
         with app.test_request_context():
             start = time.perf_counter()
-            result = queue_page(queue_query(user, filters), page=page, per_page=25)
+            result = queue_page(
+                queue_query(user, filters), per_page=25, sort=filters.sort, position=position
+            )
             items = [
                 (
                     p.case_number,
@@ -219,7 +251,7 @@ def main() -> None:
             ("advocate, stage=granted", advocate, QueueFilters(stages=("granted",)), 1),
         ]
         print(
-            f"\nqueue page (25 rows + count up to 10,000) over "
+            f"\nqueue page (25 rows + count up to {COUNT_CAP:,}) over "
             f"{arguments.petitions:,} petitions, {db.engine.dialect.name}, median of 5:"
         )
         for label, user, filters, page in cases:

@@ -45,6 +45,7 @@ PARAMETERS = tuple(
         "organization",
         "sort",
         "page",
+        "after",
         "limit",
         "cursor",
         "before",

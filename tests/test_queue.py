@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from tests.conftest import on_postgres
 from tests.helpers import page_forms, page_text
@@ -14,6 +14,7 @@ from tracker.extensions import db
 from tracker.petitions import queries
 from tracker.petitions import services as petition_services
 from tracker.petitions.filters import QueueFilters
+from tracker.petitions.models import Petition
 from tracker.workflow import Stage
 
 CASE_LINK = re.compile(r'<a href="/petitions/(CP-\d{4}-\d{6})">')
@@ -178,19 +179,85 @@ def test_queue_order(client, auth, docket, sort, expected):
     assert listed(queue(client, docket, **filters)) == [docket.case[name] for name in expected]
 
 
+def link(response, label: str) -> str | None:
+    """The href of the pagination link named ``label``, or None when it is disabled."""
+    found = re.search(rf'href="([^"]+)">{label}<', response.get_data(as_text=True))
+    href = found.group(1).replace("&amp;", "&") if found else None
+    return None if href == "#" else href
+
+
 def test_queue_pages(app, client, auth, docket, monkeypatch):
+    """Keyset pages: Next after the last case shown, Previous before the first, First."""
     monkeypatch.setitem(app.config, "PETITIONS_PER_PAGE", 3)
     auth.login(docket.supervisor)
     oldest_first = [docket.case[name] for name in ALL]
 
     first = queue(client, docket)
-    second = client.get("/petitions?page=2")
+    assert listed(first) == oldest_first[:3] and "4 cases" in page_text(first)
+    assert link(first, "Previous") is None and link(first, "First") is None
 
-    assert listed(first) == oldest_first[:3]
-    assert listed(second) == oldest_first[3:]
-    assert "Page 1 of 2" in page_text(first) and "4 cases" in page_text(first)
-    assert "Page 2 of 2" in page_text(second)
-    assert client.get("/petitions?page=3").status_code == 404
+    second = client.get(link(first, "Next"))
+    assert listed(second) == oldest_first[3:] and "4 cases" in page_text(second)
+    assert link(second, "Next") is None
+
+    back = client.get(link(second, "Previous"))
+    assert listed(back) == oldest_first[:3]
+    assert link(back, "Previous") is None and link(back, "Next") is not None
+    assert listed(client.get(link(second, "First"))) == oldest_first[:3]
+
+
+@pytest.mark.parametrize("sort", ["oldest", "newest", "days_pending", "days_in_stage"])
+def test_keyset_pages_walk_every_order_both_ways(app, client, auth, docket, monkeypatch, sort):
+    """One case a page, forwards to the end and back to the start, in each order."""
+    monkeypatch.setitem(app.config, "PETITIONS_PER_PAGE", 1)
+    auth.login(docket.supervisor)
+    monkeypatch.setitem(app.config, "PETITIONS_PER_PAGE", 10)
+    everything = listed(client.get(f"/petitions?sort={sort}"))
+    monkeypatch.setitem(app.config, "PETITIONS_PER_PAGE", 1)
+    response = client.get(f"/petitions?sort={sort}")
+    forwards = listed(response)
+    while link(response, "Next"):
+        response = client.get(link(response, "Next"))
+        forwards += listed(response)
+    backwards = listed(response)
+    while link(response, "Previous"):
+        response = client.get(link(response, "Previous"))
+        backwards = listed(response) + backwards
+    assert len(forwards) == 4 and forwards == backwards == everything
+
+
+def test_a_page_after_a_case_decided_meanwhile_does_not_shift(
+    app, client, auth, docket, monkeypatch
+):
+    """OFFSET pages skipped a case when one before it left the list; keyset pages do not."""
+    monkeypatch.setitem(app.config, "PETITIONS_PER_PAGE", 1)
+    auth.login(docket.supervisor)
+    first = client.get("/petitions?stage=pending&sort=newest")
+    assert listed(first) == [docket.case["under_review"]]
+    petition = db.session.scalar(
+        select(Petition).where(Petition.case_number == docket.case["under_review"])
+    )
+    petition_services.apply_transition(petition, docket.supervisor, "deny", "Not eligible.")
+    db.session.commit()
+    # The case shown left the list; the next page still starts right after it.
+    assert listed(client.get(link(first, "Next"))) == [docket.case["received"]]
+
+
+@pytest.mark.parametrize("garbled", ["x", "!!!", "MjAyNi0wMS0wMQ", "YWJjfDE", "\u0661"])
+def test_a_page_link_not_written_by_the_site_is_a_400(client, auth, docket, garbled):
+    auth.login(docket.supervisor)
+    assert client.get("/petitions", query_string={"after": garbled}).status_code == 400
+    assert client.get("/petitions", query_string={"before": garbled}).status_code == 400
+
+
+def test_past_the_end_is_a_404(app, client, auth, docket, monkeypatch):
+    monkeypatch.setitem(app.config, "PETITIONS_PER_PAGE", 4)
+    auth.login(docket.supervisor)
+    last = queries.encode_position(
+        SimpleNamespace(created_at=queries.datetime.max.replace(tzinfo=queries.UTC), id=10**9),
+        "oldest",
+    )
+    assert client.get(f"/petitions?after={last}").status_code == 404
 
 
 def test_next_page_link_keeps_the_filters(app, client, auth, docket, monkeypatch):
@@ -202,11 +269,9 @@ def test_next_page_link_keeps_the_filters(app, client, auth, docket, monkeypatch
     assert listed(response) == [docket.case["denied"], docket.case["under_review"]]
     next_link = re.search(r'href="([^"]+)">Next<', response.get_data(as_text=True))
     url = next_link.group(1).replace("&amp;", "&")
-    assert parse_qs(urlsplit(url).query) == {
-        "kind": ["commutation"],
-        "sort": ["newest"],
-        "page": ["2"],
-    }
+    query = parse_qs(urlsplit(url).query)
+    assert query.pop("after")  # the last case shown: the page goes on after it
+    assert query == {"kind": ["commutation"], "sort": ["newest"]}
     assert listed(client.get(url)) == [docket.case["received"]]
 
 
@@ -279,9 +344,17 @@ def test_count_stops_at_the_cap(app, client, auth, docket, monkeypatch):
     auth.login(docket.supervisor)
     first = client.get("/petitions")
     assert "More than 3 cases" in page_text(first)
-    assert "Page 1" in page_text(first) and "Page 1 of" not in page_text(first)
     assert len(listed(first)) == 2
-    assert len(listed(client.get("/petitions?page=2"))) == 2
+    assert len(listed(client.get(link(first, "Next")))) == 2
+
+
+def test_a_first_page_that_is_not_full_is_not_counted(app, client, auth, docket, count_statements):
+    """Its rows are the total: no count statement."""
+    auth.login(docket.supervisor)
+    with count_statements() as statements:
+        response = client.get("/petitions?stage=received")
+    assert "1 case" in page_text(response)
+    assert not [s for s in statements if s.startswith("SELECT count(") and "petition" in s]
 
 
 # --- several stages, named sets, and filters that are refused rather than ignored ---------------
@@ -413,11 +486,9 @@ def test_pagination_links_are_built_from_the_parsed_filters_only(
     # Relative, on this site, no fragment: before, _scheme=javascript made the link
     # javascript://localhost/petitions?…
     assert urlsplit(url)[:3] == ("", "", "/petitions") and not urlsplit(url).fragment
-    assert parse_qs(urlsplit(url).query) == {
-        "kind": ["commutation"],
-        "stage": ["received", "under_review"],
-        "page": ["2"],
-    }
+    query = parse_qs(urlsplit(url).query)
+    assert query.pop("after")
+    assert query == {"kind": ["commutation"], "stage": ["received", "under_review"]}
     assert listed(client.get(url)) == [docket.case["under_review"]]
 
 

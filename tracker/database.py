@@ -97,8 +97,20 @@ def _sqlite_begin(connection):
         if relaxed != info.get(_RELAXED, False):
             connection.exec_driver_sql(f"PRAGMA synchronous = {'NORMAL' if relaxed else 'FULL'}")
             info[_RELAXED] = relaxed
-        read_only = options.get("tracker_read_only")
+        read_only = options.get("tracker_read_only") or _request_reads_only()
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+#: ``flask.g`` flag: this request's own transaction only reads (tracker.pipeline sets it for
+#: a GET and clears it before the writes kept apart). Read when the transaction begins, so a
+#: page that sends no statement (the login page) opens no transaction at all.
+REQUEST_READS_ONLY = "tracker_request_reads_only"
+
+
+def _request_reads_only() -> bool:
+    from flask import g, has_request_context
+
+    return has_request_context() and g.get(REQUEST_READS_ONLY, False)
 
 
 def begin_relaxed_durability(session) -> None:

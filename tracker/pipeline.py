@@ -23,6 +23,13 @@ As Indico's request handler does (``RH.process``), a request's work is one trans
   if it wrote nothing else (the session's writes are watched); otherwise, and on SQLite,
   the rest is rolled back and the rows are written apart (see ``write_with_read``).
 
+A GET (HEAD, OPTIONS) only reads: its transaction begins as a read-only one
+(``begin_request``). On SQLite that is a deferred ``BEGIN``, not the ``BEGIN IMMEDIATE`` of
+writing transactions: in WAL mode readers run beside the one writer, so page views no longer
+queue behind each other for the write lock. The few writes a GET makes (the throttled session
+touch, the read log) are the writes apart above, each batch in a short write transaction of its
+own after the read one ended. On PostgreSQL the begin is unchanged (MVCC readers never wait).
+
 CLI commands are not requests: each commits once, in the command (``tracker.cli``).
 """
 
@@ -33,7 +40,7 @@ from flask import Flask, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import Table, event, insert
 
-from tracker.database import begin_relaxed_durability, insert_with_commit
+from tracker.database import REQUEST_READS_ONLY, begin_relaxed_durability, insert_with_commit
 from tracker.extensions import db
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -195,6 +202,13 @@ def _run_apart(status: int) -> None:
             raise
 
 
+def begin_request() -> None:
+    """before_request, first of all: a safe method's transaction will begin read-only (when
+    its first statement opens it; a page that sends none opens none)."""
+    if request.method in SAFE_METHODS:
+        setattr(g, REQUEST_READS_ONLY, True)
+
+
 def finish_request(response):
     """after_request: commit or roll back the request's work (with a read's writes, see
     ``write_with_read``), then the writes kept apart."""
@@ -210,6 +224,7 @@ def finish_request(response):
         db.session.rollback()
         if reads:
             g.setdefault(_APART, []).append((functools.partial(_insert, reads), True, True))
+    g.pop(REQUEST_READS_ONLY, None)  # the writes apart begin as writers (BEGIN IMMEDIATE)
     try:
         _run_apart(status)
     finally:
@@ -220,3 +235,5 @@ def finish_request(response):
 def register(app: Flask) -> None:
     """Install the pipeline; registered first, so it runs after every other after_request."""
     app.after_request(finish_request)
+    # First of the before_request hooks, before anything can open the transaction.
+    app.before_request_funcs.setdefault(None, []).insert(0, begin_request)

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask import current_app, session
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from tracker import pipeline
 from tracker.audit.services import current_client
@@ -62,7 +63,12 @@ def current_session() -> UserSession | None:
     key = session.get(SESSION_KEY)
     if not key:
         return None
-    row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _hash(key)))
+    # One query for the session, its user and their organization (which can_sign_in reads).
+    row = db.session.scalar(
+        select(UserSession)
+        .options(joinedload(UserSession.user).joinedload(User.organization))
+        .where(UserSession.key_hash == _hash(key))
+    )
     if row is None or row.ended_at is not None:
         return None
     now = utcnow()

@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
 
 from tracker import permissions, pipeline
 from tracker.audit import services as audit
@@ -74,7 +75,12 @@ def authenticate_token(plaintext: str) -> User | None:
     """
     if not plaintext or not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(plaintext)))
+    # One query for the token, its user and their organization (which can_sign_in reads).
+    token = db.session.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.user).joinedload(User.organization))
+        .where(ApiToken.token_hash == token_hash(plaintext))
+    )
     if token is None or token.revoked_at is not None or not permissions.can_sign_in(token.user):
         return None
     now = utcnow()

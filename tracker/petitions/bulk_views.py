@@ -27,7 +27,7 @@ from tracker.petitions.fields import CASE_NUMBER_FORMAT, REASON_MAX_LENGTH
 from tracker.petitions.forms import OutcomeFields, limited
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS, Petition
 from tracker.petitions.outcomes import Outcome, checked_outcome, parse_remission, relief_refusal
-from tracker.petitions.views import page_number, render_queue
+from tracker.petitions.views import position_args, render_queue
 from tracker.readlog import services as readlog
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
@@ -346,13 +346,13 @@ def confirm():
         "petitions/bulk_confirm.html",
         form=apply_form,
         filters=filters,
-        page_number=page_number(request.form),
+        position=position_args(request.form),
         transition=transition,
         reason=(form.reason.data or "").strip(),
         rows=rows[:LISTED_ON_CONFIRMATION],
         count=len(rows),
         outcome=outcome,
-        back=url_for("petitions.queue", **filters.query_args()),
+        back=url_for("petitions.queue", **filters.query_args(), **position_args(request.form)),
     )
 
 
@@ -405,4 +405,6 @@ def apply():
         f"{'is' if count == 1 else 'are'} now {transition.target.label.lower()}.",
         "success",
     )
-    return redirect(url_for("petitions.queue", **filters.query_args()))
+    return redirect(
+        url_for("petitions.queue", **filters.query_args(), **position_args(request.form))
+    )

@@ -1,9 +1,10 @@
 """Read-side queries for petitions: the queue, timelines, conflicts. No writes here."""
 
+import base64
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 from sqlalchemy.sql.expression import ColumnElement
@@ -15,6 +16,7 @@ from tracker.audit.replay import replay
 from tracker.auth.models import User
 from tracker.deadlines.models import Referral
 from tracker.extensions import db
+from tracker.forms import parse_id
 from tracker.petitions.fields import CASE_NUMBER, REGISTER_NUMBER
 from tracker.petitions.filters import CHOICE_FACT_FILTERS, DATE_FILTERS, QueueFilters
 from tracker.petitions.models import EDITABLE_FIELDS, Petition
@@ -180,54 +182,131 @@ def _assignee_conditions(user: User, filters: QueueFilters) -> list:
     return []
 
 
-#: Counting stops here: "more than 10,000 cases" is as useful as the exact figure, and an
-#: exact count of half a million rows costs a scan on every page view.
-COUNT_CAP = 10_000
+#: Counting stops here: "more than 1,000 cases" is as useful as the exact figure for a queue,
+#: and counting stops after reading that many index entries (a fraction of a millisecond),
+#: where an exact count of half a million rows costs a scan on every page view. A first page
+#: that is not full needs no count at all: its rows are the total.
+COUNT_CAP = 1_000
+
+#: Each order's keyset: the time column and whether it runs oldest first (the id follows it
+#: in the same direction, see ORDERS).
+SORT_KEYS = {
+    "oldest": ("created_at", True),
+    "newest": ("created_at", False),
+    "days_pending": ("received_at", True),
+    "days_in_stage": ("stage_entered_at", True),
+}
+
+
+@dataclass(frozen=True)
+class QueuePosition:
+    """Where a page of the queue starts: right after a case (the next page) or right before
+    one (the previous page), each given by the case's (time, id) in the order's keyset. Neither:
+    the first page. Keyset pages cost the same at any depth, where OFFSET read every row it
+    skipped, and a case decided meanwhile does not shift the pages after it."""
+
+    after: tuple[datetime, int] | None = None
+    before: tuple[datetime, int] | None = None
+
+    @property
+    def is_first(self) -> bool:
+        return self.after is None and self.before is None
+
+
+class BadPosition(ValueError):
+    """A page link this site did not write."""
+
+
+def encode_position(petition: Petition, sort: str) -> str:
+    """An opaque token for the petition's place in the ``sort`` order (for page links)."""
+    moment = getattr(petition, SORT_KEYS[sort][0]).astimezone(UTC)
+    text = f"{moment.isoformat()}|{petition.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_position(token: str) -> tuple[datetime, int]:
+    """The (time, id) an ``encode_position`` token names; BadPosition for anything else."""
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        moment, _, petition_id = text.partition("|")
+        when = datetime.fromisoformat(moment)
+        number = parse_id(petition_id) if petition_id.isascii() else None
+        if when.tzinfo is None or number is None:
+            raise ValueError(text)
+        return when, number
+    except (ValueError, UnicodeError):
+        raise BadPosition("This page link is not one this site gave.") from None
+
+
+def parse_position(raw) -> QueuePosition:
+    """The page asked for in a query string or form: ``after`` or ``before`` a position."""
+    after, before = raw.get("after"), raw.get("before")
+    if after and before:
+        raise BadPosition("A page link names one position, not two.")
+    if after:
+        return QueuePosition(after=decode_position(after))
+    if before:
+        return QueuePosition(before=decode_position(before))
+    return QueuePosition()
 
 
 @dataclass
 class QueuePage:
-    """One page of the queue, with a count that stops at COUNT_CAP."""
+    """One page of the queue, its neighbours' positions, and a count that stops at COUNT_CAP."""
 
     items: list[Petition]
-    page: int
-    per_page: int
+    sort: str
     total: int
     total_is_capped: bool
+    has_prev: bool
     has_next: bool
+    is_first: bool
 
     @property
-    def has_prev(self) -> bool:
-        return self.page > 1
+    def next_position(self) -> str | None:
+        return encode_position(self.items[-1], self.sort) if self.has_next else None
 
     @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
-
-    @property
-    def pages(self) -> int | None:
-        """How many pages, when the total is exact."""
-        if self.total_is_capped:
-            return None
-        return max(1, -(-self.total // self.per_page))
+    def prev_position(self) -> str | None:
+        return encode_position(self.items[0], self.sort) if self.has_prev else None
 
 
-def queue_page(statement: Select, page: int, per_page: int) -> QueuePage:
-    """Fetch one page (one row more, to know if there is a next) and a bounded count."""
-    rows = list(db.session.scalars(statement.offset((page - 1) * per_page).limit(per_page + 1)))
-    counted = statement.options(lazyload("*")).order_by(None).limit(COUNT_CAP + 1).subquery()
-    total = db.session.scalar(select(func.count()).select_from(counted))
+def _keyset(statement: Select, sort: str, position: QueuePosition) -> tuple[Select, bool]:
+    """The statement from the position on; True when it reads backwards (a previous page)."""
+    column_name, ascending = SORT_KEYS[sort]
+    key = tuple_(getattr(Petition, column_name), Petition.id)
+    if position.after is not None:
+        return statement.where(key > position.after if ascending else key < position.after), False
+    if position.before is None:
+        return statement, False
+    column = getattr(Petition, column_name)
+    reverse = (column.desc(), Petition.id.desc()) if ascending else (column, Petition.id)
+    statement = statement.where(key < position.before if ascending else key > position.before)
+    return statement.order_by(None).order_by(*reverse), True
+
+
+def queue_page(statement: Select, per_page: int, sort: str, position: QueuePosition) -> QueuePage:
+    """Fetch one page (one row more, to know if there is a further one) and a bounded count."""
+    paged, backwards = _keyset(statement, sort, position)
+    rows = list(db.session.scalars(paged.limit(per_page + 1)))
+    further = len(rows) > per_page
+    rows = rows[:per_page]
+    if backwards:
+        rows.reverse()
+    if position.is_first and not further:
+        total = len(rows)
+    else:
+        counted = statement.options(lazyload("*")).order_by(None).limit(COUNT_CAP + 1).subquery()
+        total = db.session.scalar(select(func.count()).select_from(counted))
     return QueuePage(
-        items=rows[:per_page],
-        page=page,
-        per_page=per_page,
+        items=rows,
+        sort=sort,
         total=min(total, COUNT_CAP),
         total_is_capped=total > COUNT_CAP,
-        has_next=len(rows) > per_page,
+        # Coming back from a later page, there is one; going back, the extra row says so.
+        has_prev=bool(rows) and (further if backwards else position.after is not None),
+        has_next=bool(rows) and (position.before is not None if backwards else further),
+        is_first=position.is_first,
     )
 
 
@@ -364,12 +443,16 @@ def open_cases_assigned_to(user: User) -> list[Petition]:
     )
 
 
-def staff_for_assignee_filter() -> list[User]:
+def staff_for_assignee_filter() -> list:
     """Everyone who may hold cases, deactivated people too (their old cases stay findable),
-    active ones first."""
+    active ones first: rows of (id, name, active), the three columns the filter shows.
+
+    Read on every queue view, not kept between requests: a process-wide cache would show
+    another app server's newly added or renamed reviewer late, and one indexed query of a few
+    dozen short rows costs less than a cache that must be proven fresh."""
     return list(
-        db.session.scalars(
-            select(User)
+        db.session.execute(
+            select(User.id, User.name, User.active)
             .where(User.role.in_([Role.REVIEWER.value, Role.SUPERVISOR.value]))
             .order_by(User.active.desc(), User.name)
         )

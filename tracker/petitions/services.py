@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
 
 from tracker import clock, eligibility, permissions
 from tracker.audit import services as audit
@@ -132,7 +133,13 @@ def get_visible_petition(user: User, case_number: str) -> Petition:
     the error path audits (``existed`` tells supervisors which it was), so the answer's
     timing does not tell one from the other.
     """
-    petition = db.session.scalar(select(Petition).where(Petition.case_number == case_number))
+    # Its organization and advocate come in the same query: every case page and answer
+    # shows them.
+    petition = db.session.scalar(
+        select(Petition)
+        .options(joinedload(Petition.organization), joinedload(Petition.advocate))
+        .where(Petition.case_number == case_number)
+    )
     if petition is not None and permissions.can_view_petition(user, petition):
         return petition
     refusal = None

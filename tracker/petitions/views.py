@@ -53,8 +53,6 @@ def _offered_actions(petition):
 
 
 blueprint = Blueprint("petitions", __name__)
-#: Beyond this, OFFSET would overflow some databases; no queue has that many pages.
-MAX_PAGE = 1_000_000
 
 
 @blueprint.route("/")
@@ -67,17 +65,27 @@ def home():
 @blueprint.route("/petitions")
 @login_required
 def queue():
-    """The queue (staff) or the organization's cases (advocates), filtered, sorted, paginated.
+    """The queue (staff) or the organization's cases (advocates), filtered, sorted, a page at
+    a time (``after`` / ``before``: keyset positions written by the page's own links).
 
     Invalid filters (an unknown stage, a search too long…) are a 422 page with the message
-    under the field, never ignored.
+    under the field, never ignored. A page link this site did not write is a 400.
     """
     return render_queue(request.args)
 
 
-def page_number(raw) -> int:
-    """The page asked for; anything that is not a page number is the first page."""
-    return min(max(1, raw.get("page", 1, type=int)), MAX_PAGE)
+def page_position(raw) -> queries.QueuePosition:
+    """The page asked for (``after`` or ``before`` a case); a garbled link is a 400."""
+    try:
+        return queries.parse_position(raw)
+    except queries.BadPosition as error:
+        abort(400, f"{error} Start again from the first page.")
+
+
+def position_args(raw) -> dict[str, str]:
+    """The page's position as its link wrote it (``after`` or ``before``), to carry through
+    the bulk form and back to the same page."""
+    return {name: raw[name] for name in ("after", "before") if raw.get(name)}
 
 
 def _queue_filter_form(raw) -> QueueFilterForm:
@@ -90,14 +98,16 @@ def _queue_filter_form(raw) -> QueueFilterForm:
     if permissions.can_view_all_petitions(current_user):
         form.organization.choices += options(
             (str(o.id), o.name)
-            for o in db.session.scalars(select(Organization).order_by(Organization.name))
+            for o in db.session.execute(
+                select(Organization.id, Organization.name).order_by(Organization.name)
+            )
         )
     return form
 
 
 def render_queue(raw, *, selection=None, status: int = 200):
-    """The queue page for the filters and page in ``raw`` (a query string, or the same names
-    posted by the bulk form). ``selection`` is a refused bulk decision to show again: its
+    """The queue page for the filters and position in ``raw`` (a query string, or the same
+    names posted by the bulk form). ``selection`` is a refused bulk decision to show again: its
     cases ticked, its offenders marked, its action and reason kept."""
     form = _queue_filter_form(raw)
     try:
@@ -105,15 +115,22 @@ def render_queue(raw, *, selection=None, status: int = 200):
     except ValidationFailed as error:
         apply_errors(form, error)
         return render_template("petitions/queue.html", form=form, page=None), 422
+    position = page_position(raw)
     page = queries.queue_page(
         queries.queue_query(current_user, filters),
-        page=page_number(raw),
         per_page=current_app.config["PETITIONS_PER_PAGE"],
+        sort=filters.sort,
+        position=position,
     )
-    if page.page > 1 and not page.items and selection is None:
-        abort(404, f"There is no page {page.page} of these cases.")
+    if not position.is_first and not page.items and selection is None:
+        abort(404, "There are no further cases in this list.")
     return render_template(
-        "petitions/queue.html", form=form, page=page, filters=filters, selection=selection
+        "petitions/queue.html",
+        form=form,
+        page=page,
+        position=position_args(raw),
+        filters=filters,
+        selection=selection,
     ), status
 
 
