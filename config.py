@@ -118,6 +118,8 @@ class Config:
     #: Password changes and token creations per signed-in user.
     RATELIMIT_PASSWORD_CHANGE = os.environ.get("RATELIMIT_PASSWORD_CHANGE", "20 per hour")
     RATELIMIT_TOKEN_CREATION = os.environ.get("RATELIMIT_TOKEN_CREATION", "20 per hour")
+    #: Pages anyone may read without signing in (the public statistics), per client address.
+    RATELIMIT_PUBLIC_PAGES = os.environ.get("RATELIMIT_PUBLIC_PAGES", "60 per minute; 600 per hour")
     #: API requests per bearer token and per client address (scripts of a whole office).
     RATELIMIT_API_PER_TOKEN = os.environ.get("RATELIMIT_API_PER_TOKEN", "5000 per minute")
     RATELIMIT_API_PER_ADDRESS = os.environ.get("RATELIMIT_API_PER_ADDRESS", "20000 per minute")

@@ -99,8 +99,9 @@ def edit_form(petition: Petition, **overrides) -> dict[str, str]:
 
 
 def page_text(response) -> str:
-    """The response body with HTML entities decoded (&#39; → ')."""
-    return html.unescape(response.get_data(as_text=True))
+    """The response body with HTML entities decoded (&#39; → '); a binary body (a PDF) with
+    what is not UTF-8 replaced."""
+    return html.unescape(response.get_data().decode("utf-8", "replace"))
 
 
 def field_html(body: str, name: str) -> str:

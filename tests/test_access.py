@@ -43,12 +43,15 @@ def routes(selected) -> list:
 
 PETITION_ROUTES = routes(lambda rule: rule.rule.startswith("/petitions/<case_number>"))
 SUPERVISOR_ROUTES = routes(lambda rule: rule.rule.startswith(("/audit/", "/admin/")))
-#: Every page of the web app but the login page and static files (the JSON API answers
-#: anonymous callers with 401 instead, and is tested with the API).
+#: Pages anyone may read without signing in (issue 14: the public statistics).
+PUBLIC_ENDPOINTS = frozenset({"statistics.public", "statistics.public_csv"})
+#: Every page of the web app but the login page, the public pages and static files (the JSON
+#: API answers anonymous callers with 401 instead, and is tested with the API).
 LOGIN_REQUIRED_ROUTES = routes(
     lambda rule: (
         not rule.endpoint.endswith("static")
         and rule.endpoint != "auth.login"
+        and rule.endpoint not in PUBLIC_ENDPOINTS
         and not rule.rule.startswith("/api/")
     )
 )
@@ -181,6 +184,8 @@ def test_anonymous_users_are_sent_to_the_login_page(
         "notification_id": 1,
         "referral_id": 1,
         "act_id": 1,
+        "name": "stages",
+        "table": "fiscal-year",
     }
     url = build_url(app, endpoint, method, arguments, values)
     data = {"csrf_token": csrf_token(client, "/login")} if method == "POST" else None

@@ -185,6 +185,18 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("deadlines.provide_information", "GET"):   ("login", "ok",      "404",     "403",   "403"),
     ("deadlines.provide_information", "POST"):  ("login", "ok",      "404",     "403",   "403"),
     ("deadlines.due", "GET"):                   ("login", "ok",      "ok",      "ok",    "ok"),
+    # --- statistics and dashboards (issue 14); the case summary PDF is a read of the case -------
+    ("petitions.summary_pdf", "GET"):           ("login", "ok",      "404",     "ok",    "ok"),
+    ("statistics.staff", "GET"):                ("login", "403",     "403",     "ok",    "ok"),
+    ("statistics.staff_csv", "GET"):            ("login", "403",     "403",     "ok",    "ok"),
+    # the public page and its CSV: anyone, signed in or not (counts only)
+    ("statistics.public", "GET"):               ("ok",    "ok",      "ok",      "ok",    "ok"),
+    ("statistics.public_csv", "GET"):           ("ok",    "ok",      "ok",      "ok",    "ok"),
+    # one's own dashboard: the office's for staff, the organization's for advocates
+    ("dashboards.dashboard", "GET"):            ("login", "ok",      "ok",      "ok",    "ok"),
+    ("dashboards.download", "GET"):             ("login", "ok",      "ok",      "ok",    "ok"),
+    ("api.statistics", "GET"):                  ("401",   "403",     "403",     "ok",    "ok"),
+    ("api.public_statistics", "GET"):           ("ok",    "ok",      "ok",      "ok",    "ok"),
 }
 # fmt: on
 
@@ -339,6 +351,13 @@ for _route, _path in {
     ("notifications.preferences", "GET"): "/account/notifications",
     ("notifications.failed", "GET"): "/notifications/failed",
     ("deadlines.due", "GET"): "/due",
+    ("statistics.staff", "GET"): "/statistics?fiscal_year=2025",
+    ("statistics.staff_csv", "GET"): "/statistics/fiscal-year.csv?fiscal_year=2025",
+    ("statistics.public", "GET"): "/public/statistics?fiscal_year=2025",
+    ("statistics.public_csv", "GET"): "/public/statistics.csv?fiscal_year=2025",
+    ("dashboards.dashboard", "GET"): "/dashboard",
+    ("api.statistics", "GET"): "/api/v1/statistics?fiscal_year=2025",
+    ("api.public_statistics", "GET"): "/api/v1/public/statistics?fiscal_year=2025",
 }.items():
     recipe(_route)(path(_path))
 
@@ -846,6 +865,19 @@ def _provide_information(w, persona):
         return Call(path, petition=petition)
     data = edit_form(petition) | {"version": str(petition.version), "response": "Attached."}
     return Call(path, data=data, petition=petition)
+
+
+@recipe(("petitions.summary_pdf", "GET"))
+def _summary_pdf(w, persona):
+    petition = w.petition(Stage.UNDER_REVIEW)
+    return Call(f"/petitions/{petition.case_number}/summary.pdf", petition=petition)
+
+
+@recipe(("dashboards.download", "GET"))
+def _dashboard_table(w, persona):
+    # A table of the persona's own dashboard: the office's, or the organization's.
+    name = "asked" if persona.startswith("advocate") else "stages"
+    return Call(f"/dashboard/{name}.csv")
 
 
 # --- sending a request and naming its outcome --------------------------------------------------

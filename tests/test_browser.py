@@ -466,6 +466,29 @@ def walk_the_journey(journey: Journey) -> None:
     expect(grant).to_contain_text(re.compile(r"Under review\s*→\s*Granted"))
     journey.screenshot("supervisor-finds-grant-in-audit-log")
 
+    # --- the supervisor's dashboard and statistics (issue 14): the grant is counted ---------
+    navigation = page.get_by_role("navigation", name="Main")
+    navigation.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
+    stages = page.get_by_role("table", name="Cases per stage and kind")
+    expect(stages.get_by_role("row", name=re.compile(r"^Granted"))).to_contain_text("1")
+    journey.screenshot("supervisor-dashboard")
+    navigation.get_by_role("link", name="Statistics").click()
+    expect(page.get_by_role("heading", name="Statistics", level=1)).to_be_visible()
+    expect(page.get_by_role("figure")).to_contain_text("Decisions per month")
+    journey.screenshot("supervisor-statistics")
+    journey.log_out()
+
+    # --- anyone opens the public statistics from the login page ------------------------------
+    page.goto(f"{journey.base_url}/login")
+    page.get_by_role("link", name="Clemency statistics (public)").click()
+    expect(page.get_by_role("heading", name="Clemency statistics", level=1)).to_be_visible()
+    public = page.get_by_role("table", name=re.compile(r"^Fiscal year"))
+    expect(public.get_by_role("row", name=re.compile(r"^Commutation"))).to_be_visible()
+    expect(page.locator("main")).not_to_contain_text(case_number)
+    expect(page.locator("main")).not_to_contain_text(PETITIONER)
+    journey.screenshot("public-statistics")
+
 
 @pytest.mark.browser
 @pytest.mark.committed

@@ -94,6 +94,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     from tracker.audit.views import blueprint as audit_blueprint
     from tracker.auth.token_views import blueprint as tokens_blueprint
     from tracker.auth.views import blueprint as auth_blueprint
+    from tracker.dashboards.views import blueprint as dashboards_blueprint
     from tracker.deadlines.views import blueprint as deadlines_blueprint
     from tracker.documents import api as documents_api  # noqa: F401  (its routes, on the API's)
     from tracker.documents.views import blueprint as documents_blueprint
@@ -101,6 +102,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     from tracker.petitions.bulk_views import blueprint as bulk_blueprint
     from tracker.petitions.views import blueprint as petitions_blueprint
     from tracker.readlog.views import blueprint as readlog_blueprint
+    from tracker.statistics.views import blueprint as statistics_blueprint
     from tracker.web import DatabaseIdConverter
 
     app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
@@ -116,6 +118,8 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.register_blueprint(api_blueprint)
     app.register_blueprint(deadlines_blueprint)
     app.register_blueprint(acts_blueprint)
+    app.register_blueprint(statistics_blueprint)
+    app.register_blueprint(dashboards_blueprint)
     csrf.exempt(api_blueprint)  # bearer tokens only: a browser never sends one on its own
 
     from tracker import cli, ratelimits, web

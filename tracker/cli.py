@@ -341,6 +341,9 @@ def register(app: Flask) -> None:
         import_petitions_command,
     ):
         app.cli.add_command(command)
+    from tracker.statistics.cli import statistics_command
+
+    app.cli.add_command(statistics_command)
     app.cli.add_command(audit_group)
     app.cli.add_command(readlog_group)
     app.cli.add_command(notifications_group)

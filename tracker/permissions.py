@@ -237,6 +237,33 @@ def can_manage_acts(user) -> bool:
     return user.is_supervisor
 
 
+# --- numbers: statistics and dashboards ----------------------------------------------------------
+
+
+@rule("The office's statistics are for reviewers and supervisors; the public page has the counts.")
+def can_view_statistics(user) -> bool:
+    """The fiscal-year table with its per-month chart (the public page needs no sign-in)."""
+    return user.is_staff
+
+
+@rule("The office's dashboard is for reviewers and supervisors.")
+def can_view_staff_dashboard(user) -> bool:
+    """Every organization's numbers, each reviewer's load, the oldest and overdue cases."""
+    return user.is_staff
+
+
+@rule("The dashboard shows an advocate's own organization's cases.")
+def can_view_organization_dashboard(user) -> bool:
+    """An advocate's dashboard: their organization's cases only."""
+    return user.is_advocate and user.organization_id is not None
+
+
+@rule("There is no dashboard for this account.")
+def can_view_dashboard(user) -> bool:
+    """Some dashboard: the office's or the organization's."""
+    return can_view_staff_dashboard(user) or can_view_organization_dashboard(user)
+
+
 # --- people and the audit log --------------------------------------------------------------------
 
 

@@ -7,6 +7,8 @@ configuration at request time (``RATELIMIT_*`` in config.py):
 - sign-in (POST /login) per client address, all attempts and, more tightly, failed ones;
 - second-factor codes (POST /login/two-factor) per client address;
 - password changes and token creations per signed-in user;
+- the public statistics pages per client address (the public API's route shares the
+  API's per-address limit);
 - the whole API per bearer token and per client address.
 
 A request over a limit gets 429 with ``Retry-After``: problem+json on the API, the error
@@ -93,6 +95,9 @@ VIEW_LIMITS = {
         "RATELIMIT_PASSWORD_CHANGE": {"methods": ["POST"], "key_func": signed_in_user_or_address},
     },
     "tokens.create": {"RATELIMIT_TOKEN_CREATION": {"key_func": signed_in_user_or_address}},
+    # The public statistics (issue 14): anonymous pages, counted per client address.
+    "statistics.public": {"RATELIMIT_PUBLIC_PAGES": {}},
+    "statistics.public_csv": {"RATELIMIT_PUBLIC_PAGES": {}},
 }
 #: The whole API, shared by all its routes: setting → options.
 API_LIMITS = {

@@ -14,8 +14,8 @@ from tracker.errors import ValidationFailed
 from tracker.extensions import login_manager
 
 API_PREFIX = "/api/v1"
-#: Readable without a token: the description of the API itself.
-PUBLIC_ENDPOINTS = frozenset({"api.openapi_document", "api.docs"})
+#: Readable without a token: the description of the API itself, and the public statistics.
+PUBLIC_ENDPOINTS = frozenset({"api.openapi_document", "api.docs", "api.public_statistics"})
 CHALLENGE = 'Bearer realm="api"'
 
 
@@ -75,7 +75,7 @@ def check_query(known: dict[str, tuple[str, ...]]):
             if "\x00" in name or "\x00" in value:
                 raise MalformedRequest(f"The query parameter '{name}' contains a NUL character.")
         unknown = set(request.args) - set(known.get(request.endpoint, ()))
-        if unknown and request.endpoint not in PUBLIC_ENDPOINTS:
+        if unknown and (request.endpoint in known or request.endpoint not in PUBLIC_ENDPOINTS):
             raise ValidationFailed({name: "Unknown query parameter." for name in sorted(unknown)})
 
     return check

@@ -320,6 +320,7 @@ def _schemas() -> dict:
             "additionalProperties": False,
         },
         **_document_schemas(),
+        **_statistics_schemas(),
         "NotificationList": {
             "type": "object",
             "properties": {
@@ -881,6 +882,7 @@ def _paths() -> dict:
                 ),
             },
         },
+        **_statistics_paths(),
         "/decisions": {
             "post": {
                 "operationId": "decidePetitions",
@@ -897,6 +899,114 @@ def _paths() -> dict:
                     "412",
                     "413",
                     "415",
+                    "422",
+                ),
+            },
+        },
+    }
+
+
+def _statistics_schemas() -> dict:
+    from tracker.petitions.fields import KINDS
+    from tracker.statistics.queries import COLUMN_LABELS, COLUMNS
+
+    counts = {
+        "type": "object",
+        "properties": {
+            name: {"type": "integer", "minimum": 0, "description": COLUMN_LABELS[name]}
+            for name in COLUMNS
+        },
+        "required": list(COLUMNS),
+        "additionalProperties": False,
+    }
+    # pending_start and pending_end are never negative in a real history; the schema says
+    # only that each is a whole number, since a history imported with gaps could make one so.
+    for name in ("pending_start", "pending_end"):
+        counts["properties"][name] = {"type": "integer", "description": COLUMN_LABELS[name]}
+    return {
+        "KindCounts": counts,
+        "PublicStatistics": {
+            "allOf": [_ref("Statistics")],
+            "type": "object",
+            "properties": {
+                "acts": {
+                    "type": "array",
+                    "description": "The clemency acts signed in the year: counts only.",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "title": {"type": "string"},
+                            "signed_on": {"type": "string", "format": "date"},
+                            "relief": {"type": "string"},
+                            "count": {"type": "integer", "minimum": 0},
+                        },
+                        "required": ["title", "signed_on", "relief", "count"],
+                    },
+                },
+            },
+            "required": ["fiscal_year", "kinds", "acts"],
+        },
+        "Statistics": {
+            "type": "object",
+            "properties": {
+                "fiscal_year": {"type": "integer"},
+                "kinds": {
+                    "type": "object",
+                    "properties": {kind: _ref("KindCounts") for kind in KINDS},
+                    "required": list(KINDS),
+                    "additionalProperties": False,
+                },
+            },
+            "required": ["fiscal_year", "kinds"],
+        },
+    }
+
+
+FISCAL_YEAR_PARAMETER = {
+    "name": "fiscal_year",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1900, "maximum": 9999},
+    "description": "Fiscal year N: October 1 of N−1 to September 30 of N, in the office's "
+    "time zone. Default: the current one; at most next year (422 beyond).",
+}
+
+
+def _statistics_paths() -> dict:
+    description = (
+        "Per kind: pending at the start, received, granted, denied, closed without "
+        "presidential action, other closures (withdrawn, deceased, moot, ineligible), "
+        "reopened and pending at the end, counted from the case history (a reopened case "
+        "counts as reopened, not as a new receipt)."
+    )
+    return {
+        "/statistics": {
+            "get": {
+                "operationId": "statistics",
+                "summary": "A fiscal year's statistics (reviewers, supervisors)",
+                "description": description,
+                "parameters": [FISCAL_YEAR_PARAMETER],
+                "responses": _responses(
+                    {"200": _json_response("The year's counts per kind.", "Statistics")},
+                    "403",
+                    "422",
+                ),
+            },
+        },
+        "/public/statistics": {
+            "get": {
+                "operationId": "publicStatistics",
+                "summary": "A fiscal year's statistics, public (no token)",
+                "description": description + " Counts only: never a name, case number or "
+                "organization.",
+                "security": [],
+                "parameters": [FISCAL_YEAR_PARAMETER],
+                "responses": _responses(
+                    {
+                        "200": _json_response(
+                            "The year's counts per kind, and its acts.", "PublicStatistics"
+                        )
+                    },
                     "422",
                 ),
             },

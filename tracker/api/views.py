@@ -25,6 +25,7 @@ from tracker.petitions import importing, petitioners, queries, services
 from tracker.petitions.fields import CASE_NUMBER
 from tracker.petitions.models import Petition
 from tracker.readlog import services as readlog
+from tracker.statistics import queries as statistics_queries
 from tracker.workflow import get_transition
 
 blueprint = Blueprint("api", __name__, url_prefix=auth.API_PREFIX)
@@ -35,6 +36,8 @@ blueprint.before_request(
         {
             "api.list_petitions": (*serialization.FILTER_NAMES, "limit", "cursor"),
             "api.list_notifications": ("limit", "cursor", "unread"),
+            "api.statistics": ("fiscal_year",),
+            "api.public_statistics": ("fiscal_year",),
         }
     )
 )
@@ -316,6 +319,26 @@ def decide_petitions():
             for number, version in decided.items()
         ],
     }
+
+
+# --- statistics (issue 14) -----------------------------------------------------------------------
+
+
+@blueprint.get("/statistics")
+def statistics():
+    """The fiscal year's counts per kind, as the Office of the Pardon Attorney publishes them
+    (staff; the current fiscal year when none is named)."""
+    permissions.require(permissions.can_view_statistics, g.api_user)
+    year = statistics_queries.parse_fiscal_year(request.args.get("fiscal_year"))
+    return statistics_queries.year_counts(year).as_json()
+
+
+@blueprint.get("/public/statistics")
+def public_statistics():
+    """The same counts for anyone, without a token: counts only, never a name, case number
+    or organization. Limited per client address like the rest of the API."""
+    year = statistics_queries.parse_fiscal_year(request.args.get("fiscal_year"))
+    return statistics_queries.public_json(year)
 
 
 # --- description --------------------------------------------------------------------------------

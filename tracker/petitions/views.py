@@ -4,11 +4,21 @@ Views parse the request, call one service, and render or redirect; the request p
 (``tracker.pipeline``) commits the work of those marked ``@writes`` once, at the end.
 """
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from tracker import permissions, pipeline
+from tracker import clock, permissions, pipeline
 from tracker.auth.models import Organization, User
 from tracker.body_limit import body_limit, document_body_limit
 from tracker.deadlines.services import ReferralsOpen
@@ -19,7 +29,7 @@ from tracker.errors import Conflict, EditRefused, PermissionDenied, StaleVersion
 from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
 from tracker.petitions import filters as queue_filters
-from tracker.petitions import merging, petitioners, queries, services
+from tracker.petitions import merging, petitioners, queries, services, summary
 from tracker.petitions.fields import FIELDS_BY_SECTION, SECTIONS
 from tracker.petitions.forms import (
     AssignForm,
@@ -195,12 +205,10 @@ def _case_page_forms(petition):
     return forms
 
 
-def _render_case(petition, status=200, **overrides):
-    forms = _case_page_forms(petition) | overrides
-    return render_template(
-        "petitions/show.html",
+def _case_context(petition) -> dict:
+    """What the case page and its printable summary show, as the current user may see it."""
+    return dict(
         petition=petition,
-        forms=forms,
         transitions=TRANSITIONS_BY_NAME,
         timeline=queries.timeline(petition, current_user),
         sections=[
@@ -219,6 +227,16 @@ def _render_case(petition, status=200, **overrides):
             if permissions.can_view_internal_history(current_user) or n.visibility == "shared"
         ],
         documents=document_services.visible_documents(petition, current_user),
+    )
+
+
+def _render_case(petition, status=200, **overrides):
+    forms = _case_page_forms(petition) | overrides
+    return render_template(
+        "petitions/show.html",
+        forms=forms,
+        pdf_unavailable=summary.unavailable_reason(),
+        **_case_context(petition),
     ), status
 
 
@@ -231,6 +249,23 @@ def show(case_number):
     petition = services.get_visible_petition(current_user, case_number)
     readlog.record_read("case_page", petition)
     return _render_case(petition)
+
+
+@blueprint.route("/petitions/<case_number>/summary.pdf")
+@login_required
+def summary_pdf(case_number):
+    """The case summary as a PDF: the facts, the decision and the history the user may see on
+    the case page. A read of the case, logged as a case export; 503 (saying why) when the
+    server cannot draw PDFs."""
+    petition = services.get_visible_petition(current_user, case_number)
+    context = _case_context(petition) | {"now": clock.now()}
+    pdf = summary.render_pdf(render_template("petitions/summary.html", **context))
+    readlog.record_read("case_export", petition, details={"format": "pdf", "view": "summary"})
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{petition.case_number}.pdf"'},
+    )
 
 
 def _render_conflict(petition, error: StaleVersion, form, form_template: str):
