@@ -91,6 +91,7 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("petitions.new", "POST"):                  ("login", "ok",      "ok",      "403",   "403"),
     ("bulk.import_petitions", "GET"):           ("login", "ok",      "ok",      "403",   "403"),
     ("bulk.import_petitions", "POST"):          ("login", "ok",      "ok",      "403",   "403"),
+    ("bulk.import_template", "GET"):            ("login", "ok",      "ok",      "403",   "403"),
     # --- one case of organization A (received for show and edit, under review for the rest) --
     ("petitions.show", "GET"):                  ("login", "ok",      "404",     "ok",    "ok"),
     ("petitions.edit", "GET"):                  ("login", "ok",      "404",     "ok",    "ok"),
@@ -320,6 +321,7 @@ for _route, _path in {
     ("petitions.queue", "GET"): "/petitions",
     ("petitions.new", "GET"): "/petitions/new",
     ("bulk.import_petitions", "GET"): "/petitions/import",
+    ("bulk.import_template", "GET"): "/petitions/import/template.csv",
     ("admin.users", "GET"): "/admin/users",
     ("admin.organizations", "GET"): "/admin/organizations",
     ("audit.log", "GET"): "/audit/",

@@ -67,6 +67,11 @@ MAX_AMOUNT_DIGITS = 12
 
 REQUIRED = "This field is required."
 DATE_FORMAT = "Use a date like 2024-12-31."
+#: What an import accepts for a date (see validation.parse_spreadsheet_date).
+SPREADSHEET_DATE_FORMAT = (
+    "Use a date like 2024-12-31 (year-month-day), 12/31/2024 (month/day/year) "
+    "or a spreadsheet date cell."
+)
 NUL_CHARACTER = "Contains a NUL character."
 
 
