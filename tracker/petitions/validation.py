@@ -15,6 +15,7 @@ from typing import NamedTuple
 from tracker.petitions.fields import (
     AMOUNT_MESSAGE,
     BOOLEAN_MESSAGE,
+    CONFINED_STATUSES,
     DATE_FORMAT,
     EDITABLE_FIELDS,
     FIELDS,
@@ -125,8 +126,7 @@ def _register_number_rule(values: dict, dates: _Dates, today: date):
     return None
 
 
-#: Custody statuses of someone still confined: a pardon is not for them (a commutation is).
-CONFINED = frozenset({"in_prison", "home_confinement"})
+CONFINED = CONFINED_STATUSES  # a pardon is not for them (a commutation is)
 PARDON_WHILE_CONFINED = (
     "A pardon is for someone no longer confined: choose supervised release or released, "
     "or ask for a commutation."
