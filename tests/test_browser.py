@@ -111,6 +111,18 @@ def served(app):
         thread.join(timeout=10)
 
 
+#: The innermost elements that reach beyond the window's right edge, to say what overflows.
+OVERFLOWING_ELEMENTS = """() => Array.from(document.querySelectorAll("body *"))
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                 && !Array.from(e.children).some(
+                     c => c.getBoundingClientRect().right > window.innerWidth + 1))
+    .slice(0, 4)
+    .map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
+              + (e.className && typeof e.className === "string"
+                 ? "." + e.className.trim().split(/\\s+/).join(".") : ""))
+    .join(", ")"""
+
+
 class Journey:
     """The browser page, the server's address, and numbered screenshots."""
 
@@ -136,11 +148,15 @@ class Journey:
 
     def check_no_sideways_scroll(self, name: str) -> None:
         """The page fits the window's width: nothing makes it scroll sideways."""
+        self.page.wait_for_load_state()
         widths = self.page.evaluate(
             "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
         )
         if widths[0] > widths[1]:
-            self.layout_problems.append(f"{name}: {widths[0]} px wide in a {widths[1]} px window")
+            overflowing = self.page.evaluate(OVERFLOWING_ELEMENTS)
+            self.layout_problems.append(
+                f"{name}: {widths[0]} px wide in a {widths[1]} px window ({overflowing})"
+            )
 
     def menu(self):
         """The main navigation, opened first when the window is narrow enough to fold it."""
@@ -174,6 +190,7 @@ class Journey:
         page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         self.give_second_factor(email)
+        expect(page.get_by_role("button", name="Log out", include_hidden=True)).to_be_attached()
         self.check_no_sideways_scroll(f"home of {email}")
         nav = self.menu()
         expect(nav.get_by_role("button", name="Log out")).to_be_visible()
@@ -187,7 +204,7 @@ class Journey:
         page = self.page
         setup = page.get_by_role("heading", name="Set up two-factor authentication")
         verify = page.get_by_role("heading", name="Two-factor authentication", exact=True)
-        expect(page.get_by_role("button", name="Log out")).to_be_attached()
+        expect(page.get_by_role("button", name="Log out", include_hidden=True)).to_be_attached()
         if setup.is_visible():
             self.secrets[email] = page.locator("code.user-select-all").inner_text().strip()
             expect(page.get_by_role("img", name="QR code")).to_be_visible()
