@@ -162,6 +162,7 @@ class Journey:
         """The main navigation, opened first when the window is narrow enough to fold it."""
         from playwright.sync_api import expect
 
+        self.page.wait_for_load_state()  # the stylesheet decides whether the menu folds
         nav = self.page.get_by_role("navigation", name="Main")
         toggler = nav.get_by_role("button", name="Toggle navigation")
         if toggler.is_visible() and toggler.get_attribute("aria-expanded") != "true":
@@ -173,6 +174,7 @@ class Journey:
         """The queue's filter form, unfolded first on a small screen."""
         from playwright.sync_api import expect
 
+        self.page.wait_for_load_state()
         unfold = self.page.get_by_role("button", name=re.compile(r"^Filters"))
         if unfold.is_visible() and unfold.get_attribute("aria-expanded") != "true":
             unfold.click()

@@ -318,7 +318,7 @@ def upload(client, content: str):
 
 def test_an_advocate_imports_on_the_web(client, login_as):
     advocate = login_as("advocate")
-    assert "Import CSV" in page_text(client.get("/petitions"))
+    assert "Import CSV or Excel" in page_text(client.get("/petitions"))
 
     response = upload(client, petition_csv(row(1), row(2)))
 
