@@ -148,9 +148,9 @@ class Journey:
 
     def check_no_sideways_scroll(self, name: str) -> None:
         """The page fits the window's width: nothing makes it scroll sideways."""
-        self.page.wait_for_load_state()
         widths = self.page.evaluate(
-            "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
+            "() => [(document.scrollingElement || document.documentElement).scrollWidth,"
+            " window.innerWidth]"
         )
         if widths[0] > widths[1]:
             overflowing = self.page.evaluate(OVERFLOWING_ELEMENTS)
