@@ -193,6 +193,7 @@ class Journey:
         page.get_by_role("button", name="Log in").click()
         self.give_second_factor(email)
         expect(page.get_by_role("button", name="Log out", include_hidden=True)).to_be_attached()
+        page.wait_for_load_state()  # the stylesheet too: a page measured without it overflows
         self.check_no_sideways_scroll(f"home of {email}")
         nav = self.menu()
         expect(nav.get_by_role("button", name="Log out")).to_be_visible()
