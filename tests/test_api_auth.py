@@ -28,9 +28,26 @@ def token_rows(user):
 # --- the profile page ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("role", ["reviewer", "supervisor"])
+def test_staff_find_their_tokens_on_the_account_page_not_in_the_menu(client, login_as, role):
+    login_as(role)
+    assert "API tokens" not in page_text(client.get("/petitions"))
+    account = client.get("/account").get_data(as_text=True)
+    assert 'href="/account/tokens"' in account
+
+
+def test_an_advocate_who_holds_a_token_finds_it_on_the_account_page(client, login_as):
+    user = login_as("advocate")
+    tokens.create_token(user, "import script")
+    db.session.commit()
+    assert 'href="/account/tokens"' in client.get("/account").get_data(as_text=True)
+
+
 def test_a_user_creates_a_token_on_the_profile_page_and_sees_it_once(client, login_as):
     user = login_as("advocate")
-    assert "API tokens" in page_text(client.get("/petitions"))
+    # Advocates are not offered tokens (issue 16) until they hold one, but the page is theirs.
+    assert "API tokens" not in page_text(client.get("/petitions"))
+    assert "API tokens" not in page_text(client.get("/account"))
 
     response = client.post(
         "/account/tokens",

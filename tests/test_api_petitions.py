@@ -185,6 +185,7 @@ def test_the_list_filters(api_as, make_petition, make_user):
         kind="pardon",
         register_number=None,
         projected_release_date=None,
+        custody_status="released",
         petitioner_name="Bo Other",
     )
     reviewing = make_petition(

@@ -513,7 +513,7 @@ def test_a_merge_that_breaks_a_rule_stays_on_the_merge_page(
     auth.login(supervisor)
     form = opened_edit_form(client, petition)
     edit_meanwhile(petition, reviewer, projected_release_date=petition_values()["sentence_date"])
-    form.fields |= {"kind": "pardon", "projected_release_date": ""}
+    form.fields |= {"kind": "pardon", "projected_release_date": "", "custody_status": "released"}
     merged = form_with(client.post(case_url(petition, "edit"), data=form.fields), "merge_version")
     before = petition_row(petition.id)
 

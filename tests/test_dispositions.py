@@ -224,7 +224,11 @@ def test_a_remission_records_its_amount(app_ctx, make_petition, make_user):
 )
 def test_a_bad_relief_is_a_422_naming_the_field(api_as, make_petition, kind, members, field):
     api = api_as("reviewer")
-    extra = {"register_number": None, "projected_release_date": None} if kind == "pardon" else {}
+    extra = (
+        {"register_number": None, "projected_release_date": None, "custody_status": "released"}
+        if kind == "pardon"
+        else {}
+    )
     petition = make_petition(stage=Stage.UNDER_REVIEW, kind=kind, **extra)
 
     response = api.post(
@@ -240,7 +244,11 @@ def test_a_bulk_grant_with_a_relief_that_misfits_one_case_applies_nothing(api_as
     api = api_as("reviewer")
     commutation = make_petition(stage=Stage.UNDER_REVIEW)
     pardon = make_petition(
-        stage=Stage.UNDER_REVIEW, kind="pardon", register_number=None, projected_release_date=None
+        stage=Stage.UNDER_REVIEW,
+        kind="pardon",
+        register_number=None,
+        projected_release_date=None,
+        custody_status="released",
     )
 
     response = api.post(

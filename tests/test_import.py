@@ -15,6 +15,7 @@ from tracker.errors import BulkRefused
 from tracker.extensions import db
 from tracker.petitions import importing
 from tracker.petitions import services as petition_services
+from tracker.petitions.fields import SPREADSHEET_DATE_FORMAT
 from tracker.petitions.models import EDITABLE_FIELDS, Petition
 from tracker.workflow import Stage
 
@@ -46,16 +47,22 @@ def refusal_of(content) -> list[dict]:
 def test_a_read_only_column_refuses_the_file_naming_it(column):
     content = petition_csv(row(1) | {column: "x"}, columns=[*petition_json(), column])
     assert refusal_of(content) == [
-        {"line": 1, "field": column, "message": f"The column '{column}' is read-only: remove it."}
+        {
+            "line": 1,
+            "field": column,
+            "column": "L",
+            "value": column,
+            "message": f"The column '{column}' is read-only: remove it.",
+        }
     ]
 
 
 def test_unknown_and_repeated_columns_refuse_the_file():
     errors = refusal_of("kind,colour,kind,\npardon,red,pardon,\n")
-    assert [(e["field"], e["message"]) for e in errors] == [
-        (None, "Unknown column number 4 (no name)."),
-        ("colour", "Unknown column 'colour'."),
-        ("kind", "The column 'kind' appears twice."),
+    assert [(e["column"], e["field"], e["message"]) for e in errors] == [
+        ("B", "colour", "Unknown column 'colour': use the template's column names."),
+        ("C", "kind", "The column 'kind' appears twice."),
+        ("D", None, "Unknown column number 4 (no name): use the template's column names."),
     ]
 
 
@@ -94,7 +101,13 @@ def test_an_import_with_several_bad_rows_imports_nothing_and_lists_every_problem
         row(4),  # line 5: fine
         row(5, register_number="55555-555"),  # line 6: open in the org
         row(6, register_number=row(1)["register_number"]),  # line 7: repeats line 2
-        row(7, kind="pardon", projected_release_date="2031-01-01", register_number=None),  # line 8
+        row(
+            7,
+            kind="pardon",
+            custody_status="released",
+            projected_release_date="2031-01-01",
+            register_number=None,
+        ),  # line 8
     )
 
     response = api.post(
@@ -107,24 +120,44 @@ def test_an_import_with_several_bad_rows_imports_nothing_and_lists_every_problem
         {
             "line": 3,
             "field": "register_number",
+            "column": "C",
+            "value": "1234-5678",
             "message": "Use five digits, a dash, three digits (e.g. 12345-678).",
         },
-        {"line": 4, "field": "date_of_birth", "message": "Use a date like 2024-12-31."},
-        {"line": 4, "field": "kind", "message": "Choose pardon or commutation."},
+        {
+            "line": 4,
+            "field": "kind",
+            "column": "A",
+            "value": "amnesty",
+            "message": "Choose pardon or commutation.",
+        },
+        {
+            "line": 4,
+            "field": "date_of_birth",
+            "column": "D",
+            "value": "1980-13-01",
+            "message": SPREADSHEET_DATE_FORMAT,
+        },
         {
             "line": 6,
             "field": "register_number",
+            "column": "C",
+            "value": "55555-555",
             "message": f"This petitioner already has an open petition: {open_case.case_number}.",
         },
         {
             "line": 7,
             "field": "register_number",
+            "column": "C",
+            "value": row(1)["register_number"],
             "message": f"The register number {row(1)['register_number']} is repeated: it is also "
             "on line 2.",
         },
         {
             "line": 8,
             "field": "projected_release_date",
+            "column": "J",
+            "value": "2031-01-01",
             "message": "Only a commutation has a projected release date.",
         },
     ]
@@ -166,6 +199,8 @@ def test_a_decided_case_does_not_block_a_petitioner_and_another_organizations_op
         {
             "line": 3,
             "field": "register_number",
+            "column": "C",
+            "value": "33333-333",
             "message": "This petitioner already has an open petition, "
             "filed by another organization.",
         }
@@ -283,7 +318,7 @@ def upload(client, content: str):
 
 def test_an_advocate_imports_on_the_web(client, login_as):
     advocate = login_as("advocate")
-    assert "Import CSV" in page_text(client.get("/petitions"))
+    assert "Import CSV or Excel" in page_text(client.get("/petitions"))
 
     response = upload(client, petition_csv(row(1), row(2)))
 
@@ -380,8 +415,8 @@ def test_the_command_lists_every_bad_row(runner, make_user, csv_file):
         ]
     )
     assert result.exit_code == 1
-    assert "line 2, kind: Choose pardon or commutation." in result.output
-    assert "line 3, sentence: This field is required." in result.output
+    assert "line 2, column A (kind): found 'x': Choose pardon or commutation." in result.output
+    assert "line 3, column G (sentence): This field is required." in result.output
     assert "Nothing was imported" in result.output
     assert count(Petition) == 0
     db.session.rollback()

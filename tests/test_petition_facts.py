@@ -165,7 +165,13 @@ def test_web_api_and_import_refuse_an_open_duplicate_identically(
     )
     response = api.post("/api/v1/petitions/import", data=csv, headers={"Content-Type": "text/csv"})
     assert problem_of(response, 422)["errors"] == [
-        {"line": 3, "field": "register_number", "message": message}
+        {
+            "line": 3,
+            "field": "register_number",
+            "column": "C",
+            "value": "44444-444",
+            "message": message,
+        }
     ]
 
 

@@ -209,7 +209,7 @@ def _import_advocate(organization_name: str, advocate_email: str):
     help="E-mail of an active advocate of that organization, who submits them.",
 )
 def import_petitions_command(file, organization_name, advocate_email):
-    """Import a CSV file of petitions for an organization, all or nothing.
+    """Import a CSV or .xlsx file of petitions for an organization, all or nothing.
 
     The columns are the writable fields of the JSON API (kind, petitioner_name,
     register_number, date_of_birth, offenses, sentencing_court, sentence, sentence_date,
@@ -227,13 +227,12 @@ def import_petitions_command(file, organization_name, advocate_email):
     advocate = _import_advocate(organization_name, advocate_email)
     try:
         with open(file, "rb") as csv_file:
-            rows = importing.read_csv(csv_file.read())
+            rows = importing.read_file(csv_file.read())
         with click.progressbar(length=len(rows), label="Checking rows", file=sys.stderr) as bar:
             case_numbers = petition_services.import_petitions(advocate, rows, progress=bar.update)
     except BulkRefused as error:
         for problem in error.offenders:
-            field = f", {problem['field']}" if problem["field"] else ""
-            click.echo(f"line {problem['line']}{field}: {problem['message']}", err=True)
+            click.echo(importing.describe_import_problem(problem), err=True)
         _fail(error.message)
     except DomainError as error:
         _fail(_describe(error))

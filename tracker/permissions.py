@@ -47,6 +47,16 @@ def require(check, user, *subject) -> None:
 # --- cases ---------------------------------------------------------------------------------------
 
 
+# --- account -------------------------------------------------------------------------------------
+
+
+@rule("API tokens are for staff's tools and for those who already use one.")
+def can_offer_api_tokens(user, holds_tokens: bool = False) -> bool:
+    """The account page offers API tokens to staff, and to anyone who already holds one (an
+    advocate's import script); the token pages themselves stay open to every user."""
+    return user.is_staff or holds_tokens
+
+
 @rule("Only reviewers and supervisors see every organization's cases.")
 def can_view_all_petitions(user) -> bool:
     """Staff see every organization's cases."""

@@ -34,7 +34,7 @@ from tracker.petitions.fields import (
     OFFENSE_CATEGORIES,
 )
 from tracker.petitions.filters import DATE_FILTERS, STAGE_CHOICES
-from tracker.petitions.importing import MAX_IMPORT_ROWS
+from tracker.petitions.importing import MAX_IMPORT_ROWS, XLSX_MEDIA_TYPE
 from tracker.petitions.models import RECOMMENDATIONS
 from tracker.workflow import CASE_ACTIONS, DISPOSITIONS, PETITION_TRANSITIONS, RELIEFS, Stage
 
@@ -379,6 +379,14 @@ def _schemas() -> dict:
                             "field": {"type": ["string", "null"]},
                             "message": {"type": "string"},
                             "line": {"type": "integer"},
+                            "column": {
+                                "type": ["string", "null"],
+                                "description": "Import: the spreadsheet's column (A, B, …).",
+                            },
+                            "value": {
+                                "type": ["string", "null"],
+                                "description": "Import: the value found in the file.",
+                            },
                         },
                         "required": ["field", "message"],
                     },
@@ -821,9 +829,12 @@ def _paths() -> dict:
         "/petitions/import": {
             "post": {
                 "operationId": "importPetitions",
-                "summary": "Import petitions from a CSV file (advocates)",
+                "summary": "Import petitions from a CSV or .xlsx file (advocates)",
                 "description": "The first line names the columns: the writable fields "
-                f"({', '.join(EDITABLE_FIELDS)}). UTF-8, at most {MAX_IMPORT_ROWS} rows. "
+                f"({', '.join(EDITABLE_FIELDS)}) or their labels. CSV in UTF-8 (comma, "
+                "semicolon or tab separated) or an .xlsx workbook's first sheet; coded values "
+                "by code or label, dates as 2024-12-31, 12/31/2024 or spreadsheet dates. "
+                f"At most {MAX_IMPORT_ROWS} rows. "
                 "All or nothing: if any row is bad, nothing is imported and errors lists "
                 "every problem with its line. A petitioner with an open petition (any "
                 "organization's), a register number repeated in the file, or a petition that "
@@ -832,11 +843,17 @@ def _paths() -> dict:
                     "required": True,
                     "content": {
                         "text/csv": {"schema": {"type": "string"}},
+                        XLSX_MEDIA_TYPE: {
+                            "schema": {"type": "string", "contentEncoding": "binary"}
+                        },
                         "multipart/form-data": {
                             "schema": {
                                 "type": "object",
                                 "properties": {
-                                    "file": {"type": "string", "contentMediaType": "text/csv"}
+                                    "file": {
+                                        "type": "string",
+                                        "description": "A CSV or .xlsx file.",
+                                    }
                                 },
                                 "required": ["file"],
                             },

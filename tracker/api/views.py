@@ -261,16 +261,19 @@ def update_referral(id):  # noqa: A002  (the issue's URL names it {id})
 # --- bulk ---------------------------------------------------------------------------------------
 
 
-def _uploaded_csv() -> bytes:
-    if request.mimetype == "text/csv":
+def _uploaded_file() -> bytes:
+    """The import's file: the body (CSV or .xlsx) or a multipart upload's field 'file'."""
+    if request.mimetype in ("text/csv", importing.XLSX_MEDIA_TYPE):
         return request.get_data(cache=False)
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
-            raise ValidationFailed({"file": "Attach the CSV file as the form field 'file'."})
+            message = "Attach the CSV or .xlsx file as the form field 'file'."
+            raise ValidationFailed({"file": message})
         return upload.read()
     raise UnsupportedMediaType(
-        "Send the CSV as the body (Content-Type: text/csv) or as the field 'file' of a "
+        "Send the CSV (Content-Type: text/csv) or the .xlsx workbook (Content-Type: "
+        f"{importing.XLSX_MEDIA_TYPE}) as the body, or either as the field 'file' of a "
         "multipart/form-data upload."
     )
 
@@ -278,9 +281,10 @@ def _uploaded_csv() -> bytes:
 @blueprint.post("/petitions/import")
 @pipeline.writes
 def import_petitions():
-    """An advocate imports a CSV of petitions, all or nothing: 201 with the case numbers."""
+    """An advocate imports a CSV or .xlsx file of petitions, all or nothing: 201 with the case
+    numbers."""
     permissions.require(permissions.can_submit_petition, g.api_user)
-    rows = importing.read_csv(_uploaded_csv())
+    rows = importing.read_file(_uploaded_file())
     case_numbers = services.import_petitions(g.api_user, rows)
     return {"imported": len(case_numbers), "case_numbers": case_numbers}, 201
 

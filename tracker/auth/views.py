@@ -191,6 +191,16 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+@blueprint.route("/account")
+@login_required
+def account():
+    """The user's account: who they are, and the links to their password, second factor and
+    (for those who use them) API tokens."""
+    from tracker.auth import tokens
+
+    return render_template("auth/account.html", holds_tokens=bool(tokens.user_tokens(current_user)))
+
+
 @blueprint.route("/account/password", methods=["GET", "POST"])
 @login_required
 @pipeline.writes

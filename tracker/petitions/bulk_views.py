@@ -11,7 +11,17 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -23,9 +33,9 @@ from tracker.errors import BulkRefused, CasesChanged, ValidationFailed
 from tracker.extensions import db
 from tracker.petitions import filters as queue_filters
 from tracker.petitions import importing, queries, services
-from tracker.petitions.fields import CASE_NUMBER_FORMAT, REASON_MAX_LENGTH
+from tracker.petitions.fields import CASE_NUMBER_FORMAT, FIELDS, REASON_MAX_LENGTH
 from tracker.petitions.forms import OutcomeFields, limited
-from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS, Petition
+from tracker.petitions.models import Petition
 from tracker.petitions.outcomes import Outcome, checked_outcome, parse_remission, relief_refusal
 from tracker.petitions.views import position_args, render_queue
 from tracker.readlog import services as readlog
@@ -52,14 +62,16 @@ def bulk_actions(user) -> list:
 
 @blueprint.app_context_processor
 def _template_helpers():
-    return {"bulk_actions": bulk_actions}
+    return {"bulk_actions": bulk_actions, "XLSX_MEDIA_TYPE": importing.XLSX_MEDIA_TYPE}
 
 
 # --- forms ----------------------------------------------------------------------------------------
 
 
 class ImportForm(FlaskForm):
-    file = FileField("CSV file", validators=[FileRequired("Choose the CSV file.")])
+    file = FileField(
+        _l("CSV or Excel (.xlsx) file"), validators=[FileRequired(_l("Choose the file."))]
+    )
 
 
 # The queue's filters and page travel through the bulk steps as the queue's own query
@@ -162,7 +174,7 @@ def import_petitions():
     refusal = None
     if form.validate_on_submit():
         try:
-            rows = importing.read_csv(form.file.data.read())
+            rows = importing.read_file(form.file.data.read())
             case_numbers = services.import_petitions(current_user, rows)
         except BulkRefused as error:
             refusal = error
@@ -178,9 +190,22 @@ def import_petitions():
         "petitions/import.html",
         form=form,
         refusal=refusal,
-        columns=[(name, FIELD_LABELS[name]) for name in EDITABLE_FIELDS],
+        columns=[(field.name, importing.template_help(field)) for field in FIELDS],
         max_rows=importing.MAX_IMPORT_ROWS,
     ), status
+
+
+@blueprint.route("/petitions/import/template.csv")
+@login_required
+def import_template():
+    """The import's CSV template: every column, a help row in the user's language (skipped
+    on import) and one example row (refused if imported unchanged)."""
+    permissions.require(permissions.can_submit_petition, current_user)
+    return Response(
+        importing.template_csv(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="petitions-template.csv"'},
+    )
 
 
 # --- bulk decisions -------------------------------------------------------------------------------

@@ -24,6 +24,15 @@ CUSTODY_STATUSES = {
     "released": "Released",
 }
 
+#: What the kind changes (the rules are in ``validation``; the form shows them as hints): the
+#: custody statuses of someone still confined, which a pardon cannot have; fields only one
+#: kind takes; fields one kind requires.
+CONFINED_STATUSES = frozenset({"in_prison", "home_confinement"})
+KIND_ONLY_FIELDS = {"projected_release_date": "commutation"}
+KIND_REQUIRED_FIELDS = {"register_number": "commutation", "release_date": "pardon"}
+#: The new-petition form's first values: the most common case, and not a contradiction.
+DEFAULT_KIND, DEFAULT_CUSTODY = "commutation", "in_prison"
+
 #: How the petition came about (the forms' "conviction by plea or trial").
 CONVICTION_BY = {"plea": "Guilty plea", "trial": "Trial"}
 OFFENSE_CATEGORIES = {
@@ -67,6 +76,11 @@ MAX_AMOUNT_DIGITS = 12
 
 REQUIRED = "This field is required."
 DATE_FORMAT = "Use a date like 2024-12-31."
+#: What an import accepts for a date (see validation.parse_spreadsheet_date).
+SPREADSHEET_DATE_FORMAT = (
+    "Use a date like 2024-12-31 (year-month-day), 12/31/2024 (month/day/year) "
+    "or a spreadsheet date cell."
+)
 NUL_CHARACTER = "Contains a NUL character."
 
 

@@ -26,11 +26,16 @@ from tracker.documents.models import DESCRIPTION_MAX_LENGTH, DOCUMENT_TYPES
 from tracker.forms import options
 from tracker.petitions.fields import (
     AMOUNT_MESSAGE,
+    CONFINED_STATUSES,
     CUSTODY_STATUSES,
+    DEFAULT_CUSTODY,
+    DEFAULT_KIND,
     EDITABLE_FIELDS,
     FIELDS,
     FIELDS_BY_NAME,
     FIELDS_BY_SECTION,
+    KIND_ONLY_FIELDS,
+    KIND_REQUIRED_FIELDS,
     KINDS,
     NOTE_MAX_LENGTH,
     REASON_MAX_LENGTH,
@@ -166,7 +171,10 @@ class VersionedForm(FlaskForm):
 
 class PetitionForm(VersionedForm):
     kind = SelectField(
-        "Kind of clemency", choices=options(KINDS.items()), validators=[InputRequired()]
+        "Kind of clemency",
+        choices=options(KINDS.items()),
+        validators=[InputRequired()],
+        default=DEFAULT_KIND,
     )
     petitioner_name = StringField(
         "Petitioner's full name", validators=field_validators("petitioner_name")
@@ -191,7 +199,11 @@ class PetitionForm(VersionedForm):
     )
     sentence_date = DateField("Date of sentence", validators=[InputRequired()])
     custody_status = SelectField(
-        "Custody status", choices=options(CUSTODY_STATUSES.items()), validators=[InputRequired()]
+        "Custody status",
+        choices=options(CUSTODY_STATUSES.items()),
+        validators=[InputRequired()],
+        default=DEFAULT_CUSTODY,
+        description="A pardon is for someone no longer confined.",
     )
     projected_release_date = DateField(
         "Projected release date",
@@ -206,6 +218,18 @@ class PetitionForm(VersionedForm):
         for key, (title, help_text) in SECTIONS.items()
     ]
     wide_fields = FORM_WIDE_FIELDS | {"offenses", "grounds"}
+
+    def kind_hints(self, name: str) -> dict:
+        """The data-kind-* attributes of a field's block, which tracker/static/forms.js reads
+        to show, hide and mark the fields as the chosen kind asks (the server enforces them)."""
+        hints = {}
+        if name in KIND_ONLY_FIELDS:
+            hints["data-kind-only"] = KIND_ONLY_FIELDS[name]
+        if name in KIND_REQUIRED_FIELDS:
+            hints["data-kind-required"] = KIND_REQUIRED_FIELDS[name]
+        if name == "custody_status":
+            hints["data-pardon-excludes"] = " ".join(sorted(CONFINED_STATUSES))
+        return hints
 
     def petition_values(self) -> dict:
         return normalize({name: getattr(self, name).data for name in EDITABLE_FIELDS})

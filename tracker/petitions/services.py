@@ -672,7 +672,7 @@ def import_petitions(advocate: User, rows: list, progress=None) -> list[str]:
 
     ``rows`` are ``importing.ImportRow``s (from ``importing.read_csv``). Every row is
     checked first; if any is bad, BulkRefused (422) lists every problem as
-    {line, field, message} and nothing is written. Otherwise each row becomes a
+    {line, field, column, value, message} and nothing is written. Otherwise each row becomes a
     petition in *received* with its own 'submit' audit entry, and the case numbers are
     returned in row order. ``progress(n)`` is told as rows are checked.
     """
@@ -689,7 +689,7 @@ def import_petitions(advocate: User, rows: list, progress=None) -> list[str]:
     for (row, _values), problems in zip(
         valid, _submission_problems(advocate, [values for _row, values in valid]), strict=True
     ):
-        errors += [importing.row_error(row.line, p.field, p.message) for p in problems]
+        errors += [importing.cell_error(row, p.field, p.message) for p in problems]
     if errors:
         raise importing.refuse(errors)
     details = [{"source": "csv_import", "line": row.line} for row in rows]

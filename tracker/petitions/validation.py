@@ -2,18 +2,20 @@
 
 Each field's own rules (required, length, coded values, pattern) come from its declaration
 in ``tracker.petitions.fields``; the rules between fields (dates in order, a register
-number for a commutation) are the short functions below.
+number for a commutation, no pardon for someone confined, a pardon's release date) are the
+short functions below.
 """
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 from tracker.petitions.fields import (
     AMOUNT_MESSAGE,
     BOOLEAN_MESSAGE,
+    CONFINED_STATUSES,
     DATE_FORMAT,
     EDITABLE_FIELDS,
     FIELDS,
@@ -22,6 +24,7 @@ from tracker.petitions.fields import (
     LIST_SEPARATOR,
     MAX_AMOUNT_DIGITS,
     NUL_CHARACTER,
+    SPREADSHEET_DATE_FORMAT,
     PetitionField,
     too_long,
     too_many,
@@ -123,6 +126,36 @@ def _register_number_rule(values: dict, dates: _Dates, today: date):
     return None
 
 
+CONFINED = CONFINED_STATUSES  # a pardon is not for them (a commutation is)
+PARDON_WHILE_CONFINED = (
+    "A pardon is for someone no longer confined: choose supervised release or released, "
+    "or ask for a commutation."
+)
+PARDON_NEEDS_RELEASE_DATE = (
+    "A pardon needs the date of release from confinement (leave it empty only when there was "
+    "no confinement: custody status released, no date custody began)."
+)
+
+
+def _pardon_custody_rule(values: dict, dates: _Dates, today: date):
+    if values.get("kind") == "pardon" and values.get("custody_status") in CONFINED:
+        return "custody_status", PARDON_WHILE_CONFINED
+    return None
+
+
+def never_confined(values: dict) -> bool:
+    """Released and no confinement recorded: the eligibility rules' 'no confinement'."""
+    return values.get("custody_status") == "released" and not values.get("custody_start_date")
+
+
+def _pardon_release_rule(values: dict, dates: _Dates, today: date):
+    if values.get("kind") != "pardon" or values.get("release_date") is not None:
+        return None
+    if values.get("custody_status") in CONFINED or never_confined(values):
+        return None  # confined: the custody rule speaks; never confined: nothing to give
+    return "release_date", PARDON_NEEDS_RELEASE_DATE
+
+
 def _birth_rule(values: dict, dates: _Dates, today: date):
     if dates.born is not None and dates.born > today:
         return "date_of_birth", "The date of birth cannot be in the future."
@@ -195,6 +228,8 @@ def _waiver_rule(values: dict, dates: _Dates, today: date):
 #: whose own value is valid (a field's own error comes first).
 CROSS_FIELD_RULES: tuple[Rule, ...] = (
     _register_number_rule,
+    _pardon_custody_rule,
+    _pardon_release_rule,
     _birth_rule,
     _sentence_rule,
     _release_rule,
@@ -259,17 +294,104 @@ def parse_amount(value) -> Decimal:
         raise ValueError(AMOUNT_MESSAGE) from None
 
 
+#: What spreadsheets write for a date besides ISO 2024-12-31 (text month names are English,
+#: as Excel's and LibreOffice's default exports write them).
+SPREADSHEET_DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+)
+#: The day Excel's and LibreOffice's serial numbers count from (right from 1900-03-01 on:
+#: Excel counts a phantom 1900-02-29).
+SPREADSHEET_EPOCH = date(1899, 12, 30)
+#: Five digits at least (1927-05-18 on): a bare year such as 1968 is not taken for a serial.
+SPREADSHEET_SERIALS = range(10_000, 2_958_466)
+_SLASHED_DATE = re.compile(r"([0-9]{1,2})[/.]([0-9]{1,2})[/.]([0-9]{4})")
+_SERIAL = re.compile(r"[0-9]{4,7}(\.0+)?")
+
+
+def _real_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _slashed_date(match: re.Match) -> date:
+    first, second, year = (int(part) for part in match.groups())
+    month_first, day_first = _real_date(year, first, second), _real_date(year, second, first)
+    if month_first and day_first and month_first != day_first:
+        raise ValueError(
+            f"Ambiguous: {match.group(0)} could be month/day or day/month. "
+            f"Write it as {month_first.isoformat()} or {day_first.isoformat()} (year-month-day)."
+        )
+    if month_first or day_first:
+        return month_first or day_first
+    raise ValueError(SPREADSHEET_DATE_FORMAT)
+
+
+def parse_spreadsheet_date(text: str) -> date:
+    """A date as spreadsheets write it: ISO 2024-12-31; 03/14/1968 (MM/DD/YYYY, also
+    14/03/1968 or 14.03.1968 when only one reading is a date: when both are, as 03/04/1968,
+    it is refused as ambiguous); a serial number (25277: five digits at least, days since
+    1899-12-30 as Excel and LibreOffice count); 14-Mar-1968, 14 March 1968, March 14, 1968;
+    a date with a midnight time.
+    ValueError says what is wrong."""
+    text = text.strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    slashed = _SLASHED_DATE.fullmatch(text)
+    if slashed:
+        return _slashed_date(slashed)
+    if _SERIAL.fullmatch(text):
+        serial = int(float(text))
+        if serial in SPREADSHEET_SERIALS:
+            return SPREADSHEET_EPOCH + timedelta(days=serial)
+        raise ValueError(SPREADSHEET_DATE_FORMAT)
+    for date_format in SPREADSHEET_DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(text, date_format)
+        except ValueError:
+            continue
+        if parsed.time() == datetime.min.time():
+            return parsed.date()
+    raise ValueError(SPREADSHEET_DATE_FORMAT)
+
+
+def _folded(text: str) -> str:
+    """A choice's code or label as compared: case, spaces, dashes and underscores ignored."""
+    return re.sub(r"[\s_\-]+", " ", str(text)).strip().casefold()
+
+
+def parse_choice(field: PetitionField, text: str) -> str:
+    """A coded value from its code or its label, in any case ("Commutation", "commutation of
+    sentence", "IN PRISON", "in_prison"); an unknown text is kept as it is (and then refused
+    by ``field_error`` with the field's message)."""
+    wanted = _folded(text)
+    for code, label in field.choices.items():
+        if wanted in (_folded(code), _folded(label)):
+            return code
+    return text
+
+
 def parse_text_value(field: PetitionField, text: str, list_separator: str = LIST_SEPARATOR):
     """One field's typed value from its text (a CSV cell, a form's input); None when empty.
-    ValueError carries the field's message."""
+    ValueError carries the field's message. Coded values may be given by their labels and
+    dates as spreadsheets write them (see ``parse_choice`` and ``parse_spreadsheet_date``)."""
     text = text.strip()
     if not text:
         return None
     if field.type == "date":
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            raise ValueError(DATE_FORMAT) from None
+        return parse_spreadsheet_date(text)
+    if field.choices is not None:
+        return parse_choice(field, text)
     if field.type == "list":
         return [item.strip() for item in text.split(list_separator) if item.strip()] or None
     if field.type == "boolean":
