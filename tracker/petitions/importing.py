@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
 from tracker.errors import BulkRefused
 from tracker.petitions.models import EDITABLE_FIELDS
 from tracker.petitions.validation import parse_petition_fields, petition_errors
@@ -53,8 +56,11 @@ def refuse(errors: list[dict]) -> BulkRefused:
     errors = sorted(errors, key=lambda e: (e["line"], e["field"] or ""))
     lines = len({e["line"] for e in errors})
     return BulkRefused(
-        f"Nothing was imported: {lines} row{'' if lines == 1 else 's'} "
-        f"of the file {'has' if lines == 1 else 'have'} problems.",
+        ngettext(
+            "Nothing was imported: %(num)d row of the file has problems.",
+            "Nothing was imported: %(num)d rows of the file have problems.",
+            lines,
+        ),
         errors,
         status=422,
     )
@@ -146,8 +152,12 @@ def check_rows(
                     row_error(
                         row.line,
                         "register_number",
-                        f"The register number {register_number} is repeated: it is also on line "
-                        f"{first}.",
+                        _(
+                            "The register number %(number)s is repeated: it is also on line "
+                            "%(line)s.",
+                            number=register_number,
+                            line=first,
+                        ),
                     )
                 )
         values_list.append(values)
@@ -164,7 +174,11 @@ def _check_row(row: ImportRow, today: date) -> tuple[dict, list[dict]]:
             row_error(
                 row.line,
                 None,
-                f"This row has {row.extra_values} more value(s) than the header has columns.",
+                ngettext(
+                    "This row has %(num)d more value than the header has columns.",
+                    "This row has %(num)d more values than the header has columns.",
+                    row.extra_values,
+                ),
             )
         )
     values, parse_errors = parse_petition_fields(fields)
