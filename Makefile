@@ -7,7 +7,7 @@ export FLASK_APP := tracker
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-postgres lint format bench clean
+.PHONY: run test test-postgres lint format bench clean translations
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,7 @@ $(BIN)/activate:
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pybabel compile --use-fuzzy -d tracker/translations  # the app also compiles a stale catalogue at startup
 	touch $@
 
 run: export TWO_FACTOR_REQUIRED ?= 0
@@ -37,8 +38,18 @@ lint: $(VENV)/.installed
 format: $(VENV)/.installed
 	$(BIN)/ruff format tracker tests bench migrations config.py
 
+# After changing marked strings: extract them, merge them into every catalogue, then
+# translate the new entries (README, "Languages") and run `make test` (it fails on any left).
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project "Clemency Tracker" -o tracker/translations/messages.pot .
+	$(BIN)/pybabel update --omit-header -i tracker/translations/messages.pot \
+		-d tracker/translations
+	$(BIN)/pybabel compile -d tracker/translations
+
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run_all
 
 clean:
 	rm -rf $(VENV) instance/tracker.sqlite3* .pytest_cache tests/artifacts
+	rm -f tracker/translations/*/LC_MESSAGES/*.mo

@@ -81,6 +81,7 @@ MATRIX: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("auth.account", "GET"):                    ("login", "ok",      "ok",      "ok",    "ok"),
     ("auth.change_password", "GET"):            ("login", "ok",      "ok",      "ok",    "ok"),
     ("auth.change_password", "POST"):           ("login", "ok",      "ok",      "ok",    "ok"),
+    ("account.language", "POST"):               ("login", "ok",      "ok",      "ok",    "ok"),
     ("tokens.index", "GET"):                    ("login", "ok",      "ok",      "ok",    "ok"),
     ("tokens.create", "POST"):                  ("login", "ok",      "ok",      "ok",    "ok"),
     # advocate A's own token: nobody else's to revoke, not even a supervisor's (on this page)
@@ -400,6 +401,11 @@ def _change_password(w, persona):
             "confirm_password": new,
         },
     )
+
+
+@recipe(("account.language", "POST"))
+def _choose_language(w, persona):
+    return Call("/account/language", data={"language": "es"})
 
 
 @recipe(("tokens.create", "POST"))

@@ -356,7 +356,7 @@ def test_the_commands_seal_and_verify(runner, sealed_days, make_user):
     result = runner.invoke(args=["readlog", "verify"])
     assert result.exit_code == 1 and "2026-11-20" in result.output
     result = runner.invoke(args=["readlog", "digest"])
-    assert result.exit_code == 0 and "day(s) sealed" in result.output
+    assert result.exit_code == 0 and "days sealed" in result.output
 
 
 # --- what supervisors see -----------------------------------------------------------------------

@@ -92,6 +92,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     from tracker.admin.views import blueprint as admin_blueprint
     from tracker.api.views import blueprint as api_blueprint
     from tracker.audit.views import blueprint as audit_blueprint
+    from tracker.auth.account_views import blueprint as account_blueprint
     from tracker.auth.token_views import blueprint as tokens_blueprint
     from tracker.auth.views import blueprint as auth_blueprint
     from tracker.dashboards.views import blueprint as dashboards_blueprint
@@ -111,6 +112,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.register_blueprint(audit_blueprint)
     app.register_blueprint(admin_blueprint)
     app.register_blueprint(tokens_blueprint)
+    app.register_blueprint(account_blueprint)
     app.register_blueprint(bulk_blueprint)
     app.register_blueprint(documents_blueprint)
     app.register_blueprint(readlog_blueprint)

@@ -8,6 +8,8 @@ import sys
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from tracker.auth import services as auth_services
 from tracker.database import begin_read_only
@@ -40,11 +42,14 @@ def create_user_command(email, role, organization_name, name, password_stdin):
         organization = auth_services.find_organization(organization_name)
         if organization is None:
             _fail(
-                f"Unknown organization '{organization_name}'. "
-                "Create it with: flask --app tracker create-organization NAME"
+                _(
+                    "Unknown organization '%(name)s'. "
+                    "Create it with: flask --app tracker create-organization NAME",
+                    name=organization_name,
+                )
             )
     if role == Role.ADVOCATE and organization is None:
-        _fail("An advocate needs --organization NAME.")
+        _fail(_("An advocate needs --organization NAME."))
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -61,7 +66,9 @@ def create_user_command(email, role, organization_name, name, password_stdin):
     except DomainError as error:
         _fail(_describe(error))
     db.session.commit()
-    click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+    click.echo(
+        _("Created %(role)s %(email)s (id %(id)s).", role=user.role, email=user.email, id=user.id)
+    )
 
 
 @click.command("create-organization")
@@ -73,7 +80,13 @@ def create_organization_command(name):
     except DomainError as error:
         _fail(_describe(error))
     db.session.commit()
-    click.echo(f"Created organization {organization.name} (id {organization.id}).")
+    click.echo(
+        _(
+            "Created organization %(organization)s (id %(id)s).",
+            organization=organization.name,
+            id=organization.id,
+        )
+    )
 
 
 @click.command("seed-demo")
@@ -87,10 +100,10 @@ def seed_demo_command(petitions):
     except DomainError as error:
         _fail(_describe(error))
     if credentials is None:
-        click.echo("Demo data is already there; nothing added.")
+        click.echo(_("Demo data is already there; nothing added."))
         return
     db.session.commit()
-    click.echo("Demo users (e-mail / password):")
+    click.echo(_("Demo users (e-mail / password):"))
     for role, email, password in credentials:
         click.echo(f"  {role:<10} {email:<32} {password}")
 
@@ -122,7 +135,13 @@ def audit_close_windows_command():
 
     closed = audit_services.close_finished_windows()
     db.session.commit()
-    click.echo(f"{closed} finished window(s) of repeated security events closed.")
+    click.echo(
+        ngettext(
+            "%(num)d finished window of repeated security events closed.",
+            "%(num)d finished windows of repeated security events closed.",
+            closed,
+        )
+    )
 
 
 readlog_group = AppGroup("readlog", help="Read log (access log) commands.")
@@ -137,8 +156,15 @@ def readlog_digest_command():
     sealed = readlog_services.digest_days()
     db.session.commit()
     for digest in sealed:
-        click.echo(f"{digest.day}: {digest.entries} reads sealed ({digest.digest[:16]}…)")
-    click.echo(f"{len(sealed)} day(s) sealed.")
+        click.echo(
+            _(
+                "%(day)s: %(entries)s reads sealed (%(digest)s…)",
+                day=digest.day,
+                entries=digest.entries,
+                digest=digest.digest[:16],
+            )
+        )
+    click.echo(ngettext("%(num)d day sealed.", "%(num)d days sealed.", len(sealed)))
 
 
 @readlog_group.command("verify")
@@ -169,20 +195,28 @@ def create_token_command(email, name):
 
     user = auth_services.find_user_by_email(email)
     if user is None:
-        _fail(f"No user with the e-mail {email}.")
+        _fail(_("No user with the e-mail %(email)s.", email=email))
     try:
         token, plaintext = tokens.create_token(user, name, by_operator=True)
     except DomainError as error:
         _fail(_describe(error))
     db.session.commit()
-    click.echo(f"Token '{token.name}' for {user.email} ({user.role}); copy it now:", err=True)
+    click.echo(
+        _(
+            "Token '%(token)s' for %(email)s (%(role)s); copy it now:",
+            token=token.name,
+            email=user.email,
+            role=user.role,
+        ),
+        err=True,
+    )
     click.echo(plaintext)
 
 
 def _import_advocate(organization_name: str, advocate_email: str):
     organization = auth_services.find_organization(organization_name)
     if organization is None:
-        _fail(f"Unknown organization '{organization_name}'.")
+        _fail(_("Unknown organization '%(name)s'.", name=organization_name))
     advocate = auth_services.find_user_by_email(advocate_email)
     if (
         advocate is None
@@ -190,7 +224,13 @@ def _import_advocate(organization_name: str, advocate_email: str):
         or not advocate.active
         or advocate.organization_id != organization.id
     ):
-        _fail(f"{advocate_email} is not an active advocate of {organization.name}.")
+        _fail(
+            _(
+                "%(email)s is not an active advocate of %(organization)s.",
+                email=advocate_email,
+                organization=organization.name,
+            )
+        )
     return advocate
 
 
@@ -237,9 +277,18 @@ def import_petitions_command(file, organization_name, advocate_email):
     except DomainError as error:
         _fail(_describe(error))
     db.session.commit()
+    if not case_numbers:
+        click.echo(_("Imported 0 petitions for %(name)s.", name=advocate.organization.name))
+        return
     click.echo(
-        f"Imported {len(case_numbers)} petitions for {advocate.organization.name}"
-        + (f": {case_numbers[0]} to {case_numbers[-1]}." if case_numbers else ".")
+        ngettext(
+            "Imported %(num)d petition for %(name)s: %(first)s to %(last)s.",
+            "Imported %(num)d petitions for %(name)s: %(first)s to %(last)s.",
+            len(case_numbers),
+            name=advocate.organization.name,
+            first=case_numbers[0],
+            last=case_numbers[-1],
+        )
     )
 
 
@@ -327,7 +376,9 @@ def reminders_command(within_days):
 
     created = deadlines.record_reminders(within_days=within_days)
     db.session.commit()
-    click.echo(f"Recorded {created} new reminder{'' if created == 1 else 's'}.")
+    click.echo(
+        ngettext("Recorded %(num)d new reminder.", "Recorded %(num)d new reminders.", created)
+    )
 
 
 def register(app: Flask) -> None:

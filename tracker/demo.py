@@ -7,6 +7,7 @@ from decimal import Decimal
 from unittest import mock
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from tracker.audit import services as audit_services
@@ -308,7 +309,7 @@ def _pick_path(rng: random.Random) -> tuple[str, ...]:
 def seed_demo(petition_count: int = 50):
     """Create the demo organizations, users and petitions; None when they already exist."""
     if current_app.config["ENV_NAME"] == "production":
-        raise PermissionDenied("seed-demo refuses to run in production.")
+        raise PermissionDenied(_("seed-demo refuses to run in production."))
     if db.session.scalar(select(User).where(User.email == DEMO_USERS[0][1])) is not None:
         return None
     organizations = {

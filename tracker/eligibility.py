@@ -18,8 +18,17 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 MET, NOT_MET, UNKNOWN, NOT_APPLICABLE = "met", "not_met", "unknown", "not_applicable"
+#: What the case page's badges say (the API keeps the codes).
+STATUS_LABELS = {
+    MET: _l("met"),
+    NOT_MET: _l("not met"),
+    UNKNOWN: _l("unknown"),
+    NOT_APPLICABLE: _l("not applicable"),
+}
 #: The workflow actions refused (409) for a case that breaks a waivable rule until a
 #: supervisor approves its waiver.
 ACTIONS_NEEDING_ELIGIBILITY = frozenset({"grant"})
@@ -78,14 +87,14 @@ class Rule:
 def _pardon_waiting_period(facts: Facts, today: date):
     values = facts.values
     if values.get("kind") != "pardon":
-        return NOT_APPLICABLE, None, "Only for a pardon."
+        return NOT_APPLICABLE, None, _("Only for a pardon.")
     years = current_app.config["PARDON_WAITING_YEARS"]
     released, sentenced = values.get("release_date"), values.get("sentence_date")
     if released is not None:
         eligible_on = add_years(released, years)
-        since = f"release from confinement on {released.isoformat()}"
+        since = _("release from confinement on %(date)s", date=released.isoformat())
     elif sentenced is None:
-        return UNKNOWN, None, "The date of sentence is not recorded."
+        return UNKNOWN, None, _("The date of sentence is not recorded.")
     else:
         # Release comes after the sentence, so the sentence's anniversary is the earliest
         # possible date; it is the date itself when no confinement is recorded for someone
@@ -99,50 +108,61 @@ def _pardon_waiting_period(facts: Facts, today: date):
             return (
                 NOT_MET,
                 eligible_on,
-                (
-                    f"A pardon may be sought {years} years after release from confinement "
-                    f"(or the sentence, without confinement): not before {eligible_on.isoformat()}."
+                _(
+                    "A pardon may be sought %(years)s years after release from confinement "
+                    "(or the sentence, without confinement): not before %(date)s.",
+                    years=years,
+                    date=eligible_on.isoformat(),
                 ),
             )
         if not unconfined:
-            return UNKNOWN, None, "The release from confinement is not recorded."
-        since = f"the sentence on {sentenced.isoformat()} (no confinement)"
+            return UNKNOWN, None, _("The release from confinement is not recorded.")
+        since = _("the sentence on %(date)s (no confinement)", date=sentenced.isoformat())
     if eligible_on <= today:
-        return MET, eligible_on, f"{years} years have passed since {since}."
+        return (
+            MET,
+            eligible_on,
+            _("%(years)s years have passed since %(since)s.", years=years, since=since),
+        )
     return (
         NOT_MET,
         eligible_on,
-        (f"A pardon may be sought {years} years after {since}: from {eligible_on.isoformat()}."),
+        _(
+            "A pardon may be sought %(years)s years after %(since)s: from %(date)s.",
+            years=years,
+            since=since,
+            date=eligible_on.isoformat(),
+        ),
     )
 
 
 def _commutation_while_serving(facts: Facts, today: date):
     values = facts.values
     if values.get("kind") != "commutation":
-        return NOT_APPLICABLE, None, "Only for a commutation."
+        return NOT_APPLICABLE, None, _("Only for a commutation.")
     if values.get("relief_sought") == "remission":
-        return MET, None, "A remission of a fine or restitution may be sought after release."
+        return MET, None, _("A remission of a fine or restitution may be sought after release.")
     status = values.get("custody_status")
     if status is None:
-        return UNKNOWN, None, "The custody status is not recorded."
+        return UNKNOWN, None, _("The custody status is not recorded.")
     if status == "released":
         return (
             NOT_MET,
             None,
-            (
+            _(
                 "A commutation is for a petitioner still serving the sentence (unless the relief "
                 "sought is a remission)."
             ),
         )
-    return MET, None, "The petitioner is still serving the sentence."
+    return MET, None, _("The petitioner is still serving the sentence.")
 
 
 def _reapplication_waiting_period(facts: Facts, today: date):
     years = current_app.config["REAPPLICATION_WAITING_YEARS"]
     if years <= 0:
-        return NOT_APPLICABLE, None, "No waiting period after a denial is configured."
+        return NOT_APPLICABLE, None, _("No waiting period after a denial is configured.")
     if not facts.denials:
-        return MET, None, "No earlier petition of this kind was denied."
+        return MET, None, _("No earlier petition of this kind was denied.")
     denied_on = max(facts.denials)
     eligible_on = add_years(denied_on, years)
     if eligible_on <= today:
@@ -150,41 +170,43 @@ def _reapplication_waiting_period(facts: Facts, today: date):
     return (
         NOT_MET,
         eligible_on,
-        (
-            f"A petition of the same kind was denied on {denied_on.isoformat()}: a new one may be "
-            f"filed from {eligible_on.isoformat()}."
+        _(
+            "A petition of the same kind was denied on %(denied)s: a new one may be filed "
+            "from %(date)s.",
+            denied=denied_on.isoformat(),
+            date=eligible_on.isoformat(),
         ),
     )
 
 
 def _no_open_petition(facts: Facts, today: date):
     if facts.other_open_case:
-        return NOT_MET, None, f"Another petition is open: {facts.other_open_case}."
-    return MET, None, "No other open petition."
+        return NOT_MET, None, _("Another petition is open: %(case)s.", case=facts.other_open_case)
+    return MET, None, _("No other open petition.")
 
 
 RULES: tuple[Rule, ...] = (
     Rule(
         "pardon_waiting_period",
-        "Pardon: waiting period after release",
+        _l("Pardon: waiting period after release"),
         "release_date",
         _pardon_waiting_period,
     ),
     Rule(
         "commutation_while_serving",
-        "Commutation: still serving",
+        _l("Commutation: still serving"),
         "custody_status",
         _commutation_while_serving,
     ),
     Rule(
         "reapplication_waiting_period",
-        "Re-application after a denial",
+        _l("Re-application after a denial"),
         "kind",
         _reapplication_waiting_period,
     ),
     Rule(
         "no_open_petition",
-        "No other open petition",
+        _l("No other open petition"),
         "register_number",
         _no_open_petition,
         waivable=False,

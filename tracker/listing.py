@@ -19,6 +19,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, request, stream_with_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
@@ -126,9 +128,9 @@ class LogFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    case_number = StringField("Case number", validators=[Optional()])
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    case_number = StringField(_l("Case number"), validators=[Optional()])
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To"), validators=[Optional()])
 
     def filters(self) -> LogFilters:
         return LogFilters(
@@ -191,7 +193,7 @@ def export_filters(form_class: type[LogFilterForm]) -> LogFilterForm:
     site must not make a supervisor's browser export on its behalf); 400 when it expired."""
     form = form_class(request.form)
     if not FlaskForm().validate_on_submit():
-        abort(400, "The form expired. Reload and retry.")
+        abort(400, _("The form expired. Reload and retry."))
     form.validate()
     return form
 

@@ -14,6 +14,9 @@ Which role may move a case between which stages is the workflow table's rule
 
 from collections.abc import Callable
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from tracker.errors import PermissionDenied
 from tracker.workflow import Stage
 
@@ -35,7 +38,8 @@ def rule(message: str | Callable[..., str]):
 
 def refusal_message(check, user, *subject) -> str:
     message = check.message
-    return message(user, *subject) if callable(message) else message
+    # In the request's language; str() so that what is audited is text, not a lazy string.
+    return str(message(user, *subject) if callable(message) else message)
 
 
 def require(check, user, *subject) -> None:
@@ -50,20 +54,20 @@ def require(check, user, *subject) -> None:
 # --- account -------------------------------------------------------------------------------------
 
 
-@rule("API tokens are for staff's tools and for those who already use one.")
+@rule(_l("API tokens are for staff's tools and for those who already use one."))
 def can_offer_api_tokens(user, holds_tokens: bool = False) -> bool:
     """The account page offers API tokens to staff, and to anyone who already holds one (an
     advocate's import script); the token pages themselves stay open to every user."""
     return user.is_staff or holds_tokens
 
 
-@rule("Only reviewers and supervisors see every organization's cases.")
+@rule(_l("Only reviewers and supervisors see every organization's cases."))
 def can_view_all_petitions(user) -> bool:
     """Staff see every organization's cases."""
     return user.is_staff
 
 
-@rule(lambda user, petition: f"No case {petition.case_number}.")
+@rule(lambda user, petition: _("No case %(case)s.", case=petition.case_number))
 def can_view_petition(user, petition) -> bool:
     """Staff see every case; an advocate sees their own organization's cases only."""
     if user.is_staff:
@@ -72,9 +76,10 @@ def can_view_petition(user, petition) -> bool:
 
 
 def _edit_refusal(user, petition) -> str:
-    return (
-        f"Case {petition.case_number} is now {Stage(petition.stage).label.lower()}, so it can "
-        "no longer be edited by you."
+    return _(
+        "Case %(case)s is now %(stage)s, so it can no longer be edited by you.",
+        case=petition.case_number,
+        stage=Stage(petition.stage).label.lower(),
     )
 
 
@@ -88,17 +93,17 @@ def can_edit_petition(user, petition) -> bool:
     return not Stage(petition.stage).is_decided
 
 
-@rule("Only an advocate of an active organization may submit petitions.")
+@rule(_l("Only an advocate of an active organization may submit petitions."))
 def can_submit_petition(user) -> bool:
     return user.is_advocate and user.organization is not None and user.organization.active
 
 
-@rule("Only reviewers and supervisors take cases.")
+@rule(_l("Only reviewers and supervisors take cases."))
 def can_take_cases(user) -> bool:
     return user.is_staff
 
 
-@rule(lambda user, petition: f"You may not take case {petition.case_number}.")
+@rule(lambda user, petition: _("You may not take case %(case)s.", case=petition.case_number))
 def can_take_petition(user, petition) -> bool:
     """A reviewer may take an undecided case nobody works on; taking a colleague's case is
     a reassignment, which is a supervisor's (who may take any undecided case)."""
@@ -107,60 +112,60 @@ def can_take_petition(user, petition) -> bool:
     return petition.assignee_id is None or can_reassign_petitions(user)
 
 
-@rule("Only a supervisor may assign a case to someone else.")
+@rule(_l("Only a supervisor may assign a case to someone else."))
 def can_assign_petitions(user) -> bool:
     """Assigning work to others is a supervisor's job."""
     return user.is_supervisor
 
 
-@rule(lambda user, petition: f"Case {petition.case_number} cannot be assigned now.")
+@rule(lambda user, petition: _("Case %(case)s cannot be assigned now.", case=petition.case_number))
 def can_assign_petition(user, petition) -> bool:
     """A supervisor assigns an undecided case (a decided one is reopened first)."""
     return can_assign_petitions(user) and not Stage(petition.stage).is_decided
 
 
-@rule("A reviewer's case is reassigned by a supervisor.")
+@rule(_l("A reviewer's case is reassigned by a supervisor."))
 def can_reassign_petitions(user) -> bool:
     """Taking over or reassigning a case a colleague works on is a supervisor's job."""
     return user.is_supervisor
 
 
-@rule("Cases are assigned to active reviewers or supervisors.")
+@rule(_l("Cases are assigned to active reviewers or supervisors."))
 def can_be_assigned(user) -> bool:
     """Who may work cases (``user`` is the assignee here)."""
     return user.is_staff and user.active
 
 
-@rule("Only reviewers and supervisors write notes.")
+@rule(_l("Only reviewers and supervisors write notes."))
 def can_write_notes(user) -> bool:
     return user.is_staff
 
 
-@rule("Only reviewers and supervisors record recommendations.")
+@rule(_l("Only reviewers and supervisors record recommendations."))
 def can_recommend(user) -> bool:
     """Recommendations and their memos are internal: staff write and read them."""
     return user.is_staff
 
 
-@rule(lambda user, petition: f"Case {petition.case_number} is not under review.")
+@rule(lambda user, petition: _("Case %(case)s is not under review.", case=petition.case_number))
 def can_recommend_on(user, petition) -> bool:
     """A recommendation is recorded while the case is under review."""
     return can_recommend(user) and petition.stage == Stage.UNDER_REVIEW
 
 
-@rule("Only reviewers and supervisors see who works a case.")
+@rule(_l("Only reviewers and supervisors see who works a case."))
 def can_view_assignee(user) -> bool:
     """Who works a case (the assignee, the assignee filter) is for staff only."""
     return user.is_staff
 
 
-@rule("Internal notes, edits and assignments are for reviewers and supervisors.")
+@rule(_l("Internal notes, edits and assignments are for reviewers and supervisors."))
 def can_view_internal_history(user) -> bool:
     """Internal notes, edits, assignments: staff only."""
     return user.is_staff
 
 
-@rule("Only reviewers and supervisors decide cases.")
+@rule(_l("Only reviewers and supervisors decide cases."))
 def can_work_queue(user) -> bool:
     """The queue of every case, and bulk decisions over it."""
     return user.is_staff
@@ -176,9 +181,10 @@ def awaits_advocate(petition) -> bool:
 
 
 def _attach_refusal(user, petition) -> str:
-    return (
-        f"Documents are attached to case {petition.case_number} by its advocates only while "
-        "it is received or information is requested of them."
+    return _(
+        "Documents are attached to case %(case)s by its advocates only while it is received "
+        "or information is requested of them.",
+        case=petition.case_number,
     )
 
 
@@ -192,7 +198,7 @@ def can_attach_document(user, petition) -> bool:
     return user.is_advocate and awaits_advocate(petition)
 
 
-@rule(lambda user, document: f"No document {document.id}.")
+@rule(lambda user, document: _("No document %(number)s.", number=document.id))
 def can_view_document(user, document) -> bool:
     """Who may see the case, and for an internal document staff only."""
     if not can_view_petition(user, document.petition):
@@ -200,22 +206,23 @@ def can_view_document(user, document) -> bool:
     return user.is_staff or document.visibility == "shared"
 
 
-@rule("Only reviewers and supervisors attach internal documents for staff only.")
+@rule(_l("Only reviewers and supervisors attach internal documents for staff only."))
 def can_choose_document_visibility(user) -> bool:
     """Staff choose shared or internal; what an advocate attaches is shared (a presentence
     report excepted: it is internal whoever attaches it)."""
     return user.is_staff
 
 
-@rule("Referrals to other agencies are for reviewers and supervisors.")
+@rule(_l("Referrals to other agencies are for reviewers and supervisors."))
 def can_view_referrals(user) -> bool:
     """Referrals are staff-only: the office does not disclose a pending case's stage."""
     return user.is_staff
 
 
 @rule(
-    lambda user, petition: (
-        f"You may not change the referrals or deadlines of case {petition.case_number}."
+    lambda user, petition: _(
+        "You may not change the referrals or deadlines of case %(case)s.",
+        case=petition.case_number,
     )
 )
 def can_manage_referrals(user, petition) -> bool:
@@ -223,7 +230,7 @@ def can_manage_referrals(user, petition) -> bool:
     return user.is_staff and can_view_petition(user, petition)
 
 
-@rule("Only the petition's advocate answers an information request.")
+@rule(_l("Only the petition's advocate answers an information request."))
 def can_answer_information_requests(user) -> bool:
     """An advocate of an active organization answers their cases' information requests
     (which case is theirs is checked with the case, like every transition)."""
@@ -277,29 +284,29 @@ def can_view_dashboard(user) -> bool:
 # --- people and the audit log --------------------------------------------------------------------
 
 
-@rule("Eligibility findings are for reviewers and supervisors.")
+@rule(_l("Eligibility findings are for reviewers and supervisors."))
 def can_view_eligibility(user) -> bool:
     """Staff see each eligibility rule's result on a case (issue 11)."""
     return user.is_staff
 
 
-@rule("The audit log is for supervisors.")
+@rule(_l("The audit log is for supervisors."))
 def can_view_audit_log(user) -> bool:
     return user.is_supervisor
 
 
-@rule("The access log is for supervisors.")
+@rule(_l("The access log is for supervisors."))
 def can_view_access_log(user) -> bool:
     """The read log: who read which case, the access log page and the unusual access report."""
     return user.is_supervisor
 
 
-@rule("Failed e-mail deliveries are for supervisors.")
+@rule(_l("Failed e-mail deliveries are for supervisors."))
 def can_view_failed_notifications(user) -> bool:
     return user.is_supervisor
 
 
-@rule("Only a supervisor manages users and organizations.")
+@rule(_l("Only a supervisor manages users and organizations."))
 def can_manage_users(user) -> bool:
     return user.is_supervisor
 

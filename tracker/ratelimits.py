@@ -20,6 +20,7 @@ import math
 import time
 
 from flask import Flask, current_app, g, render_template, request
+from flask_babel import gettext as _
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -52,7 +53,7 @@ def bearer_token_or_address() -> str:
     Limits are checked before the token is looked up, so a flood of unknown tokens costs
     no database work beyond what the address limit allows.
     """
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    scheme, _space, credentials = request.headers.get("Authorization", "").partition(" ")
     credentials = credentials.strip()
     if scheme.lower() == "bearer" and credentials:
         digest = hashlib.sha256(credentials.encode("utf-8", "surrogatepass")).hexdigest()
@@ -72,7 +73,11 @@ def retry_after_seconds(reset_at: float) -> int:
 def _handle_rate_limited(error: RateLimitExceeded):
     pipeline.abandon()
     retry_after = str(retry_after_seconds(g.get("rate_limit_reset", time.time() + 1)))
-    message = f"Too many requests (at most {error.description}). Try again in {retry_after} s."
+    message = _(
+        "Too many requests (at most %(limit)s). Try again in %(seconds)s s.",
+        limit=error.description,
+        seconds=retry_after,
+    )
     if is_api_path(request.path):
         return problem(429, message, headers={"Retry-After": retry_after})
     page = render_template("error.html", status=429, message=message)

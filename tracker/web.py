@@ -14,22 +14,40 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
-from tracker import permissions, pipeline
+from tracker import i18n, permissions, pipeline
 from tracker.api.auth import is_api_path
+from tracker.audit.models import ACTION_LABELS
 from tracker.audit.services import ClientInfo
 from tracker.auth import sessions, two_factor
 from tracker.deadlines.models import AGENCIES
+from tracker.documents.models import DOCUMENT_VISIBILITIES
+from tracker.eligibility import STATUS_LABELS as ELIGIBILITY_STATUSES
 from tracker.errors import DomainError
 from tracker.extensions import login_manager
 from tracker.forms import MAX_ID
-from tracker.petitions.models import CUSTODY_STATUSES, FIELD_LABELS, KINDS
+from tracker.http_messages import SERVER_ERROR, http_error_message
+from tracker.petitions.models import (
+    CUSTODY_STATUSES,
+    FIELD_LABELS,
+    KINDS,
+    NOTE_VISIBILITIES,
+    RECOMMENDATIONS,
+)
 from tracker.petitions.outcomes import OUTCOME_LABELS
-from tracker.workflow import CLOSE_DISPOSITIONS, DISPOSITIONS, KINDS_OF_RELIEF, RELIEFS, Stage
+from tracker.workflow import (
+    CLOSE_DISPOSITIONS,
+    DISPOSITIONS,
+    KINDS_OF_RELIEF,
+    RELIEFS,
+    ROLE_LABELS,
+    Stage,
+)
 
 request_log = logging.getLogger("tracker.requests")
 CONTENT_SECURITY_POLICY = (
@@ -79,7 +97,7 @@ def _refuse_nul_characters():
         return
     values = [request.path, *request.args.values(), *request.form.values()]
     if any("\x00" in value for value in values):
-        abort(400, "The request contains a NUL character.")
+        abort(400, _("The request contains a NUL character."))
 
 
 def _remember_client() -> None:
@@ -104,7 +122,7 @@ def _require_password_change():
         and current_user.must_change_password
         and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS
     ):
-        flash("Choose a new password before you go on.", "warning")
+        flash(_("Choose a new password before you go on."), "warning")
         return redirect(url_for("auth.change_password"))
     return None
 
@@ -137,20 +155,20 @@ def _handle_domain_error(error: DomainError):
 
 
 def _handle_http_error(error: HTTPException):
-    message = error.description or error.name
+    message = http_error_message(error)
     pipeline.refuse(error.code or 500, message)
     return _render_error(error.code or 500, message)
 
 
 def _handle_csrf_error(error: CSRFError):
     pipeline.abandon()
-    return _render_error(400, "The form expired or was not sent by this site. Reload and retry.")
+    return _render_error(400, _("The form expired or was not sent by this site. Reload and retry."))
 
 
 def _handle_server_error(error: InternalServerError):
     pipeline.abandon()
     # Flask has logged the traceback; the page says nothing about the cause.
-    return _render_error(500, "Something went wrong on our side. Nothing was saved.")
+    return _render_error(500, str(SERVER_ERROR))
 
 
 def _log_request(response):
@@ -180,10 +198,18 @@ def unread_notifications() -> int:
     return notifications.unread_count(current_user)
 
 
-def localtime(moment, fmt: str = "%Y-%m-%d %H:%M"):
+def localtime(moment, fmt: str | None = None):
+    """A moment in the display time zone, written for the page's language (tracker.i18n):
+    the default is date and time, ``"%Y-%m-%d"`` the date; other formats are kept as given
+    (the audit log's seconds)."""
     if moment is None:
         return ""
-    return moment.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).strftime(fmt)
+    if fmt is None:
+        return i18n.datetime_filter(moment)
+    local = moment.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
+    if fmt == "%Y-%m-%d":
+        return i18n.date_filter(local.date())
+    return local.strftime(fmt)
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -197,6 +223,7 @@ class DatabaseIdConverter(IntegerConverter):
 def register(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
+    login_manager.localize_callback = _  # translated when flashed
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
@@ -221,6 +248,11 @@ def register(app: Flask) -> None:
         Stage=Stage,
         STAGE_BADGES=STAGE_BADGES,
         AGENCIES=AGENCIES,
+        VISIBILITIES=DOCUMENT_VISIBILITIES | NOTE_VISIBILITIES,
+        RECOMMENDATIONS=RECOMMENDATIONS,
+        ACTION_LABELS=ACTION_LABELS,
+        ELIGIBILITY_STATUSES=ELIGIBILITY_STATUSES,
+        ROLE_LABELS=ROLE_LABELS,
         KINDS=KINDS,
         CUSTODY_STATUSES=CUSTODY_STATUSES,
         FIELD_LABELS=FIELD_LABELS | OUTCOME_LABELS,

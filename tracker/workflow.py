@@ -12,6 +12,9 @@ changes only through ``tracker.petitions.services.decide_petitions`` (of which
 from dataclasses import dataclass
 from enum import StrEnum
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from tracker.errors import DomainError, PermissionDenied
 
 
@@ -27,7 +30,7 @@ class Stage(StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return STAGE_LABELS[self]
 
     @property
     def is_decided(self) -> bool:
@@ -35,6 +38,15 @@ class Stage(StrEnum):
         return self in DECIDED_STAGES
 
 
+#: What people read for each stage (the API and the database keep the codes).
+STAGE_LABELS = {
+    Stage.RECEIVED: _l("Received"),
+    Stage.UNDER_REVIEW: _l("Under review"),
+    Stage.INFORMATION_REQUESTED: _l("Information requested"),
+    Stage.GRANTED: _l("Granted"),
+    Stage.DENIED: _l("Denied"),
+    Stage.CLOSED: _l("Closed"),
+}
 #: The final stages: a case here has a disposition, a time and a person who ended it.
 DECIDED_STAGES = frozenset({Stage.GRANTED, Stage.DENIED, Stage.CLOSED})
 #: The ``pending`` filter: every stage a case waits in (not decided nor closed).
@@ -42,13 +54,13 @@ PENDING_STAGES = frozenset(s for s in Stage if s not in DECIDED_STAGES)
 
 #: How a case ended, by the stage it ended in (``petition.disposition``; null while open).
 DISPOSITIONS: dict[str, str] = {
-    "granted": "Granted",
-    "denied": "Denied",
-    "withdrawn": "Withdrawn by the petitioner",
-    "closed_without_action": "Closed without presidential action",
-    "ineligible": "Closed: the petitioner is ineligible",
-    "deceased": "Closed: the petitioner died",
-    "moot": "Closed: moot",
+    "granted": _l("Granted"),
+    "denied": _l("Denied"),
+    "withdrawn": _l("Withdrawn by the petitioner"),
+    "closed_without_action": _l("Closed without presidential action"),
+    "ineligible": _l("Closed: the petitioner is ineligible"),
+    "deceased": _l("Closed: the petitioner died"),
+    "moot": _l("Closed: moot"),
 }
 #: The dispositions ``close`` may record (``withdraw`` records ``withdrawn``).
 CLOSE_DISPOSITIONS = ("closed_without_action", "ineligible", "deceased", "moot")
@@ -56,12 +68,12 @@ CLOSE_DISPOSITIONS = ("closed_without_action", "ineligible", "deceased", "moot")
 #: What a grant gives, and the kinds of petition each relief fits. ``unspecified`` is what
 #: an API grant without a relief records (clients older than reliefs); it fits every kind.
 RELIEFS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "full_pardon": ("Full pardon", ("pardon",)),
-    "commutation_time_served": ("Commutation to time served", ("commutation",)),
-    "commutation_reduced": ("Commutation: sentence reduced", ("commutation",)),
-    "remission": ("Remission of a fine or restitution", ("commutation",)),
-    "respite": ("Respite (reprieve)", ("commutation",)),
-    "unspecified": ("Relief not recorded", ("pardon", "commutation")),
+    "full_pardon": (_l("Full pardon"), ("pardon",)),
+    "commutation_time_served": (_l("Commutation to time served"), ("commutation",)),
+    "commutation_reduced": (_l("Commutation: sentence reduced"), ("commutation",)),
+    "remission": (_l("Remission of a fine or restitution"), ("commutation",)),
+    "respite": (_l("Respite (reprieve)"), ("commutation",)),
+    "unspecified": (_l("Relief not recorded"), ("pardon", "commutation")),
 }
 UNSPECIFIED_RELIEF = "unspecified"
 #: The reliefs a grant may name (``unspecified`` is only ever recorded, never chosen).
@@ -79,7 +91,7 @@ class Role(StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return ROLE_LABELS[self]
 
     @property
     def is_staff(self) -> bool:
@@ -91,6 +103,11 @@ class Role(StrEnum):
 
 
 STAFF_ROLES = frozenset({Role.REVIEWER, Role.SUPERVISOR})
+ROLE_LABELS = {
+    Role.ADVOCATE: _l("Advocate"),
+    Role.REVIEWER: _l("Reviewer"),
+    Role.SUPERVISOR: _l("Supervisor"),
+}
 
 
 @dataclass(frozen=True)
@@ -114,7 +131,7 @@ class Transition:
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(
         "submit",
-        "Submit",
+        _l("Submit"),
         frozenset(),
         Stage.RECEIVED,
         frozenset({Role.ADVOCATE}),
@@ -122,7 +139,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(
         "start_review",
-        "Start review",
+        _l("Start review"),
         frozenset({Stage.RECEIVED}),
         Stage.UNDER_REVIEW,
         STAFF_ROLES,
@@ -132,7 +149,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     # answers with a response (and field corrections), back to the same reviewer.
     Transition(
         "return_for_information",
-        "Return for information",
+        _l("Return for information"),
         frozenset({Stage.UNDER_REVIEW}),
         Stage.INFORMATION_REQUESTED,
         STAFF_ROLES,
@@ -141,7 +158,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(
         "provide_information",
-        "Provide information",
+        _l("Provide information"),
         frozenset({Stage.INFORMATION_REQUESTED}),
         Stage.UNDER_REVIEW,
         frozenset({Role.ADVOCATE}),
@@ -149,7 +166,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(
         "grant",
-        "Grant",
+        _l("Grant"),
         frozenset({Stage.UNDER_REVIEW}),
         Stage.GRANTED,
         STAFF_ROLES,
@@ -159,7 +176,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(
         "deny",
-        "Deny",
+        _l("Deny"),
         frozenset({Stage.UNDER_REVIEW}),
         Stage.DENIED,
         STAFF_ROLES,
@@ -171,7 +188,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     # written request (the reason should say so, but a withdrawal needs no reason).
     Transition(
         "withdraw",
-        "Withdraw",
+        _l("Withdraw"),
         frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}),
         Stage.CLOSED,
         frozenset(Role),
@@ -181,7 +198,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(
         "close",
-        "Close",
+        _l("Close"),
         frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}),
         Stage.CLOSED,
         STAFF_ROLES,
@@ -191,7 +208,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(
         "reopen",
-        "Reopen",
+        _l("Reopen"),
         DECIDED_STAGES,
         Stage.UNDER_REVIEW,
         frozenset({Role.SUPERVISOR}),
@@ -208,7 +225,7 @@ TRANSITIONS_BY_NAME: dict[str, Transition] = {t.name: t for t in TRANSITIONS}
 CASE_ACTIONS: tuple[Transition, ...] = (
     Transition(
         "approve_waiver",
-        "Approve eligibility waiver",
+        _l("Approve eligibility waiver"),
         frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}),
         None,
         frozenset({Role.SUPERVISOR}),
@@ -250,14 +267,18 @@ def get_transition(name: str) -> Transition:
     try:
         return TRANSITIONS_BY_NAME.get(name) or CASE_ACTIONS_BY_NAME[name]
     except KeyError:
-        raise UnknownTransition(f"Unknown action '{name}'.") from None
+        raise UnknownTransition(_("Unknown action '%(action)s'.", action=name)) from None
 
 
 def check_role(transition: Transition, role: Role) -> None:
     """Raise TransitionForbidden (403) unless the role may ever take this action."""
     if role not in transition.roles:
         raise TransitionForbidden(
-            f"{role.article} {role.value} may not take the action '{transition.name}'."
+            _(
+                "The role %(role)s may not take the action '%(action)s'.",
+                role=role.value,
+                action=transition.name,
+            )
         )
 
 
@@ -270,8 +291,12 @@ def check_move(transition: Transition, role: Role, stage: Stage) -> None:
     check_role(transition, role)
     if stage not in transition.sources:
         raise WrongStage(
-            f"The action '{transition.name}' cannot be taken: the case is now "
-            f"'{stage.label.lower()}' ({stage.value}).",
+            _(
+                "The action '%(action)s' cannot be taken: the case is now '%(stage)s' (%(code)s).",
+                action=transition.name,
+                stage=stage.label.lower(),
+                code=stage.value,
+            ),
             current_stage=stage.value,
         )
 
@@ -281,7 +306,9 @@ def check_transition(transition: Transition, role: Role, stage: Stage, reason: s
     ``check_move``, then the written reason the transition may require (422)."""
     check_move(transition, role, stage)
     if transition.reason_required and not (reason or "").strip():
-        raise ReasonRequired(f"The action '{transition.name}' requires a written reason.")
+        raise ReasonRequired(
+            _("The action '%(action)s' requires a written reason.", action=transition.name)
+        )
 
 
 def transitions_for(role: Role) -> list[Transition]:

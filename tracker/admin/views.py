@@ -1,6 +1,9 @@
 """User and organization management, for supervisors."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -45,7 +48,7 @@ def _organization(choice: str | None) -> Organization | None:
 def _user_or_404(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
-        abort(404, "No such user.")
+        abort(404, _("No such user."))
     return user
 
 
@@ -70,7 +73,10 @@ def users():
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
-            flash(f"User {user.email} created. Give them the temporary password.", "success")
+            flash(
+                _("User %(email)s created. Give them the temporary password.", email=user.email),
+                "success",
+            )
             return redirect(url_for("admin.users"))
     if form.errors:
         status = 422
@@ -117,7 +123,10 @@ def change_role(user_id):
         except Conflict as error:
             form.role.errors = [error.message]
         else:
-            flash(f"{account.email} is now a {account.role}.", "success")
+            flash(
+                _("%(email)s is now: %(role)s.", email=account.email, role=account.role_enum.label),
+                "success",
+            )
             return redirect(url_for("admin.user", user_id=account.id))
     return _render_user(account, 422, role_form=form)
 
@@ -133,7 +142,13 @@ def set_password(user_id):
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
-            flash(f"Temporary password set for {account.email}; their sessions ended.", "success")
+            flash(
+                _(
+                    "Temporary password set for %(email)s; their sessions ended.",
+                    email=account.email,
+                ),
+                "success",
+            )
             return redirect(url_for("admin.user", user_id=account.id))
     return _render_user(account, 422, password_form=form)
 
@@ -141,7 +156,7 @@ def set_password(user_id):
 def _reassign_choices(account: User):
     colleagues = [u for u in queries.assignable_staff() if u.id != account.id]
     return options(
-        [("", "Nobody: back to the unassigned queue")]
+        [("", _l("Nobody: back to the unassigned queue"))]
         + [(str(u.id), f"{u.name} ({u.role})") for u in colleagues]
     )
 
@@ -160,7 +175,7 @@ def deactivate(user_id):
     reassigns them in the same step (to a named colleague or back to the unassigned queue)."""
     account = _user_or_404(user_id)
     if not account.active:
-        flash(f"{account.email} is already deactivated.", "info")
+        flash(_("%(email)s is already deactivated.", email=account.email), "info")
         return redirect(url_for("admin.user", user_id=account.id))
     form = DeactivateForm()
     form.reassign_to.choices = _reassign_choices(account)
@@ -183,9 +198,21 @@ def deactivate(user_id):
     except Conflict as error:
         form.form_errors.append(error.message)
         return _render_deactivation(account, form, 409)
-    where = reassign_to.name if reassign_to else "the unassigned queue"
-    moved = f" Their {len(reassigned)} open case(s) went to {where}." if reassigned else ""
-    flash(f"{account.email} is deactivated.{moved}", "success")
+    message = _("%(email)s is deactivated.", email=account.email)
+    if reassigned and reassign_to:
+        message += " " + ngettext(
+            "Their %(num)d open case went to %(name)s.",
+            "Their %(num)d open cases went to %(name)s.",
+            len(reassigned),
+            name=reassign_to.name,
+        )
+    elif reassigned:
+        message += " " + ngettext(
+            "Their %(num)d open case went to the unassigned queue.",
+            "Their %(num)d open cases went to the unassigned queue.",
+            len(reassigned),
+        )
+    flash(message, "success")
     return redirect(url_for("admin.user", user_id=account.id))
 
 
@@ -195,9 +222,15 @@ def reset_two_factor(user_id):
     """Forget the user's second factor (lost phone); they enrol again at next login."""
     account = _user_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired. Reload and retry.")
+        abort(400, _("The form expired. Reload and retry."))
     services.reset_second_factor(current_user, account)
-    flash(f"Second factor of {account.email} reset; they set it up again at next login.", "success")
+    flash(
+        _(
+            "Second factor of %(email)s reset; they set it up again at next login.",
+            email=account.email,
+        ),
+        "success",
+    )
     return redirect(url_for("admin.user", user_id=account.id))
 
 
@@ -207,9 +240,9 @@ def reactivate(user_id):
     """Give a deactivated account its access back (sessions and tokens ended stay ended)."""
     account = _user_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired. Reload and retry.")
+        abort(400, _("The form expired. Reload and retry."))
     services.set_user_active(current_user, account, True)
-    flash(f"{account.email} is active.", "success")
+    flash(_("%(email)s is active.", email=account.email), "success")
     return redirect(url_for("admin.user", user_id=account.id))
 
 
@@ -225,7 +258,7 @@ def organizations():
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
-            flash(f"Organization {organization.name} created.", "success")
+            flash(_("Organization %(name)s created.", name=organization.name), "success")
             return redirect(url_for("admin.organizations"))
     if form.errors:
         status = 422
@@ -242,11 +275,12 @@ def organizations():
 def set_organization_active(organization_id, change):
     organization = db.session.get(Organization, organization_id)
     if organization is None:
-        abort(404, "No such organization.")
+        abort(404, _("No such organization."))
     if not ConfirmForm().validate_on_submit():
-        abort(400, "The form expired. Reload and retry.")
+        abort(400, _("The form expired. Reload and retry."))
     services.set_organization_active(current_user, organization, change == "reactivate")
-    flash(
-        f"{organization.name} is {'active' if organization.active else 'deactivated'}.", "success"
-    )
+    if organization.active:
+        flash(_("%(name)s is active.", name=organization.name), "success")
+    else:
+        flash(_("%(name)s is deactivated.", name=organization.name), "success")
     return redirect(url_for("admin.organizations"))

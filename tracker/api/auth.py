@@ -5,6 +5,7 @@ exempted in ``create_app``): a browser cannot be tricked into sending a bearer t
 """
 
 from flask import g, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
@@ -44,20 +45,22 @@ def require_token():
     """Authenticate the request's bearer token (401 otherwise) and keep its user in g.api_user."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    scheme, _space, credentials = request.headers.get("Authorization", "").partition(" ")
     credentials = credentials.strip()
     if scheme.lower() != "bearer" or not credentials:
         return problem(
             401,
-            "Send a personal API token: 'Authorization: Bearer <token>'. "
-            "Create one on your profile page (API tokens).",
+            _(
+                "Send a personal API token: 'Authorization: Bearer <token>'. "
+                "Create one on your profile page (API tokens)."
+            ),
             headers={"WWW-Authenticate": CHALLENGE},
         )
     user = tokens.authenticate_token(credentials)
     if user is None:
         return problem(
             401,
-            "The API token is unknown or revoked, or its user is deactivated.",
+            _("The API token is unknown or revoked, or its user is deactivated."),
             headers={"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'},
         )
     g.api_user = user
@@ -73,9 +76,13 @@ def check_query(known: dict[str, tuple[str, ...]]):
     def check():
         for name, value in request.args.items(multi=True):
             if "\x00" in name or "\x00" in value:
-                raise MalformedRequest(f"The query parameter '{name}' contains a NUL character.")
+                raise MalformedRequest(
+                    _("The query parameter '%(name)s' contains a NUL character.", name=name)
+                )
         unknown = set(request.args) - set(known.get(request.endpoint, ()))
         if unknown and (request.endpoint in known or request.endpoint not in PUBLIC_ENDPOINTS):
-            raise ValidationFailed({name: "Unknown query parameter." for name in sorted(unknown)})
+            raise ValidationFailed(
+                {name: _("Unknown query parameter.") for name in sorted(unknown)}
+            )
 
     return check

@@ -74,7 +74,7 @@ def refused_with(message: str) -> WrapValidator:
         try:
             return handler(value)
         except ValidationError:
-            raise PydanticCustomError("invalid_value", message) from None
+            raise PydanticCustomError("invalid_value", str(message)) from None
 
     return WrapValidator(validate)
 
@@ -86,7 +86,7 @@ def _iso_date(value) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise PydanticCustomError("date_format", DATE_FORMAT)
+    raise PydanticCustomError("date_format", str(DATE_FORMAT))
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
@@ -97,7 +97,7 @@ def _amount(value):
     try:
         return parse_amount(value)
     except ValueError:
-        raise PydanticCustomError("amount", AMOUNT_MESSAGE) from None
+        raise PydanticCustomError("amount", str(AMOUNT_MESSAGE)) from None
 
 
 Amount = Annotated[
@@ -250,7 +250,8 @@ class OutcomeMembers(Body):
         ),
     ] = None
     terms: Annotated[
-        OutcomeText, Field(description="grant: conditions, e.g. the term of supervised release.")
+        OutcomeText,
+        Field(description="grant: conditions, e.g. the term of supervised release."),
     ] = None
 
     def outcome(self) -> Outcome:

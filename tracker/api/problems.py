@@ -10,6 +10,7 @@ Extension members: ``errors`` (422: [{field, message}], plus ``line`` for CSV ro
 from http import HTTPStatus
 
 from flask import Blueprint, Response, json
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from tracker import pipeline
@@ -22,6 +23,7 @@ from tracker.errors import (
     StaleVersion,
     ValidationFailed,
 )
+from tracker.http_messages import SERVER_ERROR, http_error_message
 from tracker.workflow import ReasonRequired, WrongStage
 
 PROBLEM_JSON = "application/problem+json"
@@ -33,10 +35,30 @@ class MalformedRequest(DomainError):
     status = 400
 
 
+#: The problems' titles, in the request's language (Accept-Language); others stay English.
+TITLES = {
+    400: _l("Bad Request"),
+    401: _l("Unauthorized"),
+    403: _l("Forbidden"),
+    404: _l("Not Found"),
+    405: _l("Method Not Allowed"),
+    409: _l("Conflict"),
+    412: _l("Precondition Failed"),
+    413: _l("Content Too Large"),
+    415: _l("Unsupported Media Type"),
+    422: _l("Unprocessable Content"),
+    428: _l("Precondition Required"),
+    429: _l("Too Many Requests"),
+    500: _l("Internal Server Error"),
+}
+
+
 def problem(status: int, detail: str, *, headers: dict | None = None, **members) -> Response:
-    """A problem+json response; ``members`` are added to the standard ones."""
-    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
-    body["detail"] = detail
+    """A problem+json response; ``members`` are added to the standard ones. ``title`` and
+    ``detail`` are in the request's language; field names and codes stay English."""
+    title = str(TITLES.get(status, HTTPStatus(status).phrase))
+    body = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = str(detail)
     body.update(members)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
@@ -87,12 +109,12 @@ def http_error_response(error: HTTPException) -> Response:
     status = error.code or 500
     if isinstance(error, InternalServerError) or status >= 500:
         # Logged by Flask with the traceback; the answer says nothing about the cause.
-        return problem(500, "Something went wrong on our side. Nothing was saved.")
+        return problem(500, str(SERVER_ERROR))
     headers = {}
     for name, value in error.get_headers():
         if name.lower() in ("allow", "www-authenticate", "retry-after"):
             headers[name] = value
-    return problem(status, error.description or HTTPStatus(status).phrase, headers=headers)
+    return problem(status, http_error_message(error), headers=headers)
 
 
 def register(blueprint: Blueprint) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from flask import json, request, url_for
+from flask_babel import gettext as _
 from werkzeug.exceptions import UnsupportedMediaType
 
 from tracker import permissions
@@ -248,9 +249,9 @@ def json_object() -> dict:
     except RecursionError:
         raise MalformedRequest(TOO_DEEP) from None
     except ValueError:
-        raise MalformedRequest("The body is not valid JSON.") from None
+        raise MalformedRequest(_("The body is not valid JSON.")) from None
     if not isinstance(body, dict):
-        raise MalformedRequest("The body must be a JSON object.")
+        raise MalformedRequest(_("The body must be a JSON object."))
     refused = _unstorable_members(body)
     if refused:
         raise ValidationFailed(dict(sorted(refused.items())))
@@ -289,13 +290,15 @@ def encode_cursor(petition: Petition) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, _, petition_id = text.partition("|")
+        moment, _bar, petition_id = text.partition("|")
         created_at = datetime.fromisoformat(moment)
         if created_at.tzinfo is None or not _is_number(petition_id):
             raise ValueError(text)
         return created_at.astimezone(UTC), int(petition_id)
     except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
-        raise MalformedRequest("The cursor is not one this API gave; start without it.") from None
+        raise MalformedRequest(
+            _("The cursor is not one this API gave; start without it.")
+        ) from None
 
 
 def notification_json(notification, case_number: str) -> dict:

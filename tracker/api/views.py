@@ -10,6 +10,7 @@ personal bearer token (``tracker.api.auth``); the description of the API is at
 import re
 
 from flask import Blueprint, g, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import tuple_
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
@@ -56,7 +57,7 @@ class VersionNotNamed(DomainError):
 def _petition(case_number: str) -> Petition:
     """The caller's case by number; 404 when there is none or it is another organization's."""
     if not CASE_NUMBER.match(case_number):
-        raise NotFound(f"No case {case_number}.")
+        raise NotFound(_("No case %(case)s.", case=case_number))
     return services.get_visible_petition(g.api_user, case_number)
 
 
@@ -87,23 +88,29 @@ def _expected_version(petition: Petition, *, required: bool) -> int | None:
     if any(tag and re.fullmatch(r"-?[0-9]{1,9}", tag) and int(tag) < 1 for tag in tags):
         # Versions start at 1; a lower one is a malformed request, not a stale read.
         raise problems.MalformedRequest(
-            f"If-Match names a version below 1; send the ETag of case {petition.case_number} "
-            f'("{petition.version}").'
+            _(
+                'If-Match names a version below 1; send the ETag of case %(case)s ("%(version)s").',
+                case=petition.case_number,
+                version=petition.version,
+            )
         )
     versions = {
         int(tag) for tag in tags if tag and tag.isascii() and tag.isdigit() and len(tag) <= 9
     }
     if not versions:
         raise VersionNotNamed(
-            f"If-Match names no version of case {petition.case_number}; "
-            f'send its ETag ("{petition.version}").'
+            _(
+                'If-Match names no version of case %(case)s; send its ETag ("%(version)s").',
+                case=petition.case_number,
+                version=petition.version,
+            )
         )
     # Several tags: the request holds if any is current; the service re-checks under lock.
     return petition.version if petition.version in versions else max(versions)
 
 
 def _refuse_unknown_fields(body: dict, known: tuple[str, ...]) -> None:
-    unknown = {name: "Unknown field." for name in body if name not in known}
+    unknown = {name: _("Unknown field.") for name in body if name not in known}
     if unknown:
         raise ValidationFailed(unknown)
 
@@ -251,7 +258,7 @@ def update_referral(id):  # noqa: A002  (the issue's URL names it {id})
     permissions.require(permissions.can_view_referrals, g.api_user)
     referral = db.session.get(Referral, id) if id < 2**31 else None
     if referral is None:
-        raise NotFound(f"No referral {id}.")
+        raise NotFound(_("No referral %(number)s.", number=id))
     petition = db.session.get(Petition, referral.petition_id)
     body = bodies.read(bodies.ReferralPatch)
     deadlines.change_referral(referral, petition, g.api_user, body.model_dump(exclude_unset=True))
@@ -268,7 +275,7 @@ def _uploaded_file() -> bytes:
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
-            message = "Attach the CSV or .xlsx file as the form field 'file'."
+            message = _("Attach the CSV or .xlsx file as the form field 'file'.")
             raise ValidationFailed({"file": message})
         return upload.read()
     raise UnsupportedMediaType(

@@ -1,5 +1,6 @@
 """Filters of the global audit log (read from the query string)."""
 
+from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, StringField
 from wtforms.validators import Optional
 
@@ -14,7 +15,7 @@ class AuditFilterForm(LogFilterForm):
 
     actor = StringField("Actor (e-mail)", validators=[Optional()])
     action = SelectField(
-        "Action",
-        choices=options([("", "Any action")] + [(a, a) for a in KNOWN_ACTIONS]),
+        _l("Action"),
+        choices=options([("", _l("Any action"))] + [(a, a) for a in KNOWN_ACTIONS]),
         validators=[Optional()],
     )

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -74,8 +75,28 @@ SECURITY_ACTIONS = (
     "audit_exported",
     "read_log_digested",
     "notification_preferences_changed",
+    "language_changed",
 )
 KNOWN_ACTIONS = CASE_ACTIONS + SECURITY_ACTIONS
+#: What a case's history calls the entries that are not workflow transitions (those have
+#: their labels in tracker.workflow).
+ACTION_LABELS = {
+    "edit": _l("Edit"),
+    "take": _l("Take"),
+    "assign": _l("Assign"),
+    "note_internal": _l("Note internal"),
+    "note_shared": _l("Note shared"),
+    "recommend": _l("Recommend"),
+    "document_uploaded": _l("Document uploaded"),
+    "document_superseded": _l("Document superseded"),
+    "document_downloaded": _l("Document downloaded"),
+    "reminder": _l("Reminder"),
+    "referral_opened": _l("Referral opened"),
+    "referral_answered": _l("Referral answered"),
+    "referral_extended": _l("Referral extended"),
+    "referral_closed": _l("Referral closed"),
+    "information_due_changed": _l("Information due date changed"),
+}
 
 
 class AuditEntry(db.Model):

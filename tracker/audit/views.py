@@ -9,6 +9,7 @@ from flask import (
     render_template,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -56,7 +57,7 @@ def verify():
     """Check the newest entries of the chain now and keep the result."""
     form = FlaskForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired. Reload and retry.")
+        abort(400, _("The form expired. Reload and retry."))
     result = services.verify_chain(recent=current_app.config["AUDIT_WEB_VERIFY_LIMIT"])
     services.save_verification(result, scope="recent", verified_by=current_user)
     flash(result.message, "success" if result.intact else "danger")

@@ -37,6 +37,7 @@ class User(UserMixin, db.Model):
         ),
         # Stored lower-cased, so the unique constraint is case-insensitive.
         CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint("language IS NULL OR language IN ('en', 'es')", name="language_valid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,6 +61,10 @@ class User(UserMixin, db.Model):
     #: Until then every code is refused, a good one too (the wait doubles with each wrong
     #: code past LOGIN_FREE_FAILURES); wrong passwords are throttled in LoginThrottle.
     second_factor_blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    #: The language pages and e-mails use (a code of tracker.i18n.LANGUAGES); null: the
+    #: browser's Accept-Language decides.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     organization: Mapped[Organization | None] = relationship(back_populates="users")
 

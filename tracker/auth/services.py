@@ -5,6 +5,7 @@ Like every service, these take the acting user (None for the CLI) and never comm
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from tracker import permissions
@@ -115,7 +116,7 @@ def record_logout(user: User) -> None:
 
 def _require_manager(actor: User | None) -> None:
     if actor is not None and not permissions.can_manage_users(actor):
-        raise PermissionDenied("Only a supervisor manages users and organizations.")
+        raise PermissionDenied(_("Only a supervisor manages users and organizations."))
 
 
 def _check_password(password: str, field: str = "password") -> None:
@@ -174,9 +175,9 @@ def set_organization_active(actor: User, organization: Organization, active: boo
 def _check_role_and_organization(role: str, organization: Organization | None) -> dict:
     errors = {}
     if role not in {r.value for r in Role}:
-        errors["role"] = "Choose advocate, reviewer or supervisor."
+        errors["role"] = _("Choose advocate, reviewer or supervisor.")
     elif role == Role.ADVOCATE and organization is None:
-        errors["organization"] = "An advocate belongs to an organization."
+        errors["organization"] = _("An advocate belongs to an organization.")
     return errors
 
 
@@ -195,11 +196,11 @@ def create_user(
     email = normalize_email(email)
     errors = _check_role_and_organization(role, organization)
     if "@" not in email:
-        errors["email"] = "Enter an e-mail address."
+        errors["email"] = _("Enter an e-mail address.")
     elif find_user_by_email(email) is not None:
-        errors["email"] = f"A user with the e-mail {email} already exists."
+        errors["email"] = _("A user with the e-mail %(email)s already exists.", email=email)
     if not (name or "").strip():
-        errors["name"] = "Enter the person's name."
+        errors["name"] = _("Enter the person's name.")
     problem = passwords.password_problem(password)
     if problem:
         errors["password"] = problem
@@ -239,7 +240,14 @@ def _active_supervisor_count() -> int:
 
 def _check_not_last_supervisor(user: User, what: str) -> None:
     if user.is_supervisor and user.active and _active_supervisor_count() <= 1:
-        raise Conflict(f"{user.email} is the last active supervisor and cannot be {what}.")
+        raise Conflict(
+            _("%(email)s is the last active supervisor and cannot be demoted.", email=user.email)
+            if what == "demoted"
+            else _(
+                "%(email)s is the last active supervisor and cannot be deactivated.",
+                email=user.email,
+            )
+        )
 
 
 def change_role(actor: User, user: User, role: str, organization: Organization | None) -> None:
@@ -331,6 +339,30 @@ def change_own_password(
     user.must_change_password = False
     sessions.end_all_access(user, "password_changed", keep=current_session)
     audit.record_security_event("password_changed", actor=user, subject_user=user)
+
+
+def set_language(user: User, language: str | None) -> None:
+    """Choose the language of one's pages and e-mails (None: the browser's); audited."""
+    from tracker.i18n import LANGUAGES
+
+    if language is not None and language not in LANGUAGES:
+        raise ValidationFailed({"language": _("Choose one of the languages offered.")})
+    if user.language == language:
+        return
+    audit.record_security_event(
+        "language_changed",
+        actor=user,
+        subject_user=user,
+        changes={"language": [user.language, language]},
+    )
+    user.language = language
+
+
+def effective_language(user: User) -> str:
+    """The language ``user``'s pages are in: their choice, else the browser's, else English."""
+    from tracker.i18n import select_locale
+
+    return user.language or select_locale()
 
 
 def reset_second_factor(actor: User, user: User) -> None:

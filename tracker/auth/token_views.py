@@ -1,6 +1,8 @@
 """The profile page of personal API tokens: list, create (shown once), revoke."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
@@ -16,15 +18,15 @@ blueprint = Blueprint("tokens", __name__)
 
 class TokenForm(FlaskForm):
     name = StringField(
-        "Name",
+        _l("Name"),
         validators=[DataRequired(), Length(max=tokens.NAME_MAX_LENGTH)],
-        description="What will use it, e.g. 'weekly import script'.",
+        description=_l("What will use it, e.g. 'weekly import script'."),
     )
-    submit = SubmitField("Create token")
+    submit = SubmitField(_l("Create token"))
 
 
 class RevokeTokenForm(FlaskForm):
-    submit = SubmitField("Revoke")
+    submit = SubmitField(_l("Revoke"))
 
 
 def _render(form: TokenForm, new_token: str | None = None, status: int = 200):
@@ -67,11 +69,11 @@ def revoke(token_id):
     """Revoke one of one's own tokens; it stops working at once."""
     form = RevokeTokenForm()
     if not form.validate_on_submit():
-        abort(400, "The form was incomplete.")
+        abort(400, _("The form was incomplete."))
     try:
         token = tokens.get_user_token(current_user, token_id)
     except NotFound as error:
         abort(404, error.message)
     tokens.revoke_token(current_user, token)
-    flash(f"Token '{token.name}' revoked.", "success")
+    flash(_("Token '%(name)s' revoked.", name=token.name), "success")
     return redirect(url_for("tokens.index"))

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
@@ -45,7 +46,9 @@ def create_token(user: User, name: str, *, by_operator: bool = False) -> tuple[A
     if len(name) > NAME_MAX_LENGTH or "\x00" in name:
         raise ValidationFailed({"name": f"At most {NAME_MAX_LENGTH} characters."})
     if not permissions.can_sign_in(user):
-        raise PermissionDenied(f"{user.email} is deactivated and cannot have API tokens.")
+        raise PermissionDenied(
+            _("%(email)s is deactivated and cannot have API tokens.", email=user.email)
+        )
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user.id,
@@ -111,14 +114,14 @@ def get_user_token(user: User, token_id: int) -> ApiToken:
     """One of the user's own tokens; NotFound for anyone else's."""
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
-        raise NotFound("No such token.")
+        raise NotFound(_("No such token."))
     return token
 
 
 def revoke_token(actor: User, token: ApiToken) -> None:
     """Revoke a token: its owner may, and so may a supervisor. Revoking twice does nothing."""
     if actor.id != token.user_id and not permissions.can_manage_users(actor):
-        raise PermissionDenied("You may revoke only your own API tokens.")
+        raise PermissionDenied(_("You may revoke only your own API tokens."))
     if token.revoked_at is not None:
         return
     token.revoked_at = utcnow()

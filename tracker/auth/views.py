@@ -13,6 +13,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from tracker import pipeline, ratelimits
@@ -133,7 +134,7 @@ def two_factor():
 def two_factor_setup():
     """Enrol an authenticator app: scan the QR code, confirm a code, keep the recovery codes."""
     if current_user.totp_secret:
-        flash("Two-factor authentication is already on.", "info")
+        flash(_("Two-factor authentication is already on."), "info")
         return redirect(url_for("petitions.home"))
     user_session = g.user_session
     # Chosen at login, when the session row is written (a GET writes nothing), and kept on
@@ -187,18 +188,24 @@ def logout():
     services.record_logout(current_user)
     logout_user()
     session.clear()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
 @blueprint.route("/account")
 @login_required
 def account():
-    """The user's account: who they are, and the links to their password, second factor and
-    (for those who use them) API tokens."""
+    """The user's account: who they are, their language, and the links to their password,
+    second factor, notification preferences and (for those who use them) API tokens."""
     from tracker.auth import tokens
+    from tracker.auth.forms import LanguageForm
 
-    return render_template("auth/account.html", holds_tokens=bool(tokens.user_tokens(current_user)))
+    form = LanguageForm(language=current_user.language or "")
+    return render_template(
+        "auth/account.html",
+        language_form=form,
+        holds_tokens=bool(tokens.user_tokens(current_user)),
+    )
 
 
 @blueprint.route("/account/password", methods=["GET", "POST"])
@@ -218,6 +225,6 @@ def change_password():
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
-            flash("Your password is changed.", "success")
+            flash(_("Your password is changed."), "success")
             return redirect(url_for("petitions.home"))
     return render_template("auth/change_password.html", form=form), 422 if form.errors else 200

@@ -2,6 +2,7 @@
 
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -12,12 +13,12 @@ from tracker.extensions import db
 
 #: Agencies a case is referred to, with their labels (the due periods are in config).
 AGENCIES = {
-    "fbi": "FBI background investigation",
-    "us_attorney": "U.S. Attorney (sentencing district)",
-    "bop": "Bureau of Prisons progress report",
-    "sentencing_judge": "Sentencing judge",
-    "victim_notification": "Victim notification",
-    "other": "Other agency",
+    "fbi": _l("FBI background investigation"),
+    "us_attorney": _l("U.S. Attorney (sentencing district)"),
+    "bop": _l("Bureau of Prisons progress report"),
+    "sentencing_judge": _l("Sentencing judge"),
+    "victim_notification": _l("Victim notification"),
+    "other": _l("Other agency"),
 }
 #: What a reminder is about.
 REMINDER_KINDS = ("referral", "information_request", "pending_case")

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -31,9 +33,16 @@ class DueItem:
 def _due_label(due_on: date, today: date) -> str:
     days = (due_on - today).days
     if days < 0:
-        return f"overdue since {due_on} ({-days} day{'s' if days != -1 else ''})"
-    return (
-        "due today" if days == 0 else f"due on {due_on} (in {days} day{'s' if days != 1 else ''})"
+        return ngettext(
+            "overdue since %(date)s (%(num)d day)",
+            "overdue since %(date)s (%(num)d days)",
+            -days,
+            date=due_on,
+        )
+    if days == 0:
+        return _("due today")
+    return ngettext(
+        "due on %(date)s (in %(num)d day)", "due on %(date)s (in %(num)d days)", days, date=due_on
     )
 
 
@@ -95,9 +104,11 @@ def due_items(
     )
     for referral in db.session.scalars(referrals) if referrals is not None else ():
         petition = referral.petition
-        message = (
-            f"Referral to {referral.agency_label} on {petition.case_number} "
-            f"{_due_label(referral.due_on, today)}."
+        message = _(
+            "Referral to %(agency)s on %(case)s %(due)s.",
+            agency=referral.agency_label,
+            case=petition.case_number,
+            due=_due_label(referral.due_on, today),
         )
         items += [
             DueItem("referral", referral.id, petition, user_id, referral.due_on, message)
@@ -119,8 +130,10 @@ def due_items(
     )
     for request in db.session.scalars(requests):
         petition = request.petition
-        message = (
-            f"Information requested on {petition.case_number} {_due_label(request.due_on, today)}."
+        message = _(
+            "Information requested on %(case)s %(due)s.",
+            case=petition.case_number,
+            due=_due_label(request.due_on, today),
         )
         for user_id in [petition.advocate_id, *staff_for(petition)]:
             items.append(
@@ -138,10 +151,18 @@ def due_items(
         advocate_too=False,
     )
     for petition in db.session.scalars(old_cases) if old_cases is not None else ():
-        message = (
-            f"Case {petition.case_number} has been pending {petition.days_pending} days "
-            f"({'unassigned' if petition.assignee_id is None else 'assigned to you'})."
-        )
+        if petition.assignee_id is None:
+            message = _(
+                "Case %(case)s has been pending %(days)s days (unassigned).",
+                case=petition.case_number,
+                days=petition.days_pending,
+            )
+        else:
+            message = _(
+                "Case %(case)s has been pending %(days)s days (assigned to you).",
+                case=petition.case_number,
+                days=petition.days_pending,
+            )
         items += [
             DueItem("pending_case", petition.id, petition, user_id, None, message)
             for user_id in staff_for(petition)

@@ -8,6 +8,7 @@ nothing here commits. Dates are calendar dates in the display time zone (``track
 from datetime import date, datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from tracker import clock, permissions
@@ -16,6 +17,7 @@ from tracker.auth.models import User
 from tracker.deadlines.models import AGENCIES, InformationRequest, Referral, Reminder
 from tracker.errors import Conflict, ValidationFailed
 from tracker.extensions import db
+from tracker.i18n import number_filter
 from tracker.petitions.fields import REASON_MAX_LENGTH
 from tracker.workflow import Stage
 
@@ -30,8 +32,12 @@ class ReferralsOpen(Conflict):
     def __init__(self, case_number: str, referrals: list[Referral]):
         names = ", ".join(f"#{r.id} {r.agency_label}" for r in referrals)
         super().__init__(
-            f"Case {case_number} has open referrals ({names}): record their answers, or close "
-            "them with a reason when deciding (close_referrals_reason)."
+            _(
+                "Case %(case)s has open referrals (%(names)s): record their answers, or close "
+                "them with a reason when deciding (close_referrals_reason).",
+                case=case_number,
+                names=names,
+            )
         )
         self.referral_ids = [r.id for r in referrals]
 
@@ -39,12 +45,12 @@ class ReferralsOpen(Conflict):
 def _text(value, field: str, errors: dict, *, required: bool, limit: int) -> str | None:
     text = (value or "").strip() if isinstance(value, str) or value is None else None
     if text is None:
-        errors[field] = "Must be text."
+        errors[field] = _("Must be text.")
         return None
     if required and not text:
-        errors[field] = "Required."
+        errors[field] = _("Required.")
     elif len(text) > limit:
-        errors[field] = f"At most {limit:,} characters."
+        errors[field] = _("At most %(limit)s characters.", limit=number_filter(limit))
     return text or None
 
 
@@ -54,7 +60,7 @@ def _date(value, field: str, errors: dict) -> date | None:
     try:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
-        errors[field] = "A date, YYYY-MM-DD."
+        errors[field] = _("A date, YYYY-MM-DD.")
         return None
 
 
@@ -85,11 +91,16 @@ def open_referral(petition, actor: User, values: dict) -> Referral:
     after it). Staff only; only while the case is open (under review or earlier)."""
     permissions.require(permissions.can_manage_referrals, actor, petition)
     if Stage(petition.stage).is_decided:
-        raise Conflict(f"Case {petition.case_number} is decided; reopen it to refer it.")
+        raise Conflict(
+            _(
+                "Case %(case)s is decided; reopen it to refer it.",
+                case=petition.case_number,
+            )
+        )
     errors: dict[str, str] = {}
     agency = values.get("agency")
     if agency not in AGENCIES:
-        errors["agency"] = "One of: " + ", ".join(AGENCIES) + "."
+        errors["agency"] = _("One of: %(values)s.", values=", ".join(AGENCIES))
     agency_name = _text(
         values.get("agency_name"),
         "agency_name",
@@ -104,7 +115,7 @@ def open_referral(petition, actor: User, values: dict) -> Referral:
     if due_on is None and agency in AGENCIES:
         due_on = default_due_on(agency, sent_on)
     if due_on is not None and due_on < sent_on:
-        errors["due_on"] = "On or after the date sent."
+        errors["due_on"] = _("On or after the date sent.")
     summary = _text(
         values.get("summary"), "summary", errors, required=False, limit=SUMMARY_MAX_LENGTH
     )
@@ -142,7 +153,7 @@ def change_referral(referral: Referral, petition, actor: User, values: dict) -> 
     errors: dict[str, str] = {}
     unknown = set(values) - {"answered", "answered_on", "summary", "due_on", "reason"}
     for name in unknown:
-        errors[name] = "Unknown field."
+        errors[name] = _("Unknown field.")
     answered_on = _date(values.get("answered_on"), "answered_on", errors)
     if values.get("answered") is True and answered_on is None:
         answered_on = clock.today()
@@ -158,13 +169,19 @@ def change_referral(referral: Referral, petition, actor: User, values: dict) -> 
             "Give answered_on (or answered: true), or a new due_on with a reason."
         )
     if answered_on is not None and answered_on < referral.sent_on:
-        errors["answered_on"] = "On or after the date sent."
+        errors["answered_on"] = _("On or after the date sent.")
     if due_on is not None and due_on < referral.sent_on:
-        errors["due_on"] = "On or after the date sent."
+        errors["due_on"] = _("On or after the date sent.")
     if errors:
         raise ValidationFailed(errors)
     if referral.answered_on is not None:
-        raise Conflict(f"Referral #{referral.id} was answered on {referral.answered_on}.")
+        raise Conflict(
+            _(
+                "Referral #%(number)s was answered on %(date)s.",
+                number=referral.id,
+                date=referral.answered_on,
+            )
+        )
     if due_on is not None and due_on != referral.due_on:
         old = referral.due_on
         referral.due_on = due_on
@@ -266,12 +283,17 @@ def change_information_due_on(petition, actor: User, due_on) -> InformationReque
     errors: dict[str, str] = {}
     due_on = _date(due_on, "due_on", errors)
     if due_on is None and not errors:
-        errors["due_on"] = "Required."
+        errors["due_on"] = _("Required.")
     if errors:
         raise ValidationFailed(errors)
     request = petition.open_information_request
     if request is None:
-        raise Conflict(f"Case {petition.case_number} has no open information request.")
+        raise Conflict(
+            _(
+                "Case %(case)s has no open information request.",
+                case=petition.case_number,
+            )
+        )
     old, request.due_on = request.due_on, due_on
     audit.record(
         "information_due_changed",

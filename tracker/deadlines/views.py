@@ -3,6 +3,8 @@ request, and each user's "Due and overdue" list. Thin, as every view: parse, cal
 service, render or redirect; the request pipeline commits."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from tracker import permissions, pipeline
@@ -11,6 +13,7 @@ from tracker.deadlines.models import Referral
 from tracker.errors import StaleVersion, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors
+from tracker.i18n import date_filter
 from tracker.petitions import services as petition_services
 from tracker.petitions.forms import ProvideInformationForm
 from tracker.petitions.models import EDITABLE_FIELDS, Petition
@@ -18,13 +21,23 @@ from tracker.petitions.views import _render_case
 from tracker.workflow import WrongStage
 
 blueprint = Blueprint("deadlines", __name__)
+#: What the case page calls the fields of a referral or an information request.
+FIELD_NAMES = {
+    "agency": _l("Agency"),
+    "agency_name": _l("Agency name"),
+    "sent_on": _l("Sent on"),
+    "due_on": _l("Due on"),
+    "answered_on": _l("Answered on"),
+    "summary": _l("Summary"),
+    "reason": _l("Reason"),
+}
 
 
 def _refused_on_case_page(petition, error: ValidationFailed):
     """The case page again (422) with each refused field named; nothing was written."""
     pipeline.abandon()
     for name, message in error.errors.items():
-        flash(f"{name.replace('_', ' ').capitalize()}: {message}", "danger")
+        flash(f"{FIELD_NAMES.get(name, name.replace('_', ' ').capitalize())}: {message}", "danger")
     return _render_case(petition, 422)
 
 
@@ -44,7 +57,14 @@ def open_referral(case_number):
         referral = services.open_referral(petition, current_user, _form_values())
     except ValidationFailed as error:
         return _refused_on_case_page(petition, error)
-    flash(f"Referred to {referral.agency_label}, due {referral.due_on}.", "success")
+    flash(
+        _(
+            "Referred to %(agency)s, due %(date)s.",
+            agency=referral.agency_label,
+            date=date_filter(referral.due_on),
+        ),
+        "success",
+    )
     return redirect(url_for("petitions.show", case_number=case_number, _anchor="referrals-heading"))
 
 
@@ -56,7 +76,7 @@ def change_referral(referral_id):
     permissions.require(permissions.can_view_referrals, current_user)
     referral = db.session.get(Referral, referral_id) if referral_id < 2**31 else None
     if referral is None:
-        abort(404, f"No referral {referral_id}.")
+        abort(404, _("No referral %(number)s.", number=referral_id))
     petition = db.session.get(Petition, referral.petition_id)
     values = _form_values()
     if "answered" in values:
@@ -65,7 +85,7 @@ def change_referral(referral_id):
         services.change_referral(referral, petition, current_user, values)
     except ValidationFailed as error:
         return _refused_on_case_page(petition, error)
-    flash(f"Referral #{referral.id} updated.", "success")
+    flash(_("Referral #%(number)s updated.", number=referral.id), "success")
     return redirect(url_for("petitions.show", case_number=petition.case_number))
 
 
@@ -82,7 +102,10 @@ def change_information_due(case_number):
         )
     except ValidationFailed as error:
         return _refused_on_case_page(petition, error)
-    flash(f"The information is now due on {request_.due_on}.", "success")
+    flash(
+        _("The information is now due on %(date)s.", date=date_filter(request_.due_on)),
+        "success",
+    )
     return redirect(url_for("petitions.show", case_number=case_number))
 
 
@@ -96,7 +119,7 @@ def provide_information(case_number):
     petition = petition_services.get_visible_petition(current_user, case_number)
     permissions.require(permissions.can_answer_information_requests, current_user)
     if petition.open_information_request is None:
-        abort(409, f"Case {case_number} has no open information request.")
+        abort(409, _("Case %(case)s has no open information request.", case=case_number))
     initial = {name: getattr(petition, name) for name in EDITABLE_FIELDS}
     form = ProvideInformationForm(data=initial | {"version": petition.version})
     if form.validate_on_submit():
@@ -122,7 +145,13 @@ def provide_information(case_number):
             pipeline.abandon()
             form.form_errors.append(error.message)
         else:
-            flash(f"Your answer was sent: case {case_number} is back under review.", "success")
+            flash(
+                _(
+                    "Your answer was sent: case %(case)s is back under review.",
+                    case=case_number,
+                ),
+                "success",
+            )
             return redirect(url_for("petitions.show", case_number=case_number))
     status = 422 if form.errors or form.form_errors else 200
     return render_template(

@@ -4,6 +4,7 @@ Thin views over ``tracker.documents.services``, refused as every API view is (pr
 """
 
 from flask import g, request, url_for
+from flask_babel import gettext as _
 from werkzeug.exceptions import UnsupportedMediaType
 
 from tracker import permissions, pipeline
@@ -59,7 +60,7 @@ def _upload_form():
     }
     supersedes = request.form.get("supersedes")
     if supersedes and parse_id(supersedes) is None:
-        errors["supersedes"] = "A document id."
+        errors["supersedes"] = _("A document id.")
     if errors:
         raise ValidationFailed(errors)
     return upload, parse_id(supersedes) if supersedes else None

@@ -1,5 +1,6 @@
 """The form that attaches a document to a case (on its page, or with a new petition)."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, RadioField, SelectField, SubmitField, TextAreaField
@@ -14,27 +15,29 @@ ACCEPTED_EXTENSIONS = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg
 
 
 def file_description(limit: int) -> str:
-    return f"PDF, PNG or JPEG, at most {format_size(limit)}."
+    return _l("PDF, PNG or JPEG, at most %(size)s.", size=format_size(limit))
 
 
 class DocumentForm(FlaskForm):
-    file = FileField("File", validators=[FileRequired("Choose a file.")])
+    file = FileField(_l("File"), validators=[FileRequired(_l("Choose a file."))])
     document_type = SelectField(
-        "Type of document", choices=options(DOCUMENT_TYPES.items()), validators=[InputRequired()]
+        _l("Type of document"),
+        choices=options(DOCUMENT_TYPES.items()),
+        validators=[InputRequired()],
     )
     visibility = RadioField(
-        "Who sees it",
+        _l("Who sees it"),
         choices=options(DOCUMENT_VISIBILITIES.items()),
         default="shared",
         validators=[InputRequired()],
-        description="A presentence report is internal (staff only) whoever attaches it.",
+        description=_l("A presentence report is internal (staff only) whoever attaches it."),
     )
     description = TextAreaField(
-        "Description (optional)", validators=[Optional(), Length(max=DESCRIPTION_MAX_LENGTH)]
+        _l("Description (optional)"), validators=[Optional(), Length(max=DESCRIPTION_MAX_LENGTH)]
     )
     #: The id of the document this one replaces (set by the "Supersede" choice).
     supersedes = HiddenField()
-    submit = SubmitField("Attach")
+    submit = SubmitField(_l("Attach"))
 
 
 def document_form(user, limit: int, **kwargs) -> DocumentForm:

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -11,18 +12,18 @@ from tracker.extensions import db
 
 #: The kinds of paper a clemency case is made of (issue 13), with their labels.
 DOCUMENT_TYPES = {
-    "judgment": "Judgment",
-    "presentence_report": "Presentence report",
-    "bop_progress_report": "BOP progress report",
-    "letter_of_support": "Letter of support",
-    "release_plan": "Release plan",
-    "medical_records": "Medical records",
-    "character_reference": "Character reference",
-    "other": "Other",
+    "judgment": _l("Judgment"),
+    "presentence_report": _l("Presentence report"),
+    "bop_progress_report": _l("BOP progress report"),
+    "letter_of_support": _l("Letter of support"),
+    "release_plan": _l("Release plan"),
+    "medical_records": _l("Medical records"),
+    "character_reference": _l("Character reference"),
+    "other": _l("Other"),
 }
 DOCUMENT_VISIBILITIES = {
-    "shared": "Shared (the advocate's organization and staff)",
-    "internal": "Internal (staff only)",
+    "shared": _l("Shared (the advocate's organization and staff)"),
+    "internal": _l("Internal (staff only)"),
 }
 #: Types that are internal whoever uploads them and whatever visibility they ask for.
 ALWAYS_INTERNAL_TYPES = frozenset({"presentence_report"})

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import filetype
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from tracker import permissions, pipeline
@@ -34,6 +35,7 @@ from tracker.documents.models import (
 from tracker.documents.storage import storage
 from tracker.errors import Conflict, DomainError, NotFound, ValidationFailed
 from tracker.extensions import db
+from tracker.i18n import number_filter
 from tracker.petitions.models import Petition
 from tracker.petitions.services import lock_petition
 from tracker.readlog import services as readlog
@@ -53,7 +55,9 @@ class UnsupportedDocument(DomainError):
 
 def too_large_message() -> str:
     limit = current_app.config["MAX_DOCUMENT_BYTES"]
-    return f"The document is larger than {format_size(limit)}, the most one may attach."
+    return _(
+        "The document is larger than %(size)s, the most one may attach.", size=format_size(limit)
+    )
 
 
 def format_size(size: int) -> str:
@@ -131,17 +135,20 @@ def sniff(head: bytes) -> str:
 def _document_errors(user: User, document_type, visibility, description) -> dict[str, str]:
     errors = {}
     if document_type not in DOCUMENT_TYPES:
-        errors["document_type"] = "Choose one of: " + ", ".join(DOCUMENT_TYPES) + "."
+        errors["document_type"] = _("Choose one of: %(values)s.", values=", ".join(DOCUMENT_TYPES))
     if visibility not in DOCUMENT_VISIBILITIES:
-        errors["visibility"] = "Choose shared or internal."
+        errors["visibility"] = _("Choose shared or internal.")
     elif (
         visibility == "internal"
         and document_type not in ALWAYS_INTERNAL_TYPES
         and not permissions.can_choose_document_visibility(user)
     ):
-        errors["visibility"] = permissions.can_choose_document_visibility.message
+        errors["visibility"] = str(permissions.can_choose_document_visibility.message)
     if description is not None and len(description) > DESCRIPTION_MAX_LENGTH:
-        errors["description"] = f"At most {DESCRIPTION_MAX_LENGTH} characters."
+        errors["description"] = _(
+            "At most %(count)s characters.",
+            count=number_filter(DESCRIPTION_MAX_LENGTH),
+        )
     return errors
 
 
@@ -155,7 +162,11 @@ def _superseded(petition: Petition, user: User, supersedes_id: int | None) -> Do
         raise ValidationFailed({"supersedes": message})
     if old.is_superseded:
         raise Conflict(
-            f"Document {old.id} was already superseded by document {old.superseded_by_id}."
+            _(
+                "Document %(number)s was already superseded by document %(newer)s.",
+                number=old.id,
+                newer=old.superseded_by_id,
+            )
         )
     return old
 
@@ -255,7 +266,7 @@ def get_visible_document(user: User, document_id: int) -> Document:
             "existed": document is not None,
             "reason": "no such document" if document is None else "not visible to the user",
         }
-    raise NotFound(f"No document {document_id}.", refusal=refusal)
+    raise NotFound(_("No document %(number)s.", number=document_id), refusal=refusal)
 
 
 def download_document(user: User, document: Document, *, via: str) -> Iterator[bytes]:

@@ -8,6 +8,7 @@ import unicodedata
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, flash, redirect, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from tracker import permissions, pipeline
@@ -98,7 +99,14 @@ def upload(case_number):
         pipeline.abandon()
         form.file.errors = [*form.file.errors, error.message]
         return _render_case(petition, error.status, document=form)
-    flash(f"{document.type_label} “{document.filename}” attached.", "success")
+    flash(
+        _(
+            "%(type)s “%(filename)s” attached.",
+            type=document.type_label,
+            filename=document.filename,
+        ),
+        "success",
+    )
     return redirect(url_for("petitions.show", case_number=case_number, _anchor="documents"))
 
 

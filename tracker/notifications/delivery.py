@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from tracker.auth.models import User
 from tracker.extensions import db
+from tracker.i18n import gettext, language_of
 from tracker.notifications.kinds import KINDS
 from tracker.notifications.models import EmailOptOut, Notification
 from tracker.notifications.services import message_text
@@ -34,10 +35,17 @@ def case_link(case_number: str) -> str:
 def build_email(notification: Notification, case_number: str, recipient: User) -> EmailMessage:
     """The e-mail: case number, what happened, a link. Never a name or a detail of the case:
     e-mail is not a safe channel for a criminal record."""
+    with language_of(recipient):  # the recipient's language (tracker.i18n)
+        return _build_email(notification, case_number, recipient)
+
+
+def _build_email(notification: Notification, case_number: str, recipient: User) -> EmailMessage:
     config = current_app.config
     kind = KINDS[notification.kind]
     message = EmailMessage()
-    message["Subject"] = f"[Clemency Tracker] Case {case_number} {kind.sentence}"
+    message["Subject"] = "[{}] {}".format(
+        gettext("Clemency Tracker"), str(kind.sentence) % {"case": case_number}
+    )
     message["From"] = config["MAIL_DEFAULT_SENDER"]
     message["To"] = recipient.email
     # One Message-ID per notification: a message sent again (a deliverer killed between

@@ -16,6 +16,8 @@ notify as soon as something appends their audit entry.
 
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
+
 ADVOCATE = "advocate"
 ASSIGNEE = "assignee"
 SUBJECT = "subject"
@@ -28,7 +30,8 @@ class Kind:
     action: str
     #: What the account page's e-mail preference reads.
     label: str
-    #: What happened, after "Case CP-…": never a name or a detail of the case.
+    #: What happened, as a sentence with the case number in ``%(case)s`` (no final stop):
+    #: never a name or a detail of the case.
     sentence: str
     audiences: dict[str, str | None] = field(default_factory=dict)
     #: Only entries whose details say visibility "shared" notify (documents).
@@ -38,40 +41,47 @@ class Kind:
 KINDS: dict[str, Kind] = {
     kind.action: kind
     for kind in (
-        Kind("grant", "A decision: granted", "was granted", {ADVOCATE: None}),
-        Kind("deny", "A decision: denied", "was denied", {ADVOCATE: None}),
-        Kind("close", "A case closed", "was closed", {ADVOCATE: None}),
-        Kind("withdraw", "A case withdrawn", "was withdrawn", {ADVOCATE: None}),
+        Kind("grant", _l("A decision: granted"), _l("Case %(case)s was granted"), {ADVOCATE: None}),
+        Kind("deny", _l("A decision: denied"), _l("Case %(case)s was denied"), {ADVOCATE: None}),
+        Kind("close", _l("A case closed"), _l("Case %(case)s was closed"), {ADVOCATE: None}),
+        Kind(
+            "withdraw", _l("A case withdrawn"), _l("Case %(case)s was withdrawn"), {ADVOCATE: None}
+        ),
         Kind(
             "return_for_information",
-            "A request for information",
-            "was returned to you: information is requested",
+            _l("A request for information"),
+            _l("Case %(case)s was returned to you: information is requested"),
             {ADVOCATE: None},
         ),
         Kind(
             "note_shared",
-            "A note shared with you",
-            "has a new note shared with you",
+            _l("A note shared with you"),
+            _l("Case %(case)s has a new note shared with you"),
             {ADVOCATE: None},
         ),
         Kind(
             "document_uploaded",
-            "A new shared document",
-            "has a new shared document",
+            _l("A new shared document"),
+            _l("Case %(case)s has a new shared document"),
             {ADVOCATE: STAFF_SIDE, ASSIGNEE: ADVOCATE_SIDE},
             shared_only=True,
         ),
-        Kind("assign", "A case assigned to you", "was assigned to you", {ASSIGNEE: None}),
+        Kind(
+            "assign",
+            _l("A case assigned to you"),
+            _l("Case %(case)s was assigned to you"),
+            {ASSIGNEE: None},
+        ),
         Kind(
             "provide_information",
-            "Information provided by the advocate",
-            "has the information the advocate was asked for",
+            _l("Information provided by the advocate"),
+            _l("Case %(case)s has the information the advocate was asked for"),
             {ASSIGNEE: None},
         ),
         Kind(
             "reminder",
-            "A reminder of something due or overdue",
-            "has something due or overdue: a reminder",
+            _l("A reminder of something due or overdue"),
+            _l("Case %(case)s has something due or overdue: a reminder"),
             {SUBJECT: None},
         ),
     )

@@ -8,6 +8,7 @@ sent by the deliverer (``tracker.notifications.delivery``), which owns its trans
 """
 
 from flask import g
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
@@ -154,7 +155,7 @@ def user_notifications(user, *, limit: int, before_id: int | None = None, unread
 
 def message_text(kind: str, case_number: str) -> str:
     """What the app and the e-mail say happened: the case number and the kind, nothing else."""
-    return f"Case {case_number} {KINDS[kind].sentence}."
+    return str(KINDS[kind].sentence) % {"case": case_number} + "."
 
 
 def mark_read(user, notification_id: int | None = None) -> int:
@@ -172,7 +173,7 @@ def mark_read(user, notification_id: int | None = None) -> int:
             )
         )
         if owned is None:
-            raise NotFound("No such notification.")
+            raise NotFound(_("No such notification."))
         statement = statement.where(Notification.id == notification_id)
     result = db.session.execute(statement.values(read_at=utcnow()))
     return result.rowcount
@@ -232,7 +233,7 @@ def retry_failed(notification_id: int) -> None:
         .values(email_status="pending", email_attempts=0, next_attempt_at=utcnow())
     )
     if result.rowcount != 1:
-        raise NotFound("No such failed e-mail.")
+        raise NotFound(_("No such failed e-mail."))
 
 
 def preference_changes(form_data, user) -> dict[str, bool]:

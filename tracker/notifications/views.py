@@ -1,6 +1,9 @@
 """Notifications on the web: the list, mark read, e-mail preferences, failed deliveries."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
@@ -17,7 +20,7 @@ PER_PAGE = 50
 class ActionForm(FlaskForm):
     """A bare POST form: the CSRF token is its only field."""
 
-    submit = SubmitField("Submit")
+    submit = SubmitField(_l("Submit"))
 
 
 def _before_id() -> int | None:
@@ -53,7 +56,7 @@ def mark_read(notification_id: int):
     """Mark one of your notifications read (another user's is a 404)."""
     form = ActionForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired. Reload and retry.")
+        abort(400, _("The form expired. Reload and retry."))
     services.mark_read(current_user, notification_id)
     return redirect(url_for("notifications.index"))
 
@@ -65,9 +68,12 @@ def mark_all_read():
     """Mark all your notifications read."""
     form = ActionForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired. Reload and retry.")
+        abort(400, _("The form expired. Reload and retry."))
     count = services.mark_read(current_user)
-    flash(f"{count} notification{'s' if count != 1 else ''} marked read.", "success")
+    flash(
+        ngettext("%(num)d notification marked read.", "%(num)d notifications marked read.", count),
+        "success",
+    )
     return redirect(url_for("notifications.index"))
 
 
@@ -79,11 +85,11 @@ def preferences():
     form = ActionForm()
     if request.method == "POST":
         if not form.validate_on_submit():
-            abort(400, "The form expired. Reload and retry.")
+            abort(400, _("The form expired. Reload and retry."))
         services.set_email_preferences(
             current_user, services.preference_changes(request.form, current_user)
         )
-        flash("Your e-mail preferences are saved.", "success")
+        flash(_("Your e-mail preferences are saved."), "success")
         return redirect(url_for("notifications.preferences"))
     return render_template(
         "notifications/preferences.html",
@@ -114,7 +120,7 @@ def retry(notification_id: int):
     permissions.require(permissions.can_view_failed_notifications, current_user)
     form = ActionForm()
     if not form.validate_on_submit():
-        abort(400, "The form expired. Reload and retry.")
+        abort(400, _("The form expired. Reload and retry."))
     services.retry_failed(notification_id)
-    flash("The e-mail is queued again.", "success")
+    flash(_("The e-mail is queued again."), "success")
     return redirect(url_for("notifications.failed"))

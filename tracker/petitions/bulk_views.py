@@ -21,7 +21,9 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -84,8 +86,8 @@ class BulkSelectionForm(OutcomeFields, FlaskForm):
 
     case_numbers = SelectMultipleField(validate_choice=False)
     all_matching = BooleanField()
-    action = SelectField("Action", validate_choice=False, validators=[DataRequired()])
-    reason = TextAreaField("Reason", validators=[limited(REASON_MAX_LENGTH)])
+    action = SelectField(_l("Action"), validate_choice=False, validators=[DataRequired()])
+    reason = TextAreaField(_l("Reason"), validators=[limited(REASON_MAX_LENGTH)])
 
 
 class BulkApplyForm(FlaskForm):
@@ -180,8 +182,13 @@ def import_petitions():
             refusal = error
         else:
             flash(
-                f"Imported {len(case_numbers)} petition{'' if len(case_numbers) == 1 else 's'} "
-                f"({case_numbers[0]} to {case_numbers[-1]}).",
+                ngettext(
+                    "Imported %(num)d petition (%(first)s to %(last)s).",
+                    "Imported %(num)d petitions (%(first)s to %(last)s).",
+                    len(case_numbers),
+                    first=case_numbers[0],
+                    last=case_numbers[-1],
+                ),
                 "success",
             )
             return redirect(url_for("petitions.queue", sort="newest"))
@@ -216,7 +223,7 @@ def _refuse_nul(form: FlaskForm) -> None:
     for form_field in form:
         values = form_field.data if isinstance(form_field.data, list) else [form_field.data]
         if any(isinstance(value, str) and "\x00" in value for value in values):
-            abort(400, "The form contains a NUL character.")
+            abort(400, _("The form contains a NUL character."))
 
 
 def _posted_filters() -> queue_filters.QueueFilters | None:
@@ -318,7 +325,7 @@ def _requested_transition(form: BulkSelectionForm):
     """The action chosen; 403 for one the user's role never takes."""
     transition = TRANSITIONS_BY_NAME.get(form.action.data)
     if transition is None:
-        abort(403, f"You may not take the action '{form.action.data}'.")
+        abort(403, _("You may not take the action '%(action)s'.", action=form.action.data))
     check_role(transition, current_user.role_enum)
     return transition
 
@@ -407,16 +414,16 @@ def apply():
     form = BulkApplyForm()
     _refuse_nul(form)
     if not form.validate_on_submit():
-        abort(400, "The form was incomplete.")
+        abort(400, _("The form was incomplete."))
     expected_versions = form.expected_versions()
     if expected_versions is None:
-        abort(400, "The selection was garbled; select the cases again.")
+        abort(400, _("The selection was garbled; select the cases again."))
     filters = _posted_filters()
     if filters is None:
         return render_queue(request.form)
     outcome = form.outcome()
     if outcome is None:
-        abort(400, "The form was garbled; select the cases again.")
+        abort(400, _("The form was garbled; select the cases again."))
     try:
         decided = services.decide_petitions(
             current_user, form.action.data, form.reason.data, expected_versions, outcome
@@ -426,8 +433,13 @@ def apply():
     transition = TRANSITIONS_BY_NAME[form.action.data]
     count = len(decided)
     flash(
-        f"{transition.label}: {count} case{'' if count == 1 else 's'} "
-        f"{'is' if count == 1 else 'are'} now {transition.target.label.lower()}.",
+        ngettext(
+            "%(action)s: %(num)d case is now %(stage)s.",
+            "%(action)s: %(num)d cases are now %(stage)s.",
+            count,
+            action=transition.label,
+            stage=transition.target.label.lower(),
+        ),
         "success",
     )
     return redirect(

@@ -16,12 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-KINDS = {"pardon": "Pardon", "commutation": "Commutation of sentence"}
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+
+from tracker.i18n import lazy, number_filter
+
+KINDS = {"pardon": _l("Pardon"), "commutation": _l("Commutation of sentence")}
 CUSTODY_STATUSES = {
-    "in_prison": "In prison",
-    "home_confinement": "Home confinement",
-    "supervised_release": "Supervised release",
-    "released": "Released",
+    "in_prison": _l("In prison"),
+    "home_confinement": _l("Home confinement"),
+    "supervised_release": _l("Supervised release"),
+    "released": _l("Released"),
 }
 
 #: What the kind changes (the rules are in ``validation``; the form shows them as hints): the
@@ -34,39 +39,44 @@ KIND_REQUIRED_FIELDS = {"register_number": "commutation", "release_date": "pardo
 DEFAULT_KIND, DEFAULT_CUSTODY = "commutation", "in_prison"
 
 #: How the petition came about (the forms' "conviction by plea or trial").
-CONVICTION_BY = {"plea": "Guilty plea", "trial": "Trial"}
+CONVICTION_BY = {"plea": _l("Guilty plea"), "trial": _l("Trial")}
 OFFENSE_CATEGORIES = {
-    "drug": "Drug",
-    "firearms": "Firearms",
-    "fraud": "Fraud",
-    "immigration": "Immigration",
-    "violent": "Violent",
-    "sex_offense": "Sex offense",
-    "other": "Other",
+    "drug": _l("Drug"),
+    "firearms": _l("Firearms"),
+    "fraud": _l("Fraud"),
+    "immigration": _l("Immigration"),
+    "violent": _l("Violent"),
+    "sex_offense": _l("Sex offense"),
+    "other": _l("Other"),
 }
 #: What the petitioner asks for: the same codes as the relief recorded on a grant.
 RELIEFS_SOUGHT = {
-    "full_pardon": "Full pardon",
-    "commutation_time_served": "Commutation to time served",
-    "commutation_reduced": "Commutation to a reduced sentence",
-    "remission": "Remission of a fine or restitution",
-    "respite": "Respite (reprieve)",
+    "full_pardon": _l("Full pardon"),
+    "commutation_time_served": _l("Commutation to time served"),
+    "commutation_reduced": _l("Commutation to a reduced sentence"),
+    "remission": _l("Remission of a fine or restitution"),
+    "respite": _l("Respite (reprieve)"),
 }
 #: The sections of the petition form, in order, with their help text.
 SECTIONS = {
-    "petition": ("Petition", "What is asked for, and why."),
-    "petitioner": ("Petitioner", "Who the petitioner is, as the Bureau of Prisons knows them."),
-    "conviction": ("Conviction", "The conviction and sentence the petition concerns."),
-    "custody": ("Custody", "Where the petitioner is and when confinement began and ended."),
-    "financial": ("Fines and restitution", "Amounts in dollars, e.g. 1500.00."),
+    "petition": (_l("Petition"), _l("What is asked for, and why.")),
+    "petitioner": (
+        _l("Petitioner"),
+        _l("Who the petitioner is, as the Bureau of Prisons knows them."),
+    ),
+    "conviction": (_l("Conviction"), _l("The conviction and sentence the petition concerns.")),
+    "custody": (_l("Custody"), _l("Where the petitioner is and when confinement began and ended.")),
+    "financial": (_l("Fines and restitution"), _l("Amounts in dollars, e.g. 1500.00.")),
     "contact": (
-        "Representative and contact",
-        "Personal data: shown only to the pardon office's staff and your organization.",
+        _l("Representative and contact"),
+        _l("Personal data: shown only to the pardon office's staff and your organization."),
     ),
     "waiver": (
-        "Eligibility waiver",
-        "Only when the petition does not meet an eligibility rule: say why it should be "
-        "considered anyway.",
+        _l("Eligibility waiver"),
+        _l(
+            "Only when the petition does not meet an eligibility rule: say why it should be "
+            "considered anyway."
+        ),
     ),
 }
 #: A list field's items are separated by this in a CSV cell.
@@ -74,14 +84,14 @@ LIST_SEPARATOR = ";"
 #: Amounts in dollars: at most this, with at most two decimal places.
 MAX_AMOUNT_DIGITS = 12
 
-REQUIRED = "This field is required."
-DATE_FORMAT = "Use a date like 2024-12-31."
+REQUIRED = _l("This field is required.")
+DATE_FORMAT = _l("Use a date like 2024-12-31.")
 #: What an import accepts for a date (see validation.parse_spreadsheet_date).
-SPREADSHEET_DATE_FORMAT = (
+SPREADSHEET_DATE_FORMAT = _l(
     "Use a date like 2024-12-31 (year-month-day), 12/31/2024 (month/day/year) "
     "or a spreadsheet date cell."
 )
-NUL_CHARACTER = "Contains a NUL character."
+NUL_CHARACTER = _l("Contains a NUL character.")
 
 
 @cache
@@ -89,8 +99,13 @@ def _compiled(pattern: str) -> re.Pattern:
     return re.compile(pattern)
 
 
-def too_long(max_length: int) -> str:
-    return f"At most {max_length:,} characters."
+def too_long(max_length: int):
+    """'At most 5,000 characters.', grouped for the language it is shown in."""
+    return lazy(_at_most_characters, max_length)
+
+
+def _at_most_characters(max_length: int) -> str:
+    return gettext("At most %(count)s characters.", count=number_filter(max_length))
 
 
 @dataclass(frozen=True)
@@ -133,189 +148,199 @@ class PetitionField:
 FIELDS = (
     PetitionField(
         "kind",
-        "Kind",
+        _l("Kind"),
         type="choice",
         choices=KINDS,
-        invalid_message="Choose pardon or commutation.",
+        invalid_message=_l("Choose pardon or commutation."),
     ),
     PetitionField(
-        "petitioner_name", "Petitioner's full name", max_length=200, section="petitioner"
+        "petitioner_name", _l("Petitioner's full name"), max_length=200, section="petitioner"
     ),
     #: Federal Bureau of Prisons register number; a commutation needs one (see validation).
     PetitionField(
         "register_number",
-        "Federal register number",
+        _l("Federal register number"),
         required=False,
         max_length=9,
         pattern=r"^[0-9]{5}-[0-9]{3}$",
-        invalid_message="Use five digits, a dash, three digits (e.g. 12345-678).",
+        invalid_message=_l("Use five digits, a dash, three digits (e.g. 12345-678)."),
         section="petitioner",
     ),
-    PetitionField("date_of_birth", "Date of birth", type="date", section="petitioner"),
+    PetitionField("date_of_birth", _l("Date of birth"), type="date", section="petitioner"),
     #: Long enough for the federal forms' answers; every edit copies old and new values into
     #: the append-only audit log, so no field is unbounded.
-    PetitionField("offenses", "Offense(s) of conviction", max_length=5_000, section="conviction"),
-    PetitionField("sentencing_court", "Sentencing court", max_length=200, section="conviction"),
-    PetitionField("sentence", "Sentence imposed", max_length=500, section="conviction"),
-    PetitionField("sentence_date", "Date of sentence", type="date", section="conviction"),
+    PetitionField(
+        "offenses", _l("Offense(s) of conviction"), max_length=5_000, section="conviction"
+    ),
+    PetitionField("sentencing_court", _l("Sentencing court"), max_length=200, section="conviction"),
+    PetitionField("sentence", _l("Sentence imposed"), max_length=500, section="conviction"),
+    PetitionField("sentence_date", _l("Date of sentence"), type="date", section="conviction"),
     PetitionField(
         "custody_status",
-        "Custody status",
+        _l("Custody status"),
         type="choice",
         choices=CUSTODY_STATUSES,
-        invalid_message="Choose a custody status.",
+        invalid_message=_l("Choose a custody status."),
         section="custody",
     ),
     PetitionField(
         "projected_release_date",
-        "Projected release date",
+        _l("Projected release date"),
         type="date",
         required=False,
         section="custody",
     ),
-    PetitionField("grounds", "Grounds for clemency", max_length=20_000),
+    PetitionField("grounds", _l("Grounds for clemency"), max_length=20_000),
     # --- the federal forms' facts (issue 11): all optional on submission -----------------
     PetitionField(
         "relief_sought",
-        "Relief sought",
+        _l("Relief sought"),
         type="choice",
         required=False,
         choices=RELIEFS_SOUGHT,
-        invalid_message="Choose one of: " + ", ".join(RELIEFS_SOUGHT) + ".",
-        help="A commutation for someone no longer serving is considered only as a remission.",
+        invalid_message=_l("Choose one of: %(values)s.", values=", ".join(RELIEFS_SOUGHT)),
+        help=_l("A commutation for someone no longer serving is considered only as a remission."),
     ),
     PetitionField(
         "aliases",
-        "Other names used",
+        _l("Other names used"),
         type="list",
         required=False,
         max_length=200,
         max_items=20,
         section="petitioner",
-        help="Every other name the petitioner has used.",
+        help=_l("Every other name the petitioner has used."),
     ),
     PetitionField(
         "docket_number",
-        "Docket number",
+        _l("Docket number"),
         required=False,
         max_length=100,
         section="conviction",
-        help="The criminal case number in the sentencing court, e.g. 1:04-cr-00123.",
+        help=_l("The criminal case number in the sentencing court, e.g. 1:04-cr-00123."),
     ),
     PetitionField(
-        "sentencing_judge", "Sentencing judge", required=False, max_length=200, section="conviction"
+        "sentencing_judge",
+        _l("Sentencing judge"),
+        required=False,
+        max_length=200,
+        section="conviction",
     ),
     PetitionField(
         "statutes",
-        "Statutes of conviction",
+        _l("Statutes of conviction"),
         type="list",
         required=False,
         max_length=200,
         max_items=50,
         section="conviction",
-        help="Citations, e.g. 21 U.S.C. § 846.",
+        help=_l("Citations, e.g. 21 U.S.C. § 846."),
     ),
     PetitionField(
-        "conviction_date", "Date of conviction", type="date", required=False, section="conviction"
+        "conviction_date",
+        _l("Date of conviction"),
+        type="date",
+        required=False,
+        section="conviction",
     ),
     PetitionField(
         "conviction_by",
-        "Convicted by",
+        _l("Convicted by"),
         type="choice",
         required=False,
         choices=CONVICTION_BY,
-        invalid_message="Choose plea or trial.",
+        invalid_message=_l("Choose plea or trial."),
         section="conviction",
     ),
     PetitionField(
         "offense_category",
-        "Offense category",
+        _l("Offense category"),
         type="choice",
         required=False,
         choices=OFFENSE_CATEGORIES,
-        invalid_message="Choose one of: " + ", ".join(OFFENSE_CATEGORIES) + ".",
+        invalid_message=_l("Choose one of: %(values)s.", values=", ".join(OFFENSE_CATEGORIES)),
         section="conviction",
     ),
     PetitionField(
         "nonviolent",
-        "Nonviolent offense",
+        _l("Nonviolent offense"),
         type="boolean",
         required=False,
         section="conviction",
     ),
     PetitionField(
         "bop_facility",
-        "Bureau of Prisons facility",
+        _l("Bureau of Prisons facility"),
         required=False,
         max_length=200,
         section="custody",
-        help="Where the petitioner is held (or was last held), e.g. FCI Cumberland.",
+        help=_l("Where the petitioner is held (or was last held), e.g. FCI Cumberland."),
     ),
     PetitionField(
         "custody_start_date",
-        "Custody began",
+        _l("Custody began"),
         type="date",
         required=False,
         section="custody",
     ),
     PetitionField(
         "release_date",
-        "Released from confinement",
+        _l("Released from confinement"),
         type="date",
         required=False,
         section="custody",
-        help="For a pardon: the five-year waiting period runs from this date.",
+        help=_l("For a pardon: the five-year waiting period runs from this date."),
     ),
     PetitionField(
         "supervision_end_date",
-        "Supervision ended",
+        _l("Supervision ended"),
         type="date",
         required=False,
         section="custody",
-        help="End of probation or supervised release.",
+        help=_l("End of probation or supervised release."),
     ),
-    PetitionField("fine_amount", "Fine", type="decimal", required=False, section="financial"),
+    PetitionField("fine_amount", _l("Fine"), type="decimal", required=False, section="financial"),
     PetitionField(
-        "restitution_amount", "Restitution", type="decimal", required=False, section="financial"
+        "restitution_amount", _l("Restitution"), type="decimal", required=False, section="financial"
     ),
     PetitionField(
         "financial_obligations_paid",
-        "Fines and restitution paid",
+        _l("Fines and restitution paid"),
         type="boolean",
         required=False,
         section="financial",
     ),
     PetitionField(
         "representative",
-        "Representative",
+        _l("Representative"),
         required=False,
         max_length=200,
         section="contact",
-        help="The attorney or advocate signing the petition.",
+        help=_l("The attorney or advocate signing the petition."),
     ),
     PetitionField(
         "contact_email",
-        "Contact e-mail",
+        _l("Contact e-mail"),
         required=False,
         max_length=254,
         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-        invalid_message="Use an e-mail address like name@example.org.",
+        invalid_message=_l("Use an e-mail address like name@example.org."),
         section="contact",
         personal=True,
     ),
     PetitionField(
         "contact_phone",
-        "Contact telephone",
+        _l("Contact telephone"),
         required=False,
         max_length=40,
         pattern=r"^\+?[0-9 ().\-]{7,40}$",
-        invalid_message="Use digits, spaces, dashes and parentheses, e.g. (410) 555-0134.",
+        invalid_message=_l("Use digits, spaces, dashes and parentheses, e.g. (410) 555-0134."),
         section="contact",
         personal=True,
     ),
     PetitionField(
         "contact_address",
-        "Contact address",
+        _l("Contact address"),
         required=False,
         max_length=1_000,
         section="contact",
@@ -323,15 +348,15 @@ FIELDS = (
     ),
     PetitionField(
         "waiver_requested",
-        "Waiver requested",
+        _l("Waiver requested"),
         type="boolean",
         required=False,
         section="waiver",
-        help="Ask the office to consider the petition although it breaks an eligibility rule.",
+        help=_l("Ask the office to consider the petition although it breaks an eligibility rule."),
     ),
     PetitionField(
         "waiver_justification",
-        "Why a waiver",
+        _l("Why a waiver"),
         required=False,
         max_length=5_000,
         section="waiver",
@@ -352,13 +377,15 @@ PERSONAL_FIELDS = tuple(field.name for field in FIELDS if field.personal)
 FIELDS_BY_SECTION = {
     section: tuple(field for field in FIELDS if field.section == section) for section in SECTIONS
 }
-BOOLEAN_MESSAGE = "Use true or false."
-AMOUNT_MESSAGE = "Use an amount in dollars like 1500.00 (at most two decimals)."
-LIST_ITEM_SEPARATOR_MESSAGE = f"An item cannot contain '{LIST_SEPARATOR}'."
+BOOLEAN_MESSAGE = _l("Use true or false.")
+AMOUNT_MESSAGE = _l("Use an amount in dollars like 1500.00 (at most two decimals).")
+LIST_ITEM_SEPARATOR_MESSAGE = _l(
+    "An item cannot contain '%(separator)s'.", separator=LIST_SEPARATOR
+)
 
 
-def too_many(max_items: int) -> str:
-    return f"At most {max_items} items."
+def too_many(max_items: int):
+    return _l("At most %(count)s items.", count=max_items)
 
 
 REGISTER_NUMBER = re.compile(FIELDS_BY_NAME["register_number"].pattern)

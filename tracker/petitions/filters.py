@@ -12,6 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from tracker import permissions
 from tracker.auth.models import Organization, User
 from tracker.errors import ValidationFailed
@@ -24,16 +27,16 @@ from tracker.workflow import Stage
 PENDING = "pending"
 STAGE_SETS = {PENDING: tuple(stage for stage in Stage if not stage.is_decided)}
 #: What the stage filter accepts, in the order the queue offers them.
-STAGE_CHOICES = {PENDING: "Not yet decided"} | {stage.value: stage.label for stage in Stage}
+STAGE_CHOICES = {PENDING: _l("Not yet decided")} | {stage.value: stage.label for stage in Stage}
 SORTS = {
-    "oldest": "Oldest first",
-    "newest": "Newest first",
-    "days_pending": "Longest pending first",
-    "days_in_stage": "Longest in its stage first",
+    "oldest": _l("Oldest first"),
+    "newest": _l("Newest first"),
+    "days_pending": _l("Longest pending first"),
+    "days_in_stage": _l("Longest in its stage first"),
 }
 #: older_than_days takes 0 to this many days.
 MAX_DAYS = 36_500
-ASSIGNEE_KEYWORDS = {"me": "Me", "none": "Nobody"}
+ASSIGNEE_KEYWORDS = {"me": _l("Me"), "none": _l("Nobody")}
 #: A search is a name part, a case number or a register number: 200 characters is plenty,
 #: and bounds whatever echoes it (pagination links, the redirect after a bulk decision).
 MAX_SEARCH_LENGTH = 200
@@ -156,7 +159,7 @@ class InvalidFilter(Exception):
 
 
 def _one_of(choices) -> str:
-    return "One of: " + ", ".join(choices) + "."
+    return _("One of: %(values)s.", values=", ".join(choices))
 
 
 # --- one reader per filter: the values given for it → its parsed value -----------------------
@@ -165,14 +168,16 @@ def _one_of(choices) -> str:
 def _read_q(values: list[str], dialect: Dialect) -> str | None:
     q = values[0].strip()
     if len(q) > MAX_SEARCH_LENGTH:
-        raise InvalidFilter(f"At most {MAX_SEARCH_LENGTH} characters.")
+        raise InvalidFilter(_("At most %(count)s characters.", count=MAX_SEARCH_LENGTH))
     return q or None
 
 
 def _read_stages(values: list[str], dialect: Dialect) -> tuple[str, ...]:
     unknown = [value for value in values if value not in STAGE_CHOICES]
     if unknown:
-        raise InvalidFilter(f"Unknown stage '{unknown[0][:50]}'. " + _one_of(STAGE_CHOICES))
+        raise InvalidFilter(
+            _("Unknown stage '%(stage)s'.", stage=unknown[0][:50]) + " " + _one_of(STAGE_CHOICES)
+        )
     return tuple(dict.fromkeys(values))
 
 
@@ -195,7 +200,7 @@ def _read_assignee(values: list[str], dialect: Dialect) -> str | int:
 def _read_organization(values: list[str], dialect: Dialect) -> int:
     organization_id = parse_id(values[0])
     if organization_id is None or db.session.get(Organization, organization_id) is None:
-        raise InvalidFilter("Choose an organization from the list.")
+        raise InvalidFilter(_("Choose an organization from the list."))
     return organization_id
 
 
@@ -208,13 +213,13 @@ def _read_sort(values: list[str], dialect: Dialect) -> str:
 def _read_days(values: list[str], dialect: Dialect) -> int:
     text = values[0].strip()
     if not (text.isascii() and text.isdigit() and len(text) <= 5 and int(text) <= MAX_DAYS):
-        raise InvalidFilter(f"A whole number of days from 0 to {MAX_DAYS}.")
+        raise InvalidFilter(_("A whole number of days from 0 to %(count)s.", count=MAX_DAYS))
     return int(text)
 
 
 def _read_flag(values: list[str], dialect: Dialect) -> bool:
     if values[0] not in ("true", "false"):
-        raise InvalidFilter("true or false.")
+        raise InvalidFilter(_("true or false."))
     return values[0] == "true"
 
 
@@ -269,7 +274,7 @@ def _given(raw, name: str) -> list[str]:
         return [value]
     if name == "stage" and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
-    raise InvalidFilter("A stage name or a list of them." if name == "stage" else "A string.")
+    raise InvalidFilter(_("A stage name or a list of them.") if name == "stage" else _("A string."))
 
 
 def _values(raw, dialect: Dialect) -> tuple[dict[str, list[str]], dict[str, str]]:
@@ -315,7 +320,7 @@ def parse(raw: Mapping, viewer: User, dialect: Dialect) -> QueueFilters:
     for name, given in values.items():
         try:
             if name != "stage" and len(given) > 1:
-                raise InvalidFilter(f"Give '{name}' once.")
+                raise InvalidFilter(_("Give '%(name)s' once.", name=name))
             parsed[FIELDS.get(name, name)] = READERS[name](given, dialect)
         except InvalidFilter as error:
             errors[name] = str(error)

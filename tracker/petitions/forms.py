@@ -1,5 +1,7 @@
 """One form per petition action. Forms check input; the services enforce the rules."""
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -24,6 +26,7 @@ from wtforms.widgets import HiddenInput
 
 from tracker.documents.models import DESCRIPTION_MAX_LENGTH, DOCUMENT_TYPES
 from tracker.forms import options
+from tracker.i18n import lazy
 from tracker.petitions.fields import (
     AMOUNT_MESSAGE,
     CONFINED_STATUSES,
@@ -97,7 +100,7 @@ class YesNoField(SelectField):
 
     def __init__(self, label=None, validators=None, **kwargs):
         super().__init__(label, validators, coerce=_yes_no, validate_choice=False, **kwargs)
-        self.choices = options([("", "Not stated"), ("true", "Yes"), ("false", "No")])
+        self.choices = options([("", _l("Not stated")), ("true", _l("Yes")), ("false", _l("No"))])
         self.type = "SelectField"
 
     def process_formdata(self, valuelist):
@@ -105,7 +108,7 @@ class YesNoField(SelectField):
             super().process_formdata(valuelist)
         except KeyError:
             self.data = None
-            raise ValueError("Choose yes, no or not stated.") from None
+            raise ValueError(_("Choose yes, no or not stated.")) from None
 
 
 class AmountField(StringField):
@@ -135,21 +138,25 @@ class AmountField(StringField):
 FORM_WIDE_FIELDS = frozenset({"contact_address", "waiver_justification", "aliases", "statutes"})
 
 
+def _one_per_line(description) -> str:
+    return " ".join(part for part in (str(description), _("One per line.")) if part)
+
+
 def _declared_field(field: PetitionField):
     """A form field for an optional petition field, from its declaration."""
     description = field.help or ""
     if field.type == "list":
-        return LinesField(field.label, description=f"{description} One per line.".strip())
+        return LinesField(field.label, description=lazy(_one_per_line, description))
     if field.type == "boolean":
         return YesNoField(field.label, description=description)
     if field.type == "decimal":
-        return AmountField(field.label, description=description or "Dollars, e.g. 1500.00.")
+        return AmountField(field.label, description=description or _l("Dollars, e.g. 1500.00."))
     if field.type == "date":
         return DateField(field.label, validators=[Optional()], description=description)
     if field.choices is not None:
         return SelectField(
             field.label,
-            choices=options([("", "Not stated"), *field.choices.items()]),
+            choices=options([("", _l("Not stated")), *field.choices.items()]),
             validators=[Optional()],
             description=description,
         )
@@ -164,54 +171,60 @@ class VersionedForm(FlaskForm):
         widget=HiddenInput(),
         validators=[
             InputRequired(),
-            NumberRange(min=1, message="This form names no version of the case; open it again."),
+            NumberRange(
+                min=1, message=_l("This form names no version of the case; open it again.")
+            ),
         ],
     )
 
 
 class PetitionForm(VersionedForm):
     kind = SelectField(
-        "Kind of clemency",
+        _l("Kind of clemency"),
         choices=options(KINDS.items()),
         validators=[InputRequired()],
         default=DEFAULT_KIND,
     )
     petitioner_name = StringField(
-        "Petitioner's full name", validators=field_validators("petitioner_name")
+        _l("Petitioner's full name"), validators=field_validators("petitioner_name")
     )
     register_number = StringField(
-        "Federal register number",
+        _l("Federal register number"),
         validators=field_validators("register_number"),
-        description="Five digits, a dash, three digits (e.g. 12345-678). "
-        "Required for a commutation; optional for a pardon.",
+        description=_l(
+            "Five digits, a dash, three digits (e.g. 12345-678). "
+            "Required for a commutation; optional for a pardon."
+        ),
     )
-    date_of_birth = DateField("Date of birth", validators=[InputRequired()])
-    offenses = TextAreaField("Offense(s) of conviction", validators=field_validators("offenses"))
+    date_of_birth = DateField(_l("Date of birth"), validators=[InputRequired()])
+    offenses = TextAreaField(
+        _l("Offense(s) of conviction"), validators=field_validators("offenses")
+    )
     sentencing_court = StringField(
-        "Sentencing court (federal district)",
+        _l("Sentencing court (federal district)"),
         validators=field_validators("sentencing_court"),
-        description="For example: District of Maryland; Eastern District of Texas.",
+        description=_l("For example: District of Maryland; Eastern District of Texas."),
     )
     sentence = StringField(
-        "Sentence imposed",
+        _l("Sentence imposed"),
         validators=field_validators("sentence"),
-        description="For example: 240 months' imprisonment, 5 years' supervised release.",
+        description=_l("For example: 240 months' imprisonment, 5 years' supervised release."),
     )
-    sentence_date = DateField("Date of sentence", validators=[InputRequired()])
+    sentence_date = DateField(_l("Date of sentence"), validators=[InputRequired()])
     custody_status = SelectField(
-        "Custody status",
+        _l("Custody status"),
         choices=options(CUSTODY_STATUSES.items()),
         validators=[InputRequired()],
         default=DEFAULT_CUSTODY,
-        description="A pardon is for someone no longer confined.",
+        description=_l("A pardon is for someone no longer confined."),
     )
     projected_release_date = DateField(
-        "Projected release date",
+        _l("Projected release date"),
         validators=[Optional()],
-        description="Commutations only, when known.",
+        description=_l("Commutations only, when known."),
     )
-    grounds = TextAreaField("Grounds for clemency", validators=field_validators("grounds"))
-    submit = SubmitField("Save")
+    grounds = TextAreaField(_l("Grounds for clemency"), validators=field_validators("grounds"))
+    submit = SubmitField(_l("Save"))
     #: The form's sections (title, help, fields) in order, as the template lays them out.
     sections = [
         (key, title, help_text, [field.name for field in FIELDS_BY_SECTION[key]])
@@ -255,15 +268,15 @@ class NewPetitionForm(PetitionForm):
     in the same step (shared with staff; a presentence report is internal)."""
 
     version = None
-    document = FileField("Attach a document (optional)")
+    document = FileField(_l("Attach a document (optional)"))
     document_type = SelectField(
-        "Type of document",
+        _l("Type of document"),
         choices=options(DOCUMENT_TYPES.items()),
         default="other",
         validators=[Optional()],
     )
     document_description = TextAreaField(
-        "Description of the document (optional)",
+        _l("Description of the document (optional)"),
         validators=[Optional(), limited(DESCRIPTION_MAX_LENGTH)],
     )
 
@@ -277,44 +290,46 @@ class OutcomeFields:
     """
 
     disposition = SelectField(
-        "Disposition",
+        _l("Disposition"),
         validate_choice=False,
         choices=options(
-            [("", "Choose how the case is closed")]
+            [("", _l("Choose how the case is closed"))]
             + [(name, DISPOSITIONS[name]) for name in CLOSE_DISPOSITIONS]
         ),
-        description="For Close.",
+        description=_l("For Close."),
     )
     relief = SelectField(
-        "Relief granted",
+        _l("Relief granted"),
         validate_choice=False,
         choices=options(
-            [("", "Choose the relief granted")]
+            [("", _l("Choose the relief granted"))]
             + [(name, RELIEFS[name][0]) for name in KINDS_OF_RELIEF]
         ),
-        description="For Grant: a pardon is a full pardon; a commutation one of the others.",
+        description=_l("For Grant: a pardon is a full pardon; a commutation one of the others."),
     )
     commuted_sentence = TextAreaField(
-        "Commuted sentence",
+        _l("Commuted sentence"),
         validators=[Optional(), limited(REASON_MAX_LENGTH)],
-        description="For a reduced commutation, e.g. '120 months'.",
+        description=_l("For a reduced commutation, e.g. '120 months'."),
     )
     new_release_date = DateField(
-        "New release date", validators=[Optional()], description="For a reduced commutation."
+        _l("New release date"),
+        validators=[Optional()],
+        description=_l("For a reduced commutation."),
     )
     remission_amount = StringField(
-        "Amount remitted (dollars)", description="For a remission of a fine or restitution."
+        _l("Amount remitted (dollars)"), description=_l("For a remission of a fine or restitution.")
     )
     terms = TextAreaField(
-        "Terms",
+        _l("Terms"),
         validators=[Optional(), limited(REASON_MAX_LENGTH)],
-        description="Conditions of the grant, e.g. 'the term of supervised release remains'.",
+        description=_l("Conditions of the grant, e.g. 'the term of supervised release remains'."),
     )
 
     def validate_relief(self, field):
         # The web form requires the relief (the API records an omitted one as unspecified).
         if self.action.data == "grant" and not field.data:
-            raise ValidationError("Choose the relief granted.")
+            raise ValidationError(_("Choose the relief granted."))
 
     def validate_remission_amount(self, field):
         try:
@@ -340,23 +355,23 @@ class OutcomeFields:
 class TransitionForm(OutcomeFields, VersionedForm):
     # Not limited to the offered choices: a forbidden action must reach the
     # service and be refused there with 403/409, whatever was posted.
-    action = SelectField("Action", validate_choice=False, validators=[DataRequired()])
+    action = SelectField(_l("Action"), validate_choice=False, validators=[DataRequired()])
     reason = TextAreaField(
-        "Reason",
+        _l("Reason"),
         validators=[limited(REASON_MAX_LENGTH)],
-        description="Required to return, grant, deny, close or reopen. The advocate sees it.",
+        description=_l("Required to return, grant, deny, close or reopen. The advocate sees it."),
     )
     #: return_for_information: when the advocate's answer is due (default 30 days).
-    due_on = DateField("Information due on", validators=[Optional()])
+    due_on = DateField(_l("Information due on"), validators=[Optional()])
     #: A decision while referrals are open closes them with this reason (else refused, 409).
     close_referrals_reason = TextAreaField(
-        "Close open referrals with this reason",
+        _l("Close open referrals with this reason"),
         validators=[limited(REASON_MAX_LENGTH)],
-        description="Only when deciding while a referral is still open (internal).",
+        description=_l("Only when deciding while a referral is still open (internal)."),
     )
     #: provide_information: the advocate's answer.
-    response = TextAreaField("Your answer", validators=[limited(REASON_MAX_LENGTH)])
-    submit = SubmitField("Apply")
+    response = TextAreaField(_l("Your answer"), validators=[limited(REASON_MAX_LENGTH)])
+    submit = SubmitField(_l("Apply"))
 
     def extra(self) -> dict:
         """What the chosen action takes besides its reason (see TransitionExtra)."""
@@ -371,36 +386,40 @@ class TransitionForm(OutcomeFields, VersionedForm):
 class ProvideInformationForm(PetitionForm):
     """The advocate's answer to an information request, with corrections to the fields."""
 
-    response = TextAreaField("Your answer", validators=[DataRequired(), limited(REASON_MAX_LENGTH)])
-    submit = SubmitField("Send the answer")
+    response = TextAreaField(
+        _l("Your answer"), validators=[DataRequired(), limited(REASON_MAX_LENGTH)]
+    )
+    submit = SubmitField(_l("Send the answer"))
 
 
 class RecommendationForm(FlaskForm):
     recommendation = RadioField(
-        "Recommendation", choices=options(RECOMMENDATIONS.items()), validators=[InputRequired()]
+        _l("Recommendation"), choices=options(RECOMMENDATIONS.items()), validators=[InputRequired()]
     )
-    memo = TextAreaField("Memo (internal)", validators=[DataRequired(), limited(NOTE_MAX_LENGTH)])
-    submit = SubmitField("Record recommendation")
+    memo = TextAreaField(
+        _l("Memo (internal)"), validators=[DataRequired(), limited(NOTE_MAX_LENGTH)]
+    )
+    submit = SubmitField(_l("Record recommendation"))
 
 
 class AssignForm(VersionedForm):
-    assignee = SelectField("Assign to", validate_choice=False, choices=[])
-    submit = SubmitField("Assign")
+    assignee = SelectField(_l("Assign to"), validate_choice=False, choices=[])
+    submit = SubmitField(_l("Assign"))
 
 
 class TakeForm(VersionedForm):
-    submit = SubmitField("Take this case")
+    submit = SubmitField(_l("Take this case"))
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField("Note", validators=[DataRequired(), limited(NOTE_MAX_LENGTH)])
+    body = TextAreaField(_l("Note"), validators=[DataRequired(), limited(NOTE_MAX_LENGTH)])
     visibility = RadioField(
-        "Who sees it",
+        _l("Who sees it"),
         choices=options(NOTE_VISIBILITIES.items()),
         default="internal",
         validators=[InputRequired()],
     )
-    submit = SubmitField("Add note")
+    submit = SubmitField(_l("Add note"))
 
 
 class QueueFilterForm(FlaskForm):
@@ -411,26 +430,26 @@ class QueueFilterForm(FlaskForm):
         csrf = False
 
     q = StringField(
-        "Search",
+        _l("Search"),
         render_kw={"maxlength": MAX_SEARCH_LENGTH},
-        description="Case number, register number or any part of the name",
+        description=_l("Case number, register number or any part of the name"),
     )
     stage = SelectMultipleField(
-        "Stage",
+        _l("Stage"),
         choices=options(STAGE_CHOICES.items()),
-        description="Any stage when none is chosen",
+        description=_l("Any stage when none is chosen"),
     )
-    kind = SelectField("Kind", choices=options([("", "Any kind")] + list(KINDS.items())))
+    kind = SelectField(_l("Kind"), choices=options([("", _l("Any kind"))] + list(KINDS.items())))
     assignee = SelectField(
-        "Assignee",
-        choices=options([("", "Anyone")] + list(ASSIGNEE_KEYWORDS.items())),
+        _l("Assignee"),
+        choices=options([("", _l("Anyone"))] + list(ASSIGNEE_KEYWORDS.items())),
         validate_choice=False,
     )
     organization = SelectField(
-        "Organization", choices=options([("", "Any organization")]), validate_choice=False
+        _l("Organization"), choices=options([("", _l("Any organization"))]), validate_choice=False
     )
-    sort = SelectField("Order", choices=options(SORTS.items()), default="oldest")
-    older_than_days = StringField("Older than (days)", render_kw={"inputmode": "numeric"})
+    sort = SelectField(_l("Order"), choices=options(SORTS.items()), default="oldest")
+    older_than_days = StringField(_l("Older than (days)"), render_kw={"inputmode": "numeric"})
     referral_overdue = SelectField(
-        "Referrals", choices=options([("", "Any"), ("true", "Overdue referral")])
+        _l("Referrals"), choices=options([("", _l("Any")), ("true", _l("Overdue referral"))])
     )

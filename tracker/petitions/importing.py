@@ -22,6 +22,7 @@ from dataclasses import field as dataclass_field
 from datetime import date, datetime
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from tracker.errors import BulkRefused
 from tracker.petitions.fields import FIELD_LABELS, FIELDS, LIST_SEPARATOR, PetitionField
@@ -115,8 +116,11 @@ def refuse(errors: list[dict]) -> BulkRefused:
     errors = sorted(errors, key=lambda e: (e["line"], e["column"] or "", e["field"] or ""))
     lines = len({e["line"] for e in errors})
     return BulkRefused(
-        f"Nothing was imported: {lines} row{'' if lines == 1 else 's'} "
-        f"of the file {'has' if lines == 1 else 'have'} problems.",
+        ngettext(
+            "Nothing was imported: %(num)d row of the file has problems.",
+            "Nothing was imported: %(num)d rows of the file have problems.",
+            lines,
+        ),
         errors,
         status=422,
     )
@@ -299,8 +303,12 @@ def check_rows(
                     cell_error(
                         row,
                         "register_number",
-                        f"The register number {register_number} is repeated: it is also on line "
-                        f"{first}.",
+                        _(
+                            "The register number %(number)s is repeated: it is also on line "
+                            "%(line)s.",
+                            number=register_number,
+                            line=first,
+                        ),
                     )
                 )
         values_list.append(values)
@@ -317,7 +325,11 @@ def _check_row(row: ImportRow, today: date) -> tuple[dict, list[dict]]:
             row_error(
                 row.line,
                 None,
-                f"This row has {row.extra_values} more value(s) than the header has columns.",
+                ngettext(
+                    "This row has %(num)d more value than the header has columns.",
+                    "This row has %(num)d more values than the header has columns.",
+                    row.extra_values,
+                ),
             )
         )
     values, parse_errors = parse_petition_fields(fields)

@@ -10,6 +10,8 @@ colleague wrote is overwritten unless the user saw it and chose to.
 
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
+
 from tracker.audit.services import json_value
 from tracker.errors import ValidationFailed
 from tracker.petitions import queries
@@ -88,7 +90,7 @@ class EditMerge:
             if choice == KEEP_MINE:
                 values[name] = self.mine[name]
             elif choice != KEEP_THEIRS:
-                errors[name] = "Choose which value to keep: the current one or yours."
+                errors[name] = _("Choose which value to keep: the current one or yours.")
         return values, errors
 
 

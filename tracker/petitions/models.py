@@ -3,6 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -60,11 +61,14 @@ class Dollars(TypeDecorator):
 
 
 RECOMMENDATIONS = {
-    "favorable": "Favorable",
-    "unfavorable": "Unfavorable",
-    "no_position": "No position",
+    "favorable": _l("Favorable"),
+    "unfavorable": _l("Unfavorable"),
+    "no_position": _l("No position"),
 }
-NOTE_VISIBILITIES = {"internal": "Internal (staff only)", "shared": "Shared with the advocate"}
+NOTE_VISIBILITIES = {
+    "internal": _l("Internal (staff only)"),
+    "shared": _l("Shared with the advocate"),
+}
 
 
 def petitioner_key(values) -> str:

@@ -12,6 +12,9 @@ from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from tracker.errors import ValidationFailed
 from tracker.petitions.fields import REASON_MAX_LENGTH, too_long
 from tracker.workflow import (
@@ -32,13 +35,13 @@ OUTCOME_COLUMNS = (
     "relief_terms",
 )
 OUTCOME_LABELS = {
-    "disposition": "Disposition",
-    "relief": "Relief",
-    "commuted_sentence": "Commuted sentence",
-    "new_release_date": "New release date",
-    "remission_amount": "Amount remitted (dollars)",
-    "relief_terms": "Terms",
-    "terms": "Terms",
+    "disposition": _l("Disposition"),
+    "relief": _l("Relief"),
+    "commuted_sentence": _l("Commuted sentence"),
+    "new_release_date": _l("New release date"),
+    "remission_amount": _l("Amount remitted (dollars)"),
+    "relief_terms": _l("Terms"),
+    "terms": _l("Terms"),
 }
 #: The request's names for the relief's details (``terms`` is the column ``relief_terms``).
 RELIEF_DETAILS = ("commuted_sentence", "new_release_date", "remission_amount", "terms")
@@ -76,11 +79,11 @@ def parse_remission(value) -> Decimal | None:
     try:
         amount = Decimal(str(value).strip().replace(",", "").removeprefix("$"))
     except InvalidOperation:
-        raise ValueError("An amount in dollars, e.g. 1500.00.") from None
+        raise ValueError(_("An amount in dollars, e.g. 1500.00.")) from None
     if not amount.is_finite() or amount <= 0 or amount > MAX_REMISSION:
-        raise ValueError("An amount in dollars greater than 0, e.g. 1500.00.")
+        raise ValueError(_("An amount in dollars greater than 0, e.g. 1500.00."))
     if amount != amount.quantize(Decimal("0.01")):
-        raise ValueError("At most two decimal places (cents).")
+        raise ValueError(_("At most two decimal places (cents)."))
     return amount.quantize(Decimal("0.01"))
 
 
@@ -105,7 +108,7 @@ def checked_outcome(transition: Transition, outcome: Outcome) -> Outcome:
     if transition.target.value != "granted":
         for name in ("relief", *RELIEF_DETAILS):
             if (relief if name == "relief" else details[name]) is not None:
-                errors[name] = "Only a grant records a relief."
+                errors[name] = _("Only a grant records a relief.")
         return _refuse_or(errors, Outcome(disposition=disposition))
     relief = _checked_relief(relief, details, errors)
     return _refuse_or(errors, Outcome(disposition=disposition, relief=relief, **details))
@@ -115,7 +118,9 @@ def _checked_disposition(transition: Transition, disposition: str | None, errors
     """The disposition the transition records (its only one when none is named)."""
     if not transition.dispositions:
         if disposition is not None:
-            errors["disposition"] = f"The action '{transition.name}' records no disposition."
+            errors["disposition"] = _(
+                "The action '%(transition)s' records no disposition.", transition=transition.name
+            )
     elif disposition is None:
         if len(transition.dispositions) > 1:
             errors["disposition"] = (
@@ -126,9 +131,13 @@ def _checked_disposition(transition: Transition, disposition: str | None, errors
     elif disposition not in transition.dispositions:
         known = disposition in DISPOSITIONS
         errors["disposition"] = (
-            f"The action '{transition.name}' records " + ", ".join(transition.dispositions) + "."
+            _(
+                "The action '%(action)s' records %(values)s.",
+                action=transition.name,
+                values=", ".join(transition.dispositions),
+            )
             if known
-            else "One of: " + ", ".join(DISPOSITIONS) + "."
+            else _("One of: %(values)s.", values=", ".join(DISPOSITIONS))
         )
     return disposition
 
@@ -136,18 +145,18 @@ def _checked_disposition(transition: Transition, disposition: str | None, errors
 def _checked_relief(relief: str | None, details: dict, errors: dict) -> str:
     """A grant's relief (``unspecified`` when none is named), its details checked against it."""
     if relief is not None and relief not in KINDS_OF_RELIEF:
-        errors["relief"] = "One of: " + ", ".join(KINDS_OF_RELIEF) + "."
+        errors["relief"] = _("One of: %(values)s.", values=", ".join(KINDS_OF_RELIEF))
     relief = relief or UNSPECIFIED_RELIEF
     reduced, remission = relief == "commutation_reduced", relief == "remission"
     if reduced and details["commuted_sentence"] is None and details["new_release_date"] is None:
-        errors["commuted_sentence"] = "Give the commuted sentence and/or the new release date."
+        errors["commuted_sentence"] = _("Give the commuted sentence and/or the new release date.")
     for name in ("commuted_sentence", "new_release_date"):
         if not reduced and details[name] is not None:
-            errors[name] = "Only for a reduced commutation (commutation_reduced)."
+            errors[name] = _("Only for a reduced commutation (commutation_reduced).")
     if remission and details["remission_amount"] is None:
-        errors["remission_amount"] = "Give the amount of the fine or restitution remitted."
+        errors["remission_amount"] = _("Give the amount of the fine or restitution remitted.")
     if not remission and details["remission_amount"] is not None:
-        errors["remission_amount"] = "Only for a remission."
+        errors["remission_amount"] = _("Only for a remission.")
     return relief
 
 
@@ -162,9 +171,13 @@ def relief_refusal(outcome: Outcome, case_number: str, kind: str) -> str | None:
     if outcome.relief is None or relief_fits(outcome.relief, kind):
         return None
     fitting = ", ".join(name for name in KINDS_OF_RELIEF if relief_fits(name, kind))
-    return (
-        f"Case {case_number} is a {kind}: the relief '{outcome.relief}' does not fit it "
-        f"(one of: {fitting})."
+    return _(
+        "Case %(case)s is a %(kind)s: the relief '%(relief)s' does not fit it "
+        "(one of: %(values)s).",
+        case=case_number,
+        kind=kind,
+        relief=outcome.relief,
+        values=fitting,
     )
 
 

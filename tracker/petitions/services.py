@@ -9,6 +9,7 @@ None of them commits: the request or CLI command does, once.
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
@@ -31,6 +32,7 @@ from tracker.errors import (
     ValidationFailed,
 )
 from tracker.extensions import db
+from tracker.i18n import number_filter
 from tracker.petitions import importing, merging, petitioners, queries
 from tracker.petitions.fields import NOTE_MAX_LENGTH, too_long
 from tracker.petitions.models import (
@@ -107,8 +109,13 @@ def _check_version(petition: Petition, expected_version: int | None) -> None:
         raise ValidationFailed({"version": "Versions start at 1."})
     if expected_version is not None and petition.version != expected_version:
         raise StaleVersion(
-            f"Case {petition.case_number} changed since you opened it "
-            f"(you saw version {expected_version}; it is now version {petition.version}).",
+            _(
+                "Case %(case)s changed since you opened it "
+                "(you saw version %(seen)s; it is now version %(current)s).",
+                case=petition.case_number,
+                seen=expected_version,
+                current=petition.version,
+            ),
             current_version=petition.version,
             seen_version=expected_version,
         )
@@ -150,7 +157,7 @@ def get_visible_petition(user: User, case_number: str) -> Petition:
             "existed": petition is not None,
             "reason": "another organization's case" if petition else "no such case",
         }
-    raise NotFound(f"No case {case_number}.", refusal=refusal)
+    raise NotFound(_("No case %(case)s.", case=case_number), refusal=refusal)
 
 
 def submit_petition(advocate: User, values: dict) -> Petition:
@@ -303,8 +310,13 @@ def update_petition_merged(
     merge = merging.merge_edit(petition, values, base_version)
     if merge.theirs_version != merge_version:
         raise StaleVersion(
-            f"Case {petition.case_number} changed again while you were merging your edit "
-            f"(you saw version {merge_version}; it is now version {merge.theirs_version}).",
+            _(
+                "Case %(case)s changed again while you were merging your edit "
+                "(you saw version %(seen)s; it is now version %(current)s).",
+                case=petition.case_number,
+                seen=merge_version,
+                current=merge.theirs_version,
+            ),
             current_version=merge.theirs_version,
             seen_version=merge_version,
         )
@@ -415,9 +427,11 @@ def _ineligible_offenders(transition, rows: dict) -> list[dict]:
         broken = eligibility.broken(results[petition.id])
         if broken:
             rules = ", ".join(result.rule for result in broken)
-            message = (
-                f"Case {petition.case_number} breaks an eligibility rule ({rules}): "
-                "a supervisor must approve a waiver before it is granted."
+            message = _(
+                "Case %(case)s breaks an eligibility rule (%(rules)s): "
+                "a supervisor must approve a waiver before it is granted.",
+                case=petition.case_number,
+                rules=rules,
             )
             offenders.append(
                 {
@@ -443,12 +457,17 @@ def approve_waiver(
     check_role(action, actor.role_enum)
     reason = (reason or "").strip() or None
     if not reason:
-        raise ReasonRequired("The action 'approve_waiver' requires a written reason.")
+        raise ReasonRequired(_("The action 'approve_waiver' requires a written reason."))
     lock_petition(petition)
     _check_version(petition, expected_version)
     check_move(action, actor.role_enum, Stage(petition.stage))
     if petition.waiver_approved_at is not None:
-        raise Conflict(f"A waiver of case {petition.case_number} is already approved.")
+        raise Conflict(
+            _(
+                "A waiver of case %(case)s is already approved.",
+                case=petition.case_number,
+            )
+        )
     broken = eligibility.broken(eligibility_of([petition])[petition.id])
     petition.waiver_approved_at = utcnow()
     petition.waiver_approved_by_id = actor.id
@@ -486,9 +505,12 @@ def _checked_corrections(petition: Petition, transition, extra: TransitionExtra)
         return {}
     errors = {}
     if not (extra.response or "").strip():
-        errors["response"] = "Write your answer to the information request."
+        errors["response"] = _("Write your answer to the information request.")
     elif len(extra.response) > deadlines.SUMMARY_MAX_LENGTH:
-        errors["response"] = f"At most {deadlines.SUMMARY_MAX_LENGTH:,} characters."
+        errors["response"] = _(
+            "At most %(count)s characters.",
+            count=number_filter(deadlines.SUMMARY_MAX_LENGTH),
+        )
     unknown = set(extra.corrections or {}) - set(EDITABLE_FIELDS)
     errors.update((name, "Not a field of a petition.") for name in sorted(unknown))
     if errors:
@@ -508,8 +530,13 @@ def _refusal_of_one(offender: dict, expected_version: int | None):
         return offender["refusal"]
     if offender["problem"] == "changed":
         return StaleVersion(
-            f"Case {offender['case_number']} changed since you opened it (you saw version "
-            f"{expected_version}; it is now version {offender['version']}).",
+            _(
+                "Case %(case)s changed since you opened it "
+                "(you saw version %(seen)s; it is now version %(current)s).",
+                case=offender["case_number"],
+                seen=expected_version,
+                current=offender["version"],
+            ),
             current_version=offender["version"],
             seen_version=expected_version,
         )
@@ -530,13 +557,18 @@ def assign_petition(
     lock_petition(petition)
     _check_version(petition, expected_version)
     if Stage(petition.stage).is_decided:
-        raise PermissionDenied(f"Case {petition.case_number} is decided; reopen it first.")
+        raise PermissionDenied(
+            _("Case %(case)s is decided; reopen it first.", case=petition.case_number)
+        )
     # Checked again under the row lock, so two reviewers cannot both take a free case.
     taken_by_someone_else = petition.assignee_id not in (None, actor.id)
     if taking and taken_by_someone_else and not permissions.can_reassign_petitions(actor):
         raise PermissionDenied(
-            f"Case {petition.case_number} is already {petition.assignee.name}'s; "
-            "a supervisor can reassign it."
+            _(
+                "Case %(case)s is already assigned to %(name)s; a supervisor can reassign it.",
+                case=petition.case_number,
+                name=petition.assignee.name,
+            )
         )
     old = petition.assignee
     if (old.id if old else None) == (assignee.id if assignee else None):
@@ -578,9 +610,9 @@ def add_note(petition: Petition, author: User, body: str, visibility: str) -> No
     body = (body or "").strip()
     errors = {}
     if not body:
-        errors["body"] = "Write the note."
+        errors["body"] = _("Write the note.")
     if visibility not in ("internal", "shared"):
-        errors["visibility"] = "Choose internal or shared."
+        errors["visibility"] = _("Choose internal or shared.")
     if errors:
         raise ValidationFailed(errors)
     note = Note(
@@ -609,9 +641,9 @@ def add_recommendation(petition: Petition, author: User, recommendation: str, me
     errors = {}
     memo = (memo or "").strip()
     if recommendation not in RECOMMENDATIONS:
-        errors["recommendation"] = "One of: " + ", ".join(RECOMMENDATIONS) + "."
+        errors["recommendation"] = _("One of: %(values)s.", values=", ".join(RECOMMENDATIONS))
     if not memo:
-        errors["memo"] = "Write the memo."
+        errors["memo"] = _("Write the memo.")
     elif len(memo) > NOTE_MAX_LENGTH:
         errors["memo"] = too_long(NOTE_MAX_LENGTH)
     if errors:
@@ -620,8 +652,13 @@ def add_recommendation(petition: Petition, author: User, recommendation: str, me
     if petition.stage != Stage.UNDER_REVIEW:
         stage = petition.stage_enum
         raise WrongStage(
-            f"Recommendations are recorded on a case under review; case "
-            f"{petition.case_number} is '{stage.label.lower()}' ({stage.value}).",
+            _(
+                "Recommendations are recorded on a case under review; case %(case)s is "
+                "'%(stage)s' (%(code)s).",
+                case=petition.case_number,
+                stage=stage.label.lower(),
+                code=stage.value,
+            ),
             current_stage=stage.value,
         )
     entry = Recommendation(
@@ -825,7 +862,9 @@ def _checked_transition(actor: User, action: str, reason: str | None, outcome=No
     role that may take it, its written reason, its disposition and relief."""
     transition = get_transition(action)
     if not transition.sources:
-        raise PermissionDenied(f"'{action}' creates a petition; it cannot be applied to one.")
+        raise PermissionDenied(
+            _("'%(action)s' creates a petition; it cannot be applied to one.", action=action)
+        )
     if transition.target is None:
         raise ValidationFailed({"action": f"'{action}' is taken on one case at a time."})
     # The role's rule is the table's (an advocate may withdraw; whose case it is, is checked
@@ -835,7 +874,7 @@ def _checked_transition(actor: User, action: str, reason: str | None, outcome=No
         permissions.require(permissions.can_answer_information_requests, actor)
     reason = (reason or "").strip() or None
     if transition.reason_required and not reason:
-        raise ReasonRequired(f"The action '{action}' requires a written reason.")
+        raise ReasonRequired(_("The action '%(action)s' requires a written reason.", action=action))
     outcome = checked_outcome(transition, outcome or Outcome())
     return transition, reason, (outcome if transition.target.is_decided else None)
 
@@ -1108,8 +1147,13 @@ def decide_petitions(
     if offenders:
         changed_only = all(o["problem"] == "changed" for o in offenders)
         raise (CasesChanged if changed_only else BulkRefused)(
-            f"Nothing was applied: {len(offenders)} of the {len(expected_versions)} selected "
-            f"cases cannot take the action '{action}' now.",
+            _(
+                "Nothing was applied: %(offenders)s of the %(selected)s selected cases cannot "
+                "take the action '%(action)s' now.",
+                offenders=len(offenders),
+                selected=len(expected_versions),
+                action=action,
+            ),
             [{k: v for k, v in o.items() if k != "refusal"} for o in offenders],
         )
     return _decide(

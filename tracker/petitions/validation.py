@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
+from flask_babel import gettext as _
+
 from tracker.petitions.fields import (
     AMOUNT_MESSAGE,
     BOOLEAN_MESSAGE,
@@ -410,10 +412,10 @@ def parse_petition_fields(raw: dict) -> tuple[dict, dict[str, str]]:
     values, errors = {}, {}
     for name, value in raw.items():
         if name not in _EDITABLE:
-            errors[name] = "Unknown field."
+            errors[name] = _("Unknown field.")
             continue
         if value is not None and not isinstance(value, str):
-            errors[name] = "Must be a string."
+            errors[name] = _("Must be a string.")
             continue
         try:
             values[name] = parse_text_value(FIELDS_BY_NAME[name], value or "")

@@ -15,6 +15,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -133,7 +135,7 @@ def render_queue(raw, *, selection=None, status: int = 200):
         position=position,
     )
     if not position.is_first and not page.items and selection is None:
-        abort(404, "There are no further cases in this list.")
+        abort(404, _("There are no further cases in this list."))
     return render_template(
         "petitions/queue.html",
         form=form,
@@ -167,7 +169,7 @@ def new():
             form.document.errors = [*form.document.errors, error.message]
             status = error.status
         else:
-            flash(f"Petition {petition.case_number} submitted.", "success")
+            flash(_("Petition %(case)s submitted.", case=petition.case_number), "success")
             return redirect(url_for("petitions.show", case_number=petition.case_number))
     if form.errors:
         pipeline.abandon()  # nothing of a refused submission is kept
@@ -192,7 +194,7 @@ def _case_page_forms(petition):
             prefix="assign",
         )
         form.assignee.choices = options(
-            [("", "Nobody")]
+            [("", _l("Nobody"))]
             + [(str(u.id), f"{u.name} ({u.role})") for u in queries.assignable_staff()]
         )
         forms["assign"] = form
@@ -371,7 +373,7 @@ def edit(case_number):
         except PermissionDenied:  # the stage moved on while this request waited for the lock
             _refuse_edit(petition)
         else:
-            flash("Saved." if changes else "Nothing changed.", "success" if changes else "info")
+            flash(_("Saved.") if changes else "Nothing changed.", "success" if changes else "info")
             return redirect(url_for("petitions.show", case_number=petition.case_number))
     status = 422 if form.errors else 200
     return render_template("petitions/form.html", form=form, petition=petition), status
@@ -431,7 +433,12 @@ def transition(case_number):
         return _render_refused_transition(petition, form, error)
     label = get_transition(form.action.data).label
     flash(
-        f"{label}: case {petition.case_number} is now {petition.stage_enum.label.lower()}.",
+        _(
+            "%(action)s: case %(case)s is now %(stage)s.",
+            action=label,
+            case=petition.case_number,
+            stage=petition.stage_enum.label.lower(),
+        ),
         "success",
     )
     return redirect(url_for("petitions.show", case_number=petition.case_number))
@@ -454,7 +461,7 @@ def recommend(case_number):
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
-            flash("Recommendation recorded.", "success")
+            flash(_("Recommendation recorded."), "success")
             return redirect(url_for("petitions.show", case_number=petition.case_number))
     pipeline.abandon()
     return _render_case(petition, 422, recommendation=form)
@@ -468,12 +475,12 @@ def take(case_number):
     petition = services.get_visible_petition(current_user, case_number)
     form, valid = _posted_form(TakeForm, "take")
     if not valid:
-        abort(400, "The form was incomplete.")
+        abort(400, _("The form was incomplete."))
     try:
         services.assign_petition(petition, current_user, current_user, form.version.data)
     except StaleVersion as error:
         return _render_conflict(petition, error, None, None)
-    flash(f"Case {petition.case_number} is now yours.", "success")
+    flash(_("Case %(case)s is now yours.", case=petition.case_number), "success")
     return redirect(url_for("petitions.show", case_number=petition.case_number))
 
 
@@ -485,13 +492,13 @@ def assign(case_number):
     petition = services.get_visible_petition(current_user, case_number)
     form, valid = _posted_form(AssignForm, "assign")
     if not valid:
-        abort(400, "The form was incomplete.")
+        abort(400, _("The form was incomplete."))
     assignee = None
     if form.assignee.data:
         assignee_id = parse_id(form.assignee.data)
         assignee = db.session.get(User, assignee_id) if assignee_id else None
         if assignee is None:
-            abort(400, "Unknown assignee.")
+            abort(400, _("Unknown assignee."))
     try:
         services.assign_petition(petition, current_user, assignee, form.version.data)
     except StaleVersion as error:
@@ -501,7 +508,7 @@ def assign(case_number):
         flash(error.errors.get("assignee", error.message), "danger")
         return redirect(url_for("petitions.show", case_number=petition.case_number))
     who = assignee.name if assignee else "nobody"
-    flash(f"Case {petition.case_number} assigned to {who}.", "success")
+    flash(_("Case %(case)s assigned to %(name)s.", case=petition.case_number, name=who), "success")
     return redirect(url_for("petitions.show", case_number=petition.case_number))
 
 
@@ -516,5 +523,5 @@ def add_note(case_number):
     if not valid:
         return _render_case(petition, 422, note=form)
     services.add_note(petition, current_user, form.body.data, form.visibility.data)
-    flash("Note added.", "success")
+    flash(_("Note added."), "success")
     return redirect(url_for("petitions.show", case_number=petition.case_number, _anchor="notes"))

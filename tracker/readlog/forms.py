@@ -1,5 +1,6 @@
 """Filters of the access log and the day of the unusual access report (query string)."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Optional
@@ -15,8 +16,8 @@ class AccessLogFilterForm(LogFilterForm):
 
     user = StringField("Reader (e-mail)", validators=[Optional()])
     interface = SelectField(
-        "Interface",
-        choices=options([("", "Any interface")] + [(i, i) for i in INTERFACES]),
+        _l("Interface"),
+        choices=options([("", _l("Any interface"))] + [(i, i) for i in INTERFACES]),
         validators=[Optional()],
     )
 
@@ -25,4 +26,4 @@ class UnusualAccessForm(FlaskForm):
     class Meta:
         csrf = False
 
-    day = DateField("Day", validators=[Optional()])
+    day = DateField(_l("Day"), validators=[Optional()])
