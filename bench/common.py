@@ -65,6 +65,32 @@ def scratch_app(server_url: str | None):
         cleanup()
 
 
+@contextlib.contextmanager
+def kept_app(database_url: str):
+    """An app on a database that outlives the run (``--keep``): a SQLite file or a PostgreSQL
+    database, created if missing and migrated to the head, so that a benchmark seeds a
+    million rows once and later runs (after a new migration too) reuse them. Drop it
+    yourself when done (``DROP DATABASE``, or delete the file)."""
+    url = sa.make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            exists = connection.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)
+            ).scalar()
+            if not exists:
+                connection.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
+        admin.dispose()
+    elif url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        upgrade()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
 def _drop(admin, name):
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

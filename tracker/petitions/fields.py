@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from tracker.workflow import KINDS_OF_RELIEF, RELIEFS
+
 KINDS = {"pardon": "Pardon", "commutation": "Commutation of sentence"}
 CUSTODY_STATUSES = {
     "in_prison": "In prison",
@@ -35,14 +37,9 @@ OFFENSE_CATEGORIES = {
     "sex_offense": "Sex offense",
     "other": "Other",
 }
-#: What the petitioner asks for: the same codes as the relief recorded on a grant.
-RELIEFS_SOUGHT = {
-    "full_pardon": "Full pardon",
-    "commutation_time_served": "Commutation to time served",
-    "commutation_reduced": "Commutation to a reduced sentence",
-    "remission": "Remission of a fine or restitution",
-    "respite": "Respite (reprieve)",
-}
+#: What the petitioner asks for: the reliefs a grant may name (``tracker.workflow.RELIEFS``,
+#: the one list of reliefs, their labels and the kinds each fits).
+RELIEFS_SOUGHT = {name: RELIEFS[name][0] for name in KINDS_OF_RELIEF}
 #: The sections of the petition form, in order, with their help text.
 SECTIONS = {
     "petition": ("Petition", "What is asked for, and why."),

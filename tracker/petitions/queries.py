@@ -72,16 +72,18 @@ ORDERS = {
 
 
 def referral_overdue_condition():
-    """The case has an open referral whose due date has passed (in the display time zone)."""
-    return (
-        select(Referral.id)
-        .where(
-            Referral.petition_id == Petition.id,
-            Referral.answered_on.is_(None),
-            Referral.due_on < clock.today(),
-        )
-        .exists()
+    """The case has an open referral whose due date has passed (in the display time zone).
+
+    Driven from the small referral table: the overdue referrals (an index range on the open
+    ones by due date) name their cases, which are read by id and ordered. A correlated
+    EXISTS instead made the database walk the cases in queue order and, for each, search the
+    overdue referrals (SQLite chose the open-by-due-date index for it, so each case cost a
+    scan of them): 0.8 s at 20,000 cases, and the count walked every case.
+    """
+    overdue = select(Referral.petition_id).where(
+        Referral.answered_on.is_(None), Referral.due_on < clock.today()
     )
+    return Petition.id.in_(overdue)
 
 
 def queue_query(user: User, filters: QueueFilters) -> Select:

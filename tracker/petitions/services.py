@@ -16,7 +16,6 @@ from tracker import clock, eligibility, permissions
 from tracker.audit import services as audit
 from tracker.audit.services import json_value
 from tracker.auth.models import User
-from tracker.database import utcnow
 from tracker.deadlines import services as deadlines
 from tracker.errors import (
     BulkRefused,
@@ -121,7 +120,7 @@ def lock_petition(petition: Petition) -> Petition:
 
 def _bump(petition: Petition) -> None:
     petition.version += 1
-    petition.updated_at = utcnow()
+    petition.updated_at = clock.now()
 
 
 def get_visible_petition(user: User, case_number: str) -> Petition:
@@ -443,7 +442,7 @@ def approve_waiver(
     if petition.waiver_approved_at is not None:
         raise Conflict(f"A waiver of case {petition.case_number} is already approved.")
     broken = eligibility.broken(eligibility_of([petition])[petition.id])
-    petition.waiver_approved_at = utcnow()
+    petition.waiver_approved_at = clock.now()
     petition.waiver_approved_by_id = actor.id
     petition.waiver_approval_reason = reason
     _bump(petition)
@@ -622,7 +621,7 @@ def add_recommendation(petition: Petition, author: User, recommendation: str, me
         author_id=author.id,
         recommendation=recommendation,
         memo=memo,
-        created_at=utcnow(),
+        created_at=clock.now(),
     )
     db.session.add(entry)
     audit.record(
