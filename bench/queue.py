@@ -64,6 +64,7 @@ def fill(count: int, organizations, advocates, reviewers) -> None:
             entered = start + timedelta(minutes=number * 2, days=number % 90)
             rows.append(
                 {
+                    "id": number + 1,
                     "case_number": f"CP-{2021 + number // 250_000}-{number:07d}",
                     "kind": "commutation" if number % 3 else "pardon",
                     "stage": stage,
@@ -91,9 +92,9 @@ def fill(count: int, organizations, advocates, reviewers) -> None:
                     "relief": "unspecified" if stage == "granted" else None,
                 }
             )
-        ids = db.session.scalars(
-            insert(Petition).returning(Petition.id, sort_by_parameter_order=True), rows
-        ).all()
+        # Ids given, not returned: a plain executemany is several times faster under load.
+        ids = [row["id"] for row in rows]
+        db.session.execute(insert(Petition.__table__), rows)
         referrals = [
             {
                 "petition_id": petition_id,
@@ -107,14 +108,17 @@ def fill(count: int, organizations, advocates, reviewers) -> None:
             if petition_id % 100 == 0
         ]
         if referrals:
-            db.session.execute(insert(Referral), referrals)
+            db.session.execute(insert(Referral.__table__), referrals)
         requests = information_requests(ids, rows, reviewers[0].id, advocates)
         if requests:
-            db.session.execute(insert(InformationRequest), requests)
+            db.session.execute(insert(InformationRequest.__table__), requests)
         db.session.commit()
         written += len(rows)
         print(f"  {written:,} petitions", flush=True)
     if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            text("SELECT setval(pg_get_serial_sequence('petition', 'id'), max(id)) FROM petition")
+        )
         db.session.execute(text("ANALYZE"))
         db.session.commit()
 
