@@ -919,8 +919,23 @@ def decide_cohort(
     return decided, refused
 
 
+#: A withdrawal ends the case whatever waits on other agencies: its open referrals are closed
+#: with it (a 409 would name, to an advocate, referrals only staff may see).
+WITHDRAW = "withdraw"
+WITHDRAWN_REFERRALS_REASON = "The petition was withdrawn."
+
+
+def _referrals_closing_reason(transition, extra: TransitionExtra) -> str | None:
+    """Why a move to a decided stage closes the case's open referrals, or None: the
+    decider's ``close_referrals_reason``, or the withdrawal itself."""
+    given = (extra.close_referrals_reason or "").strip()
+    if given:
+        return given
+    return WITHDRAWN_REFERRALS_REASON if transition.name == WITHDRAW else None
+
+
 def _open_referral_offenders(transition, rows: dict, extra: TransitionExtra) -> list[dict]:
-    if extra.close_referrals_reason and extra.close_referrals_reason.strip():
+    if _referrals_closing_reason(transition, extra):
         return []  # _decide closes them
     open_referrals = deadlines.open_referrals_of([row.id for row in rows.values()])
     offenders = []
@@ -1002,7 +1017,7 @@ def _decide(
     loop and the referrals are kept here too, so no path moves a case without them:
     ``return_for_information`` opens a request per case, ``provide_information`` closes it
     and writes the corrections (``changes``, in the same entry), and a decision closes the
-    open referrals when the decider gave ``close_referrals_reason``. The disposition and
+    open referrals when the decider gave ``close_referrals_reason`` (a withdrawal always does). The disposition and
     relief (``outcome``) are written with the stage and listed in the entry's changes; a
     move to an open stage (reopen) clears them, the history keeping what they were.
     """
@@ -1030,10 +1045,11 @@ def _decide(
         .execution_options(synchronize_session=False)
     )
     details = {}
-    if target.is_decided and extra.close_referrals_reason:
+    closing_reason = _referrals_closing_reason(transition, extra) if target.is_decided else None
+    if closing_reason:
         open_referrals = deadlines.open_referrals_of(petition_ids)
         deadlines.close_referrals_at_decision(
-            actor, open_referrals, extra.close_referrals_reason.strip(), transition.name
+            actor, open_referrals, closing_reason, transition.name
         )
     if transition.name == RETURN_FOR_INFORMATION:
         due_on = deadlines.open_information_requests(actor, petition_ids, reason, extra.due_on, now)
