@@ -269,7 +269,9 @@ def test_an_advocate_withdraws_a_referred_case_without_learning_of_its_referrals
     referral = deadlines.open_referral(petition, reviewer, {"agency": "fbi"})
     db.session.commit()
 
-    withdrawn = api_as(user=advocate).post(url(petition, "transitions"), json={"action": "withdraw"})
+    withdrawn = api_as(user=advocate).post(
+        url(petition, "transitions"), json={"action": "withdraw"}
+    )
 
     assert withdrawn.status_code == 200, withdrawn.get_json()
     assert "fbi" not in withdrawn.get_data(as_text=True).lower()

@@ -169,6 +169,11 @@ def _compile_plain(element, compiler, **kw):
 
 @compiles(_scanned_in_queue_order, "sqlite")
 def _compile_sqlite(element, compiler, **kw):
+    # Only a query that orders needs the index kept out; the page's count (its statement
+    # without ORDER BY) reads the (assignee or organization, stage, …) index alone instead.
+    selectable = compiler.stack[-1]["selectable"] if compiler.stack else None
+    if selectable is not None and not getattr(selectable, "_order_by_clauses", ()):
+        return compiler.process(element.column, **kw)
     return "+" + compiler.process(element.column, **kw)
 
 
@@ -218,11 +223,27 @@ class QueuePage:
         return max(1, -(-self.total // self.per_page))
 
 
+def bounded_count(statement: Select) -> Select:
+    """How many cases the queue's statement matches, up to COUNT_CAP + 1.
+
+    Only the id is selected, and in no order, so that an index that answers the filters
+    answers the count without reading the cases' rows (SQLite read every matching row when
+    the subquery selected them all: 2 s for a reviewer's 20,000 open cases on a busy machine).
+    """
+    counted = (
+        statement.options(lazyload("*"))
+        .with_only_columns(Petition.id)
+        .order_by(None)
+        .limit(COUNT_CAP + 1)
+        .subquery()
+    )
+    return select(func.count()).select_from(counted)
+
+
 def queue_page(statement: Select, page: int, per_page: int) -> QueuePage:
     """Fetch one page (one row more, to know if there is a next) and a bounded count."""
     rows = list(db.session.scalars(statement.offset((page - 1) * per_page).limit(per_page + 1)))
-    counted = statement.options(lazyload("*")).order_by(None).limit(COUNT_CAP + 1).subquery()
-    total = db.session.scalar(select(func.count()).select_from(counted))
+    total = db.session.scalar(bounded_count(statement))
     return QueuePage(
         items=rows[:per_page],
         page=page,

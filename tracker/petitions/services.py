@@ -1017,9 +1017,10 @@ def _decide(
     loop and the referrals are kept here too, so no path moves a case without them:
     ``return_for_information`` opens a request per case, ``provide_information`` closes it
     and writes the corrections (``changes``, in the same entry), and a decision closes the
-    open referrals when the decider gave ``close_referrals_reason`` (a withdrawal always does). The disposition and
-    relief (``outcome``) are written with the stage and listed in the entry's changes; a
-    move to an open stage (reopen) clears them, the history keeping what they were.
+    open referrals when the decider gave ``close_referrals_reason`` (a withdrawal always
+    does). The disposition and relief (``outcome``) are written with the stage and listed in
+    the entry's changes; a move to an open stage (reopen) clears them, the history keeping
+    what they were.
     """
     extra = extra or TransitionExtra()
     target = transition.target
