@@ -4,14 +4,14 @@
                           [--keep DATABASE_URL] [--explain TEXT]
 
 Rows are written straight into the table (no audit entries: this measures reads), spread
-over 2 organizations, 5 stages, both kinds, 20 reviewers as assignees and 5 years, with the
-clocks (received_at, stage_entered_at), a referral on one case in 100 (a third of them
-overdue), an open information request on every case waiting for information (a third of
-them overdue) and an answered one on one case under review in two ("information
-provided"), as the time columns, filters and flags need (issue 12). Each query is the app's
-own (tracker.petitions.queries.queue_query and queue_page, which counts up to 10,000 and
-fetches one page, as the page does), timed as the median of 5 runs, with the page's flags
-read as the queue shows them.
+over 2 organizations, 5 stages, both kinds, 20 reviewers as assignees (each holding cases of
+every stage) and 5 years, with the clocks (received_at, stage_entered_at); an open referral
+on two open cases in 100 (a third of them overdue), an open information request on every
+case waiting for information (a third of them overdue) and an answered one on one case
+under review in two ("information provided"), as the time columns, filters and flags need
+(issue 12). Each query is the app's own (tracker.petitions.queries.queue_query and
+queue_page, which counts up to 10,000 and fetches one page, as the page does), timed as the
+median of 5 runs, with the page's flags read as the queue shows them.
 
 ``--keep`` seeds a database that outlives the run (a SQLite file, or a PostgreSQL database
 created if missing) and, when it already holds petitions, only migrates it to the head and
@@ -36,6 +36,7 @@ from tracker.petitions.models import Petition
 from tracker.petitions.queries import bounded_count, queue_page, queue_query
 
 BATCH = 50_000
+FAR = date(2099, 1, 1)
 NAMES = (
     "Maria Johnson",
     "James Garcia",
@@ -103,17 +104,19 @@ def fill(count: int, organizations, advocates, reviewers) -> None:
         # Ids given, not returned: a plain executemany is several times faster under load.
         ids = [row["id"] for row in rows]
         db.session.execute(insert(Petition.__table__), rows)
+        # Referrals are open on open cases only (a decision closes them): on 2 cases in 100,
+        # one under review and one waiting for information; a third of them overdue.
         referrals = [
             {
                 "petition_id": petition_id,
                 "agency": "fbi",
                 "sent_on": date(2025, 1, 1),
-                "due_on": date(2025, 5, 1) if petition_id % 300 == 0 else date(2099, 1, 1),
+                "due_on": date(2025, 5, 1) if (petition_id - 1) // 100 % 3 == 0 else FAR,
                 "created_by_id": reviewers[0].id,
                 "created_at": start,
             }
             for petition_id in ids
-            if petition_id % 100 == 0
+            if (petition_id - 1) % 100 in (1, 40)
         ]
         if referrals:
             db.session.execute(insert(Referral.__table__), referrals)
