@@ -6,8 +6,8 @@ assignee, a page in those orders had only (…, created_at, id) indexes to read:
 read every match and sorted them (3 s for the cases under review on SQLite at a million
 cases). These indexes give each filter its cases in each clock's order. No data changes.
 
-Revision ID: 0012_time
-Revises: 0011
+Revision ID: 0014_time
+Revises: 0013_readlog
 Create Date: 2026-11-30 02:10:00
 
 """
@@ -15,8 +15,8 @@ Create Date: 2026-11-30 02:10:00
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0012_time"
-down_revision = "0011"
+revision = "0014_time"
+down_revision = "0013_readlog"
 branch_labels = None
 depends_on = None
 
