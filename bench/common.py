@@ -25,20 +25,6 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def kept_app(database_url: str):
-    """An app on a database that is kept afterwards (seed once, measure many times).
-
-    The database must exist; the migrations bring it to the head (a no-op once they ran).
-    """
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
-    with app.app_context():
-        upgrade()
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-
-
-@contextlib.contextmanager
 def scratch_app(server_url: str | None):
     """An app on a new, migrated database that is thrown away afterwards."""
     if server_url:
@@ -63,6 +49,33 @@ def scratch_app(server_url: str | None):
             db.engine.dispose()
     finally:
         cleanup()
+
+
+@contextlib.contextmanager
+def kept_app(database_url: str):
+    """An app on a database that outlives the run (``--keep``, ``--keep-database``): a SQLite
+    file or a PostgreSQL database, created if missing and migrated to the head (a no-op once
+    they ran), so that a benchmark seeds a million rows once and later runs (after a new
+    migration too) reuse them. Drop it yourself when done (``DROP DATABASE``, or delete the
+    file)."""
+    url = sa.make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            exists = connection.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)
+            ).scalar()
+            if not exists:
+                connection.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
+        admin.dispose()
+    elif url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        upgrade()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
 
 
 def _drop(admin, name):

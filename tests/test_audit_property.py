@@ -158,3 +158,36 @@ def test_history_replays_to_current_state(app_ctx, cast, steps):
         assert replay(case_entries(petition)) == current_state(petition), petition.case_number
     result = audit.verify_chain()
     assert result.intact, result.message
+
+
+@pytest.mark.parametrize(
+    ("ending", "actor_name", "outcome"),
+    [
+        ("close", "reviewer", Outcome(disposition="closed_without_action")),
+        ("withdraw", "advocate_a", None),
+    ],
+)
+def test_a_case_ended_while_information_is_requested_replays(
+    app_ctx, cast, ending, actor_name, outcome
+):
+    """Closing or withdrawing a case that waits for information, then reopening it, replays
+    to its state; the unanswered request no longer holds the case."""
+    petition = petition_services.submit_petition(
+        cast["advocate_a"], petition_values(register_number=unique_register_number())
+    )
+    reviewer = cast["reviewer"]
+    petition_services.apply_transition(petition, reviewer, "start_review")
+    petition_services.apply_transition(petition, reviewer, "return_for_information", "Report?")
+    petition_services.apply_transition(
+        petition, cast[actor_name], ending, "No answer came.", outcome=outcome
+    )
+    db.session.commit()
+    db.session.expire_all()
+    assert petition.stage == "closed" and petition.open_information_request is None
+    assert replay(case_entries(petition)) == current_state(petition)
+
+    petition_services.apply_transition(petition, cast["supervisor"], "reopen", "Answer came.")
+    db.session.commit()
+    db.session.expire_all()
+    assert petition.stage == "under_review" and petition.disposition is None
+    assert replay(case_entries(petition)) == current_state(petition)

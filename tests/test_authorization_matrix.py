@@ -1087,8 +1087,10 @@ def test_the_api_refuses_a_browser_session_without_a_token(world):
 
 # --- the actions of one route: withdraw and close, on the web and the API ----------------------
 
-#: Per action on a case of organization A under review: each persona's outcome (the web's
-#: transition route, the API's; bulk decisions are staff's whatever the action).
+#: Per action on a case of organization A under review, or waiting for information (withdraw
+#: and close are taken at any pending stage; reopen from none of these): each persona's
+#: outcome (the web's transition route, the API's; bulk decisions are staff's whatever the
+#: action).
 ACTION_MATRIX = {
     #            anonymous  advocate_a advocate_b reviewer supervisor
     "withdraw": ("login", "ok", "404", "ok", "ok"),
@@ -1097,13 +1099,14 @@ ACTION_MATRIX = {
 }
 
 
+@pytest.mark.parametrize("stage", [Stage.UNDER_REVIEW, Stage.INFORMATION_REQUESTED], ids=str)
 @pytest.mark.parametrize("interface", ["web", "api"])
 @pytest.mark.parametrize("action", sorted(ACTION_MATRIX))
-def test_withdraw_and_close_by_persona(world, action, interface):
+def test_withdraw_and_close_by_persona(world, action, interface, stage):
     expected = dict(zip(PERSONAS, ACTION_MATRIX[action], strict=True))
     wrong = []
     for persona in PERSONAS:
-        petition = world.petition(Stage.UNDER_REVIEW)
+        petition = world.petition(stage)
         members = {"reason": "On the petitioner's written request."}
         if action == "close":
             members["disposition"] = "deceased"
@@ -1131,4 +1134,4 @@ def test_withdraw_and_close_by_persona(world, action, interface):
             wrong.append(f"{persona}: {got}, but the petition changed")
         elif got == "ok" and petition_row(petition.id)["stage"] != "closed":
             wrong.append(f"{persona}: ok, but the case is not closed")
-    assert not wrong, f"{action} over {interface}:\n  " + "\n  ".join(wrong)
+    assert not wrong, f"{action} over {interface} from {stage}:\n  " + "\n  ".join(wrong)

@@ -520,3 +520,26 @@ def test_several_stages_are_read_in_queue_order_not_sorted(app_ctx, make_user, f
     sql = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
     plan = [row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
     assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+@pytest.mark.skipif(on_postgres(), reason="SQLite's query plan; PostgreSQL plans from statistics")
+@pytest.mark.parametrize(
+    "filters",
+    [
+        QueueFilters(referral_overdue=True),
+        QueueFilters(referral_overdue=True, stages=("pending",)),
+        QueueFilters(referral_overdue=True, sort="days_in_stage"),
+        QueueFilters(referral_overdue=True, assignee="me", kind="pardon"),
+    ],
+    ids=repr,
+)
+def test_overdue_referrals_drive_the_query_from_the_referral_table(app_ctx, make_user, filters):
+    """The few overdue referrals name their cases, read by id: a correlated EXISTS made SQLite
+    walk every case and search the overdue referrals for each (0.8 s at 20,000 cases)."""
+    statement = queries.queue_query(make_user("supervisor"), filters)
+    for query in (statement.limit(26), queries.bounded_count(statement)):  # the page, its count
+        sql = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+        plan = [row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+        assert not any("CORRELATED" in step for step in plan), plan
+        assert any(step.startswith("SEARCH petition USING INTEGER PRIMARY KEY") for step in plan)
+        assert any(step.startswith("SEARCH referral USING") for step in plan), plan

@@ -182,6 +182,39 @@ def test_nul_in_a_posted_note_is_a_400_and_changes_nothing(client, login_as, mak
     assert petition.notes == []
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "stage=received&stage=a%00",
+        "q=a&q=b%00",
+        "kind=pardon&a%00=1",
+    ],
+    ids=["a later value of a repeated filter", "a later search", "a parameter's name"],
+)
+def test_nul_anywhere_in_the_query_string_is_a_400(client, login_as, query):
+    login_as("supervisor")
+    response = client.get(f"/petitions?{query}")
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+
+
+def test_nul_in_a_later_posted_value_is_a_400_and_changes_nothing(client, login_as, make_petition):
+    login_as("reviewer")
+    petitions = [make_petition(), make_petition()]
+    response = client.post(
+        "/petitions/bulk",
+        data={
+            "csrf_token": csrf_token(client, "/account/password"),
+            "case_numbers": [petitions[0].case_number, petitions[1].case_number + "\x00"],
+            "action": "start_review",
+        },
+    )
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert [db.session.get(type(p), p.id).stage for p in petitions] == ["received", "received"]
+
+
 HUGE = "99999999999999999999"
 
 

@@ -257,6 +257,38 @@ def test_a_decision_is_refused_while_a_referral_is_open_unless_the_decider_close
     assert actions[-2:] == ["referral_closed", "grant"]
 
 
+@pytest.mark.parametrize("stage", [Stage.UNDER_REVIEW, Stage.INFORMATION_REQUESTED], ids=str)
+def test_an_advocate_withdraws_a_referred_case_without_learning_of_its_referrals(
+    fixed_clock, make_petition, make_user, api_as, stage
+):
+    """A withdrawal ends the case whatever waits on other agencies: its open referrals are
+    closed with it (referral_closed entries, staff-only) instead of a 409 that would name
+    referrals the advocate may not see."""
+    advocate, reviewer = make_user("advocate"), make_user("reviewer")
+    petition = make_petition(stage=stage, advocate=advocate)
+    referral = deadlines.open_referral(petition, reviewer, {"agency": "fbi"})
+    db.session.commit()
+
+    withdrawn = api_as(user=advocate).post(
+        url(petition, "transitions"), json={"action": "withdraw"}
+    )
+
+    assert withdrawn.status_code == 200, withdrawn.get_json()
+    assert "fbi" not in withdrawn.get_data(as_text=True).lower()
+    db.session.expire_all()
+    assert db.session.get(Petition, petition.id).disposition == "withdrawn"
+    closed = db.session.get(Referral, referral.id)
+    assert closed.answered_on == date(2026, 3, 10) and "withdraw" in closed.summary
+    entries = db.session.execute(
+        select(AuditEntry.action, AuditEntry.actor_id)
+        .where(AuditEntry.petition_id == petition.id)
+        .order_by(AuditEntry.id)
+    ).all()
+    assert [action for action, _ in entries[-2:]] == ["referral_closed", "withdraw"]
+    history = api_as(user=advocate).get(url(petition, "history")).get_data(as_text=True)
+    assert "referral" not in history
+
+
 def test_a_bulk_decision_names_the_cases_with_open_referrals(make_petition, make_user):
     reviewer = make_user("reviewer")
     free = make_petition(stage=Stage.UNDER_REVIEW)

@@ -35,10 +35,17 @@ ALLOWED = {
     ("reviewer", "withdraw", "under_review"): "closed",
     ("supervisor", "withdraw", "received"): "closed",
     ("supervisor", "withdraw", "under_review"): "closed",
+    # ... at any stage it waits in: an advocate may withdraw rather than answer.
+    ("advocate", "withdraw", "information_requested"): "closed",
+    ("reviewer", "withdraw", "information_requested"): "closed",
+    ("supervisor", "withdraw", "information_requested"): "closed",
     ("reviewer", "close", "received"): "closed",
     ("reviewer", "close", "under_review"): "closed",
     ("supervisor", "close", "received"): "closed",
     ("supervisor", "close", "under_review"): "closed",
+    # An information request left unanswered may be closed (issue 12).
+    ("reviewer", "close", "information_requested"): "closed",
+    ("supervisor", "close", "information_requested"): "closed",
 }
 ROLES_ALLOWED = {
     "start_review": {"reviewer", "supervisor"},
@@ -153,6 +160,9 @@ def test_unknown_action_is_refused(client, login_as, make_petition):
             Stage.UNDER_REVIEW,
             ["return_for_information", "grant", "deny", "withdraw", "close"],
         ),
+        ("advocate", Stage.INFORMATION_REQUESTED, ["provide_information", "withdraw"]),
+        ("reviewer", Stage.INFORMATION_REQUESTED, ["withdraw", "close"]),
+        ("supervisor", Stage.INFORMATION_REQUESTED, ["withdraw", "close"]),
         ("reviewer", Stage.GRANTED, []),
         ("reviewer", Stage.CLOSED, []),
         ("supervisor", Stage.DENIED, ["reopen"]),

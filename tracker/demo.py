@@ -4,13 +4,11 @@ import random
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from unittest import mock
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from tracker.audit import services as audit_services
 from tracker.auth import services as auth_services
 from tracker.auth.models import User
 from tracker.errors import PermissionDenied
@@ -213,13 +211,11 @@ def _clock(moment: datetime):
     that the demo's cases are of different ages; moments only move forward."""
     config = current_app.config
     previous = config.get("CLOCK")
-    config["CLOCK"] = lambda: moment  # tracker.clock: the clocks' columns and due dates
+    # tracker.clock is the one "now" of the case services and the audit log: time stamps,
+    # the clocks' columns, due dates and audit entries all follow it.
+    config["CLOCK"] = lambda: moment
     try:
-        with (
-            mock.patch.object(petition_services, "utcnow", lambda: moment),
-            mock.patch.object(audit_services, "utcnow", lambda: moment),
-        ):
-            yield
+        yield
     finally:
         config["CLOCK"] = previous
 

@@ -91,12 +91,17 @@ def load_user(user_id: str):
 def _refuse_nul_characters():
     """No database stores NUL in text (PostgreSQL refuses it): answer 400, not 500.
 
+    Every value of a repeated parameter is checked (``stage=…&stage=…``, the bulk form's
+    ``case_numbers``), and the names too: a NUL in a later value is as fatal downstream.
     The API checks its own input field by field (tracker.api) and is left to it.
     """
     if is_api_path(request.path):
         return
-    values = [request.path, *request.args.values(), *request.form.values()]
-    if any("\x00" in value for value in values):
+    texts = [request.path]
+    for parameters in (request.args, request.form):
+        for name, values in parameters.lists():
+            texts += [name, *values]
+    if any("\x00" in text for text in texts):
         abort(400, _("The request contains a NUL character."))
 
 

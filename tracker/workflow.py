@@ -184,22 +184,26 @@ TRANSITIONS: tuple[Transition, ...] = (
         style="danger",
         dispositions=("denied",),
     ),
-    # The advocate withdraws their organization's case; staff do it on the petitioner's
-    # written request (the reason should say so, but a withdrawal needs no reason).
+    # The advocate withdraws their organization's case at any stage it waits in, an open
+    # information request included; staff do it on the petitioner's written request (the
+    # reason should say so, but a withdrawal needs no reason).
     Transition(
         "withdraw",
         _l("Withdraw"),
-        frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}),
+        PENDING_STAGES,
         Stage.CLOSED,
         frozenset(Role),
         reason_required=False,
         style="secondary",
         dispositions=("withdrawn",),
     ),
+    # Staff close a case at any stage it waits in: typically an information request left
+    # unanswered past its due date (closed_without_action, issue 12), or a petitioner who
+    # died while it was open. The request then stays unanswered in the history.
     Transition(
         "close",
         _l("Close"),
-        frozenset({Stage.RECEIVED, Stage.UNDER_REVIEW}),
+        PENDING_STAGES,
         Stage.CLOSED,
         STAFF_ROLES,
         reason_required=True,

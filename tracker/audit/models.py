@@ -17,8 +17,11 @@ CASE_CATEGORY = "case"
 SECURITY_CATEGORY = "security"
 
 #: Every action an entry may name; record() refuses any other, so the log's filter lists all.
+#: The workflow's transitions and stage-keeping actions come from its table
+#: (tracker.workflow), the rest are the case's other writes.
 CASE_ACTIONS = (
     *(t.name for t in TRANSITIONS),
+    *(a.name for a in STAGE_KEEPING_ACTIONS),
     "edit",
     "take",
     "assign",
@@ -28,22 +31,13 @@ CASE_ACTIONS = (
     "document_uploaded",
     "document_superseded",
     "document_downloaded",
-    *(a.name for a in STAGE_KEEPING_ACTIONS),
-)
-#: Actions of parts built alongside (closure, the information loop, documents, reminders),
-#: declared so that their notifications are too (tracker.notifications.kinds).
-CASE_ACTIONS += tuple(
-    action
-    for action in ("close", "withdraw", "provide_information", "document_uploaded", "reminder")
-    if action not in CASE_ACTIONS
-)
-#: Referrals to other agencies, information-request due dates, reminders (issue 12).
-CASE_ACTIONS += (
+    # Referrals to other agencies, information-request due dates, reminders (issue 12).
     "referral_opened",
     "referral_answered",
     "referral_extended",
     "referral_closed",
     "information_due_changed",
+    "reminder",
 )
 #: Clemency acts (issue 14): entries about an act, not one case (``petition_id`` null); the
 #: grants an act records are ``grant`` entries of each case, naming the act in their details.

@@ -17,7 +17,7 @@ from decimal import Decimal
 from flask import current_app, g, has_request_context
 from sqlalchemy import insert, select, update
 
-from tracker import pipeline
+from tracker import clock, pipeline
 from tracker.audit.models import (
     CASE_CATEGORY,
     KNOWN_ACTIONS,
@@ -27,7 +27,6 @@ from tracker.audit.models import (
     AuditVerification,
     SecurityEventWindow,
 )
-from tracker.database import utcnow
 from tracker.extensions import db
 from tracker.notifications import services as notifications
 
@@ -111,7 +110,7 @@ def record_many(entries: Iterable[dict]) -> list[dict]:
     db.session.flush()  # the rows the entries point at must exist first
     last_id, last_hash = _lock_chain_head()
     client = current_client()
-    now = utcnow()
+    now = clock.now()
     for entry in entries:
         if entry["action"] not in KNOWN_ACTIONS:
             raise ValueError(f"unknown audit action {entry['action']!r}")
@@ -179,7 +178,7 @@ def record_security_event(action: str, **kwargs) -> dict | None:
     Finished windows are closed first (their count appended), whoever the client.
     """
     _lock_chain_head()  # serializes the window bookkeeping below with every append
-    now = utcnow()
+    now = clock.now()
     close_finished_windows(now, limit=CLOSE_BATCH)
     if action not in REPEATABLE_ACTIONS:
         return record(action, category=SECURITY_CATEGORY, **kwargs)
@@ -232,7 +231,7 @@ def close_finished_windows(now: datetime | None = None, *, limit: int | None = N
     and the times of the first and last. Returns how many windows were closed.
     """
     _lock_chain_head()  # two closers must not both append the same window's count
-    now = now or utcnow()
+    now = now or clock.now()
     statement = (
         select(SecurityEventWindow)
         .where(SecurityEventWindow.opened_at <= now - current_app.config["AUDIT_REPEAT_WINDOW"])

@@ -20,6 +20,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from tracker.i18n import lazy, number_filter
+from tracker.workflow import KINDS_OF_RELIEF, RELIEFS
 
 KINDS = {"pardon": _l("Pardon"), "commutation": _l("Commutation of sentence")}
 CUSTODY_STATUSES = {
@@ -49,14 +50,9 @@ OFFENSE_CATEGORIES = {
     "sex_offense": _l("Sex offense"),
     "other": _l("Other"),
 }
-#: What the petitioner asks for: the same codes as the relief recorded on a grant.
-RELIEFS_SOUGHT = {
-    "full_pardon": _l("Full pardon"),
-    "commutation_time_served": _l("Commutation to time served"),
-    "commutation_reduced": _l("Commutation to a reduced sentence"),
-    "remission": _l("Remission of a fine or restitution"),
-    "respite": _l("Respite (reprieve)"),
-}
+#: What the petitioner asks for: the reliefs a grant may name (``tracker.workflow.RELIEFS``,
+#: the one list of reliefs, their labels and the kinds each fits).
+RELIEFS_SOUGHT = {name: RELIEFS[name][0] for name in KINDS_OF_RELIEF}
 #: The sections of the petition form, in order, with their help text.
 SECTIONS = {
     "petition": (_l("Petition"), _l("What is asked for, and why.")),

@@ -150,6 +150,13 @@ class Petition(db.Model):
         Index("ix_petition_created", "created_at", "id"),
         Index("ix_petition_kind_created", "kind", "created_at", "id"),
         Index("ix_petition_register_number", "register_number"),
+        # The clocks' orders (issue 12) under one stage, an organization or an assignee.
+        Index("ix_petition_stage_received", "stage", "received_at", "id"),
+        Index("ix_petition_stage_stage_entered", "stage", "stage_entered_at", "id"),
+        Index("ix_petition_org_received", "organization_id", "received_at", "id"),
+        Index("ix_petition_org_stage_entered", "organization_id", "stage_entered_at", "id"),
+        Index("ix_petition_assignee_received", "assignee_id", "received_at", "id"),
+        Index("ix_petition_assignee_stage_entered", "assignee_id", "stage_entered_at", "id"),
         CheckConstraint(f"conviction_by IN {tuple(CONVICTION_BY)!r}", name="conviction_by_valid"),
         CheckConstraint(
             f"offense_category IN {tuple(OFFENSE_CATEGORIES)!r}", name="offense_category_valid"

@@ -18,7 +18,6 @@ from tracker import clock, eligibility, permissions
 from tracker.audit import services as audit
 from tracker.audit.services import json_value
 from tracker.auth.models import User
-from tracker.database import utcnow
 from tracker.deadlines import services as deadlines
 from tracker.errors import (
     BulkRefused,
@@ -129,7 +128,7 @@ def lock_petition(petition: Petition) -> Petition:
 
 def _bump(petition: Petition) -> None:
     petition.version += 1
-    petition.updated_at = utcnow()
+    petition.updated_at = clock.now()
 
 
 def get_visible_petition(user: User, case_number: str) -> Petition:
@@ -469,7 +468,7 @@ def approve_waiver(
             )
         )
     broken = eligibility.broken(eligibility_of([petition])[petition.id])
-    petition.waiver_approved_at = utcnow()
+    petition.waiver_approved_at = clock.now()
     petition.waiver_approved_by_id = actor.id
     petition.waiver_approval_reason = reason
     _bump(petition)
@@ -666,7 +665,7 @@ def add_recommendation(petition: Petition, author: User, recommendation: str, me
         author_id=author.id,
         recommendation=recommendation,
         memo=memo,
-        created_at=utcnow(),
+        created_at=clock.now(),
     )
     db.session.add(entry)
     audit.record(
@@ -966,8 +965,23 @@ def decide_cohort(
     return decided, refused
 
 
+#: A withdrawal ends the case whatever waits on other agencies: its open referrals are closed
+#: with it (a 409 would name, to an advocate, referrals only staff may see).
+WITHDRAW = "withdraw"
+WITHDRAWN_REFERRALS_REASON = "The petition was withdrawn."
+
+
+def _referrals_closing_reason(transition, extra: TransitionExtra) -> str | None:
+    """Why a move to a decided stage closes the case's open referrals, or None: the
+    decider's ``close_referrals_reason``, or the withdrawal itself."""
+    given = (extra.close_referrals_reason or "").strip()
+    if given:
+        return given
+    return WITHDRAWN_REFERRALS_REASON if transition.name == WITHDRAW else None
+
+
 def _open_referral_offenders(transition, rows: dict, extra: TransitionExtra) -> list[dict]:
-    if extra.close_referrals_reason and extra.close_referrals_reason.strip():
+    if _referrals_closing_reason(transition, extra):
         return []  # _decide closes them
     open_referrals = deadlines.open_referrals_of([row.id for row in rows.values()])
     offenders = []
@@ -1049,9 +1063,10 @@ def _decide(
     loop and the referrals are kept here too, so no path moves a case without them:
     ``return_for_information`` opens a request per case, ``provide_information`` closes it
     and writes the corrections (``changes``, in the same entry), and a decision closes the
-    open referrals when the decider gave ``close_referrals_reason``. The disposition and
-    relief (``outcome``) are written with the stage and listed in the entry's changes; a
-    move to an open stage (reopen) clears them, the history keeping what they were.
+    open referrals when the decider gave ``close_referrals_reason`` (a withdrawal always
+    does). The disposition and relief (``outcome``) are written with the stage and listed in
+    the entry's changes; a move to an open stage (reopen) clears them, the history keeping
+    what they were.
     """
     extra = extra or TransitionExtra()
     target = transition.target
@@ -1077,10 +1092,11 @@ def _decide(
         .execution_options(synchronize_session=False)
     )
     details = {}
-    if target.is_decided and extra.close_referrals_reason:
+    closing_reason = _referrals_closing_reason(transition, extra) if target.is_decided else None
+    if closing_reason:
         open_referrals = deadlines.open_referrals_of(petition_ids)
         deadlines.close_referrals_at_decision(
-            actor, open_referrals, extra.close_referrals_reason.strip(), transition.name
+            actor, open_referrals, closing_reason, transition.name
         )
     if transition.name == RETURN_FOR_INFORMATION:
         due_on = deadlines.open_information_requests(actor, petition_ids, reason, extra.due_on, now)

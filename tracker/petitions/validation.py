@@ -32,6 +32,7 @@ from tracker.petitions.fields import (
     too_many,
 )
 from tracker.petitions.fields import REGISTER_NUMBER as REGISTER_NUMBER  # re-exported
+from tracker.workflow import relief_fits
 
 
 def normalize(values: dict) -> dict:
@@ -215,7 +216,7 @@ def _relief_rule(values: dict, dates: _Dates, today: date):
     relief, kind = values.get("relief_sought"), values.get("kind")
     if relief is None or kind not in ("pardon", "commutation"):
         return None
-    if (relief == "full_pardon") != (kind == "pardon"):
+    if not relief_fits(relief, kind):
         return "relief_sought", "A full pardon is the relief of a pardon, and only of a pardon."
     return None
 
