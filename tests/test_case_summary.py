@@ -60,7 +60,7 @@ def test_the_pdf_carries_the_facts_history_and_decision(client, decided_case, au
     assert client.get(f"/petitions/{petition.case_number}/summary.pdf").status_code == 200
     (html,) = drawn
     for text in (petition.petitioner_name, "Decision", "History", petition.relief_label):
-        assert text in html
+        assert str(text) in html
     assert "<form" not in html and "<nav" not in html and "<script" not in html
 
 

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import petition_values, unique_register_number
-from tracker.audit import services as audit_services
 from tracker.dashboards import queries
 from tracker.deadlines import services as deadline_services
 from tracker.extensions import db
@@ -35,7 +34,6 @@ def moving_clock(app, monkeypatch):
     clock = MovableClock(datetime(2025, 3, 3, 14, tzinfo=UTC))
     monkeypatch.setitem(app.config, "CLOCK", clock)
     monkeypatch.setitem(app.config, "DISPLAY_TIMEZONE", "America/New_York")
-    monkeypatch.setattr(audit_services, "utcnow", clock)
     return clock
 
 

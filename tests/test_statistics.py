@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import petition_values, unique_register_number
-from tracker.audit import services as audit_services
 from tracker.errors import DomainError
 from tracker.extensions import db
 from tracker.petitions import services as petition_services
@@ -42,7 +41,6 @@ def moving_clock(app, monkeypatch):
     clock = MovableClock(datetime(2024, 9, 20, 12, tzinfo=UTC))
     monkeypatch.setitem(app.config, "CLOCK", clock)
     monkeypatch.setitem(app.config, "DISPLAY_TIMEZONE", "America/New_York")
-    monkeypatch.setattr(audit_services, "utcnow", clock)
     return clock
 
 

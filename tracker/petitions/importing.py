@@ -367,7 +367,10 @@ def _expected(field: PetitionField) -> str:
     if field.type == "date":
         return _("a date: 2024-12-31 or 12/31/2024")
     if field.choices is not None:
-        return _("one of: %(choices)s", choices=" | ".join(field.choices.values()))
+        return _(
+            "one of: %(choices)s",
+            choices=" | ".join(str(label) for label in field.choices.values()),
+        )
     if field.type == "list":
         return _("items separated by '%(separator)s'", separator=LIST_SEPARATOR)
     if field.type == "boolean":
