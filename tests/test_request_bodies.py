@@ -264,7 +264,9 @@ def send(callers, rule: str, method: str, body: bytes, content_type: str, *, str
     path = rule
     for name in _argument_names(rule):
         assert name in arguments, f"no value for <{name}> of {rule}: add one to callers()"
-        path = path.replace(_placeholder(rule, name), str(arguments[name]))
+        # The act API names its id <id> as the referrals' does: each needs its own row's.
+        value = arguments["act_id"] if rule.startswith("/api/v1/acts/") else arguments[name]
+        path = path.replace(_placeholder(rule, name), str(value))
 
     def request(client, **headers):
         headers["Content-Type"] = content_type

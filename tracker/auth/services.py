@@ -45,7 +45,7 @@ class TooManyFailures(DomainError):
 
 def lock_user_row(user: User) -> User:
     """Re-read the user's row and hold it until commit, so counters and checks don't race."""
-    db.session.refresh(user, with_for_update=True)
+    db.session.refresh(user, with_for_update={"of": User})  # not its joined organization
     return user
 
 

@@ -122,7 +122,9 @@ def _check_version(petition: Petition, expected_version: int | None) -> None:
 
 def lock_petition(petition: Petition) -> Petition:
     """Re-read the petition's row and hold it (SELECT … FOR UPDATE) until commit."""
-    db.session.refresh(petition, with_for_update=True)
+    # Only the petition row: a page may have loaded it with its organization and advocate
+    # joined, and PostgreSQL cannot lock the nullable side of an outer join.
+    db.session.refresh(petition, with_for_update={"of": Petition})
     return petition
 
 
