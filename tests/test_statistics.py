@@ -325,6 +325,10 @@ def test_the_public_api_needs_no_token_and_has_the_same_counts(client, history):
     assert body["fiscal_year"] == 2025 and body["kinds"] == EXPECTED_2025
     assert body["acts"] == []  # no act was signed in fiscal year 2025 here
     assert client.get("/api/v1/public/statistics?fiscal_year=nope").status_code == 422
+    empty = client.get("/api/v1/public/statistics?fiscal_year=")
+    assert empty.status_code == 422
+    assert [error["field"] for error in empty.get_json()["errors"]] == ["fiscal_year"]
+    assert client.get("/api/v1/public/statistics").status_code == 200  # absent: this year
 
 
 def test_the_staff_page_has_the_table_the_chart_and_its_numbers(client, history, login_as):

@@ -340,7 +340,9 @@ def statistics():
     """The fiscal year's counts per kind, as the Office of the Pardon Attorney publishes them
     (staff; the current fiscal year when none is named)."""
     permissions.require(permissions.can_view_statistics, g.api_user)
-    year = statistics_queries.parse_fiscal_year(request.args.get("fiscal_year"))
+    year = statistics_queries.parse_fiscal_year(
+        request.args.get("fiscal_year"), empty_is_current=False
+    )
     return statistics_queries.year_counts(year).as_json()
 
 
@@ -348,7 +350,9 @@ def statistics():
 def public_statistics():
     """The same counts for anyone, without a token: counts only, never a name, case number
     or organization. Limited per client address like the rest of the API."""
-    year = statistics_queries.parse_fiscal_year(request.args.get("fiscal_year"))
+    year = statistics_queries.parse_fiscal_year(
+        request.args.get("fiscal_year"), empty_is_current=False
+    )
     return statistics_queries.public_json(year)
 
 

@@ -237,10 +237,12 @@ def decisions_per_month(fiscal_year: int) -> list[MonthRow]:
     return [MonthRow(m, k, **counts[(m, k)]) for m in months for k in KINDS]
 
 
-def parse_fiscal_year(raw: str | None) -> int:
+def parse_fiscal_year(raw: str | None, *, empty_is_current: bool = True) -> int:
     """The fiscal year a request names (the current one when it names none); ValidationFailed
-    (422) naming ``fiscal_year`` for anything but a whole year from 1900 to next year."""
-    if raw is None or raw == "":
+    (422) naming ``fiscal_year`` for anything but a whole year from 1900 to next year. The
+    API passes ``empty_is_current=False``: there ``fiscal_year=`` is a mistake, not a default
+    (a page's form may send the empty choice)."""
+    if raw is None or (raw == "" and empty_is_current):
         return current_fiscal_year()
     latest = latest_fiscal_year()
     text = raw.strip()
