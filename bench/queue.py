@@ -45,6 +45,7 @@ from tracker.petitions.queries import (
 
 BATCH = 50_000
 FAR = date(2099, 1, 1)
+STAGES = ("received", "under_review", "granted", "denied")
 NAMES = (
     "Maria Johnson",
     "James Garcia",
@@ -67,48 +68,52 @@ def assignee(number: int, reviewers) -> int | None:
     return reviewers[(number // 7) % len(reviewers)].id
 
 
+def petition_row(number: int, rng: random.Random, organizations, advocates, reviewers) -> dict:
+    """The columns of the bench's petition ``number`` (a pure function of it and ``rng``)."""
+    start = datetime(2021, 1, 1, tzinfo=UTC)
+    stage = STAGES[number % 4] if number % 20 else "information_requested"
+    decided = stage in ("granted", "denied")
+    org = number % 2
+    entered = start + timedelta(minutes=number * 2, days=number % 90)
+    return {
+        "id": number + 1,
+        "case_number": f"CP-{2021 + number // 250_000}-{number:07d}",
+        "kind": "commutation" if number % 3 else "pardon",
+        "stage": stage,
+        "petitioner_name": f"{rng.choice(NAMES)} {number}",
+        "register_number": f"{number % 100_000:05d}-{number % 1000:03d}",
+        "date_of_birth": date(1970, 1, 1),
+        "offenses": "x",
+        "sentencing_court": "District of Maryland",
+        "sentence": "120 months",
+        "sentence_date": date(2000, 1, 1),
+        "custody_status": "in_prison",
+        "grounds": "y",
+        "organization_id": organizations[org].id,
+        "advocate_id": advocates[org].id,
+        "assignee_id": assignee(number, reviewers),
+        "version": 1,
+        "created_at": start + timedelta(minutes=number * 2),
+        "updated_at": start + timedelta(minutes=number * 2),
+        "received_at": start + timedelta(minutes=number * 2),
+        "stage_entered_at": entered,
+        "decided_at": entered if decided else None,
+        "decided_by_id": reviewers[0].id if decided else None,
+        "decision_reason": "r" if decided else None,
+        "disposition": stage if decided else None,
+        "relief": "unspecified" if stage == "granted" else None,
+    }
+
+
 def fill(count: int, organizations, advocates, reviewers) -> None:
     rng = random.Random(7)
     start = datetime(2021, 1, 1, tzinfo=UTC)
-    stages = ("received", "under_review", "granted", "denied", "information_requested")
     written = 0
     while written < count:
-        rows = []
-        for number in range(written, min(count, written + BATCH)):
-            stage = stages[number % 4] if number % 20 else "information_requested"
-            decided = stage in ("granted", "denied")
-            org = number % 2
-            entered = start + timedelta(minutes=number * 2, days=number % 90)
-            rows.append(
-                {
-                    "id": number + 1,
-                    "case_number": f"CP-{2021 + number // 250_000}-{number:07d}",
-                    "kind": "commutation" if number % 3 else "pardon",
-                    "stage": stage,
-                    "petitioner_name": f"{rng.choice(NAMES)} {number}",
-                    "register_number": f"{number % 100_000:05d}-{number % 1000:03d}",
-                    "date_of_birth": date(1970, 1, 1),
-                    "offenses": "x",
-                    "sentencing_court": "District of Maryland",
-                    "sentence": "120 months",
-                    "sentence_date": date(2000, 1, 1),
-                    "custody_status": "in_prison",
-                    "grounds": "y",
-                    "organization_id": organizations[org].id,
-                    "advocate_id": advocates[org].id,
-                    "assignee_id": assignee(number, reviewers),
-                    "version": 1,
-                    "created_at": start + timedelta(minutes=number * 2),
-                    "updated_at": start + timedelta(minutes=number * 2),
-                    "received_at": start + timedelta(minutes=number * 2),
-                    "stage_entered_at": entered,
-                    "decided_at": entered if decided else None,
-                    "decided_by_id": reviewers[0].id if decided else None,
-                    "decision_reason": "r" if decided else None,
-                    "disposition": stage if decided else None,
-                    "relief": "unspecified" if stage == "granted" else None,
-                }
-            )
+        rows = [
+            petition_row(number, rng, organizations, advocates, reviewers)
+            for number in range(written, min(count, written + BATCH))
+        ]
         # Ids given, not returned: a plain executemany is several times faster under load.
         ids = [row["id"] for row in rows]
         db.session.execute(insert(Petition.__table__), rows)
