@@ -92,12 +92,13 @@ def _sqlite_begin(connection):
             connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         return
     if connection.dialect.name == "sqlite":
-        # The safety level can only change outside a transaction, so before BEGIN.
+        # The safety level can only change outside a transaction, so before BEGIN; a read-only
+        # transaction commits nothing, so it leaves the level as the last writer set it.
         info = connection.connection.info
-        if relaxed != info.get(_RELAXED, False):
+        read_only = options.get("tracker_read_only") or _request_reads_only()
+        if relaxed != info.get(_RELAXED, False) and not read_only:
             connection.exec_driver_sql(f"PRAGMA synchronous = {'NORMAL' if relaxed else 'FULL'}")
             info[_RELAXED] = relaxed
-        read_only = options.get("tracker_read_only") or _request_reads_only()
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 

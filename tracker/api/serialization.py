@@ -21,7 +21,7 @@ from tracker.audit.services import json_value
 from tracker.auth.models import User
 from tracker.errors import ValidationFailed
 from tracker.petitions import filters
-from tracker.petitions.fields import NUL_CHARACTER
+from tracker.petitions.fields import DATE_FIELDS, DECIMAL_FIELDS, NUL_CHARACTER
 from tracker.petitions.filters import QueueFilters
 from tracker.petitions.models import EDITABLE_FIELDS, Petition
 
@@ -85,11 +85,37 @@ def _plain(value):
     return value
 
 
+def _as_cents(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
+#: The editable fields with how each is written (None: as it is): read once per field rather
+#: than tested per value, as a list page writes 25 × 34 of them.
+EDITABLE_WRITERS = tuple(
+    (
+        name,
+        date.isoformat if name in DATE_FIELDS else _as_cents if name in DECIMAL_FIELDS else None,
+    )
+    for name in EDITABLE_FIELDS
+)
+
+
+def _editable_values(petition: Petition) -> dict:
+    # The loaded columns sit in the instance's __dict__: read there, a page of petitions skips
+    # the attribute descriptor per field (getattr only for one not loaded, which loads it).
+    loaded = petition.__dict__
+    document = {}
+    for name, write in EDITABLE_WRITERS:
+        value = loaded[name] if name in loaded else getattr(petition, name)
+        document[name] = value if write is None or value is None else write(value)
+    return document
+
+
 def petition_json(petition: Petition, viewer: User) -> dict:
     """The petition as the viewer may see it (who works a case is for staff only)."""
     shows_assignee = permissions.can_view_assignee(viewer)
     document = {"case_number": petition.case_number}
-    document.update((name, _plain(getattr(petition, name))) for name in EDITABLE_FIELDS)
+    document.update(_editable_values(petition))
     document.update(
         stage=petition.stage,
         waiver_approved=petition.waiver_approved_at is not None,

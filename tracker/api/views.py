@@ -18,7 +18,7 @@ from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
 from tracker import permissions, pipeline
 from tracker.api import auth, bodies, openapi, problems, serialization
 from tracker.deadlines import services as deadlines
-from tracker.deadlines.models import Referral
+from tracker.deadlines.models import InformationRequest, Referral
 from tracker.errors import DomainError, NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import parse_id
@@ -54,11 +54,20 @@ class VersionNotNamed(DomainError):
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _petition(case_number: str) -> Petition:
+#: What a petition's JSON shows beyond the case row, its organization and advocate, loaded in
+#: the same query (a case has a handful of information requests and referrals at most).
+PETITION_JSON_LOADS = (
+    joinedload(Petition.assignee),
+    joinedload(Petition.information_requests).joinedload(InformationRequest.asked_by),
+    joinedload(Petition.referrals),
+)
+
+
+def _petition(case_number: str, loads=()) -> Petition:
     """The caller's case by number; 404 when there is none or it is another organization's."""
     if not CASE_NUMBER.match(case_number):
         raise NotFound(_("No case %(case)s.", case=case_number))
-    return services.get_visible_petition(g.api_user, case_number)
+    return services.get_visible_petition(g.api_user, case_number, loads=loads)
 
 
 def _petition_response(petition: Petition, status: int = 200):
@@ -153,7 +162,7 @@ def create_petition():
 @blueprint.get("/petitions/<case_number>")
 def get_petition(case_number):
     """One case, with its version as the ETag (the read is logged)."""
-    petition = _petition(case_number)
+    petition = _petition(case_number, PETITION_JSON_LOADS)
     readlog.record_read("case_api", petition)
     return _petition_response(petition)
 

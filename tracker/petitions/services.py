@@ -133,8 +133,9 @@ def _bump(petition: Petition) -> None:
     petition.updated_at = clock.now()
 
 
-def get_visible_petition(user: User, case_number: str) -> Petition:
+def get_visible_petition(user: User, case_number: str, *, loads=()) -> Petition:
     """The petition with this case number if the user may see it; NotFound otherwise.
+    ``loads``: further loader options for what the caller shows (in the same query).
 
     For a user who may not see every case, a case of another organization and a case that
     does not exist are refused alike — same answer, same work: both carry a refusal that
@@ -143,10 +144,14 @@ def get_visible_petition(user: User, case_number: str) -> Petition:
     """
     # Its organization and advocate come in the same query: every case page and answer
     # shows them.
-    petition = db.session.scalar(
-        select(Petition)
-        .options(joinedload(Petition.organization), joinedload(Petition.advocate))
-        .where(Petition.case_number == case_number)
+    petition = (
+        db.session.scalars(
+            select(Petition)
+            .options(joinedload(Petition.organization), joinedload(Petition.advocate), *loads)
+            .where(Petition.case_number == case_number)
+        )
+        .unique()
+        .one_or_none()
     )
     if petition is not None and permissions.can_view_petition(user, petition):
         return petition
