@@ -55,7 +55,7 @@ BUDGETS = {
     "case page": Budget("/petitions/{case}", "reviewer", 12, READ),
     "case page, advocate": Budget("/petitions/{case}", "advocate", 9, READ),
     "API list, one stage": Budget("/api/v1/petitions?stage=under_review", "token", 4),
-    "API case": Budget("/api/v1/petitions/{case}", "token", 5, READ),
+    "API case": Budget("/api/v1/petitions/{case}", "token", 3, READ),
     "API history": Budget("/api/v1/petitions/{case}/history", "token", 4, READ),
     "login page": Budget("/login", "anonymous", 0),
     "account: password page": Budget("/account/password", "reviewer", 2),
