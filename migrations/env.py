@@ -14,11 +14,15 @@ logger = logging.getLogger("alembic.env")
 target_db = current_app.extensions["migrate"].db
 target_metadata = target_db.metadata
 
-#: Objects only the migrations know about (PostgreSQL-only search index).
-MIGRATION_ONLY_INDEXES = {"ix_petition_name_trgm"}
+#: Objects only the migrations know about (PostgreSQL-only search indexes).
+MIGRATION_ONLY_INDEXES = {"ix_petition_name_trgm", "ix_petition_search_trgm"}
+#: SQLite's FTS5 search table over petition.search_text and its shadow tables.
+MIGRATION_ONLY_TABLE_PREFIX = "petition_search"
 
 
 def include_object(obj, name, type_, reflected, compare_to):
+    if type_ == "table" and name.startswith(MIGRATION_ONLY_TABLE_PREFIX):
+        return False
     return not (type_ == "index" and name in MIGRATION_ONLY_INDEXES)
 
 

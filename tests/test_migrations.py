@@ -45,7 +45,10 @@ def schema_drift(app) -> list:
             connection,
             opts={
                 "compare_type": True,
-                "include_object": lambda obj, name, type_, *a: name != "ix_petition_name_trgm",
+                "include_object": lambda obj, name, type_, *a: (
+                    name not in ("ix_petition_name_trgm", "ix_petition_search_trgm")
+                    and not (type_ == "table" and name.startswith("petition_search"))
+                ),
             },
         )
         return compare_metadata(context, db.metadata)

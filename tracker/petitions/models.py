@@ -35,6 +35,7 @@ from tracker.petitions.fields import (  # noqa: F401  (re-exported: the names of
     RELIEFS_SOUGHT,
     max_length,
 )
+from tracker.petitions.search import _search_text_default
 from tracker.workflow import CLOSE_DISPOSITIONS, DISPOSITIONS, RELIEFS, Stage
 
 STAGE_VALUES = tuple(s.value for s in Stage)
@@ -242,6 +243,9 @@ class Petition(db.Model):
     #: Who the petitioner is across petitions (tracker.petitions.petitioners.petitioner_key):
     #: the register number, or without one the name and date of birth. Kept by every write.
     petitioner_key: Mapped[str] = mapped_column(String(240), default=_petitioner_key_default)
+    #: The folded words a search matches (tracker.petitions.search.search_text): name,
+    #: aliases, case, register and docket numbers. Kept by every write of those fields.
+    search_text: Mapped[str] = mapped_column(Text, default=_search_text_default)
 
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
     advocate_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)

@@ -17,7 +17,7 @@ from tracker.auth.models import User
 from tracker.deadlines.models import Referral
 from tracker.extensions import db
 from tracker.forms import parse_id
-from tracker.petitions.fields import CASE_NUMBER, REGISTER_NUMBER
+from tracker.petitions import search
 from tracker.petitions.filters import CHOICE_FACT_FILTERS, DATE_FILTERS, QueueFilters
 from tracker.petitions.models import EDITABLE_FIELDS, Petition
 from tracker.workflow import Role, Stage
@@ -41,17 +41,10 @@ ADVOCATE_VISIBLE_ACTIONS = (
 
 
 def search_condition(q: str):
-    """Case number, register number, or any part of the petitioner's name, ignoring case.
-
-    A whole case number or register number is looked up exactly (an index seek): no
-    name contains one, so searching names for it too would only cost a scan.
-    """
-    q = q.strip()
-    if CASE_NUMBER.match(q.upper()):
-        return Petition.case_number == q.upper()
-    if REGISTER_NUMBER.match(q):
-        return Petition.register_number == q
-    return func.lower(Petition.petitioner_name).contains(q.lower(), autoescape=True)
+    """The petitions a search matches (``tracker.petitions.search``): an exact case or
+    register number (with or without its dash), or every word of the query in the name,
+    aliases, case, register or docket number, in any order, accents and case ignored."""
+    return search.condition(search.parse(q))
 
 
 def visible_petitions(user: User) -> Select:
@@ -109,7 +102,7 @@ def filter_conditions(user: User, filters: QueueFilters) -> list:
     # probed every open case against the list: 0.4 s over a million).
     column = _kept_out_of_indexes if overdue_referrals else _as_is
     if filters.q:
-        conditions.append(search_condition(filters.q))
+        conditions.append(search.condition(search.parse(filters.q)))
     if filters.stages and len(filters.stage_set) < len(Stage):
         conditions.append(_stage_condition(filters.stage_set, column))
     if filters.kind:
@@ -237,6 +230,8 @@ class QueuePosition:
 
     after: tuple[datetime, int] | None = None
     before: tuple[datetime, int] | None = None
+    #: A ranked search's page: the rank of the case the position names (ranks come first).
+    rank: int | None = None
 
     @property
     def is_first(self) -> bool:
@@ -247,23 +242,29 @@ class BadPosition(ValueError):
     """A page link this site did not write."""
 
 
-def encode_position(petition: Petition, sort: str) -> str:
-    """An opaque token for the petition's place in the ``sort`` order (for page links)."""
+def encode_position(petition: Petition, sort: str, rank: int | None = None) -> str:
+    """An opaque token for the petition's place in the ``sort`` order (for page links), and
+    in a ranked search its rank."""
     moment = getattr(petition, SORT_KEYS[sort][0]).astimezone(UTC)
-    text = f"{moment.isoformat()}|{petition.id}"
+    text = f"{moment.isoformat()}|{petition.id}" + ("" if rank is None else f"|{rank}")
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def decode_position(token: str) -> tuple[datetime, int]:
     """The (time, id) an ``encode_position`` token names; BadPosition for anything else."""
+    return _decode_ranked(token)[:2]
+
+
+def _decode_ranked(token: str) -> tuple[datetime, int, int | None]:
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        moment, _, petition_id = text.partition("|")
+        moment, _, rest = text.partition("|")
+        petition_id, _, rank = rest.partition("|")
         when = datetime.fromisoformat(moment)
         number = parse_id(petition_id) if petition_id.isascii() else None
-        if when.tzinfo is None or number is None:
+        if when.tzinfo is None or number is None or (rank and rank not in "0123"):
             raise ValueError(text)
-        return when, number
+        return when, number, int(rank) if rank else None
     except (ValueError, UnicodeError):
         raise BadPosition("This page link is not one this site gave.") from None
 
@@ -274,9 +275,11 @@ def parse_position(raw) -> QueuePosition:
     if after and before:
         raise BadPosition("A page link names one position, not two.")
     if after:
-        return QueuePosition(after=decode_position(after))
+        when, number, rank = _decode_ranked(after)
+        return QueuePosition(after=(when, number), rank=rank)
     if before:
-        return QueuePosition(before=decode_position(before))
+        when, number, rank = _decode_ranked(before)
+        return QueuePosition(before=(when, number), rank=rank)
     return QueuePosition()
 
 
@@ -291,14 +294,22 @@ class QueuePage:
     has_prev: bool
     has_next: bool
     is_first: bool
+    #: A ranked search's page: each case's rank (``tracker.petitions.search.rank``).
+    ranks: list[int] | None = None
+    #: A search matched too many cases to rank: the page is in the queue's order.
+    unranked_search: bool = False
 
     @property
     def next_position(self) -> str | None:
-        return encode_position(self.items[-1], self.sort) if self.has_next else None
+        if not self.has_next:
+            return None
+        return encode_position(self.items[-1], self.sort, self.ranks[-1] if self.ranks else None)
 
     @property
     def prev_position(self) -> str | None:
-        return encode_position(self.items[0], self.sort) if self.has_prev else None
+        if not self.has_prev:
+            return None
+        return encode_position(self.items[0], self.sort, self.ranks[0] if self.ranks else None)
 
 
 def bounded_count(statement: Select) -> Select:
@@ -318,6 +329,29 @@ def bounded_count(statement: Select) -> Select:
     return select(func.count()).select_from(counted)
 
 
+def _ranked_keyset(statement: Select, sort: str, position: QueuePosition, rank) -> tuple:
+    """A ranked search's page: rank first, then the queue's order within a rank. Ranked
+    searches match at most ``search.RANKED_MAX`` cases, so the database sorts a few."""
+    column_name, ascending = SORT_KEYS[sort]
+    key = tuple_(getattr(Petition, column_name), Petition.id)
+    column = getattr(Petition, column_name)
+    forwards = (rank, *ORDERS[sort])
+    statement = statement.order_by(None)
+    place = position.after or position.before
+    if place is None:
+        return statement.order_by(*forwards), False
+    if position.rank is None:
+        raise BadPosition("This page link is from a list that was not ranked.")
+    later = key > place if ascending else key < place
+    earlier = key < place if ascending else key > place
+    if position.after is not None:
+        condition = (rank > position.rank) | ((rank == position.rank) & later)
+        return statement.where(condition).order_by(*forwards), False
+    condition = (rank < position.rank) | ((rank == position.rank) & earlier)
+    reverse = (column.desc(), Petition.id.desc()) if ascending else (column, Petition.id)
+    return statement.where(condition).order_by(rank.desc(), *reverse), True
+
+
 def _keyset(statement: Select, sort: str, position: QueuePosition) -> tuple[Select, bool]:
     """The statement from the position on; True when it reads backwards (a previous page)."""
     column_name, ascending = SORT_KEYS[sort]
@@ -332,14 +366,29 @@ def _keyset(statement: Select, sort: str, position: QueuePosition) -> tuple[Sele
     return statement.order_by(None).order_by(*reverse), True
 
 
-def queue_page(statement: Select, per_page: int, sort: str, position: QueuePosition) -> QueuePage:
-    """Fetch one page (one row more, to know if there is a further one) and a bounded count."""
-    paged, backwards = _keyset(statement, sort, position)
-    rows = list(db.session.scalars(paged.limit(per_page + 1)))
+def queue_page(
+    statement: Select, per_page: int, sort: str, position: QueuePosition, q: str | None = None
+) -> QueuePage:
+    """Fetch one page (one row more, to know if there is a further one) and a bounded count.
+    With the search ``q`` (already among the statement's conditions), a search that matches
+    few enough cases is ranked (``tracker.petitions.search``)."""
+    parsed = search.parse(q) if q else None
+    ranks = None
+    if parsed is not None and parsed.ranked:
+        rank = search.rank(parsed)
+        paged, backwards = _ranked_keyset(statement, sort, position, rank)
+        found = list(db.session.execute(paged.add_columns(rank).limit(per_page + 1)))
+        rows, ranks = [row[0] for row in found], [row[1] for row in found]
+    else:
+        paged, backwards = _keyset(statement, sort, position)
+        rows = list(db.session.scalars(paged.limit(per_page + 1)))
     further = len(rows) > per_page
     rows = rows[:per_page]
+    ranks = ranks[:per_page] if ranks is not None else None
     if backwards:
         rows.reverse()
+        if ranks is not None:
+            ranks.reverse()
     if position.is_first and not further:
         total = len(rows)
     else:
@@ -353,6 +402,8 @@ def queue_page(statement: Select, per_page: int, sort: str, position: QueuePosit
         has_prev=bool(rows) and (further if backwards else position.after is not None),
         has_next=bool(rows) and (position.before is not None if backwards else further),
         is_first=position.is_first,
+        ranks=ranks,
+        unranked_search=parsed is not None and parsed.common,
     )
 
 

@@ -32,7 +32,7 @@ from tracker.errors import (
 )
 from tracker.extensions import db
 from tracker.i18n import number_filter
-from tracker.petitions import importing, merging, petitioners, queries
+from tracker.petitions import importing, merging, petitioners, queries, search
 from tracker.petitions.fields import NOTE_MAX_LENGTH, too_long
 from tracker.petitions.models import (
     EDITABLE_FIELDS,
@@ -272,17 +272,8 @@ def update_petition(
     }
     if not changes:
         return {}
-    new_key = petitioners.petitioner_key(merged)
-    if new_key != petition.petitioner_key:
-        duplicate = petitioners.open_petitions_of([new_key], excluding_id=petition.id)
-        if new_key in duplicate and petition.stage in petitioners.OPEN_STAGES:
-            message = petitioners.duplicate_message(duplicate[new_key], editor)
-            shown = duplicate[new_key].case_number
-            raise OpenPetitionExists(
-                {petitioners.duplicate_field(merged): message},
-                shown if shown in message else None,
-            )
-        petition.petitioner_key = new_key
+    for name, value in _derived_columns(petition, editor, merged).items():
+        setattr(petition, name, value)
     for name in changes:
         setattr(petition, name, submitted[name])
     _bump(petition)
@@ -294,6 +285,28 @@ def update_petition(
         details={"version": petition.version},
     )
     return changes
+
+
+def _derived_columns(petition: Petition, editor: User, merged: dict) -> dict:
+    """The columns computed from the petition's fields that ``merged`` (every editable field,
+    as it will be) changes: who the petitioner is, and the words a search matches. A new
+    petitioner who already has an open petition is refused, as at submission."""
+    derived = {}
+    new_key = petitioners.petitioner_key(merged)
+    if new_key != petition.petitioner_key:
+        duplicate = petitioners.open_petitions_of([new_key], excluding_id=petition.id)
+        if new_key in duplicate and petition.stage in petitioners.OPEN_STAGES:
+            message = petitioners.duplicate_message(duplicate[new_key], editor)
+            shown = duplicate[new_key].case_number
+            raise OpenPetitionExists(
+                {petitioners.duplicate_field(merged): message},
+                shown if shown in message else None,
+            )
+        derived["petitioner_key"] = new_key
+    words = search.search_text(merged | {"case_number": petition.case_number})
+    if words != petition.search_text:
+        derived["search_text"] = words
+    return derived
 
 
 def update_petition_merged(
@@ -365,7 +378,12 @@ def apply_transition(
     rows, offenders = _lock_and_check(actor, transition, expected_versions, extra, outcome)
     if offenders:
         raise _refusal_of_one(offenders[0], expected_version)
-    _decide(actor, transition, reason, rows, extra, changes, outcome)
+    derived = {}
+    if changes:  # corrections (provide_information): as an edit, the derived columns follow
+        corrected = normalize({name: extra.corrections[name] for name in changes})
+        merged = {name: getattr(petition, name) for name in EDITABLE_FIELDS} | corrected
+        derived = _derived_columns(petition, actor, merged)
+    _decide(actor, transition, reason, rows, extra, changes, outcome, derived=derived)
     db.session.refresh(petition)  # the row as the UPDATE left it
     db.session.expire(petition, ["information_requests", "referrals"])
     return petition
@@ -759,6 +777,7 @@ def _create_petitions(advocate: User, values_list: list[dict], details: list[dic
                 "received_at": now,
                 "stage_entered_at": now,
                 "petitioner_key": petitioners.petitioner_key(values),
+                "search_text": search.search_text(values | {"case_number": case_number}),
                 **values,
             }
             for case_number, values in zip(case_numbers, values_list, strict=True)
@@ -1061,6 +1080,7 @@ def _decide(
     changes: dict | None = None,
     outcome: Outcome | None = None,
     entry_details: dict | None = None,
+    derived: dict | None = None,
 ) -> dict[str, int]:
     """Move the locked cases with one UPDATE and append one entry per case; the one write
     of a transition, single or bulk. Returns {case_number: new version}. ``entry_details``
@@ -1093,6 +1113,7 @@ def _decide(
             decided_by_id=actor.id if target.is_decided else None,
             decision_reason=reason if target.is_decided else None,
             **corrections,
+            **(derived or {}),  # the columns the corrections change (``_derived_columns``)
             **columns,
         )
         # The callers read the rows they need again (apply_transition) or not at all.

@@ -133,6 +133,7 @@ def render_queue(raw, *, selection=None, status: int = 200):
         per_page=current_app.config["PETITIONS_PER_PAGE"],
         sort=filters.sort,
         position=position,
+        q=filters.q,
     )
     if not position.is_first and not page.items and selection is None:
         abort(404, _("There are no further cases in this list."))

@@ -1,0 +1,131 @@
+"""Search as people type: petition.search_text and its index (issue 15).
+
+Adds ``search_text``, the petition's folded search words, computed here for every existing
+petition as ``tracker.petitions.search.search_text`` computes it (copied, so this migration
+keeps meaning what it meant when written), then made NOT NULL. The index: on PostgreSQL a
+``pg_trgm`` GIN index on the column (it replaces ``ix_petition_name_trgm``, which no query
+reads any more); on SQLite an FTS5 trigram table over the column, kept in step by triggers.
+The triggers are created after the column's batch rebuild of the table (a rebuild drops a
+table's triggers: a later migration that rebuilds ``petition`` must create them again).
+
+Revision ID: 0017_search
+Revises: 0016_time
+Create Date: 2026-11-30 05:40:00
+
+"""
+
+import re
+import unicodedata
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = "0017_search"
+down_revision = "0016_time"
+branch_labels = None
+depends_on = None
+
+BATCH = 20_000
+_NOT_WORD = re.compile(r"[\W_]+")
+
+SQLITE_SEARCH = (
+    "CREATE VIRTUAL TABLE petition_search USING fts5("
+    "search_text, content='petition', content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER petition_search_insert AFTER INSERT ON petition BEGIN "
+    "INSERT INTO petition_search(rowid, search_text) VALUES (new.id, new.search_text); END",
+    "CREATE TRIGGER petition_search_delete AFTER DELETE ON petition BEGIN "
+    "INSERT INTO petition_search(petition_search, rowid, search_text) "
+    "VALUES ('delete', old.id, old.search_text); END",
+    "CREATE TRIGGER petition_search_update AFTER UPDATE OF search_text ON petition BEGIN "
+    "INSERT INTO petition_search(petition_search, rowid, search_text) "
+    "VALUES ('delete', old.id, old.search_text); "
+    "INSERT INTO petition_search(rowid, search_text) VALUES (new.id, new.search_text); END",
+    "INSERT INTO petition_search(petition_search) VALUES ('rebuild')",
+)
+
+
+def _fold(value):
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", value)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return " ".join(_NOT_WORD.sub(" ", plain).split())
+
+
+def _search_text(name, aliases, case_number, register_number, docket_number) -> str:
+    parts = [name, *(aliases or ())]
+    for number in (case_number, register_number, docket_number):
+        if number:
+            parts += [number, _fold(number).replace(" ", "")]
+    words = dict.fromkeys(" ".join(_fold(part) for part in parts if part).split())
+    return f" {' '.join(words)} "
+
+
+def upgrade():
+    with op.batch_alter_table("petition") as batch:
+        batch.add_column(sa.Column("search_text", sa.Text(), nullable=True))
+    petition = sa.table(
+        "petition",
+        sa.column("id", sa.Integer()),
+        sa.column("petitioner_name", sa.String()),
+        sa.column("aliases", sa.JSON()),
+        sa.column("case_number", sa.String()),
+        sa.column("register_number", sa.String()),
+        sa.column("docket_number", sa.String()),
+        sa.column("search_text", sa.Text()),
+    )
+    connection = op.get_bind()
+    last_id = 0
+    update = (
+        petition.update()
+        .where(petition.c.id == sa.bindparam("row_id"))
+        .values(search_text=sa.bindparam("text"))
+    )
+    while True:
+        rows = connection.execute(
+            sa.select(
+                petition.c.id,
+                petition.c.petitioner_name,
+                petition.c.aliases,
+                petition.c.case_number,
+                petition.c.register_number,
+                petition.c.docket_number,
+            )
+            .where(petition.c.id > last_id)
+            .order_by(petition.c.id)
+            .limit(BATCH)
+        ).all()
+        if not rows:
+            break
+        connection.execute(
+            update, [{"row_id": row.id, "text": _search_text(*row[1:])} for row in rows]
+        )
+        last_id = rows[-1].id
+    with op.batch_alter_table("petition") as batch:
+        batch.alter_column("search_text", existing_type=sa.Text(), nullable=False)
+    if connection.dialect.name == "postgresql":
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        op.execute("DROP INDEX IF EXISTS ix_petition_name_trgm")
+        op.execute(
+            "CREATE INDEX ix_petition_search_trgm ON petition USING gin (search_text gin_trgm_ops)"
+        )
+    else:
+        for statement in SQLITE_SEARCH:
+            op.execute(statement)
+
+
+def downgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_petition_search_trgm")
+        op.execute(
+            "CREATE INDEX ix_petition_name_trgm ON petition "
+            "USING gin (lower(petitioner_name) gin_trgm_ops)"
+        )
+    else:
+        for trigger in ("insert", "delete", "update"):
+            op.execute(f"DROP TRIGGER IF EXISTS petition_search_{trigger}")
+        op.execute("DROP TABLE IF EXISTS petition_search")
+    with op.batch_alter_table("petition") as batch:
+        batch.drop_column("search_text")

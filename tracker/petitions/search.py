@@ -1,0 +1,235 @@
+"""Search as people type (issue 15): names and aliases in any order, case and accents ignored,
+parts of words, case, register and docket numbers; typos on PostgreSQL.
+
+Every petition carries ``search_text``: its name, aliases, case, register and docket numbers
+folded (accents dropped, lower-cased, punctuation to spaces) into words, padded with a space
+each side, written by the same service calls that write those fields (``search_text`` below is
+the one function that computes it, as ``petitioner_key`` is for the petitioner). A query is
+folded the same way into words, and a petition matches when each word is part of its text
+(``LIKE '%word%'``), so "Fuentes, Dolores" finds "Dolores María Fuentes-Ramírez".
+
+The index: PostgreSQL's ``pg_trgm`` GIN index on the column answers the LIKEs and the typo
+match (``word <% search_text``, word similarity); SQLite's FTS5 trigram table over the column
+(``petition_search``, kept in step by triggers, as an index is) answers the same substrings.
+
+Ranking, and why it is bounded: ranking every match of a common surname (a tenth of a million
+petitions share one in the bench) cost 0.2–0.7 s. So a search first asks the index whether
+more than ``RANKED_MAX`` petitions match (an index read that stops there). If not, the
+matches are ranked — every word a whole word of the text, then the start of one, then inside
+one, then (PostgreSQL) a close spelling — and the queue's order follows within a rank. If
+more match, the words are common and ranking them says little: the page walks the queue's own
+index in its order and keeps the matches (a tenth of the rows match, so a page reads a few
+hundred), and the page says it is unranked.
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from flask import g, has_app_context
+from sqlalchemy import and_, case, column, false, func, literal, select, table, text
+from sqlalchemy.sql.expression import ColumnElement
+
+from tracker.extensions import db
+from tracker.petitions.fields import CASE_NUMBER, REGISTER_NUMBER
+
+#: More matches than this are shown in the queue's order, unranked (see the module's doc).
+RANKED_MAX = 1_000
+#: A register number typed without its dash: five digits then three.
+REGISTER_DIGITS = re.compile(r"^\d{8}$")
+#: The SQLite FTS5 trigram table over ``petition.search_text`` (created by the migration).
+FTS_TABLE = table("petition_search", column("rowid"), column("petition_search"))
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def fold(value: str | None) -> str:
+    """Accents dropped, lower-cased, anything but letters and digits a space."""
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", value)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return " ".join(_NOT_WORD.sub(" ", plain).split())
+
+
+def _compact(value: str | None) -> str:
+    """A number's letters and digits run together ("04512-093" → "04512093")."""
+    return fold(value).replace(" ", "")
+
+
+def search_text(values) -> str:
+    """The petition's folded search words (from a dict of its values, or a Petition), padded
+    with a space each side so that a whole word is ``LIKE '% word %'``."""
+    read = values.get if isinstance(values, dict) else lambda name: getattr(values, name, None)
+    parts = [read("petitioner_name"), *(read("aliases") or ())]
+    for number in (read("case_number"), read("register_number"), read("docket_number")):
+        if number:
+            parts += [number, _compact(number)]
+    words = dict.fromkeys(" ".join(fold(part) for part in parts if part).split())
+    return f" {' '.join(words)} "
+
+
+def _search_text_default(context) -> str:
+    return search_text(context.get_current_parameters())
+
+
+def query_words(q: str) -> list[str]:
+    return list(dict.fromkeys(fold(q).split()))
+
+
+def _escaped(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like(column_, pattern: str):
+    return column_.like(pattern, escape="\\")
+
+
+@dataclass(frozen=True)
+class Search:
+    """A parsed query: an exact case or register number, or words."""
+
+    case_number: str | None = None
+    register_number: str | None = None
+    words: tuple[str, ...] = ()
+    #: PostgreSQL: words no petition contains, matched by similarity instead (typos).
+    fuzzy: tuple[str, ...] = ()
+    #: More than RANKED_MAX petitions match: walk the queue's order, unranked.
+    common: bool = False
+
+    @property
+    def ranked(self) -> bool:
+        return bool(self.words) and not self.common
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def parse(q: str) -> Search:
+    """The query's kind, and for words whether they are common (one bounded index read) and,
+    on PostgreSQL, which are typos (one more per word no petition contains). Read once per
+    request: the queue's conditions, its count and its ranking all ask."""
+    if not has_app_context():
+        return _parse(q)
+    parsed = g.setdefault("parsed_searches", {})
+    if q not in parsed:
+        parsed[q] = _parse(q)
+    return parsed[q]
+
+
+def _parse(q: str) -> Search:
+    q = q.strip()
+    if CASE_NUMBER.match(q.upper()):
+        return Search(case_number=q.upper())
+    if REGISTER_NUMBER.match(q):
+        return Search(register_number=q)
+    if REGISTER_DIGITS.match(q):
+        return Search(register_number=f"{q[:5]}-{q[5:]}")
+    words = tuple(query_words(q))
+    if not words:  # only punctuation: nothing to look for
+        return Search()
+    fuzzy = ()
+    if _dialect() == "postgresql":
+        fuzzy = tuple(word for word in words if not _anywhere(word))
+    search = Search(words=words, fuzzy=fuzzy)
+    found = db.session.scalar(
+        select(func.count()).select_from(_matching_ids(search).limit(RANKED_MAX + 1).subquery())
+    )
+    return Search(words=words, fuzzy=fuzzy, common=found > RANKED_MAX)
+
+
+def _anywhere(word: str) -> bool:
+    from tracker.petitions.models import Petition
+
+    return (
+        db.session.scalar(
+            select(literal(True)).where(_like(Petition.search_text, f"%{_escaped(word)}%")).limit(1)
+        )
+        is not None
+    )
+
+
+def _fts_phrase(words) -> str | None:
+    """An FTS5 query: each word of three letters or more as a quoted trigram phrase."""
+    long_words = [w for w in words if len(w) >= 3]
+    if not long_words:
+        return None
+    return " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
+
+
+def _word_conditions(search: Search) -> list:
+    from tracker.petitions.models import Petition
+
+    conditions = []
+    for word in search.words:
+        if word in search.fuzzy:
+            conditions.append(Petition.search_text.bool_op("%>")(word))
+        else:
+            conditions.append(_like(Petition.search_text, f"%{_escaped(word)}%"))
+    return conditions
+
+
+def _matching_ids(search: Search):
+    """The ids of petitions matching the words, read through the index (no other filter)."""
+    from tracker.petitions.models import Petition
+
+    if _dialect() == "sqlite":
+        phrase = _fts_phrase(search.words)
+        if phrase is not None:
+            statement = (
+                select(FTS_TABLE.c.rowid.label("id"))
+                .select_from(FTS_TABLE)
+                .where(text("petition_search MATCH :phrase").bindparams(phrase=phrase))
+            )
+            short = [w for w in search.words if len(w) < 3]
+            if short:
+                statement = (
+                    select(Petition.id)
+                    .join(FTS_TABLE, FTS_TABLE.c.rowid == Petition.id)
+                    .where(text("petition_search MATCH :phrase").bindparams(phrase=phrase))
+                    .where(*[_like(Petition.search_text, f"%{_escaped(w)}%") for w in short])
+                )
+            return statement
+    return select(Petition.id).where(*_word_conditions(search))
+
+
+def condition(search: Search) -> ColumnElement:
+    """Which petitions match: the same on the queue, the API and bulk selection."""
+    from tracker.petitions.models import Petition
+
+    if search.case_number:
+        return Petition.case_number == search.case_number
+    if search.register_number:
+        return Petition.register_number == search.register_number
+    if not search.words:
+        return false()
+    if search.common or _dialect() != "sqlite":
+        # PostgreSQL's planner weighs the trigram index against the queue's own; on SQLite a
+        # common word is read in the queue's order, row by row, and stops at the page.
+        return and_(*_word_conditions(search))
+    # A few matches on SQLite: the FTS index names them, at most RANKED_MAX ids.
+    return Petition.id.in_(_matching_ids(search))
+
+
+def rank(search: Search) -> ColumnElement:
+    """0 every word a whole word of the text, 1 the start of one, 2 inside one, 3 a close
+    spelling (PostgreSQL): the worst of the words'."""
+    from tracker.petitions.models import Petition
+
+    column_ = Petition.search_text
+    ranks = []
+    for word in search.words:
+        if word in search.fuzzy:
+            ranks.append(literal(3))
+            continue
+        escaped = _escaped(word)
+        ranks.append(
+            case(
+                (_like(column_, f"% {escaped} %"), 0),
+                (_like(column_, f"% {escaped}%"), 1),
+                else_=2,
+            )
+        )
+    if len(ranks) == 1:
+        return ranks[0]
+    return (func.greatest if _dialect() == "postgresql" else func.max)(*ranks)
