@@ -29,6 +29,7 @@ depends_on = None
 
 BATCH = 20_000
 _NOT_WORD = re.compile(r"[\W_]+")
+_APOSTROPHES = re.compile("['\u2019\u02bc]")
 
 SQLITE_SEARCH = (
     "CREATE VIRTUAL TABLE petition_search USING fts5("
@@ -49,7 +50,8 @@ SQLITE_SEARCH = (
 def _fold(value):
     if not value:
         return ""
-    decomposed = unicodedata.normalize("NFKD", value)
+    # An apostrophe joins (O'Brien is obrien), other punctuation separates words.
+    decomposed = unicodedata.normalize("NFKD", _APOSTROPHES.sub("", value))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     return " ".join(_NOT_WORD.sub(" ", plain).split())
 

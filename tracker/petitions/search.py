@@ -40,13 +40,15 @@ REGISTER_DIGITS = re.compile(r"^\d{8}$")
 #: The SQLite FTS5 trigram table over ``petition.search_text`` (created by the migration).
 FTS_TABLE = table("petition_search", column("rowid"), column("petition_search"))
 _NOT_WORD = re.compile(r"[\W_]+")
+_APOSTROPHES = re.compile("['\u2019\u02bc]")
 
 
 def fold(value: str | None) -> str:
     """Accents dropped, lower-cased, anything but letters and digits a space."""
     if not value:
         return ""
-    decomposed = unicodedata.normalize("NFKD", value)
+    # An apostrophe joins (O'Brien is obrien), other punctuation separates words.
+    decomposed = unicodedata.normalize("NFKD", _APOSTROPHES.sub("", value))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     return " ".join(_NOT_WORD.sub(" ", plain).split())
 
