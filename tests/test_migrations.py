@@ -404,3 +404,77 @@ def test_0013_stops_on_reads_of_documents_that_do_not_exist(empty_app, caplog):
         with pytest.raises(SystemExit):  # flask_migrate logs the error and exits 1
             upgrade()
     assert "entry 7 → document 41" in caplog.text
+
+
+def test_0017_backfills_the_search_words_and_indexes_them(empty_app):
+    """0017 computes every existing petition's search words (name, aliases, case, register
+    and docket numbers, folded) and indexes them; a downgrade drops them and keeps the rows."""
+    from sqlalchemy import text
+
+    from tracker.petitions import search
+
+    when = "'2026-01-01 00:00:00'"
+    with empty_app.app_context():
+        upgrade(revision="0016_time")
+        with db.engine.begin() as connection:
+            for statement in (
+                f"INSERT INTO organization (id, name, active, created_at) "
+                f"VALUES (1, 'Old Org', true, {when})",
+                'INSERT INTO "user" (id, email, name, role, organization_id, password_hash, '
+                "active, must_change_password, created_at, second_factor_failures) VALUES "
+                f"(1, 'a@example.org', 'Old', 'advocate', 1, 'x', true, false, {when}, 0)",
+                *(
+                    "INSERT INTO petition (id, case_number, kind, stage, petitioner_name, "
+                    "register_number, date_of_birth, offenses, sentencing_court, sentence, "
+                    "sentence_date, custody_status, organization_id, advocate_id, grounds, "
+                    "version, created_at, updated_at, petitioner_key, received_at, "
+                    "stage_entered_at, aliases, docket_number) VALUES "
+                    f"({n}, 'CP-2026-00000{n}', 'commutation', 'received', {name}, "
+                    f"'1234{n}-678', '1970-01-01', 'x', 'D. Md.', '10 years', '2000-01-01', "
+                    f"'in_prison', 1, 1, 'y', 1, {when}, {when}, 'R:1234{n}-678', {when}, "
+                    f"{when}, {aliases}, {docket})"
+                    for n, name, aliases, docket in (
+                        (1, "'Dolores María Fuentes-Ramírez'", "'[\"Lola\"]'", "'1:04-cr-00123'"),
+                        (2, "'Seán O''Brien'", "NULL", "NULL"),
+                    )
+                ),
+            ):
+                connection.execute(text(statement))
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT id, search_text FROM petition ORDER BY id")
+            ).all()
+        assert [tuple(row) for row in rows] == [
+            (
+                1,
+                " dolores maria fuentes ramirez lola cp 2026 000001 cp2026000001 12341 678 "
+                "12341678 1 04 cr 00123 104cr00123 ",
+            ),
+            (2, " sean obrien cp 2026 000002 cp2026000002 12342 678 12342678 "),
+        ]
+        # The index answers: the search finds the migrated petitions.
+        found = db.session.scalars(
+            select_ids().where(search.condition(search._parse("fuentes, dolores")))
+        ).all()
+        assert found == [1]
+        assert db.session.scalars(
+            select_ids().where(search.condition(search._parse("obrien")))
+        ).all() == [2]
+        db.session.rollback()
+        downgrade(revision="0016_time")
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM petition")).scalar() == 2
+        assert "search_text" not in {
+            column["name"] for column in inspect(db.engine).get_columns("petition")
+        }
+        upgrade()
+    assert schema_drift(empty_app) == []
+
+
+def select_ids():
+    from sqlalchemy import select
+
+    from tracker.petitions.models import Petition
+
+    return select(Petition.id).order_by(Petition.id)
