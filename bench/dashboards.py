@@ -41,6 +41,7 @@ from tracker.auth import services as auth_services
 from tracker.auth.models import Organization, User
 from tracker.extensions import db
 from tracker.petitions.models import Petition
+from tracker.petitions.search import search_text
 
 BATCH = 50_000
 KEPT_DATABASE = "bench_stats"
@@ -60,6 +61,7 @@ PETITION_COLUMNS = (
     "custody_status",
     "grounds",
     "petitioner_key",
+    "search_text",
     "organization_id",
     "advocate_id",
     "assignee_id",
@@ -161,6 +163,9 @@ def _petition_row(number, count, now, rng, organizations, advocates, reviewers):
         "custody_status": "in_prison",
         "grounds": "y",
         "petitioner_key": f"R:{register}",
+        "search_text": search_text(
+            {"petitioner_name": f"Petitioner {number}", "register_number": register}
+        ),
         "organization_id": organizations[org].id,
         "advocate_id": advocates[org].id,
         "assignee_id": reviewers[number % 20].id if number % 7 else None,

@@ -56,6 +56,7 @@ from tracker.auth.models import User, UserSession
 from tracker.deadlines.models import Referral
 from tracker.extensions import db
 from tracker.petitions.models import Petition, petitioner_key
+from tracker.petitions.search import search_text
 
 PASSWORD = "bench password 1"
 BATCH = 20_000
@@ -179,6 +180,7 @@ def seed(count: int) -> None:
             row = petition_row(number, rng, organizations, advocates, reviewers)
             row["id"] = number + 1
             row["petitioner_key"] = petitioner_key(row)
+            row["search_text"] = search_text(row)
             reviewer_id = row["assignee_id"] or reviewers[0].id
             entries += _history(row, row["id"], reviewer_id)
             petitions.append(row)

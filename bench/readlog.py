@@ -95,7 +95,7 @@ def fill_petitions(count: int, organizations, advocates, reviewers) -> None:
             text(f"""
             INSERT INTO petition (case_number, kind, stage, petitioner_name, register_number,
                 date_of_birth, offenses, sentencing_court, sentence, sentence_date,
-                custody_status, grounds, petitioner_key, organization_id, advocate_id,
+                custody_status, grounds, petitioner_key, search_text, organization_id, advocate_id,
                 assignee_id, version, created_at, updated_at, received_at, stage_entered_at,
                 decided_at, decided_by_id, decision_reason, disposition, relief)
             SELECT 'CP-' || (2021 + n / 250000) || '-' || {pad("n", 7)},
@@ -105,6 +105,7 @@ def fill_petitions(count: int, organizations, advocates, reviewers) -> None:
                 {day("2000-01-01")},
                 'in_prison', 'y',
                 'R:' || {pad("n % 100000", 5)} || '-' || {pad("n % 1000", 3)},
+                ' petitioner ' || n || ' ',  -- the name's search words (nothing here searches)
                 CASE WHEN n % 2 = 0 THEN {org[0].id} ELSE {org[1].id} END,
                 CASE WHEN n % 2 = 0 THEN {adv[0].id} ELSE {adv[1].id} END,
                 CASE WHEN n % 5 = 0 THEN NULL ELSE {reviewer_ids[0]} + n % {len(reviewer_ids)} END,

@@ -11,7 +11,7 @@ PETITION_COLUMNS = (
     "case_number, kind, stage, petitioner_name, register_number, date_of_birth, offenses, "
     "sentencing_court, sentence, sentence_date, custody_status, organization_id, advocate_id, "
     "grounds, version, created_at, updated_at, decided_at, decided_by_id, decision_reason, "
-    "petitioner_key, received_at, stage_entered_at, "
+    "petitioner_key, search_text, received_at, stage_entered_at, "
     "disposition, relief, commuted_sentence, new_release_date, remission_amount, relief_terms"
 )
 
@@ -39,6 +39,7 @@ def good_petition_row(petition) -> dict:
         "decided_by_id": None,
         "decision_reason": None,
         "petitioner_key": "R:12345-678",
+        "search_text": " row writer 12345 678 12345678 ",
         "received_at": "2026-01-01 00:00:00",
         "stage_entered_at": "2026-01-01 00:00:00",
         "disposition": None,
