@@ -265,3 +265,11 @@ def test_fold():
         }
     )
     assert text == " zoe z k cp 2026 000001 cp2026000001 04512 093 04512093 "
+
+
+def test_the_page_says_when_a_search_is_not_ranked(people, client, auth, monkeypatch):
+    cases, supervisor = people
+    auth.login(supervisor)
+    assert "add a word" not in page_text(client.get("/petitions", query_string={"q": "ana"}))
+    monkeypatch.setattr(search, "RANKED_MAX", 2)
+    assert "add a word" in page_text(client.get("/petitions", query_string={"q": "ana"}))
