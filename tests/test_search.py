@@ -273,3 +273,20 @@ def test_the_page_says_when_a_search_is_not_ranked(people, client, auth, monkeyp
     assert "add a word" not in page_text(client.get("/petitions", query_string={"q": "ana"}))
     monkeypatch.setattr(search, "RANKED_MAX", 2)
     assert "add a word" in page_text(client.get("/petitions", query_string={"q": "ana"}))
+
+
+@pytest.mark.parametrize("q", ["fuentes dolores", "04512093"])
+def test_a_search_costs_a_statement_or_two(people, client, auth, count_statements, q):
+    """Beyond the queue's own: the bounded index read that says whether to rank, and on
+    PostgreSQL one existence check per word (which are typos); numbers none."""
+    cases, supervisor = people
+    auth.login(supervisor)
+    assert client.get("/petitions").status_code == 200
+    with count_statements() as plain:
+        client.get("/petitions", query_string={"stage": "received"})
+    with count_statements() as searched:
+        response = client.get("/petitions", query_string={"stage": "received", "q": q})
+    assert cases["dolores"] in response.get_data(as_text=True)
+    words = 0 if q.isdigit() else 2
+    extra = 0 if q.isdigit() else 1 + (words if on_postgres() else 0)
+    assert len(searched) - len(plain) == extra, searched
