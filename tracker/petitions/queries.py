@@ -100,9 +100,13 @@ def filter_conditions(user: User, filters: QueueFilters) -> list:
     # The few overdue referrals drive the query when asked for: SQLite, which has no
     # statistics, is kept from the other filters' indexes (a count through the stage index
     # probed every open case against the list: 0.4 s over a million).
-    column = _kept_out_of_indexes if overdue_referrals else _as_is
-    if filters.q:
-        conditions.append(search.condition(search.parse(filters.q)))
+    # So does a search that names few cases (a number, a ranked search): without it SQLite
+    # read the whole stage through its index in queue order looking for them (2 s a page).
+    parsed = search.parse(filters.q) if filters.q else None
+    narrow = parsed is not None and parsed.narrow
+    column = _kept_out_of_indexes if overdue_referrals or narrow else _as_is
+    if parsed is not None:
+        conditions.append(search.condition(parsed))
     if filters.stages and len(filters.stage_set) < len(Stage):
         conditions.append(_stage_condition(filters.stage_set, column))
     if filters.kind:

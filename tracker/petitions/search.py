@@ -102,6 +102,11 @@ class Search:
     def ranked(self) -> bool:
         return bool(self.words) and not self.common
 
+    @property
+    def narrow(self) -> bool:
+        """It names few cases (at most RANKED_MAX): the search's index should drive."""
+        return bool(self.case_number or self.register_number) or self.ranked
+
 
 def _dialect() -> str:
     return db.session.get_bind().dialect.name
