@@ -116,7 +116,6 @@ def fill(count: int, organizations, advocates, reviewers) -> None:
         ]
         # Ids given, not returned: a plain executemany is several times faster under load.
         ids = [row["id"] for row in rows]
-        db.session.execute(insert(Petition.__table__), rows)
         # Referrals are open on open cases only (a decision closes them): on 2 cases in 100,
         # one under review and one waiting for information; a third of them overdue.
         referrals = [
@@ -131,6 +130,10 @@ def fill(count: int, organizations, advocates, reviewers) -> None:
             for petition_id in ids
             if (petition_id - 1) % 100 in (1, 40)
         ]
+        due_on = {referral["petition_id"]: referral["due_on"] for referral in referrals}
+        for row in rows:  # as the referral write path keeps it
+            row["referral_due_on"] = due_on.get(row["id"])
+        db.session.execute(insert(Petition.__table__), rows)
         if referrals:
             db.session.execute(insert(Referral.__table__), referrals)
         requests = information_requests(ids, rows, reviewers[0].id, advocates)

@@ -141,9 +141,11 @@ def write_with_read(table: Table, rows: list[dict]) -> None:
 
 
 def _insert(inserts: list[tuple[Table, list[dict]]]) -> None:
-    # Core, not the ORM's bulk path: the rows need no identity, and a page view pays for this.
+    # Core on the session's connection, not the ORM's execute: the rows need no identity,
+    # and a page view pays for this.
+    connection = db.session.connection()
     for table, rows in inserts:
-        db.session.execute(insert(table), rows)
+        connection.execute(insert(table), rows)
 
 
 def _note_write(*args) -> None:
