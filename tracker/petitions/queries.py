@@ -102,7 +102,7 @@ def filter_conditions(user: User, filters: QueueFilters) -> list:
     # The few cases with an open referral (their partial indexes) drive the query when asked
     # for: SQLite, which has no statistics, is kept from the other filters' indexes (a count
     # through the stage index probed every open case: 0.4 s over a million).
-    column = _kept_out_of_indexes if overdue_referrals else _as_is
+    column = kept_out_of_indexes if overdue_referrals else _as_is
     if filters.q:
         conditions.append(search_condition(filters.q))
     if filters.stages and len(filters.stage_set) < len(Stage):
@@ -143,7 +143,7 @@ def _as_is(column):
     return column
 
 
-def _kept_out_of_indexes(column):
+def kept_out_of_indexes(column):
     return _scanned_in_queue_order(column, always=True)
 
 
