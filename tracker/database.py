@@ -193,7 +193,6 @@ def _insert_after_read_sqlite(connection, inserts: list[tuple[Table, list[dict]]
     of Python a page view on a loaded machine, several times the database's work.
     """
     info = connection.connection.info
-    driver = connection.connection.driver_connection
     connection.exec_driver_sql("ROLLBACK")
     try:
         if not info.get(_RELAXED, False):
@@ -204,8 +203,8 @@ def _insert_after_read_sqlite(connection, inserts: list[tuple[Table, list[dict]]
             connection.execute(insert(table), rows)
         connection.exec_driver_sql("COMMIT")
     except Exception:
-        if driver.in_transaction:
-            driver.rollback()
+        if connection.connection.driver_connection.in_transaction:
+            connection.exec_driver_sql("ROLLBACK")  # the session's rollback then finds none
         raise
 
 
