@@ -46,7 +46,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import event, func, insert, select, update
 
-from bench.queue import petition_row
+from bench.queue import FAR, petition_row
 from tracker import create_app
 from tracker.audit import services as audit
 from tracker.audit.models import AuditChainHead, AuditEntry
@@ -185,12 +185,13 @@ def seed(count: int) -> None:
             entries += _history(row, row["id"], reviewer_id)
             petitions.append(row)
             if number % 100 == 0:
+                row["referral_due_on"] = date(2025, 5, 1) if number % 300 == 0 else FAR
                 referrals.append(
                     {
                         "petition_id": row["id"],
                         "agency": "fbi",
                         "sent_on": date(2025, 1, 1),
-                        "due_on": date(2025, 5, 1) if number % 300 == 0 else date(2099, 1, 1),
+                        "due_on": row["referral_due_on"],
                         "created_by_id": reviewers[0].id,
                         "created_at": row["created_at"],
                     }

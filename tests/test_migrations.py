@@ -478,3 +478,61 @@ def select_ids():
     from tracker.petitions.models import Petition
 
     return select(Petition.id).order_by(Petition.id)
+
+
+def test_0018_backfills_each_cases_earliest_open_referral_due_date(empty_app):
+    """Under 0016 a case with two open referrals and an answered one, a case with only an
+    answered one, and a case without: after 0018 the first keeps its open referrals' earliest
+    due date, the others none. A downgrade drops the column and keeps the referrals."""
+    from sqlalchemy import text
+
+    when = "'2026-01-01 00:00:00'"
+    with empty_app.app_context():
+        upgrade(revision="0016_time")
+        with db.engine.begin() as connection:
+            for statement in (
+                f"INSERT INTO organization (id, name, active, created_at) "
+                f"VALUES (1, 'Org', true, {when})",
+                'INSERT INTO "user" (id, email, name, role, organization_id, password_hash, '
+                "active, must_change_password, created_at, second_factor_failures) VALUES "
+                f"(1, 'r@example.org', 'R', 'reviewer', NULL, 'x', true, false, {when}, 0)",
+                *(
+                    "INSERT INTO petition (id, case_number, kind, stage, petitioner_name, "
+                    "register_number, date_of_birth, offenses, sentencing_court, sentence, "
+                    "sentence_date, custody_status, organization_id, advocate_id, grounds, "
+                    "version, created_at, updated_at, petitioner_key, received_at, "
+                    f"stage_entered_at) VALUES ({n}, 'CP-2026-00000{n}', 'commutation', "
+                    f"'under_review', 'Case {n}', '12345-67{n}', '1970-01-01', 'x', 'D. Md.', "
+                    f"'10 years', '2000-01-01', 'in_prison', 1, 1, 'y', 1, {when}, {when}, "
+                    f"'R:12345-67{n}', {when}, {when})"
+                    for n in (1, 2, 3)
+                ),
+                *(
+                    "INSERT INTO referral (id, petition_id, agency, sent_on, due_on, answered_on, "
+                    f"created_by_id, created_at) VALUES ({rid}, {pid}, 'fbi', '2026-01-01', "
+                    f"'{due}', {answered}, 1, {when})"
+                    for rid, pid, due, answered in (
+                        (1, 1, "2026-05-01", "NULL"),
+                        (2, 1, "2026-02-01", "NULL"),
+                        (3, 1, "2026-01-15", "'2026-01-10'"),
+                        (4, 2, "2026-01-20", "'2026-01-10'"),
+                    )
+                ),
+            ):
+                connection.execute(text(statement))
+        upgrade(revision="0018_overdue")
+        with db.engine.connect() as connection:
+            kept = connection.execute(
+                text("SELECT id, referral_due_on FROM petition ORDER BY id")
+            ).all()
+        assert [(pid, due and str(due)) for pid, due in kept] == [
+            (1, "2026-02-01"),
+            (2, None),
+            (3, None),
+        ]
+        downgrade(revision="0017_search")
+        assert "referral_due_on" not in {
+            column["name"] for column in inspect(db.engine).get_columns("petition")
+        }
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM referral")).scalar() == 4

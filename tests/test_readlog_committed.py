@@ -100,10 +100,11 @@ def test_only_the_relaxed_transaction_skips_waiting_for_the_disk(committed_app):
             assert _level(connection) == "on"
 
 
-def test_the_read_is_committed_with_the_pages_own_transaction_on_postgresql(committed_app, case):
+def test_the_read_is_committed_on_the_pages_own_connection(committed_app, case):
     """PostgreSQL: the page's transaction takes the read's row and commits it (one checkout,
     one BEGIN, one COMMIT). SQLite cannot relax its safety level inside a transaction, so
-    the page's transaction is rolled back and the row goes in a short one of its own."""
+    the page's read transaction is rolled back and the row goes in a short one of its own,
+    on the same connection (no second checkout)."""
     advocate, case_number, _ = case
     client = committed_app.test_client()
     assert AuthActions(client).login(advocate, password="a long enough password").destination
@@ -116,6 +117,10 @@ def test_the_read_is_committed_with_the_pages_own_transaction_on_postgresql(comm
         for name in ("begin", "commit", "rollback")
     ]
     listeners.append((engine.pool, "checkout", lambda *args: happened.append("checkout")))
+    sent = []
+    listeners.append(
+        (engine, "before_cursor_execute", lambda *args: sent.append(args[2].split()[0].upper()))
+    )
     for target, name, listener in listeners:
         event.listen(target, name, listener)
     try:
@@ -123,10 +128,11 @@ def test_the_read_is_committed_with_the_pages_own_transaction_on_postgresql(comm
     finally:
         for target, name, listener in listeners:
             event.remove(target, name, listener)
-    if on_postgres():
-        assert happened == ["checkout", "begin", "commit"]
-    else:
-        assert happened == ["checkout", "begin", "rollback", "checkout", "begin", "commit"]
+    assert happened == ["checkout", "begin", "commit"]
+    if not on_postgres():
+        # The page's reads, then its end: the read transaction over, the row in its own.
+        assert sent[-4:] == ["ROLLBACK", "BEGIN", "INSERT", "COMMIT"], sent
+        assert "INSERT" not in sent[:-4]
 
 
 @pytest.mark.skipif(not on_postgres(), reason="the one-round-trip commit is PostgreSQL's")

@@ -49,12 +49,12 @@ class Budget:
 READ = ("INSERT INTO read_log_entry",)
 #: {case}: a case with a history of three entries, a referral and a note.
 BUDGETS = {
-    "queue, one stage": Budget("/petitions?stage=under_review", "reviewer", 8),
-    "queue, a second page": Budget("/petitions?stage=under_review&after={after}", "reviewer", 8),
-    "queue, advocate": Budget("/petitions", "advocate", 6),
+    "queue, one stage": Budget("/petitions?stage=under_review", "reviewer", 7),
+    "queue, a second page": Budget("/petitions?stage=under_review&after={after}", "reviewer", 7),
+    "queue, advocate": Budget("/petitions", "advocate", 5),
     "case page": Budget("/petitions/{case}", "reviewer", 12, READ),
     "case page, advocate": Budget("/petitions/{case}", "advocate", 9, READ),
-    "API list, one stage": Budget("/api/v1/petitions?stage=under_review", "token", 4),
+    "API list, one stage": Budget("/api/v1/petitions?stage=under_review", "token", 3),
     "API case": Budget("/api/v1/petitions/{case}", "token", 3, READ),
     "API history": Budget("/api/v1/petitions/{case}/history", "token", 4, READ),
     "login page": Budget("/login", "anonymous", 0),

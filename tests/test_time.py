@@ -302,6 +302,75 @@ def test_a_bulk_decision_names_the_cases_with_open_referrals(make_petition, make
     assert refusal.value.offenders[0]["problem"] == "referrals_open"
 
 
+def kept_due_on(petition) -> date | None:
+    """The case's referral_due_on as the database holds it (not the session's copy)."""
+    return db.session.scalar(select(Petition.referral_due_on).where(Petition.id == petition.id))
+
+
+def test_the_case_keeps_the_due_date_of_its_earliest_open_referral(
+    fixed_clock, make_petition, make_user
+):
+    """Every referral write (open, extend, answer, close when deciding) sets the case's
+    referral_due_on in its own transaction; referral_overdue is read from it."""
+    reviewer = make_user("reviewer")
+    petition = make_petition(stage=Stage.UNDER_REVIEW)
+    other = make_petition(stage=Stage.UNDER_REVIEW)
+    assert kept_due_on(petition) is None
+
+    fbi = deadlines.open_referral(petition, reviewer, {"agency": "fbi"})  # due 2026-07-08
+    assert kept_due_on(petition) == date(2026, 7, 8) and petition.referral_due_on == fbi.due_on
+    judge = deadlines.open_referral(petition, reviewer, {"agency": "sentencing_judge"})
+    assert kept_due_on(petition) == date(2026, 4, 9) == judge.due_on
+    deadlines.change_referral(judge, petition, reviewer, {"due_on": "2026-08-01", "reason": "R"})
+    assert kept_due_on(petition) == date(2026, 7, 8)
+    deadlines.change_referral(fbi, petition, reviewer, {"answered": True})
+    assert kept_due_on(petition) == date(2026, 8, 1)
+    assert kept_due_on(other) is None  # only the referral's case is touched
+
+    fixed_clock.moment = datetime(2026, 8, 2, 3, 0, tzinfo=UTC)  # still Aug 1 in New York
+    assert not petition.referral_overdue
+    fixed_clock.moment = datetime(2026, 8, 2, 5, 0, tzinfo=UTC)  # Aug 2 in New York
+    assert petition.referral_overdue and not other.referral_overdue
+
+    deadlines.change_referral(judge, petition, reviewer, {"answered": True})
+    assert kept_due_on(petition) is None and not petition.referral_overdue
+    deadlines.open_referral(petition, reviewer, {"agency": "bop", "sent_on": "2026-06-01"})
+    assert kept_due_on(petition) == date(2026, 7, 1) and petition.referral_overdue
+    petition_services.decide_petitions(
+        reviewer, "deny", "No.", {petition.case_number: None}, close_referrals_reason="Moot."
+    )
+    assert kept_due_on(petition) is None and not petition.referral_overdue
+
+
+def test_the_queue_filters_overdue_referrals_by_the_clock(
+    fixed_clock, make_petition, make_user, api_as
+):
+    """Overdue the day after the due date in the display time zone, not before; answered or
+    extended, no longer."""
+    reviewer = make_user("reviewer")
+    late, early, none = (make_petition(stage=Stage.UNDER_REVIEW) for _ in range(3))
+    referral = deadlines.open_referral(late, reviewer, {"agency": "bop"})  # due 2026-04-09
+    deadlines.open_referral(early, reviewer, {"agency": "fbi"})  # due 2026-07-08
+    db.session.commit()
+    api = api_as(user=reviewer)
+
+    def overdue() -> list[str]:
+        items = api.get("/api/v1/petitions?referral_overdue=true").get_json()["items"]
+        return [item["case_number"] for item in items]
+
+    fixed_clock.moment = datetime(2026, 4, 10, 3, 59, tzinfo=UTC)  # 23:59 on Apr 9, New York
+    assert overdue() == []
+    fixed_clock.moment = datetime(2026, 4, 10, 4, 0, tzinfo=UTC)  # midnight: Apr 10
+    assert overdue() == [late.case_number]
+    assert api.get(url(none)).get_json()["referral_overdue"] is False
+    extended = api.patch(
+        f"/api/v1/referrals/{referral.id}", json={"due_on": "2026-05-01", "reason": "Asked."}
+    )
+    assert extended.status_code == 200 and overdue() == []
+    fixed_clock.moment = datetime(2026, 7, 9, 14, 0, tzinfo=UTC)
+    assert overdue() == [late.case_number, early.case_number]
+
+
 # --- the information loop ----------------------------------------------------------------------
 
 

@@ -19,9 +19,10 @@ As Indico's request handler does (``RH.process``), a request's work is one trans
 - The read log's entry for a case or document read (``tracker.readlog``) goes through
   ``write_with_read``: it is written at the end of a request that answered without an
   error, in the request's own transaction where the database can commit it there in one
-  round trip (PostgreSQL). So a GET commits exactly one thing, its read-log rows, and only
-  if it wrote nothing else (the session's writes are watched); otherwise, and on SQLite,
-  the rest is rolled back and the rows are written apart (see ``write_with_read``).
+  round trip (PostgreSQL), or on the request's own connection right after its read
+  transaction (SQLite). So a GET commits exactly one thing, its read-log rows, and only
+  if it wrote nothing else (the session's writes are watched); otherwise the rest is rolled
+  back and the rows are written apart (see ``write_with_read``).
 
 A GET (HEAD, OPTIONS) only reads: its transaction begins as a read-only one
 (``begin_request``). On SQLite that is a deferred ``BEGIN``, not the ``BEGIN IMMEDIATE`` of
@@ -124,10 +125,10 @@ def write_with_read(table: Table, rows: list[dict]) -> None:
     In a read (a GET, or a view that commits nothing) that wrote nothing else, the request's
     own transaction takes them and is committed with them in one round trip, without
     waiting for the disk (``tracker.database.insert_with_commit``, PostgreSQL): no rollback,
-    no second pool checkout with its ping, no BEGIN. Where that cannot be done — SQLite,
-    whose safety level can only change before BEGIN (in-process, a transaction of its own
-    costs no round trip, while a commit at full safety costs a disk sync) — or when the
-    request did write something else (a read never should: that is rolled back, never
+    no second pool checkout with its ping, no BEGIN. SQLite, whose safety level can only
+    change before BEGIN, ends the read transaction and writes them in a short relaxed one
+    on the same connection, without the session's second checkout and transaction. When
+    the request did write something else (a read never should: that is rolled back, never
     committed with the read), they go in a short transaction of their own right after, as
     ``write_apart(if_answered=True, relaxed_durability=True)`` does.
 
@@ -141,9 +142,11 @@ def write_with_read(table: Table, rows: list[dict]) -> None:
 
 
 def _insert(inserts: list[tuple[Table, list[dict]]]) -> None:
-    # Core, not the ORM's bulk path: the rows need no identity, and a page view pays for this.
+    # Core on the session's connection, not the ORM's execute: the rows need no identity,
+    # and a page view pays for this.
+    connection = db.session.connection()
     for table, rows in inserts:
-        db.session.execute(insert(table), rows)
+        connection.execute(insert(table), rows)
 
 
 def _note_write(*args) -> None:

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tracker import clock, permissions
 from tracker.audit import services as audit
@@ -19,6 +19,7 @@ from tracker.errors import Conflict, ValidationFailed
 from tracker.extensions import db
 from tracker.i18n import number_filter
 from tracker.petitions.fields import REASON_MAX_LENGTH
+from tracker.petitions.models import Petition
 from tracker.workflow import Stage
 
 #: Longest summary of a referral, response to an information request, agency name.
@@ -81,6 +82,32 @@ def _json_date(value: date | None) -> str | None:
 # --- referrals ----------------------------------------------------------------------------------
 
 
+def keep_referral_due_on(petition_ids) -> None:
+    """Set each case's ``referral_due_on`` to its open referrals' earliest due date (None when
+    none is open), in the caller's transaction: every referral write ends here, so the
+    queue's ``referral_overdue`` can read the case alone. Not a change to the case (no
+    version, no audit entry): the referral's own entry records what changed."""
+    petition_ids = sorted(set(petition_ids))
+    if not petition_ids:
+        return
+    db.session.flush()
+    earliest = (
+        select(func.min(Referral.due_on))
+        .where(Referral.petition_id == Petition.id, Referral.answered_on.is_(None))
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(Petition)
+        .where(Petition.id.in_(petition_ids))
+        .values(referral_due_on=earliest)
+        .execution_options(synchronize_session=False)
+    )
+    for petition_id in petition_ids:  # a case already loaded reads the new value
+        petition = db.session.identity_map.get(db.session.identity_key(Petition, petition_id))
+        if petition is not None:
+            db.session.expire(petition, ["referral_due_on"])
+
+
 def default_due_on(agency: str, sent_on: date) -> date:
     return sent_on + timedelta(days=current_app.config["REFERRAL_DUE_DAYS"][agency])
 
@@ -141,6 +168,7 @@ def open_referral(petition, actor: User, values: dict) -> Referral:
         sent_on=_json_date(sent_on),
         due_on=_json_date(due_on),
     )
+    keep_referral_due_on([petition.id])
     return referral
 
 
@@ -199,6 +227,7 @@ def change_referral(referral: Referral, petition, actor: User, values: dict) -> 
         _referral_entry(
             "referral_answered", actor, referral, petition, answered_on=_json_date(answered_on)
         )
+    keep_referral_due_on([referral.petition_id])
     return referral
 
 
@@ -240,6 +269,7 @@ def close_referrals_at_decision(actor: User, open_referrals: dict, reason: str, 
                 }
             )
     db.session.flush()
+    keep_referral_due_on(open_referrals)
     audit.record_many(entries)
 
 

@@ -45,6 +45,14 @@ OPEN_STAGES_SQL = "stage IN ({})".format(
     ", ".join(f"'{s.value}'" for s in Stage if not s.is_decided)
 )
 OPEN_ONLY = {"postgresql_where": text(OPEN_STAGES_SQL), "sqlite_where": text(OPEN_STAGES_SQL)}
+#: The cases with an open referral: a few in a hundred, the only ones ``referral_overdue`` reads.
+REFERRAL_OPEN_SQL = "referral_due_on IS NOT NULL"
+REFERRAL_OPEN_ONLY = {
+    "postgresql_where": text(REFERRAL_OPEN_SQL),
+    "sqlite_where": text(REFERRAL_OPEN_SQL),
+}
+#: What the queue filters those cases on besides the due date, kept in their indexes.
+REFERRAL_FILTERED = ("referral_due_on", "stage", "assignee_id")
 
 
 class Dollars(TypeDecorator):
@@ -185,6 +193,29 @@ class Petition(db.Model):
         Index("ix_petition_open_assignee", "assignee_id", "received_at", "id", **OPEN_ONLY),
         Index("ix_petition_open_org", "organization_id", "received_at", "id", **OPEN_ONLY),
         Index("ix_petition_open_stage_entered", "stage", "stage_entered_at", **OPEN_ONLY),
+        # ``referral_overdue`` (issue 12) in each queue order: only the cases with an open
+        # referral, with the due date, stage and assignee the filters read.
+        Index(
+            "ix_petition_referral_created",
+            "created_at",
+            "id",
+            *REFERRAL_FILTERED,
+            **REFERRAL_OPEN_ONLY,
+        ),
+        Index(
+            "ix_petition_referral_received",
+            "received_at",
+            "id",
+            *REFERRAL_FILTERED,
+            **REFERRAL_OPEN_ONLY,
+        ),
+        Index(
+            "ix_petition_referral_stage_entered",
+            "stage_entered_at",
+            "id",
+            *REFERRAL_FILTERED,
+            **REFERRAL_OPEN_ONLY,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -259,6 +290,9 @@ class Petition(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: When the case entered its current stage; set by every transition.
     stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The due date of the case's earliest open referral (None: none open), kept by every
+    #: referral write (tracker.deadlines.services) for the queue's ``referral_overdue``.
+    referral_due_on: Mapped[date | None] = mapped_column(Date)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     decision_reason: Mapped[str | None] = mapped_column(Text)
     #: How the case ended (tracker.workflow.DISPOSITIONS); null while it is open.
@@ -333,7 +367,9 @@ class Petition(db.Model):
 
     @property
     def referral_overdue(self) -> bool:
-        return any(referral.overdue for referral in self.referrals)
+        """An open referral's due date has passed (read from the kept earliest due date, so
+        the queue's flag loads no referrals)."""
+        return self.referral_due_on is not None and self.referral_due_on < clock.today()
 
     @property
     def stage_enum(self) -> Stage:

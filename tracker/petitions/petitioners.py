@@ -18,6 +18,7 @@ from sqlalchemy import select
 from tracker import permissions
 from tracker.auth.models import User
 from tracker.extensions import db
+from tracker.petitions import queries
 from tracker.petitions.models import Petition, petitioner_key  # noqa: F401  (re-exported)
 from tracker.workflow import Stage
 
@@ -76,5 +77,9 @@ def related_petitions(petition: Petition, viewer: User) -> list[Petition]:
         .order_by(Petition.created_at, Petition.id)
     )
     if not permissions.can_view_all_petitions(viewer):
-        statement = statement.where(Petition.organization_id == viewer.organization_id)
+        # Kept out of SQLite's index choice: with (organization_id, created_at, id) in queue
+        # order it read the whole organization's cases for the few of one petitioner (2.7 s
+        # an advocate's case page at a million cases) instead of the petitioner_key index.
+        organization_id = queries.kept_out_of_indexes(Petition.organization_id)
+        statement = statement.where(organization_id == viewer.organization_id)
     return list(db.session.scalars(statement))
