@@ -19,6 +19,7 @@ from tracker import clock, eligibility, permissions
 from tracker.audit import services as audit
 from tracker.audit.services import json_value
 from tracker.auth.models import User
+from tracker.database import among
 from tracker.deadlines import services as deadlines
 from tracker.errors import (
     BulkRefused,
@@ -390,7 +391,7 @@ def eligibility_of(petitions: list) -> dict[int, list]:
             Petition.case_number,
             Petition.decided_at,
         )
-        .where(Petition.petitioner_key.in_(keys))
+        .where(among(Petition.petitioner_key, keys))
         .where(Petition.stage.in_([*petitioners.OPEN_STAGES, Stage.DENIED.value]))
         .order_by(Petition.id)
     ).all()
@@ -798,7 +799,7 @@ def _lock_cases(case_numbers: list[str], *, lock: bool = True):
     """The cases' rows (``CASE_COLUMNS``, not ORM objects), locked until commit (in id order,
     so two bulk decisions never deadlock); ``lock=False``: only read (a preview)."""
     statement = (
-        select(*CASE_COLUMNS).where(Petition.case_number.in_(case_numbers)).order_by(Petition.id)
+        select(*CASE_COLUMNS).where(among(Petition.case_number, case_numbers)).order_by(Petition.id)
     )
     return db.session.execute(statement.with_for_update() if lock else statement).all()
 
@@ -1025,7 +1026,7 @@ def _latest_recommendations(petition_ids: list[int]) -> dict[int, str]:
     """Each case's latest recommendation (by petition id), for the cases that have one."""
     latest = (
         select(Recommendation.petition_id, db.func.max(Recommendation.id).label("id"))
-        .where(Recommendation.petition_id.in_(petition_ids))
+        .where(among(Recommendation.petition_id, petition_ids))
         .group_by(Recommendation.petition_id)
         .subquery()
     )
@@ -1059,7 +1060,8 @@ def _outcome_changes(row, new_values: dict) -> dict | None:
     already ``json_value``s (the same for every case of a decision)."""
     changes = {}
     for name, new in new_values.items():
-        old = json_value(getattr(row, name))
+        old = getattr(row, name)
+        old = old if old is None else json_value(old)  # an open case's are all None
         if old != new:
             changes[name] = [old, new]
     return changes or None
@@ -1115,7 +1117,7 @@ def _decide(
     columns = outcome_columns(outcome if target.is_decided else None)
     db.session.execute(
         update(Petition)
-        .where(Petition.id.in_(petition_ids))
+        .where(among(Petition.id, petition_ids))
         .values(
             stage=target.value,
             version=Petition.version + 1,
