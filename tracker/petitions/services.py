@@ -1146,27 +1146,28 @@ def _decide(
         for petition_id in petition_ids:
             deadlines.answer_information_request(actor, petition_id, extra.response.strip(), now)
         details["response"] = extra.response.strip()
+    details |= entry_details or {}
+    audit.record_many(_entries(actor, transition, reason, rows, changes, columns, details))
+    return {row.case_number: row.version + 1 for row in rows.values()}
+
+
+def _entries(actor: User, transition, reason, rows: dict, changes, columns: dict, details: dict):
+    """Each moved case's audit entry, in id order: the same for one case or thousands."""
     extra_details = _decision_details(transition, rows)
     new_values = {name: json_value(value) for name, value in columns.items()}
-    audit.record_many(
+    return [
         {
             "action": transition.name,
             "actor_id": actor.id,
             "petition_id": row.id,
             "from_stage": row.stage,
-            "to_stage": target.value,
+            "to_stage": transition.target.value,
             "reason": reason,
             "changes": {**(changes or {}), **(_outcome_changes(row, new_values) or {})} or None,
-            "details": {
-                "version": row.version + 1,
-                **details,
-                **extra_details.get(row.id, {}),
-                **(entry_details or {}),
-            },
+            "details": {"version": row.version + 1, **extra_details.get(row.id, {}), **details},
         }
         for row in rows.values()
-    )
-    return {row.case_number: row.version + 1 for row in rows.values()}
+    ]
 
 
 def decide_petitions(
