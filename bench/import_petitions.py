@@ -7,61 +7,16 @@ the case numbers, one executemany insert, one record_many call, commit) and then
 same through POST /api/v1/petitions/import with a bearer token.
 """
 
-import csv
-import io
-from datetime import date, timedelta
-
 from sqlalchemy import func, select
 
-from bench.common import parser, scratch_app, timed
+from bench.common import advocate, parser, petition_csv, scratch_app, timed
 from tracker.audit import services as audit
 from tracker.audit.models import AuditEntry
-from tracker.auth import services as auth_services
 from tracker.auth import tokens
 from tracker.extensions import db
 from tracker.petitions import importing
 from tracker.petitions import services as petition_services
-from tracker.petitions.models import EDITABLE_FIELDS, Petition
-
-PASSWORD = "bench-password-long-enough"
-
-
-def petition_csv(rows: int, offset: int = 0) -> bytes:
-    """A valid file of ``rows`` commutations, each with its own register number."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(EDITABLE_FIELDS)
-    for n in range(offset, offset + rows):
-        writer.writerow(
-            [
-                "commutation",
-                f"Petitioner {n}",
-                f"{n // 1000:05d}-{n % 1000:03d}",
-                (date(1960, 1, 1) + timedelta(days=n % 9000)).isoformat(),
-                "Conspiracy to distribute cocaine base (21 U.S.C. § 846)",
-                "District of Maryland",
-                "240 months' imprisonment",
-                "2005-06-01",
-                "in_prison",
-                "2030-01-01",
-                "Would receive a far shorter sentence today; served over 20 years.",
-            ]
-        )
-    return out.getvalue().encode()
-
-
-def advocate(name: str):
-    organization = auth_services.create_organization(None, name)
-    user = auth_services.create_user(
-        None,
-        email=f"{name.lower().replace(' ', '-')}@bench.example",
-        name=name,
-        role="advocate",
-        password=PASSWORD,
-        organization=organization,
-    )
-    db.session.commit()
-    return user
+from tracker.petitions.models import Petition
 
 
 def main() -> None:

@@ -6,15 +6,18 @@ import io
 from datetime import date
 
 import pytest
+from sqlalchemy import func, select
 
 from tests.conftest import csrf_token
 from tests.helpers import audit_entries, count, form_with, page_text, petition_row
 from tracker.acts import services as acts
 from tracker.acts.models import Act, ActCase
+from tracker.audit import services as audit
 from tracker.audit.services import verify_chain
 from tracker.deadlines import services as deadline_services
 from tracker.errors import BulkRefused, Conflict, PermissionDenied, ValidationFailed
 from tracker.extensions import db
+from tracker.notifications.models import Notification
 from tracker.petitions import services as petition_services
 from tracker.workflow import Stage
 
@@ -255,6 +258,42 @@ def test_a_failure_after_the_grants_were_written_grants_nothing(
     assert len([e for e in audit_entries() if e.category == "case"]) <= entries_before
     db.session.expire_all()
     assert db.session.get(Act, act.id).state == "draft"
+
+
+def test_a_failure_in_the_middle_of_the_cohorts_write_leaves_nothing_and_notifies_no_one(
+    api_as, supervisor, cohort, monkeypatch
+):
+    """All or nothing inside the cohort's write: the petitions are updated, the entries and
+    their notifications inserted, then the write fails; the rollback takes all of it."""
+    api = api_as(user=supervisor)
+    act = drafted(supervisor)
+    acts.add_cases_by_filter(act, supervisor, {"custody_status": "home_confinement"})
+    db.session.commit()
+    notifications_before = count(Notification)
+    real_enqueue = audit.notifications.enqueue
+    enqueued = []
+
+    def enqueue_then_fail(entries):
+        real_enqueue(entries)
+        enqueued.append(count_in_transaction(Notification))
+        raise Conflict("Simulated failure after the notifications were queued.")
+
+    monkeypatch.setattr(audit.notifications, "enqueue", enqueue_then_fail)
+
+    response = api.post(f"/api/v1/acts/{act.id}/record")
+
+    assert response.status_code == 409, response.get_json()
+    assert enqueued[-1] > notifications_before  # the advocate's were written, then undone
+    assert [petition_row(p.id)["stage"] for p in cohort] == ["under_review"] * 3
+    assert audit_entries(action="grant") == []
+    assert count(Notification) == notifications_before
+    assert db.session.get(Act, act.id).state == "draft"
+    assert verify_chain().intact
+
+
+def count_in_transaction(model) -> int:
+    """Rows of ``model`` as the current transaction sees them (``count`` expires first)."""
+    return db.session.scalar(select(func.count()).select_from(model))
 
 
 def test_an_act_with_no_grantable_case_is_refused(supervisor, make_petition):

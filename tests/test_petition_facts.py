@@ -343,6 +343,49 @@ def test_re_application_after_a_denial(app, monkeypatch, denials, years, expecte
         assert results["reapplication_waiting_period"] == expected
 
 
+class _ReadValues(dict):
+    """Petition values that remember which of them a rule read."""
+
+    read: set
+
+    def get(self, name, default=None):
+        self.read.add(name)
+        return super().get(name, default)
+
+    def __getitem__(self, name):
+        self.read.add(name)
+        return super().__getitem__(name)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        PARDON,
+        PARDON | {"release_date": date(2020, 2, 29)},
+        PARDON | {"custody_start_date": date(2010, 2, 1)},
+        PARDON | {"sentence_date": date(2025, 5, 1), "custody_status": "in_prison"},
+        PARDON | {"sentence_date": None},
+        COMMUTATION,
+        COMMUTATION | {"custody_status": "released"},
+        COMMUTATION | {"custody_status": "released", "relief_sought": "remission"},
+        COMMUTATION | {"custody_status": None},
+    ],
+)
+def test_the_rules_read_only_the_values_a_bulk_grant_reads(app, values):
+    # A bulk grant reads only eligibility.VALUES_READ of each case (``_lock_cases``): a rule
+    # reading another value would see None there and judge the case wrongly.
+    all_values = _ReadValues(dict.fromkeys(EDITABLE_FIELDS) | values)
+    all_values.read = set()
+    with app.app_context():
+        facts = eligibility.Facts(
+            all_values, (date(2024, 6, 2),), "CP-2026-000001", date(2026, 6, 1)
+        )
+        results = eligibility.evaluate(facts)
+        messages = [result.as_json()["message"] for result in results]
+    assert all_values.read <= set(eligibility.VALUES_READ)
+    assert all(isinstance(message, str) and message for message in messages)
+
+
 def test_an_ineligible_submission_is_refused_with_the_rule_and_date_unless_a_waiver_is_asked(
     api_as, make_user
 ):

@@ -2,7 +2,8 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, MetaData, Table, event, insert
+from sqlalchemy import JSON, DateTime, MetaData, Table, any_, bindparam, event, insert
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -217,3 +218,15 @@ def begin_read_only(session) -> None:
     if isinstance(session.get_bind(), Connection):
         return
     session.connection(execution_options=READ_ONLY)
+
+
+def among(column, values):
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:values)``, one array parameter:
+    a bulk decision's thousands of ids would otherwise be thousands of parameters to render
+    and parse, at a cost that shows."""
+    from tracker.extensions import db  # the extensions import this module
+
+    values = list(values)
+    if db.session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))

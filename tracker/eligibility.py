@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 MET, NOT_MET, UNKNOWN, NOT_APPLICABLE = "met", "not_met", "unknown", "not_applicable"
@@ -42,6 +41,18 @@ def add_years(start: date, years: int) -> date:
         return date(start.year + years, 3, 1)
 
 
+#: The petition values the rules read (``Facts.values``): all a bulk grant reads of each case
+#: to judge it (a test holds every rule to this list).
+VALUES_READ = (
+    "kind",
+    "release_date",
+    "sentence_date",
+    "custody_start_date",
+    "custody_status",
+    "relief_sought",
+)
+
+
 @dataclass(frozen=True)
 class Facts:
     """What the rules read: the petition's values, earlier denials of the same petitioner's
@@ -59,6 +70,8 @@ class Result:
     rule: str
     status: str
     eligible_on: date | None
+    #: Translated when shown (a lazy string): a bulk grant judges thousands of cases and
+    #: reads only the statuses.
     message: str
     #: The petition field a refusal is shown under.
     field: str
@@ -67,7 +80,7 @@ class Result:
         return {
             "rule": self.rule,
             "eligible_on": self.eligible_on.isoformat() if self.eligible_on else None,
-            "message": self.message,
+            "message": str(self.message),
         }
 
 
@@ -87,14 +100,14 @@ class Rule:
 def _pardon_waiting_period(facts: Facts, today: date):
     values = facts.values
     if values.get("kind") != "pardon":
-        return NOT_APPLICABLE, None, _("Only for a pardon.")
+        return NOT_APPLICABLE, None, _l("Only for a pardon.")
     years = current_app.config["PARDON_WAITING_YEARS"]
     released, sentenced = values.get("release_date"), values.get("sentence_date")
     if released is not None:
         eligible_on = add_years(released, years)
-        since = _("release from confinement on %(date)s", date=released.isoformat())
+        since = _l("release from confinement on %(date)s", date=released.isoformat())
     elif sentenced is None:
-        return UNKNOWN, None, _("The date of sentence is not recorded.")
+        return UNKNOWN, None, _l("The date of sentence is not recorded.")
     else:
         # Release comes after the sentence, so the sentence's anniversary is the earliest
         # possible date; it is the date itself when no confinement is recorded for someone
@@ -108,7 +121,7 @@ def _pardon_waiting_period(facts: Facts, today: date):
             return (
                 NOT_MET,
                 eligible_on,
-                _(
+                _l(
                     "A pardon may be sought %(years)s years after release from confinement "
                     "(or the sentence, without confinement): not before %(date)s.",
                     years=years,
@@ -116,18 +129,18 @@ def _pardon_waiting_period(facts: Facts, today: date):
                 ),
             )
         if not unconfined:
-            return UNKNOWN, None, _("The release from confinement is not recorded.")
-        since = _("the sentence on %(date)s (no confinement)", date=sentenced.isoformat())
+            return UNKNOWN, None, _l("The release from confinement is not recorded.")
+        since = _l("the sentence on %(date)s (no confinement)", date=sentenced.isoformat())
     if eligible_on <= today:
         return (
             MET,
             eligible_on,
-            _("%(years)s years have passed since %(since)s.", years=years, since=since),
+            _l("%(years)s years have passed since %(since)s.", years=years, since=since),
         )
     return (
         NOT_MET,
         eligible_on,
-        _(
+        _l(
             "A pardon may be sought %(years)s years after %(since)s: from %(date)s.",
             years=years,
             since=since,
@@ -139,30 +152,30 @@ def _pardon_waiting_period(facts: Facts, today: date):
 def _commutation_while_serving(facts: Facts, today: date):
     values = facts.values
     if values.get("kind") != "commutation":
-        return NOT_APPLICABLE, None, _("Only for a commutation.")
+        return NOT_APPLICABLE, None, _l("Only for a commutation.")
     if values.get("relief_sought") == "remission":
-        return MET, None, _("A remission of a fine or restitution may be sought after release.")
+        return MET, None, _l("A remission of a fine or restitution may be sought after release.")
     status = values.get("custody_status")
     if status is None:
-        return UNKNOWN, None, _("The custody status is not recorded.")
+        return UNKNOWN, None, _l("The custody status is not recorded.")
     if status == "released":
         return (
             NOT_MET,
             None,
-            _(
+            _l(
                 "A commutation is for a petitioner still serving the sentence (unless the relief "
                 "sought is a remission)."
             ),
         )
-    return MET, None, _("The petitioner is still serving the sentence.")
+    return MET, None, _l("The petitioner is still serving the sentence.")
 
 
 def _reapplication_waiting_period(facts: Facts, today: date):
     years = current_app.config["REAPPLICATION_WAITING_YEARS"]
     if years <= 0:
-        return NOT_APPLICABLE, None, _("No waiting period after a denial is configured.")
+        return NOT_APPLICABLE, None, _l("No waiting period after a denial is configured.")
     if not facts.denials:
-        return MET, None, _("No earlier petition of this kind was denied.")
+        return MET, None, _l("No earlier petition of this kind was denied.")
     denied_on = max(facts.denials)
     eligible_on = add_years(denied_on, years)
     if eligible_on <= today:
@@ -170,7 +183,7 @@ def _reapplication_waiting_period(facts: Facts, today: date):
     return (
         NOT_MET,
         eligible_on,
-        _(
+        _l(
             "A petition of the same kind was denied on %(denied)s: a new one may be filed "
             "from %(date)s.",
             denied=denied_on.isoformat(),
@@ -181,8 +194,8 @@ def _reapplication_waiting_period(facts: Facts, today: date):
 
 def _no_open_petition(facts: Facts, today: date):
     if facts.other_open_case:
-        return NOT_MET, None, _("Another petition is open: %(case)s.", case=facts.other_open_case)
-    return MET, None, _("No other open petition.")
+        return NOT_MET, None, _l("Another petition is open: %(case)s.", case=facts.other_open_case)
+    return MET, None, _l("No other open petition.")
 
 
 RULES: tuple[Rule, ...] = (

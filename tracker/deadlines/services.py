@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from tracker import clock, permissions
 from tracker.audit import services as audit
 from tracker.auth.models import User
+from tracker.database import among
 from tracker.deadlines.models import AGENCIES, InformationRequest, Referral, Reminder
 from tracker.errors import Conflict, ValidationFailed
 from tracker.extensions import db
@@ -235,7 +236,7 @@ def open_referrals_of(petition_ids: list[int]) -> dict[int, list[Referral]]:
     """{petition id: its open referrals, locked}, for the cases a decision is about to move."""
     referrals = db.session.scalars(
         select(Referral)
-        .where(Referral.petition_id.in_(petition_ids), Referral.answered_on.is_(None))
+        .where(among(Referral.petition_id, petition_ids), Referral.answered_on.is_(None))
         .order_by(Referral.id)
         .with_for_update()
     )

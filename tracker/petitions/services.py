@@ -8,9 +8,10 @@ None of them commits: the request or CLI command does, once.
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
@@ -18,6 +19,7 @@ from tracker import clock, eligibility, permissions
 from tracker.audit import services as audit
 from tracker.audit.services import json_value
 from tracker.auth.models import User
+from tracker.database import among
 from tracker.deadlines import services as deadlines
 from tracker.errors import (
     BulkRefused,
@@ -389,8 +391,9 @@ def apply_transition(
     return petition
 
 
-def eligibility_of(petitions: list[Petition]) -> dict[int, list]:
-    """{petition id: each eligibility rule's result} for filed petitions, in three queries
+def eligibility_of(petitions: list) -> dict[int, list]:
+    """{petition id: each eligibility rule's result} for filed petitions (Petition objects or
+    rows with their columns, as ``_lock_cases`` reads them), in three queries
     whatever their number. A rule is about filing, so each is judged on the day the petition
     was filed, against the denials of the petitioner's petitions of the same kind before it
     and the petitioner's other open petitions."""
@@ -406,7 +409,7 @@ def eligibility_of(petitions: list[Petition]) -> dict[int, list]:
             Petition.case_number,
             Petition.decided_at,
         )
-        .where(Petition.petitioner_key.in_(keys))
+        .where(among(Petition.petitioner_key, keys))
         .where(Petition.stage.in_([*petitioners.OPEN_STAGES, Stage.DENIED.value]))
         .order_by(Petition.id)
     ).all()
@@ -423,7 +426,11 @@ def eligibility_of(petitions: list[Petition]) -> dict[int, list]:
             if o.stage == Stage.DENIED.value and o.kind == petition.kind and o.decided_at < filed
         )
         other_open = next((o.case_number for o in mine if o.stage in petitioners.OPEN_STAGES), None)
-        values = {name: getattr(petition, name) for name in EDITABLE_FIELDS}
+        values = (
+            petition._mapping
+            if isinstance(petition, Row)
+            else {name: getattr(petition, name) for name in EDITABLE_FIELDS}
+        )
         facts = eligibility.Facts(values, denials, other_open, today=filed.date())
         results[petition.id] = eligibility.evaluate(facts)
     return results
@@ -434,17 +441,8 @@ def _ineligible_offenders(transition, rows: dict) -> list[dict]:
     approved a waiver. Checked on every grant, single or bulk, in the one transition path."""
     if transition.name not in eligibility.ACTIONS_NEEDING_ELIGIBILITY or not rows:
         return []
-    # Rows of the columns the rules read, not ORM objects: a bulk grant reads thousands.
-    names = dict.fromkeys(
-        ("id", "case_number", "stage", "version", "created_at", "petitioner_key", "kind")
-    )
-    names |= dict.fromkeys(EDITABLE_FIELDS)
-    petitions = db.session.execute(
-        select(*(getattr(Petition, name) for name in names)).where(
-            Petition.id.in_([row.id for row in rows.values()]),
-            Petition.waiver_approved_at.is_(None),
-        )
-    ).all()
+    # The locked rows carry the columns the rules read (``CASE_COLUMNS``): no second read.
+    petitions = [row for row in rows.values() if row.waiver_approved_at is None]
     results = eligibility_of(petitions)
     offenders = []
     for petition in petitions:
@@ -792,21 +790,35 @@ def _create_petitions(advocate: User, values_list: list[dict], details: list[dic
     return case_numbers, petition_ids
 
 
-def _lock_cases(case_numbers: list[str], *, lock: bool = True):
-    """The cases' rows, locked until commit (in id order, so two bulk decisions never deadlock);
-    ``lock=False``: only read (a preview)."""
-    statement = (
-        select(
-            Petition.id,
-            Petition.case_number,
-            Petition.stage,
-            Petition.version,
-            Petition.organization_id,
-            Petition.kind,
-            *(getattr(Petition, name) for name in OUTCOME_COLUMNS),
+#: What the checks and the write of a decision read of each case, in the one statement that
+#: locks it: its place in the workflow, what the entry's changes compare (the outcome) and
+#: what the eligibility rules judge (their values, the filing, the waiver).
+CASE_COLUMNS = tuple(
+    getattr(Petition, name)
+    for name in dict.fromkeys(
+        (
+            "id",
+            "case_number",
+            "stage",
+            "version",
+            "organization_id",
+            "kind",
+            "received_at",
+            "created_at",
+            "petitioner_key",
+            "waiver_approved_at",
+            *OUTCOME_COLUMNS,
+            *eligibility.VALUES_READ,
         )
-        .where(Petition.case_number.in_(case_numbers))
-        .order_by(Petition.id)
+    )
+)
+
+
+def _lock_cases(case_numbers: list[str], *, lock: bool = True):
+    """The cases' rows (``CASE_COLUMNS``, not ORM objects), locked until commit (in id order,
+    so two bulk decisions never deadlock); ``lock=False``: only read (a preview)."""
+    statement = (
+        select(*CASE_COLUMNS).where(among(Petition.case_number, case_numbers)).order_by(Petition.id)
     )
     return db.session.execute(statement.with_for_update() if lock else statement).all()
 
@@ -1033,7 +1045,7 @@ def _latest_recommendations(petition_ids: list[int]) -> dict[int, str]:
     """Each case's latest recommendation (by petition id), for the cases that have one."""
     latest = (
         select(Recommendation.petition_id, db.func.max(Recommendation.id).label("id"))
-        .where(Recommendation.petition_id.in_(petition_ids))
+        .where(among(Recommendation.petition_id, petition_ids))
         .group_by(Recommendation.petition_id)
         .subquery()
     )
@@ -1062,13 +1074,27 @@ def _decision_details(transition, rows: dict) -> dict[int, dict]:
     }
 
 
-def _outcome_changes(row, columns: dict) -> dict | None:
-    changes = {
-        name: [json_value(getattr(row, name)), json_value(new)]
-        for name, new in columns.items()
-        if json_value(getattr(row, name)) != json_value(new)
-    }
+def _outcome_changes(row, new_values: dict) -> dict | None:
+    """{column: [old, new]} of the outcome columns the move changes; ``new_values`` are
+    already ``json_value``s (the same for every case of a decision)."""
+    changes = {}
+    for name, new in new_values.items():
+        old = getattr(row, name)
+        old = old if old is None else json_value(old)  # an open case's are all None
+        if old != new:
+            changes[name] = [old, new]
     return changes or None
+
+
+class StageChange(NamedTuple):
+    """One case's move, as ``_decide`` makes it."""
+
+    petition_id: int
+    kind: str
+    from_stage: str
+    to_stage: str
+    received_at: datetime
+    decided_at: datetime | None
 
 
 def _decide(
@@ -1098,18 +1124,26 @@ def _decide(
     extra = extra or TransitionExtra()
     target = transition.target
     now = clock.now()
-    petition_ids = [row.id for row in rows.values()]
+    decided_at = now if target.is_decided else None
+    # Every move of this transition, single or bulk, in one list: the one place that knows
+    # each case's kind, old and new stage and dates (what a summary kept in the same
+    # transaction needs).
+    moves = [
+        StageChange(row.id, row.kind, row.stage, target.value, row.received_at, decided_at)
+        for row in rows.values()
+    ]
+    petition_ids = [move.petition_id for move in moves]
     corrections = normalize({name: extra.corrections[name] for name in changes or {}})
     columns = outcome_columns(outcome if target.is_decided else None)
     db.session.execute(
         update(Petition)
-        .where(Petition.id.in_(petition_ids))
+        .where(among(Petition.id, petition_ids))
         .values(
             stage=target.value,
             version=Petition.version + 1,
             updated_at=now,
             stage_entered_at=now,
-            decided_at=now if target.is_decided else None,
+            decided_at=decided_at,
             decided_by_id=actor.id if target.is_decided else None,
             decision_reason=reason if target.is_decided else None,
             **corrections,
@@ -1133,26 +1167,28 @@ def _decide(
         for petition_id in petition_ids:
             deadlines.answer_information_request(actor, petition_id, extra.response.strip(), now)
         details["response"] = extra.response.strip()
+    details |= entry_details or {}
+    audit.record_many(_entries(actor, transition, reason, rows, changes, columns, details))
+    return {row.case_number: row.version + 1 for row in rows.values()}
+
+
+def _entries(actor: User, transition, reason, rows: dict, changes, columns: dict, details: dict):
+    """Each moved case's audit entry, in id order: the same for one case or thousands."""
     extra_details = _decision_details(transition, rows)
-    audit.record_many(
+    new_values = {name: json_value(value) for name, value in columns.items()}
+    return [
         {
             "action": transition.name,
             "actor_id": actor.id,
             "petition_id": row.id,
             "from_stage": row.stage,
-            "to_stage": target.value,
+            "to_stage": transition.target.value,
             "reason": reason,
-            "changes": {**(changes or {}), **(_outcome_changes(row, columns) or {})} or None,
-            "details": {
-                "version": row.version + 1,
-                **details,
-                **extra_details.get(row.id, {}),
-                **(entry_details or {}),
-            },
+            "changes": {**(changes or {}), **(_outcome_changes(row, new_values) or {})} or None,
+            "details": {"version": row.version + 1, **extra_details.get(row.id, {}), **details},
         }
         for row in rows.values()
-    )
-    return {row.case_number: row.version + 1 for row in rows.values()}
+    ]
 
 
 def decide_petitions(
