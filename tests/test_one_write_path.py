@@ -165,6 +165,7 @@ def test_a_submission_is_an_import_of_one_row(app_ctx, make_user):
             "case_number",
             "register_number",
             "petitioner_key",
+            "search_text",  # holds the case and register numbers, which differ
             "created_at",
             "updated_at",
             "received_at",
