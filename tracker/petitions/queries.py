@@ -14,7 +14,7 @@ from tracker import clock, permissions
 from tracker.audit.models import CASE_CATEGORY, AuditEntry
 from tracker.audit.replay import replay
 from tracker.auth.models import User
-from tracker.deadlines.models import Referral
+from tracker.deadlines.models import InformationRequest, Referral
 from tracker.extensions import db
 from tracker.forms import parse_id
 from tracker.petitions.fields import CASE_NUMBER, REGISTER_NUMBER
@@ -88,16 +88,20 @@ def referral_overdue_condition():
     return Petition.id.in_(overdue)
 
 
-def queue_query(user: User, filters: QueueFilters) -> Select:
-    """The cases the user may see that match the (already valid) filters, in their order."""
+def queue_query(user: User, filters: QueueFilters, *, load_flags: bool = True) -> Select:
+    """The cases the user may see that match the (already valid) filters, in their order.
+
+    ``load_flags``: load what the flags are computed from (information requests, referrals),
+    one query per page each; the web queue says False and reads them as columns of its one
+    query instead (``queue_page``).
+    """
     statement = visible_petitions(user).options(
-        joinedload(Petition.organization),
-        joinedload(Petition.assignee),
-        # The queue's flags (information requested/provided, overdue referral): one query
-        # per page each, whatever its length.
-        selectinload(Petition.information_requests),
-        selectinload(Petition.referrals),
+        joinedload(Petition.organization), joinedload(Petition.assignee)
     )
+    if load_flags:
+        statement = statement.options(
+            selectinload(Petition.information_requests), selectinload(Petition.referrals)
+        )
     return statement.where(*filter_conditions(user, filters)).order_by(*ORDERS[filters.sort])
 
 
@@ -280,11 +284,62 @@ def parse_position(raw) -> QueuePosition:
     return QueuePosition()
 
 
+@dataclass(frozen=True)
+class QueueFlags:
+    """A queue row's badges, decided as the Petition properties of the same names decide
+    them (information_provided, open_information_request.overdue, referral_overdue)."""
+
+    information_provided: bool
+    answer_overdue: bool
+    referral_overdue: bool
+
+
+def _latest_request(column) -> ColumnElement:
+    return (
+        select(column)
+        .where(InformationRequest.petition_id == Petition.id)
+        .order_by(InformationRequest.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _flag_columns() -> tuple[ColumnElement, ...]:
+    """The latest information request's answer time and due date, and whether a referral
+    is overdue: three correlated subqueries on indexed foreign keys, per row of a page."""
+    overdue_referral = select(Referral.id).where(
+        Referral.petition_id == Petition.id,
+        Referral.answered_on.is_(None),
+        Referral.due_on < clock.today(),
+    )
+    return (
+        _latest_request(InformationRequest.answered_at),
+        _latest_request(InformationRequest.due_on),
+        overdue_referral.exists(),
+    )
+
+
+def _flags(petition: Petition, answered_at, due_on, referral_overdue) -> QueueFlags:
+    stage = petition.stage
+    return QueueFlags(
+        information_provided=stage == Stage.UNDER_REVIEW
+        and answered_at is not None
+        and answered_at >= petition.stage_entered_at,
+        answer_overdue=stage == Stage.INFORMATION_REQUESTED
+        and answered_at is None
+        and due_on is not None
+        and due_on < clock.today(),
+        referral_overdue=bool(referral_overdue),
+    )
+
+
 @dataclass
 class QueuePage:
     """One page of the queue, its neighbours' positions, and a count that stops at COUNT_CAP."""
 
     items: list[Petition]
+    #: Each item's badges, by petition id.
+    flags: dict[int, QueueFlags]
     sort: str
     total: int
     total_is_capped: bool
@@ -333,19 +388,23 @@ def _keyset(statement: Select, sort: str, position: QueuePosition) -> tuple[Sele
 
 
 def queue_page(statement: Select, per_page: int, sort: str, position: QueuePosition) -> QueuePage:
-    """Fetch one page (one row more, to know if there is a further one) and a bounded count."""
+    """Fetch one page (one row more, to know if there is a further one) with each row's
+    flags, and a bounded count. ``statement`` is a ``queue_query(…, load_flags=False)``."""
     paged, backwards = _keyset(statement, sort, position)
-    rows = list(db.session.scalars(paged.limit(per_page + 1)))
-    further = len(rows) > per_page
-    rows = rows[:per_page]
+    found = list(db.session.execute(paged.add_columns(*_flag_columns()).limit(per_page + 1)))
+    further = len(found) > per_page
+    found = found[:per_page]
     if backwards:
-        rows.reverse()
+        found.reverse()
+    rows = [row[0] for row in found]
+    flags = {row[0].id: _flags(*row) for row in found}
     if position.is_first and not further:
         total = len(rows)
     else:
         total = db.session.scalar(bounded_count(statement))
     return QueuePage(
         items=rows,
+        flags=flags,
         sort=sort,
         total=min(total, COUNT_CAP),
         total_is_capped=total > COUNT_CAP,
