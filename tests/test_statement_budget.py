@@ -49,20 +49,20 @@ class Budget:
 READ = ("INSERT INTO read_log_entry",)
 #: {case}: a case with a history of three entries, a referral and a note.
 BUDGETS = {
-    "queue, one stage": Budget("/petitions?stage=under_review", "reviewer", 7),
-    "queue, a second page": Budget("/petitions?stage=under_review&after={after}", "reviewer", 7),
-    "queue, advocate": Budget("/petitions", "advocate", 5),
-    "case page": Budget("/petitions/{case}", "reviewer", 12, READ),
-    "case page, advocate": Budget("/petitions/{case}", "advocate", 9, READ),
+    "queue, one stage": Budget("/petitions?stage=under_review", "reviewer", 5),
+    "queue, a second page": Budget("/petitions?stage=under_review&after={after}", "reviewer", 5),
+    "queue, advocate": Budget("/petitions", "advocate", 3),
+    "case page": Budget("/petitions/{case}", "reviewer", 11, READ),
+    "case page, advocate": Budget("/petitions/{case}", "advocate", 8, READ),
     "API list, one stage": Budget("/api/v1/petitions?stage=under_review", "token", 3),
     "API case": Budget("/api/v1/petitions/{case}", "token", 3, READ),
     "API history": Budget("/api/v1/petitions/{case}/history", "token", 4, READ),
     "login page": Budget("/login", "anonymous", 0),
-    "account: password page": Budget("/account/password", "reviewer", 2),
-    "account: API tokens": Budget("/account/tokens", "reviewer", 3),
-    "account: notifications": Budget("/account/notifications", "reviewer", 3),
-    "notifications": Budget("/notifications", "reviewer", 3),
-    "due page": Budget("/due", "reviewer", 6),
+    "account: password page": Budget("/account/password", "reviewer", 1),
+    "account: API tokens": Budget("/account/tokens", "reviewer", 2),
+    "account: notifications": Budget("/account/notifications", "reviewer", 2),
+    "notifications": Budget("/notifications", "reviewer", 2),
+    "due page": Budget("/due", "reviewer", 5),
 }
 
 

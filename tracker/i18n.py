@@ -32,8 +32,10 @@ from zoneinfo import ZoneInfo
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request
+from flask.globals import _cv_app
 from flask_babel import (
     Babel,
+    Domain,
     LazyString,
     force_locale,
     format_date,
@@ -54,6 +56,37 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 log = logging.getLogger(__name__)
 babel = Babel()
+
+
+class RequestDomain(Domain):
+    """Flask-Babel's domain, with the translations looked up once per locale a request uses.
+
+    Flask-Babel resolves the context, the domain, the locale and the catalogue's cache key on
+    every string (a hundred times on a queue page); this keeps the catalogue beside the locale
+    Flask-Babel chose, so the next string of the same locale costs two attribute reads.
+    ``refresh`` and ``force_locale`` replace the locale object, which drops the shortcut.
+    """
+
+    def get_translations(self):
+        context = _cv_app.get(None)
+        state = context.g.__dict__.get("_flask_babel") if context is not None else None
+        locale = getattr(state, "babel_locale", None)
+        if locale is None:
+            return super().get_translations()
+        cached = getattr(state, "tracker_translations", None)
+        if cached is not None and cached[0] is locale:
+            return cached[1]
+        translations = super().get_translations()
+        state.tracker_translations = (locale, translations)
+        return translations
+
+
+def _template_gettext(message: str) -> str:
+    return babel.domain_instance.get_translations().ugettext(message)
+
+
+def _template_ngettext(singular: str, plural: str, count: int) -> str:
+    return babel.domain_instance.get_translations().ungettext(singular, plural, count)
 
 
 def select_locale() -> str:
@@ -187,6 +220,12 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     compile_catalogues()
     babel.init_app(app, locale_selector=select_locale)
+    # One domain for every app (as Flask-Babel's own cached one); templates ask it directly.
+    if not isinstance(babel.__dict__.get("domain_instance"), RequestDomain):
+        babel.domain_instance = RequestDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))
+    app.jinja_env.install_gettext_callables(
+        gettext=_template_gettext, ngettext=_template_ngettext, newstyle=True
+    )
     # Flask-Babel keeps the locale on ``g``, the app context's: a request served inside an
     # app context already pushed (tests, a CLI command) must not inherit another's language.
     app.before_request(refresh)

@@ -15,6 +15,7 @@ A request over a limit gets 429 with ``Retry-After``: problem+json on the API, t
 page on the web. Rate limits are not audited: a flood must not become audit entries.
 """
 
+import functools
 import hashlib
 import math
 import time
@@ -111,6 +112,21 @@ API_LIMITS = {
 }
 
 
+def _limited_methods(view, limited, limits: dict):
+    """The limited view, except for a method none of its limits counts (the sign-in page's
+    GET), which skips Flask-Limiter's per-request bookkeeping: those limits count POSTs."""
+    methods = [options.get("methods") for options in limits.values()]
+    if not methods or None in methods:
+        return limited
+    counted = {method for listed in methods for method in listed}
+
+    @functools.wraps(view)
+    def dispatch(*args, **kwargs):
+        return (limited if request.method in counted else view)(*args, **kwargs)
+
+    return dispatch
+
+
 def init_app(app: Flask) -> Limiter:
     """Trust the configured proxies, then bind a limiter of this app's own to its routes."""
     proxies = app.config["TRUSTED_PROXY_COUNT"]
@@ -121,10 +137,10 @@ def init_app(app: Flask) -> Limiter:
     limiter = Limiter(get_remote_address, on_breach=_remember_reset)
     limiter.init_app(app)
     for endpoint, limits in VIEW_LIMITS.items():
-        view = app.view_functions[endpoint]
+        view = limited = app.view_functions[endpoint]
         for setting, options in limits.items():
-            view = limiter.limit(_configured(setting), scope=setting.lower(), **options)(view)
-        app.view_functions[endpoint] = view
+            limited = limiter.limit(_configured(setting), scope=setting.lower(), **options)(limited)
+        app.view_functions[endpoint] = _limited_methods(view, limited, limits)
     from tracker.api.views import blueprint as api_blueprint
 
     for setting, options in API_LIMITS.items():

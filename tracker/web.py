@@ -1,5 +1,6 @@
 """Request plumbing shared by every blueprint: login loading, client info, headers, errors."""
 
+import functools
 import logging
 from zoneinfo import ZoneInfo
 
@@ -29,7 +30,7 @@ from tracker.deadlines.models import AGENCIES
 from tracker.documents.models import DOCUMENT_VISIBILITIES
 from tracker.eligibility import STATUS_LABELS as ELIGIBILITY_STATUSES
 from tracker.errors import DomainError
-from tracker.extensions import login_manager
+from tracker.extensions import bootstrap, login_manager
 from tracker.forms import MAX_ID
 from tracker.http_messages import SERVER_ERROR, http_error_message
 from tracker.petitions.models import (
@@ -196,6 +197,34 @@ def can(rule: str, *subject) -> bool:
     return permissions.RULES[rule](current_user, *subject)
 
 
+@functools.lru_cache(maxsize=256)
+def _built_url(script_root: str, endpoint: str, values: tuple) -> str:
+    return url_for(endpoint, **dict(values))
+
+
+def fixed_url(endpoint: str, **values) -> str:
+    """``url_for`` for links that cannot change while the process runs (the layout's menu,
+    static files): built once per process and script root, not on every page."""
+    return _built_url(request.script_root, endpoint, tuple(sorted(values.items())))
+
+
+@functools.lru_cache(maxsize=16)
+def _bootstrap_tags(script_root: str, serve_local: bool, theme, kind: str):
+    return bootstrap.load_css() if kind == "css" else bootstrap.load_js()
+
+
+def bootstrap_tags(kind: str):
+    """Bootstrap-Flask's ``<link>`` (``"css"``) or ``<script>`` (``"js"``) tags, built once
+    per process: the files and their integrity hashes are fixed by the installed version."""
+    config = current_app.config
+    return _bootstrap_tags(
+        request.script_root,
+        config["BOOTSTRAP_SERVE_LOCAL"],
+        config["BOOTSTRAP_BOOTSWATCH_THEME"],
+        kind,
+    )
+
+
 def unread_notifications() -> int:
     """The bell's count for the signed-in user (one query per page)."""
     from tracker.notifications import services as notifications
@@ -247,6 +276,8 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.globals.update(
         can=can,
+        fixed_url=fixed_url,
+        bootstrap_tags=bootstrap_tags,
         unread_notifications=unread_notifications,
         permissions=permissions,
         DECISION_ALERTS=DECISION_ALERTS,

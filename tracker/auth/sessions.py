@@ -10,8 +10,8 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import current_app, session
-from sqlalchemy import select, update
+from flask import current_app, g, request, session
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from tracker import pipeline
@@ -20,6 +20,7 @@ from tracker.auth import tokens, two_factor
 from tracker.auth.models import User, UserSession
 from tracker.database import utcnow
 from tracker.extensions import db
+from tracker.pipeline import SAFE_METHODS
 
 SESSION_KEY = "sid"
 #: last_seen_at is written at most this often, so reads stay (almost) write-free.
@@ -63,14 +64,24 @@ def current_session() -> UserSession | None:
     key = session.get(SESSION_KEY)
     if not key:
         return None
-    # One query for the session, its user and their organization (which can_sign_in reads).
-    row = db.session.scalar(
+    # One query for the session, its user and their organization (which can_sign_in reads),
+    # and on a page view the notification bell's count, which every page shows.
+    statement = (
         select(UserSession)
         .options(joinedload(UserSession.user).joinedload(User.organization))
         .where(UserSession.key_hash == _hash(key))
     )
-    if row is None or row.ended_at is not None:
+    counts_unread = request.method in SAFE_METHODS
+    if counts_unread:
+        statement = statement.add_columns(_unread_count())
+    found = db.session.execute(statement).first()
+    if found is None or found[0].ended_at is not None:
         return None
+    row = found[0]
+    if counts_unread:
+        # A safe method writes nothing, so the count stays true for the whole request
+        # (tracker.notifications.services.unread_count reads it from here).
+        g.setdefault("unread_notifications", {})[row.user_id] = found[1]
     now = utcnow()
     config = current_app.config
     if now - row.created_at > config["SESSION_ABSOLUTE_LIFETIME"]:
@@ -82,6 +93,17 @@ def current_session() -> UserSession | None:
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
         pipeline.write_apart(functools.partial(_touch, row.id, now))
     return row
+
+
+def _unread_count():
+    from tracker.notifications.models import Notification  # it imports the auth models
+
+    return (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == UserSession.user_id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
 
 
 def _touch(session_id: int, now) -> None:

@@ -14,6 +14,7 @@ from tracker import clock, permissions
 from tracker.audit.models import CASE_CATEGORY, AuditEntry
 from tracker.audit.replay import replay
 from tracker.auth.models import User
+from tracker.deadlines.models import InformationRequest
 from tracker.extensions import db
 from tracker.forms import parse_id
 from tracker.petitions import search
@@ -77,15 +78,20 @@ def referral_overdue_condition():
     return Petition.referral_due_on < clock.today()
 
 
-def queue_query(user: User, filters: QueueFilters) -> Select:
-    """The cases the user may see that match the (already valid) filters, in their order."""
+def queue_query(user: User, filters: QueueFilters, *, load_flags: bool = True) -> Select:
+    """The cases the user may see that match the (already valid) filters, in their order.
+
+    ``load_flags``: load what the information flags are computed from (the information
+    requests, one query per page); the web queue says False and reads them as columns of its
+    one query instead (``queue_page``).
+    """
     statement = visible_petitions(user).options(
-        joinedload(Petition.organization),
-        joinedload(Petition.assignee),
-        # The queue's information flags (requested, provided): one query per page, whatever
-        # its length. The overdue-referral flag reads the case's own referral_due_on.
-        selectinload(Petition.information_requests),
+        joinedload(Petition.organization), joinedload(Petition.assignee)
     )
+    if load_flags:
+        # The information flags (requested, provided): one query per page, whatever its
+        # length. The overdue-referral flag reads the case's own referral_due_on.
+        statement = statement.options(selectinload(Petition.information_requests))
     return statement.where(*filter_conditions(user, filters)).order_by(*ORDERS[filters.sort])
 
 
@@ -282,11 +288,57 @@ def parse_position(raw) -> QueuePosition:
     return QueuePosition()
 
 
+@dataclass(frozen=True)
+class QueueFlags:
+    """A queue row's badges, decided as the Petition properties of the same names decide
+    them (information_provided, open_information_request.overdue, referral_overdue)."""
+
+    information_provided: bool
+    answer_overdue: bool
+    referral_overdue: bool
+
+
+def _latest_request(column) -> ColumnElement:
+    return (
+        select(column)
+        .where(InformationRequest.petition_id == Petition.id)
+        .order_by(InformationRequest.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _flag_columns() -> tuple[ColumnElement, ...]:
+    """The latest information request's answer time and due date: two correlated
+    subqueries on the request's indexed foreign key, per row of a page. (The overdue
+    referral is the case's own referral_due_on.)"""
+    return (
+        _latest_request(InformationRequest.answered_at),
+        _latest_request(InformationRequest.due_on),
+    )
+
+
+def _flags(petition: Petition, answered_at, due_on) -> QueueFlags:
+    stage = petition.stage
+    return QueueFlags(
+        information_provided=stage == Stage.UNDER_REVIEW
+        and answered_at is not None
+        and answered_at >= petition.stage_entered_at,
+        answer_overdue=stage == Stage.INFORMATION_REQUESTED
+        and answered_at is None
+        and due_on is not None
+        and due_on < clock.today(),
+        referral_overdue=petition.referral_overdue,
+    )
+
+
 @dataclass
 class QueuePage:
     """One page of the queue, its neighbours' positions, and a count that stops at COUNT_CAP."""
 
     items: list[Petition]
+    #: Each item's badges, by petition id.
+    flags: dict[int, QueueFlags]
     sort: str
     total: int
     total_is_capped: bool
@@ -368,32 +420,34 @@ def _keyset(statement: Select, sort: str, position: QueuePosition) -> tuple[Sele
 def queue_page(
     statement: Select, per_page: int, sort: str, position: QueuePosition, q: str | None = None
 ) -> QueuePage:
-    """Fetch one page (one row more, to know if there is a further one) and a bounded count.
+    """Fetch one page (one row more, to know if there is a further one) with each row's
+    flags, and a bounded count. ``statement`` is a ``queue_query(…, load_flags=False)``.
     With the search ``q`` (already among the statement's conditions), a search that matches
     few enough cases is ranked (``tracker.petitions.search``)."""
     parsed = search.parse(q) if q else None
-    ranks = None
-    if parsed is not None and parsed.ranked:
-        rank = search.rank(parsed)
+    flag_columns = _flag_columns()
+    rank = search.rank(parsed) if parsed is not None and parsed.ranked else None
+    if rank is not None:
         paged, backwards = _ranked_keyset(statement, sort, position, rank)
-        found = list(db.session.execute(paged.add_columns(rank).limit(per_page + 1)))
-        rows, ranks = [row[0] for row in found], [row[1] for row in found]
+        paged = paged.add_columns(*flag_columns, rank)
     else:
         paged, backwards = _keyset(statement, sort, position)
-        rows = list(db.session.scalars(paged.limit(per_page + 1)))
-    further = len(rows) > per_page
-    rows = rows[:per_page]
-    ranks = ranks[:per_page] if ranks is not None else None
+        paged = paged.add_columns(*flag_columns)
+    found = list(db.session.execute(paged.limit(per_page + 1)))
+    further = len(found) > per_page
+    found = found[:per_page]
     if backwards:
-        rows.reverse()
-        if ranks is not None:
-            ranks.reverse()
+        found.reverse()
+    rows = [row[0] for row in found]
+    flags = {row[0].id: _flags(*row[: 1 + len(flag_columns)]) for row in found}
+    ranks = [row[-1] for row in found] if rank is not None else None
     if position.is_first and not further:
         total = len(rows)
     else:
         total = db.session.scalar(bounded_count(statement))
     return QueuePage(
         items=rows,
+        flags=flags,
         sort=sort,
         total=min(total, COUNT_CAP),
         total_is_capped=total > COUNT_CAP,
