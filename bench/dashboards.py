@@ -1,7 +1,7 @@
 """The dashboards and the statistics at a million petitions, in-process.
 
     python -m bench.dashboards [--petitions 1000000] [--database-url postgresql+psycopg://…]
-                               [--keep] [--runs 7]
+                               [--keep-database URL] [--runs 7]
 
 Seeds ``--petitions`` cases received over twenty years up to now (about 50,000 a year, as a
 busy office): cases older than two years are all decided (85 % denied, 5 % granted, 10 %
@@ -9,8 +9,8 @@ closed), newer ones a mix with about a third still open, spread over 20 reviewer
 organizations; an information request on each case waiting for one (half of them overdue),
 an overdue referral on one open case in 50, and for every grant or denial of the last year
 a decision entry in the audit log (one in ten against the latest recommendation). On
-PostgreSQL rows go in with COPY; with ``--keep`` the database (``bench_stats`` on the
-server, or /tmp/stats/bench.sqlite3) is kept and reused by the next run with ``--keep``.
+PostgreSQL rows go in with COPY; with ``--keep-database URL`` that database (a SQLite file
+or a PostgreSQL database, created if missing) is seeded once and reused by later runs.
 
 Each dashboard is the view function itself (queries and template) for a signed-in user in a
 request context, timed as the median of ``--runs`` runs after one warm-up: the staff dashboard,
@@ -20,22 +20,17 @@ session (the round trip every figure includes). The target is 200 ms per dashboa
 PostgreSQL.
 """
 
-import contextlib
 import hashlib
 import json
 import random
 import statistics
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-import sqlalchemy as sa
 from flask_login import login_user
-from flask_migrate import upgrade
 from sqlalchemy import insert, select, text
 
-from bench.common import parser, scratch_app
-from tracker import create_app
+from bench.common import kept_app, parser, scratch_app
 from tracker.audit.models import AuditEntry
 from tracker.auth import services as auth_services
 from tracker.auth.models import Organization, User
@@ -43,8 +38,6 @@ from tracker.extensions import db
 from tracker.petitions.models import Petition
 
 BATCH = 50_000
-KEPT_DATABASE = "bench_stats"
-KEPT_SQLITE = Path("/tmp/stats/bench.sqlite3")
 YEARS = 20
 PETITION_COLUMNS = (
     "case_number",
@@ -74,31 +67,6 @@ PETITION_COLUMNS = (
     "disposition",
     "relief",
 )
-
-
-@contextlib.contextmanager
-def kept_app(server_url: str | None):
-    """An app on the kept bench database, created and migrated the first time."""
-    if server_url:
-        url = sa.make_url(server_url)
-        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            exists = connection.exec_driver_sql(
-                f"SELECT 1 FROM pg_database WHERE datname = '{KEPT_DATABASE}'"
-            ).scalar()
-            if not exists:
-                connection.exec_driver_sql(f'CREATE DATABASE "{KEPT_DATABASE}"')
-        admin.dispose()
-        database_url = url.set(database=KEPT_DATABASE).render_as_string(hide_password=False)
-    else:
-        KEPT_SQLITE.parent.mkdir(parents=True, exist_ok=True)
-        database_url = f"sqlite:///{KEPT_SQLITE}"
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
-    with app.app_context():
-        upgrade()
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _people():
@@ -366,10 +334,17 @@ def main() -> None:
     args = parser(__doc__)
     args.add_argument("--petitions", type=int, default=1_000_000)
     args.add_argument("--runs", type=int, default=7)
-    args.add_argument("--keep", action="store_true", help="keep and reuse the bench database")
+    args.add_argument(
+        "--keep-database",
+        metavar="URL",
+        help="seed this database once (created if missing) and reuse it in later runs",
+    )
     arguments = args.parse_args()
-    opened = kept_app if arguments.keep else scratch_app
-    with opened(arguments.database_url) as app:
+    if arguments.keep_database:
+        context = kept_app(arguments.keep_database)
+    else:
+        context = scratch_app(arguments.database_url)
+    with context as app:
         if db.session.scalar(select(db.func.count()).select_from(Petition)) == 0:
             start = time.perf_counter()
             seed(arguments.petitions)
