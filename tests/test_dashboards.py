@@ -21,22 +21,6 @@ from tracker.workflow import Stage
 OPEN = {"received", "under_review", "information_requested"}
 
 
-class MovableClock:
-    def __init__(self, start: datetime):
-        self.moment = start
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-
-@pytest.fixture
-def moving_clock(app, monkeypatch):
-    clock = MovableClock(datetime(2025, 3, 3, 14, tzinfo=UTC))
-    monkeypatch.setitem(app.config, "CLOCK", clock)
-    monkeypatch.setitem(app.config, "DISPLAY_TIMEZONE", "America/New_York")
-    return clock
-
-
 def _submit(advocate, kind="commutation"):
     values = petition_values(kind=kind, register_number=unique_register_number())
     if kind == "pardon":

@@ -18,6 +18,7 @@ from tracker import clock, eligibility, permissions
 from tracker.audit import services as audit
 from tracker.audit.services import json_value
 from tracker.auth.models import User
+from tracker.dashboards import summary
 from tracker.deadlines import services as deadlines
 from tracker.errors import (
     BulkRefused,
@@ -278,6 +279,7 @@ def update_petition(
                 shown if shown in message else None,
             )
         petition.petitioner_key = new_key
+    old_kind = petition.kind
     for name in changes:
         setattr(petition, name, submitted[name])
     _bump(petition)
@@ -288,6 +290,8 @@ def update_petition(
         changes=changes,
         details={"version": petition.version},
     )
+    if "kind" in changes:
+        summary.move_kind(petition.id, old_kind)
     return changes
 
 
@@ -759,11 +763,15 @@ def _create_petitions(advocate: User, values_list: list[dict], details: list[dic
             for case_number, values in zip(case_numbers, values_list, strict=True)
         ],
     ).all()
-    audit.record_many(
+    entries = audit.record_many(
         _submit_entry(advocate, petition_id, case_number, values, **entry_details)
         for petition_id, case_number, values, entry_details in zip(
             petition_ids, case_numbers, values_list, details, strict=True
         )
+    )
+    summary.record_changes(
+        summary.CaseChange.of_entry(entry, values["kind"], received_at=now)
+        for entry, values in zip(entries, values_list, strict=True)
     )
     return case_numbers, petition_ids
 
@@ -779,6 +787,8 @@ def _lock_cases(case_numbers: list[str], *, lock: bool = True):
             Petition.version,
             Petition.organization_id,
             Petition.kind,
+            Petition.received_at,
+            Petition.decided_at,
             *(getattr(Petition, name) for name in OUTCOME_COLUMNS),
         )
         .where(Petition.case_number.in_(case_numbers))
@@ -1108,7 +1118,7 @@ def _decide(
             deadlines.answer_information_request(actor, petition_id, extra.response.strip(), now)
         details["response"] = extra.response.strip()
     extra_details = _decision_details(transition, rows)
-    audit.record_many(
+    entries = audit.record_many(
         {
             "action": transition.name,
             "actor_id": actor.id,
@@ -1125,6 +1135,17 @@ def _decide(
             },
         }
         for row in rows.values()
+    )
+    by_id = {row.id: row for row in rows.values()}
+    summary.record_changes(
+        summary.CaseChange.of_entry(
+            entry,
+            by_id[entry["petition_id"]].kind,
+            by_id[entry["petition_id"]].received_at,
+            decided_before=by_id[entry["petition_id"]].decided_at,
+            decided_at=now if target.is_decided else None,
+        )
+        for entry in entries
     )
     return {row.case_number: row.version + 1 for row in rows.values()}
 
