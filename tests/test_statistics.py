@@ -191,6 +191,7 @@ def test_fiscal_years_follow_the_display_time_zone(app_ctx, cast, moving_clock):
 
 
 def test_a_reopened_case_counts_as_reopened_not_received(app_ctx, cast, moving_clock):
+    moving_clock.moment = datetime(2024, 9, 20, 12, tzinfo=UTC)
     petition = submit(cast, "commutation")
     act(cast, petition, "start_review", "")
     act(cast, petition, "deny", "")

@@ -15,7 +15,7 @@ from tracker.auth.models import (
     User,
     UserSession,
 )
-from tracker.dashboards.models import MonthTally, StageTally
+from tracker.dashboards.models import MonthTally, OpenDayTally, StageTally
 from tracker.deadlines.models import InformationRequest, Referral, Reminder
 from tracker.documents.models import Document
 from tracker.notifications.models import EmailOptOut, Notification
@@ -30,6 +30,7 @@ __all__ = [
     "ApiToken",
     "AuditVerification",
     "MonthTally",
+    "OpenDayTally",
     "StageTally",
     "CaseNumberCounter",
     "Document",

@@ -1,6 +1,7 @@
-"""Dashboards and statistics: the summary kept with each change (``stage_tally``, ``month_tally``).
+"""Dashboards and statistics: the summary kept with each change (three ``…_tally`` tables).
 
-``stage_tally`` counts the cases per (kind, stage); ``month_tally`` per (measure, kind, month,
+``stage_tally`` counts the cases per (kind, stage); ``open_day_tally`` the open cases per
+(stage, day they entered it); ``month_tally`` per (measure, kind, month,
 days): the cases by month of receipt and of decision (the decision's split by whole days from
 receipt), and the audit entries the fiscal-year statistics count (see
 ``tracker.dashboards.models``). Months are those of ``DISPLAY_TIMEZONE``.
@@ -40,6 +41,7 @@ petition = sa.table(
     sa.column("stage", sa.String),
     sa.column("received_at", sa.DateTime),
     sa.column("decided_at", sa.DateTime),
+    sa.column("stage_entered_at", sa.DateTime),
 )
 audit_entry = sa.table(
     "audit_entry",
@@ -80,10 +82,12 @@ def _counts(connection) -> Counter:
     cases = sa.select(
         petition.c.kind, petition.c.stage, petition.c.received_at, petition.c.decided_at
     )
-    for kind, stage, received_at, decided_at in connection.execute(
+    for kind, stage, received_at, decided_at, entered_at in connection.execute(
         cases.execution_options(yield_per=20_000)
     ):
         counted[("stage", kind, stage)] += 1
+        if stage in OPEN:
+            counted[("day", stage, utc(entered_at).astimezone(zone).date())] += 1
         counted[("month", "received", kind, month(received_at), 0)] += 1
         if decided_at is not None:
             days = math.floor((utc(decided_at) - utc(received_at)).total_seconds() / 86_400)
@@ -131,6 +135,13 @@ def upgrade():
         sa.Column("cases", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("measure", "kind", "month", "days", name=op.f("pk_month_tally")),
     )
+    open_day_tally = op.create_table(
+        "open_day_tally",
+        sa.Column("stage", sa.String(length=30), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("cases", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("stage", "day", name=op.f("pk_open_day_tally")),
+    )
     counted = _counts(op.get_bind())
     stage_rows = [
         {"kind": k[1], "stage": k[2], "cases": n} for k, n in counted.items() if k[0] == "stage"
@@ -140,12 +151,18 @@ def upgrade():
         for k, n in counted.items()
         if k[0] == "month"
     ]
+    day_rows = [
+        {"stage": k[1], "day": k[2], "cases": n} for k, n in counted.items() if k[0] == "day"
+    ]
     if stage_rows:
         op.bulk_insert(stage_tally, stage_rows)
+    if day_rows:
+        op.bulk_insert(open_day_tally, day_rows)
     for start in range(0, len(month_rows), 5_000):
         op.bulk_insert(month_tally, month_rows[start : start + 5_000])
 
 
 def downgrade():
+    op.drop_table("open_day_tally")
     op.drop_table("month_tally")
     op.drop_table("stage_tally")

@@ -46,3 +46,17 @@ class MonthTally(db.Model):
 
     def __repr__(self) -> str:
         return f"<MonthTally {self.kind} {self.month} {self.measure} {self.days} {self.cases}>"
+
+
+class OpenDayTally(db.Model):
+    """How many open cases entered their stage on a calendar day (``DISPLAY_TIMEZONE``): the
+    days in each open stage, counted as the case page counts them."""
+
+    __tablename__ = "open_day_tally"
+
+    stage: Mapped[str] = mapped_column(String(30), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    cases: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<OpenDayTally {self.stage} {self.day} {self.cases}>"

@@ -5,9 +5,10 @@ petition table's indexes (migration 0014_stats), so that each dashboard answers 
 Definitions (the README's *Dashboards* section repeats them):
 
 - **Months** are calendar months in ``DISPLAY_TIMEZONE``: the current one and the eleven before.
-- **Days** in a duration are whole 24-hour days elapsed (received → decided, or in a stage
-  until now); **median** and **90th percentile** are nearest-rank: the smallest number of
-  days that at least half (nine tenths) of the cases reach.
+- **Days** from receipt to decision are whole 24-hour days elapsed; days in a stage are
+  calendar days until today in ``DISPLAY_TIMEZONE``, as the case page counts them;
+  **median** and **90th percentile** are nearest-rank: the smallest number of days that
+  at least half (nine tenths) of the cases reach.
 - **Decided** means granted, denied or closed; **open** (pending) every other stage.
 - Durations to decision and decisions against a recommendation cover the last twelve
   months (those of the chart, the current one included).
@@ -22,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Integer, case, cast, func, literal, literal_column, select
+from sqlalchemy import case, func, literal, literal_column, select
 from sqlalchemy.orm import aliased
 
 from tracker import clock
@@ -49,24 +50,6 @@ def is_open():
 DECIDED = tuple(s.value for s in Stage if s in DECIDED_STAGES)
 #: Rows a page lists of a long list (the CSV download has them all).
 LIST_LIMIT = 25
-SECONDS_PER_DAY = 86_400
-
-
-# --- time helpers --------------------------------------------------------------------------------
-
-
-def _epoch(column):
-    """Seconds since 1970 of a time stamp column, on either database."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return cast(func.strftime("%s", column), Integer)
-    return func.extract("epoch", column)
-
-
-def whole_days(start, end):
-    """Whole days elapsed from ``start`` to ``end`` (columns, or an end given as epoch
-    seconds)."""
-    end_seconds = literal(end) if isinstance(end, int) else _epoch(end)
-    return cast(func.floor((end_seconds - _epoch(start)) / SECONDS_PER_DAY), Integer)
 
 
 def last_months(count: int = 12) -> list[date]:
@@ -116,25 +99,16 @@ class Spread:
     maximum: int | None
 
 
-def _spreads(statement, label_of) -> list[Spread]:
-    """Per group, the count, median, 90th percentile and maximum of a (group, days, count)
-    histogram query."""
-    groups: dict[str, list[tuple[int, int]]] = {}
-    for group, days, count in db.session.execute(statement):
-        groups.setdefault(group, []).append((int(days), count))
-    spreads = []
-    for group, histogram in groups.items():
-        histogram.sort()
-        spreads.append(
-            Spread(
-                label_of(group),
-                sum(c for _d, c in histogram),
-                nearest_rank(histogram, 0.5),
-                nearest_rank(histogram, 0.9),
-                histogram[-1][0],
-            )
-        )
-    return spreads
+def spread(label: str, histogram: list[tuple[int, int]]) -> Spread:
+    """The count, median, 90th percentile and maximum of a (days, count) histogram."""
+    counts = sorted(histogram)
+    return Spread(
+        label,
+        sum(c for _d, c in counts),
+        nearest_rank(counts, 0.5),
+        nearest_rank(counts, 0.9),
+        counts[-1][0] if counts else None,
+    )
 
 
 # --- the staff dashboard -------------------------------------------------------------------------
@@ -197,33 +171,16 @@ def days_to_decision() -> list[Spread]:
         ("decided",), months[0], _next_month(months[-1]), by_days=True
     ):
         histogram.setdefault(kind, []).append((days, cases))
-    spreads = []
-    for kind, label in KINDS.items():
-        counts = sorted(histogram.get(kind, []))
-        spreads.append(
-            Spread(
-                label,
-                sum(c for _d, c in counts),
-                nearest_rank(counts, 0.5),
-                nearest_rank(counts, 0.9),
-                counts[-1][0] if counts else None,
-            )
-        )
-    return spreads
+    return [spread(label, histogram.get(kind, [])) for kind, label in KINDS.items()]
 
 
 def days_in_stage() -> list[Spread]:
-    """Per open stage, how long its cases have been in it, until now."""
-    now = int(clock.now().timestamp())
-    days = whole_days(Petition.stage_entered_at, now)
-    statement = (
-        select(Petition.stage, days, func.count()).where(is_open()).group_by(Petition.stage, days)
-    )
-    spreads = {s.label: s for s in _spreads(statement, lambda stage: Stage(stage).label)}
-    return [
-        spreads.get(Stage(stage).label) or Spread(Stage(stage).label, 0, None, None, None)
-        for stage in OPEN
-    ]
+    """Per open stage, how many calendar days its cases have been in it until today (as
+    the case page counts them), from the summary's open cases per day of entry."""
+    histogram: dict[str, list[tuple[int, int]]] = {}
+    for stage, days, cases in summary.open_days(clock.today()):
+        histogram.setdefault(stage, []).append((days, cases))
+    return [spread(Stage(stage).label, histogram.get(stage, [])) for stage in OPEN]
 
 
 @dataclass(frozen=True)

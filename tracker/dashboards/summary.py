@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tracker import clock
 from tracker.audit.models import AuditEntry
-from tracker.dashboards.models import MonthTally, StageTally
+from tracker.dashboards.models import MonthTally, OpenDayTally, StageTally
 from tracker.extensions import db
 from tracker.petitions.models import Petition
 from tracker.workflow import DECIDED_STAGES, PENDING_STAGES, Stage
@@ -55,9 +55,11 @@ class CaseChange:
     """One case's move, as its audit entry records it, and what the summary needs besides.
 
     ``from_stage`` is None for a new case; ``at`` is the time of the move's audit entry;
-    ``decided_before`` and ``decided_at`` are the case's decision time before and after the
-    move (None while open); ``disposition`` is the one the entry's changes record (a
-    closure's); ``against_recommendation`` as the decision's entry marks it."""
+    ``moved_at`` the time written on the case (its new ``stage_entered_at``, and its
+    ``decided_at`` when the move decides it); ``entered_before`` and ``decided_before`` the
+    case's times before the move (None for a new case, and while open); ``disposition`` is the
+    one the entry's changes record (a closure's); ``against_recommendation`` as the decision's
+    entry marks it."""
 
     petition_id: int
     kind: str
@@ -65,14 +67,17 @@ class CaseChange:
     from_stage: str | None
     to_stage: str
     at: datetime
+    moved_at: datetime
     received_at: datetime
+    entered_before: datetime | None = None
     decided_before: datetime | None = None
-    decided_at: datetime | None = None
     disposition: str | None = None
     against_recommendation: bool = False
 
     @classmethod
-    def of_entry(cls, entry: dict, kind: str, received_at, decided_before=None, decided_at=None):
+    def of_entry(
+        cls, entry: dict, kind: str, moved_at, received_at, entered_before=None, decided_before=None
+    ):
         """The change an audit entry (as ``record_many`` returned it) records."""
         return cls(
             petition_id=entry["petition_id"],
@@ -81,9 +86,10 @@ class CaseChange:
             from_stage=entry["from_stage"],
             to_stage=entry["to_stage"],
             at=entry["created_at"],
+            moved_at=moved_at,
             received_at=received_at,
+            entered_before=entered_before,
             decided_before=decided_before,
-            decided_at=decided_at,
             disposition=((entry["changes"] or {}).get("disposition") or [None, None])[1],
             against_recommendation=bool((entry["details"] or {}).get("against_recommendation")),
         )
@@ -130,12 +136,16 @@ def _deltas(change: CaseChange) -> Counter:
     else:
         deltas[("month", kind, month_of(change.received_at), "received", 0)] += 1
     deltas[("stage", kind, change.to_stage)] += 1
+    if change.from_stage in OPEN and change.entered_before is not None:
+        deltas[("day", change.from_stage, clock.local_date(change.entered_before))] -= 1
+    if change.to_stage in OPEN:
+        deltas[("day", change.to_stage, clock.local_date(change.moved_at))] += 1
     if change.decided_before is not None:
         days = whole_days(change.received_at, change.decided_before)
         deltas[("month", kind, month_of(change.decided_before), "decided", days)] -= 1
-    if change.decided_at is not None:
-        days = whole_days(change.received_at, change.decided_at)
-        deltas[("month", kind, month_of(change.decided_at), "decided", days)] += 1
+    if change.to_stage in DECIDED:
+        days = whole_days(change.received_at, change.moved_at)
+        deltas[("month", kind, month_of(change.moved_at), "decided", days)] += 1
     for measure in (
         history_measure(change.action, change.from_stage, change.to_stage, change.disposition),
         _against_measure(change.action, change.against_recommendation),
@@ -162,8 +172,14 @@ def _add(deltas: Counter) -> None:
         for key, n in sorted(deltas.items())
         if key[0] == "month" and n
     ]
+    day_rows = [
+        {"stage": key[1], "day": key[2], "cases": n}
+        for key, n in sorted(deltas.items())
+        if key[0] == "day" and n
+    ]
     for model, rows, keys in (
         (StageTally, stage_rows, ["kind", "stage"]),
+        (OpenDayTally, day_rows, ["stage", "day"]),
         (MonthTally, month_rows, ["measure", "kind", "month", "days"]),
     ):
         if not rows:
@@ -178,8 +194,8 @@ def _add(deltas: Counter) -> None:
 
 def record_changes(changes: Iterable[CaseChange]) -> None:
     """Count the cases' moves in the summary, in the caller's transaction (call it after
-    their audit entries are written: see the module's docstring). Two statements whatever
-    the number of cases."""
+    their audit entries are written: see the module's docstring). At most three statements
+    (one per table) whatever the number of cases."""
     deltas = Counter()
     for change in changes:
         deltas.update(_deltas(change))
@@ -193,6 +209,8 @@ def move_kind(petition_id: int, old_kind: str) -> None:
     counted = recount(petition_id)
     moved = Counter()
     for key, cases in counted.items():
+        if key[0] == "day":
+            continue  # counted per stage, whatever the kind
         moved[key] += cases
         moved[(key[0], old_kind, *key[2:])] -= cases
     _add(moved)
@@ -205,13 +223,21 @@ def recount(petition_id: int | None = None) -> Counter:
     """Every summary row counted again from the petitions and the audit log (one case's
     when given): {("stage", kind, stage) or ("month", kind, month, measure, days): cases}."""
     counted = Counter()
-    cases = select(Petition.kind, Petition.stage, Petition.received_at, Petition.decided_at)
+    cases = select(
+        Petition.kind,
+        Petition.stage,
+        Petition.received_at,
+        Petition.decided_at,
+        Petition.stage_entered_at,
+    )
     if petition_id is not None:
         cases = cases.where(Petition.id == petition_id)
-    for kind, stage, received_at, decided_at in db.session.execute(
+    for kind, stage, received_at, decided_at, entered_at in db.session.execute(
         cases.execution_options(yield_per=20_000)
     ):
         counted[("stage", kind, stage)] += 1
+        if stage in OPEN:
+            counted[("day", stage, clock.local_date(entered_at))] += 1
         counted[("month", kind, month_of(received_at), "received", 0)] += 1
         if decided_at is not None:
             days = whole_days(received_at, decided_at)
@@ -252,6 +278,8 @@ def kept() -> Counter:
         counts[("stage", row.kind, row.stage)] += row.cases
     for row in db.session.scalars(select(MonthTally)):
         counts[("month", row.kind, row.month, row.measure, row.days)] += row.cases
+    for row in db.session.scalars(select(OpenDayTally)):
+        counts[("day", row.stage, row.day)] += row.cases
     return +counts
 
 
@@ -270,6 +298,8 @@ def describe(key: tuple) -> str:
     """A summary row's key in words (``flask dashboards verify``)."""
     if key[0] == "stage":
         return f"cases in {key[2]}, {key[1]}"
+    if key[0] == "day":
+        return f"open cases in {key[1]} since {key[2]:%Y-%m-%d}"
     _table, kind, month, measure, days = key
     suffix = f", {days} days" if measure == "decided" else ""
     return f"{measure}, {kind}, {month:%Y-%m}{suffix}"
@@ -280,6 +310,7 @@ def rebuild() -> None:
     counted = +recount()
     db.session.execute(delete(StageTally))
     db.session.execute(delete(MonthTally))
+    db.session.execute(delete(OpenDayTally))
     stage_rows = [
         {"kind": k[1], "stage": k[2], "cases": n} for k, n in counted.items() if k[0] == "stage"
     ]
@@ -288,12 +319,29 @@ def rebuild() -> None:
         for k, n in counted.items()
         if k[0] == "month"
     ]
-    for model, rows in ((StageTally, stage_rows), (MonthTally, month_rows)):
+    day_rows = [
+        {"stage": k[1], "day": k[2], "cases": n} for k, n in counted.items() if k[0] == "day"
+    ]
+    for model, rows in (
+        (StageTally, stage_rows),
+        (MonthTally, month_rows),
+        (OpenDayTally, day_rows),
+    ):
         for start in range(0, len(rows), 5_000):
             db.session.execute(insert(model), rows[start : start + 5_000])
 
 
 # --- reading it ----------------------------------------------------------------------------------
+
+
+def open_days(today: date) -> list[tuple[str, int, int]]:
+    """[(open stage, calendar days in it until ``today``, cases)]."""
+    rows = db.session.execute(
+        select(OpenDayTally.stage, OpenDayTally.day, OpenDayTally.cases).where(
+            OpenDayTally.cases != 0
+        )
+    )
+    return [(stage, (today - day).days, cases) for stage, day, cases in rows]
 
 
 def stage_counts() -> dict[tuple[str, str], int]:

@@ -770,7 +770,7 @@ def _create_petitions(advocate: User, values_list: list[dict], details: list[dic
         )
     )
     summary.record_changes(
-        summary.CaseChange.of_entry(entry, values["kind"], received_at=now)
+        summary.CaseChange.of_entry(entry, values["kind"], moved_at=now, received_at=now)
         for entry, values in zip(entries, values_list, strict=True)
     )
     return case_numbers, petition_ids
@@ -788,6 +788,7 @@ def _lock_cases(case_numbers: list[str], *, lock: bool = True):
             Petition.organization_id,
             Petition.kind,
             Petition.received_at,
+            Petition.stage_entered_at,
             Petition.decided_at,
             *(getattr(Petition, name) for name in OUTCOME_COLUMNS),
         )
@@ -1140,12 +1141,14 @@ def _decide(
     summary.record_changes(
         summary.CaseChange.of_entry(
             entry,
-            by_id[entry["petition_id"]].kind,
-            by_id[entry["petition_id"]].received_at,
-            decided_before=by_id[entry["petition_id"]].decided_at,
-            decided_at=now if target.is_decided else None,
+            row.kind,
+            moved_at=now,
+            received_at=row.received_at,
+            entered_before=row.stage_entered_at,
+            decided_before=row.decided_at,
         )
         for entry in entries
+        for row in (by_id[entry["petition_id"]],)
     )
     return {row.case_number: row.version + 1 for row in rows.values()}
 
