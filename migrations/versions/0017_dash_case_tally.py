@@ -80,7 +80,11 @@ def _counts(connection) -> Counter:
 
     counted = Counter()
     cases = sa.select(
-        petition.c.kind, petition.c.stage, petition.c.received_at, petition.c.decided_at
+        petition.c.kind,
+        petition.c.stage,
+        petition.c.received_at,
+        petition.c.decided_at,
+        petition.c.stage_entered_at,
     )
     for kind, stage, received_at, decided_at, entered_at in connection.execute(
         cases.execution_options(yield_per=20_000)
