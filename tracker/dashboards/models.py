@@ -35,11 +35,12 @@ class MonthTally(db.Model):
 
     __tablename__ = "month_tally"
 
-    # Measure first: a read asks for some measures over a range of months.
+    # Measure, then month: a read asks for some measures over a range of months, so its
+    # rows are one range of the primary key per measure.
     measure: Mapped[str] = mapped_column(String(30), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     #: The first day of the month.
     month: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     #: Whole days from receipt to decision for ``decided``; 0 for every other measure.
     days: Mapped[int] = mapped_column(primary_key=True, default=0, autoincrement=False)
     cases: Mapped[int] = mapped_column(default=0)

@@ -180,7 +180,7 @@ def _add(deltas: Counter) -> None:
     for model, rows, keys in (
         (StageTally, stage_rows, ["kind", "stage"]),
         (OpenDayTally, day_rows, ["stage", "day"]),
-        (MonthTally, month_rows, ["measure", "kind", "month", "days"]),
+        (MonthTally, month_rows, ["measure", "month", "kind", "days"]),
     ):
         if not rows:
             continue
