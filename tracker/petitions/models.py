@@ -184,6 +184,9 @@ class Petition(db.Model):
         Index("ix_petition_open_assignee", "assignee_id", "received_at", "id", **OPEN_ONLY),
         Index("ix_petition_open_org", "organization_id", "received_at", "id", **OPEN_ONLY),
         Index("ix_petition_open_stage_entered", "stage", "stage_entered_at", **OPEN_ONLY),
+        # An organization's decisions this fiscal year (the advocate's dashboard), from the
+        # index alone.
+        Index("ix_petition_org_decided", "organization_id", "decided_at", "kind", "stage"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
