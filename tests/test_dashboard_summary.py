@@ -140,6 +140,22 @@ def test_a_reopened_case_leaves_its_decisions_month(
     assert summary.drift() == []
 
 
+def test_a_kind_corrected_with_the_information_asked_for_moves_in_the_summary(
+    app_ctx, make_petition, make_user, moving_clock
+):
+    petition = make_petition("information_requested")
+    petition_services.apply_transition(
+        petition,
+        petition.advocate,
+        "provide_information",
+        response="It is a pardon.",
+        corrections={"kind": "pardon", **PARDON_FIELDS},
+    )
+    assert petition.kind == "pardon"
+    assert summary.drift() == []
+    assert queries.cases_by_stage_and_kind().get(("under_review", "pardon")) == 1
+
+
 def test_verify_reports_drift_and_rebuild_repairs_it(app, app_ctx, make_petition):
     make_petition("under_review")
     make_petition("denied")

@@ -1150,6 +1150,9 @@ def _decide(
         for entry in entries
         for row in (by_id[entry["petition_id"]],)
     )
+    if "kind" in corrections:  # provide_information corrected the kind
+        for row in rows.values():
+            summary.move_kind(row.id, row.kind)
     return {row.case_number: row.version + 1 for row in rows.values()}
 
 
