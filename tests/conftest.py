@@ -14,7 +14,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 import pyotp
@@ -191,6 +191,26 @@ def count_statements(app):
 
 
 # --- factories ------------------------------------------------------------------------------
+
+
+class MovableClock:
+    """The app's clock and the audit log's, moved by the test (nothing sleeps)."""
+
+    def __init__(self, start: datetime):
+        self.moment = start
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+@pytest.fixture
+def moving_clock(app, monkeypatch):
+    """The app's clock stopped at 2025-03-03 14:00 UTC until the test moves it
+    (``moving_clock.moment``), in the office's time zone."""
+    clock = MovableClock(datetime(2025, 3, 3, 14, tzinfo=UTC))
+    monkeypatch.setitem(app.config, "CLOCK", clock)
+    monkeypatch.setitem(app.config, "DISPLAY_TIMEZONE", "America/New_York")
+    return clock
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import csv
 import io
 import math
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -19,22 +20,7 @@ from tracker.petitions.outcomes import Outcome
 from tracker.workflow import Stage
 
 OPEN = {"received", "under_review", "information_requested"}
-
-
-class MovableClock:
-    def __init__(self, start: datetime):
-        self.moment = start
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-
-@pytest.fixture
-def moving_clock(app, monkeypatch):
-    clock = MovableClock(datetime(2025, 3, 3, 14, tzinfo=UTC))
-    monkeypatch.setitem(app.config, "CLOCK", clock)
-    monkeypatch.setitem(app.config, "DISPLAY_TIMEZONE", "America/New_York")
-    return clock
+EASTERN = ZoneInfo("America/New_York")
 
 
 def _submit(advocate, kind="commutation"):
@@ -130,8 +116,17 @@ def test_received_and_decided_per_month(office, moving_clock):
     )
 
 
+def _first_of_twelve_months(moment) -> datetime:
+    """The start (UTC) of the eleventh month before the moment's, in New York."""
+    local = moment.astimezone(EASTERN)
+    year, month = (
+        (local.year, local.month - 11) if local.month > 11 else (local.year - 1, local.month + 1)
+    )
+    return datetime(year, month, 1, tzinfo=EASTERN).astimezone(UTC)
+
+
 def test_days_to_decision_per_kind(office, moving_clock):
-    since = moving_clock.moment - timedelta(days=365)
+    since = _first_of_twelve_months(moving_clock.moment)
     spreads = {s.label: s for s in queries.days_to_decision()}
     for kind, label in (("pardon", "Pardon"), ("commutation", "Commutation of sentence")):
         days = [
@@ -150,8 +145,9 @@ def test_days_to_decision_per_kind(office, moving_clock):
 def test_days_in_each_open_stage(office, moving_clock):
     spreads = {s.label: s for s in queries.days_in_stage()}
     for stage in (Stage.RECEIVED, Stage.UNDER_REVIEW, Stage.INFORMATION_REQUESTED):
+        today = moving_clock.moment.astimezone(EASTERN).date()
         days = [
-            _whole_days(p.stage_entered_at, moving_clock.moment)
+            (today - p.stage_entered_at.astimezone(EASTERN).date()).days
             for p in _petitions()
             if p.stage == stage.value
         ]

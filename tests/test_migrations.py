@@ -536,3 +536,72 @@ def test_0018_backfills_each_cases_earliest_open_referral_due_date(empty_app):
         }
         with db.engine.connect() as connection:
             assert connection.execute(text("SELECT count(*) FROM referral")).scalar() == 4
+
+
+def test_0019_backfills_the_dashboards_summary_from_the_cases_and_their_history(empty_app):
+    """Cases written through the services (submitted, decided, reopened, a kind corrected),
+    then the summary dropped (down to 0018) and upgraded again: the backfill equals the
+    app's own recount, row for row, and the statistics read from it what the history says."""
+    from tests.conftest import petition_values, unique_register_number
+    from tracker.auth import services as auth_services
+    from tracker.dashboards import summary
+    from tracker.petitions import services as petition_services
+    from tracker.petitions.outcomes import Outcome
+    from tracker.statistics import queries as statistics
+
+    with empty_app.app_context():
+        upgrade()
+        organization = auth_services.create_organization(None, "Org")
+        advocate = auth_services.create_user(
+            None,
+            email="a@example.org",
+            name="A",
+            role="advocate",
+            password="a long password 1",
+            organization=organization,
+        )
+        supervisor = auth_services.create_user(
+            None, email="s@example.org", name="S", role="supervisor", password="a long password 1"
+        )
+        made = [
+            petition_services.submit_petition(
+                advocate, petition_values(register_number=unique_register_number())
+            )
+            for _ in range(4)
+        ]
+        for petition in made[:3]:
+            petition_services.apply_transition(petition, supervisor, "start_review")
+        petition_services.apply_transition(made[0], supervisor, "deny", "No.")
+        petition_services.apply_transition(
+            made[1], supervisor, "close", "Moot.", outcome=Outcome(disposition="moot")
+        )
+        petition_services.apply_transition(made[1], supervisor, "reopen", "New facts.")
+        petition_services.update_petition(
+            made[2],
+            supervisor,
+            {"kind": "pardon", "custody_status": "released", "projected_release_date": None},
+            None,
+        )
+        db.session.commit()
+        kept = summary.kept()
+        year = statistics.current_fiscal_year()
+        before = statistics.year_counts(year)
+        db.session.remove()
+
+        downgrade(revision="0018_overdue")
+        assert "stage_tally" not in set(inspect(db.engine).get_table_names())
+        upgrade()
+        db.session.remove()
+        assert summary.kept() == kept
+        assert summary.drift() == []
+        assert summary.stage_counts() == {
+            ("denied", "commutation"): 1,
+            ("under_review", "commutation"): 1,
+            ("under_review", "pardon"): 1,
+            ("received", "commutation"): 1,
+        }
+        after = statistics.year_counts(year)
+        assert after == before
+        counts = after.kinds["commutation"]
+        assert (counts["received"], counts["denied"], counts["closed_other"]) == (3, 1, 1)
+        assert (counts["reopened"], after.kinds["pardon"]["received"]) == (1, 1)

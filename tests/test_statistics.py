@@ -26,24 +26,6 @@ DECIDED = ("granted", "denied", "closed")
 RELIEF_FOR = {"pardon": "full_pardon", "commutation": "commutation_time_served"}
 
 
-class MovableClock:
-    """The app's clock and the audit log's, moved by the test (nothing sleeps)."""
-
-    def __init__(self, start: datetime):
-        self.moment = start
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-
-@pytest.fixture
-def moving_clock(app, monkeypatch):
-    clock = MovableClock(datetime(2024, 9, 20, 12, tzinfo=UTC))
-    monkeypatch.setitem(app.config, "CLOCK", clock)
-    monkeypatch.setitem(app.config, "DISPLAY_TIMEZONE", "America/New_York")
-    return clock
-
-
 @pytest.fixture
 def cast(make_user, make_organization):
     return {
@@ -209,6 +191,7 @@ def test_fiscal_years_follow_the_display_time_zone(app_ctx, cast, moving_clock):
 
 
 def test_a_reopened_case_counts_as_reopened_not_received(app_ctx, cast, moving_clock):
+    moving_clock.moment = datetime(2024, 9, 20, 12, tzinfo=UTC)
     petition = submit(cast, "commutation")
     act(cast, petition, "start_review", "")
     act(cast, petition, "deny", "")

@@ -292,6 +292,41 @@ def import_petitions_command(file, organization_name, advocate_email):
     )
 
 
+dashboards_group = AppGroup("dashboards", help="The dashboards' and statistics' summary.")
+#: Rows of drift ``dashboards verify`` prints at most (it always gives the count).
+DRIFT_SHOWN = 20
+
+
+@dashboards_group.command("verify")
+def dashboards_verify_command():
+    """Recount the summary behind the dashboards and statistics from the petitions and the
+    audit log, and report every difference (exit status 1 when there is any). Reads only."""
+    from tracker.dashboards import summary
+
+    differences = summary.drift()
+    if not differences:
+        click.echo("The summary equals a recount from scratch.")
+        return
+    click.echo(f"{len(differences)} summary rows differ from a recount (kept → recounted):")
+    for key, kept, recounted in differences[:DRIFT_SHOWN]:
+        click.echo(f"  {summary.describe(key)}: {kept} → {recounted}")
+    if len(differences) > DRIFT_SHOWN:
+        click.echo(f"  … and {len(differences) - DRIFT_SHOWN} more")
+    click.echo("Run `flask dashboards rebuild` to replace the summary by the recount.")
+    sys.exit(1)
+
+
+@dashboards_group.command("rebuild")
+def dashboards_rebuild_command():
+    """Replace the summary by a recount from scratch, in one transaction (after changing
+    DISPLAY_TIMEZONE, or when ``verify`` reports drift)."""
+    from tracker.dashboards import summary
+
+    summary.rebuild()
+    db.session.commit()
+    click.echo("The summary was rebuilt from the petitions and the audit log.")
+
+
 notifications_group = AppGroup("notifications", help="Notification e-mail commands.")
 
 
@@ -394,6 +429,7 @@ def register(app: Flask) -> None:
     from tracker.statistics.cli import statistics_command
 
     app.cli.add_command(statistics_command)
+    app.cli.add_command(dashboards_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(readlog_group)
     app.cli.add_command(notifications_group)

@@ -15,6 +15,7 @@ from tracker.auth.models import (
     User,
     UserSession,
 )
+from tracker.dashboards.models import MonthTally, OpenDayTally, StageTally
 from tracker.deadlines.models import InformationRequest, Referral, Reminder
 from tracker.documents.models import Document
 from tracker.notifications.models import EmailOptOut, Notification
@@ -28,6 +29,9 @@ __all__ = [
     "AuditEntry",
     "ApiToken",
     "AuditVerification",
+    "MonthTally",
+    "OpenDayTally",
+    "StageTally",
     "CaseNumberCounter",
     "Document",
     "EmailOptOut",

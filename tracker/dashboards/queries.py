@@ -1,27 +1,35 @@
-"""The dashboards' numbers: aggregates over the petition table's indexes (migration
-0012_stats), so each dashboard answers in well under 200 ms at a million petitions on
-PostgreSQL (``bench/dashboards.py``). Reads only.
+"""The dashboards' numbers: the summary kept with each change and aggregates over the
+petition table's indexes (migration 0014_stats), so that each dashboard answers within
+200 ms at a million petitions on PostgreSQL (``bench/dashboards.py``). Reads only.
 
 Definitions (the README's *Dashboards* section repeats them):
 
 - **Months** are calendar months in ``DISPLAY_TIMEZONE``: the current one and the eleven before.
-- **Days** in a duration are whole 24-hour days elapsed (received → decided, or in a stage
-  until now); **median** and **90th percentile** are nearest-rank: the smallest number of
-  days that at least half (nine tenths) of the cases reach.
+- **Days** from receipt to decision are whole 24-hour days elapsed; days in a stage are
+  calendar days until today in ``DISPLAY_TIMEZONE``, as the case page counts them;
+  **median** and **90th percentile** are nearest-rank: the smallest number of days that
+  at least half (nine tenths) of the cases reach.
 - **Decided** means granted, denied or closed; **open** (pending) every other stage.
-- Durations to decision and decisions against a recommendation cover the last 365 days.
+- Durations to decision and decisions against a recommendation cover the last twelve
+  months (those of the chart, the current one included).
+- Cases per stage × kind, the months, the durations to decision and the counts of
+  decisions against a recommendation are read from the summary kept with each change
+  (``tracker.dashboards.summary``); the rest are aggregates over the petition table's
+  indexes.
 """
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Integer, case, cast, func, literal, literal_column, select
+from sqlalchemy import case, func, literal, literal_column, select
 from sqlalchemy.orm import aliased
 
 from tracker import clock
 from tracker.audit.models import AuditEntry
 from tracker.auth.models import User
+from tracker.dashboards import summary
 from tracker.deadlines.models import InformationRequest, Referral
 from tracker.extensions import db
 from tracker.petitions.fields import KINDS
@@ -40,28 +48,8 @@ def is_open():
 
 
 DECIDED = tuple(s.value for s in Stage if s in DECIDED_STAGES)
-#: How far back the durations and the decisions against recommendations look.
-WINDOW_DAYS = 365
 #: Rows a page lists of a long list (the CSV download has them all).
 LIST_LIMIT = 25
-SECONDS_PER_DAY = 86_400
-
-
-# --- time helpers --------------------------------------------------------------------------------
-
-
-def _epoch(column):
-    """Seconds since 1970 of a time stamp column, on either database."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return cast(func.strftime("%s", column), Integer)
-    return func.extract("epoch", column)
-
-
-def whole_days(start, end):
-    """Whole days elapsed from ``start`` to ``end`` (columns, or an end given as epoch
-    seconds)."""
-    end_seconds = literal(end) if isinstance(end, int) else _epoch(end)
-    return cast(func.floor((end_seconds - _epoch(start)) / SECONDS_PER_DAY), Integer)
 
 
 def last_months(count: int = 12) -> list[date]:
@@ -111,36 +99,24 @@ class Spread:
     maximum: int | None
 
 
-def _spreads(statement, label_of) -> list[Spread]:
-    """Per group, the count, median, 90th percentile and maximum of a (group, days, count)
-    histogram query."""
-    groups: dict[str, list[tuple[int, int]]] = {}
-    for group, days, count in db.session.execute(statement):
-        groups.setdefault(group, []).append((int(days), count))
-    spreads = []
-    for group, histogram in groups.items():
-        histogram.sort()
-        spreads.append(
-            Spread(
-                label_of(group),
-                sum(c for _d, c in histogram),
-                nearest_rank(histogram, 0.5),
-                nearest_rank(histogram, 0.9),
-                histogram[-1][0],
-            )
-        )
-    return spreads
+def spread(label: str, histogram: list[tuple[int, int]]) -> Spread:
+    """The count, median, 90th percentile and maximum of a (days, count) histogram."""
+    counts = sorted(histogram)
+    return Spread(
+        label,
+        sum(c for _d, c in counts),
+        nearest_rank(counts, 0.5),
+        nearest_rank(counts, 0.9),
+        counts[-1][0] if counts else None,
+    )
 
 
 # --- the staff dashboard -------------------------------------------------------------------------
 
 
 def cases_by_stage_and_kind() -> dict[tuple[str, str], int]:
-    """Every case counted by (stage, kind)."""
-    rows = db.session.execute(
-        select(Petition.stage, Petition.kind, func.count()).group_by(Petition.stage, Petition.kind)
-    )
-    return {(stage, kind): count for stage, kind, count in rows}
+    """Every case counted by (stage, kind), from the summary (``summary.stage_counts``)."""
+    return summary.stage_counts()
 
 
 @dataclass(frozen=True)
@@ -151,18 +127,33 @@ class MonthCounts:
 
 
 def received_and_decided_per_month(organization_id: int | None = None) -> list[MonthCounts]:
-    """Cases received and decided in each of the last twelve months."""
+    """Cases received and decided in each of the last twelve months: from the summary for
+    the office, from the petitions' indexes for one organization."""
     months = last_months()
+    if organization_id is not None:
+        return _organization_months(months, organization_id)
+    index = {month: i for i, month in enumerate(months)}
+    counts = {"received": [0] * len(months), "decided": [0] * len(months)}
+    rows = summary.month_totals(("received", "decided"), months[0], _next_month(months[-1]))
+    for _kind, month, measure, cases in rows:
+        counts[measure][index[month]] += cases
+    return [
+        MonthCounts(month, counts["received"][i], counts["decided"][i])
+        for i, month in enumerate(months)
+    ]
+
+
+def _organization_months(months: list[date], organization_id: int) -> list[MonthCounts]:
     start = clock.start_of(months[0])
     end = clock.start_of(_next_month(months[-1]))
     counts = {"received": [0] * len(months), "decided": [0] * len(months)}
     for name, column in (("received", Petition.received_at), ("decided", Petition.decided_at)):
         bucket = _month_bucket(column, months)
         statement = (
-            select(bucket, func.count()).where(column >= start, column < end).group_by(bucket)
+            select(bucket, func.count())
+            .where(column >= start, column < end, Petition.organization_id == organization_id)
+            .group_by(bucket)
         )
-        if organization_id is not None:
-            statement = statement.where(Petition.organization_id == organization_id)
         for index, count in db.session.execute(statement):
             counts[name][index] = count
     return [
@@ -172,30 +163,24 @@ def received_and_decided_per_month(organization_id: int | None = None) -> list[M
 
 
 def days_to_decision() -> list[Spread]:
-    """Per kind, days from receipt to decision of the cases decided in the last 365 days."""
-    since = clock.now() - timedelta(days=WINDOW_DAYS)
-    days = whole_days(Petition.received_at, Petition.decided_at)
-    statement = (
-        select(Petition.kind, days, func.count())
-        .where(Petition.decided_at >= since)
-        .group_by(Petition.kind, days)
-    )
-    spreads = {s.label: s for s in _spreads(statement, lambda kind: KINDS[kind])}
-    return [spreads.get(label) or Spread(label, 0, None, None, None) for label in KINDS.values()]
+    """Per kind, days from receipt to decision of the cases decided in the last twelve
+    months (those of the chart), from the summary's histogram: exact, nearest-rank."""
+    months = last_months()
+    histogram: dict[str, list[tuple[int, int]]] = {}
+    for kind, days, cases in summary.month_totals(
+        ("decided",), months[0], _next_month(months[-1]), by_days=True
+    ):
+        histogram.setdefault(kind, []).append((days, cases))
+    return [spread(label, histogram.get(kind, [])) for kind, label in KINDS.items()]
 
 
 def days_in_stage() -> list[Spread]:
-    """Per open stage, how long its cases have been in it, until now."""
-    now = int(clock.now().timestamp())
-    days = whole_days(Petition.stage_entered_at, now)
-    statement = (
-        select(Petition.stage, days, func.count()).where(is_open()).group_by(Petition.stage, days)
-    )
-    spreads = {s.label: s for s in _spreads(statement, lambda stage: Stage(stage).label)}
-    return [
-        spreads.get(Stage(stage).label) or Spread(Stage(stage).label, 0, None, None, None)
-        for stage in OPEN
-    ]
+    """Per open stage, how many calendar days its cases have been in it until today (as
+    the case page counts them), from the summary's open cases per day of entry."""
+    histogram: dict[str, list[tuple[int, int]]] = {}
+    for stage, days, cases in summary.open_days(clock.today()):
+        histogram.setdefault(stage, []).append((days, cases))
+    return [spread(Stage(stage).label, histogram.get(stage, [])) for stage in OPEN]
 
 
 @dataclass(frozen=True)
@@ -323,31 +308,31 @@ class AgainstRecommendation:
 
 
 def decisions_against_recommendation(limit: int | None = LIST_LIMIT):
-    """Grants and denials of the last 365 days that went against the case's latest
-    recommendation (marked so in their audit entry when decided): per decision the count,
-    and the latest ``limit`` of them."""
-    since = clock.now() - timedelta(days=WINDOW_DAYS)
+    """Grants and denials of the last twelve months that went against the case's latest
+    recommendation (marked so in their audit entry when decided): per decision the count
+    (from the summary), and the latest ``limit`` of them (newest first, along the audit
+    log's time index)."""
+    months = last_months()
+    counts = Counter()
+    for _kind, _month, measure, cases in summary.month_totals(
+        summary.AGAINST_MEASURES, months[0], _next_month(months[-1])
+    ):
+        counts[measure.removesuffix("_against")] += cases
     against = AuditEntry.details["against_recommendation"].as_boolean()
-    condition = (
-        AuditEntry.created_at >= since,
-        AuditEntry.action.in_(("grant", "deny")),
-        against.is_(True),
-    )
-    counts = dict(
-        db.session.execute(
-            select(AuditEntry.action, func.count()).where(*condition).group_by(AuditEntry.action)
-        ).all()
-    )
     statement = (
         select(Petition.case_number, AuditEntry.action, AuditEntry.created_at)
         .join(Petition, Petition.id == AuditEntry.petition_id)
-        .where(*condition)
+        .where(
+            AuditEntry.created_at >= clock.start_of(months[0]),
+            AuditEntry.action.in_(("grant", "deny")),
+            against.is_(True),
+        )
         .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
     )
     if limit is not None:
         statement = statement.limit(limit)
     latest = [AgainstRecommendation(*row) for row in db.session.execute(statement)]
-    return counts, latest
+    return dict(counts), latest
 
 
 # --- the advocate's dashboard --------------------------------------------------------------------

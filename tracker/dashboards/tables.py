@@ -13,6 +13,11 @@ from tracker.tables import Table
 from tracker.workflow import DISPOSITIONS, Stage
 
 
+def _cut_short(note: str, shown: int, total: int) -> str | None:
+    """The note under a list the page cuts short; None when it shows every row."""
+    return note if shown < total else None
+
+
 def _month_label(month) -> str:
     return month.strftime("%Y-%m")
 
@@ -59,7 +64,7 @@ def _spread_rows(spreads) -> list[list]:
 def days_to_decision() -> Table:
     return Table(
         "days-to-decision",
-        _("Days from receipt to decision (decisions of the last 365 days)"),
+        _("Days from receipt to decision (decisions of the last twelve months)"),
         [_("Kind"), _("Decisions"), _("Median days"), _("90th percentile"), _("Longest")],
         _spread_rows(queries.days_to_decision()),
     )
@@ -100,14 +105,14 @@ def oldest_pending(limit: int | None = queries.LIST_LIMIT, organization_id=None)
         _("Open cases, oldest first") if organization_id else _("Oldest pending cases"),
         [_("Case"), _("Kind"), _("Stage"), _("Days pending"), _("Days in stage")],
         rows,
-        note=(
+        note=_cut_short(
             _(
                 "The %(shown)s oldest of %(total)s open cases; the CSV has them all.",
                 shown=shown,
                 total=total,
-            )
-            if shown < total
-            else None
+            ),
+            shown,
+            total,
         ),
     )
 
@@ -120,14 +125,14 @@ def overdue(limit: int | None = queries.LIST_LIMIT) -> Table:
         _("Overdue referrals and information requests"),
         [_("Case"), _("What"), _("Due on"), _("Days overdue")],
         rows,
-        note=(
+        note=_cut_short(
             _(
                 "The %(shown)s most overdue of %(total)s; the CSV has them all.",
                 shown=len(rows),
                 total=total,
-            )
-            if len(rows) < total
-            else None
+            ),
+            len(rows),
+            total,
         ),
     )
 
@@ -148,21 +153,21 @@ def against_recommendation(limit: int | None = queries.LIST_LIMIT) -> Table:
     return Table(
         "against-recommendation",
         _(
-            "Decisions against the latest recommendation (last 365 days): "
+            "Decisions against the latest recommendation (last twelve months): "
             "%(grants)s grants, %(denials)s denials",
             grants=counts.get("grant", 0),
             denials=counts.get("deny", 0),
         ),
         [_("Case"), _("Decision"), _("Decided on")],
         rows,
-        note=(
+        note=_cut_short(
             _(
                 "The latest %(shown)s of %(total)s; the CSV has them all.",
                 shown=len(rows),
                 total=total,
-            )
-            if len(rows) < total
-            else None
+            ),
+            len(rows),
+            total,
         ),
     )
 
@@ -186,14 +191,14 @@ def asked_of_organization(organization_id: int, limit: int | None = queries.LIST
         _("What is asked of you: open information requests"),
         [_("Case"), _("Asked"), _("Due on"), _("When")],
         rows,
-        note=(
+        note=_cut_short(
             _(
                 "The %(shown)s due soonest of %(total)s; the CSV has them all.",
                 shown=len(rows),
                 total=total,
-            )
-            if len(rows) < total
-            else None
+            ),
+            len(rows),
+            total,
         ),
     )
 

@@ -216,6 +216,9 @@ class Petition(db.Model):
             *REFERRAL_FILTERED,
             **REFERRAL_OPEN_ONLY,
         ),
+        # An organization's decisions this fiscal year (the advocate's dashboard), from the
+        # index alone.
+        Index("ix_petition_org_decided", "organization_id", "decided_at", "kind", "stage"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

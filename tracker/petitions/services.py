@@ -8,7 +8,6 @@ None of them commits: the request or CLI command does, once.
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import NamedTuple
 
 from flask_babel import gettext as _
 from sqlalchemy import Row, func, insert, select, update
@@ -19,6 +18,7 @@ from tracker import clock, eligibility, permissions
 from tracker.audit import services as audit
 from tracker.audit.services import json_value
 from tracker.auth.models import User
+from tracker.dashboards import summary
 from tracker.database import among
 from tracker.deadlines import services as deadlines
 from tracker.errors import (
@@ -276,6 +276,7 @@ def update_petition(
         return {}
     for name, value in _derived_columns(petition, editor, merged).items():
         setattr(petition, name, value)
+    old_kind = petition.kind
     for name in changes:
         setattr(petition, name, submitted[name])
     _bump(petition)
@@ -286,6 +287,8 @@ def update_petition(
         changes=changes,
         details={"version": petition.version},
     )
+    if "kind" in changes:
+        summary.move_kind(petition.id, old_kind)
     return changes
 
 
@@ -781,11 +784,15 @@ def _create_petitions(advocate: User, values_list: list[dict], details: list[dic
             for case_number, values in zip(case_numbers, values_list, strict=True)
         ],
     ).all()
-    audit.record_many(
+    entries = audit.record_many(
         _submit_entry(advocate, petition_id, case_number, values, **entry_details)
         for petition_id, case_number, values, entry_details in zip(
             petition_ids, case_numbers, values_list, details, strict=True
         )
+    )
+    summary.record_changes(
+        summary.CaseChange.of_entry(entry, values["kind"], moved_at=now, received_at=now)
+        for entry, values in zip(entries, values_list, strict=True)
     )
     return case_numbers, petition_ids
 
@@ -804,6 +811,8 @@ CASE_COLUMNS = tuple(
             "organization_id",
             "kind",
             "received_at",
+            "stage_entered_at",
+            "decided_at",
             "created_at",
             "petitioner_key",
             "waiver_approved_at",
@@ -1086,17 +1095,6 @@ def _outcome_changes(row, new_values: dict) -> dict | None:
     return changes or None
 
 
-class StageChange(NamedTuple):
-    """One case's move, as ``_decide`` makes it."""
-
-    petition_id: int
-    kind: str
-    from_stage: str
-    to_stage: str
-    received_at: datetime
-    decided_at: datetime | None
-
-
 def _decide(
     actor: User,
     transition,
@@ -1125,14 +1123,7 @@ def _decide(
     target = transition.target
     now = clock.now()
     decided_at = now if target.is_decided else None
-    # Every move of this transition, single or bulk, in one list: the one place that knows
-    # each case's kind, old and new stage and dates (what a summary kept in the same
-    # transaction needs).
-    moves = [
-        StageChange(row.id, row.kind, row.stage, target.value, row.received_at, decided_at)
-        for row in rows.values()
-    ]
-    petition_ids = [move.petition_id for move in moves]
+    petition_ids = [row.id for row in rows.values()]
     corrections = normalize({name: extra.corrections[name] for name in changes or {}})
     columns = outcome_columns(outcome if target.is_decided else None)
     db.session.execute(
@@ -1168,7 +1159,24 @@ def _decide(
             deadlines.answer_information_request(actor, petition_id, extra.response.strip(), now)
         details["response"] = extra.response.strip()
     details |= entry_details or {}
-    audit.record_many(_entries(actor, transition, reason, rows, changes, columns, details))
+    entries = audit.record_many(
+        _entries(actor, transition, reason, rows, changes, columns, details)
+    )
+    # The dashboards' summary, in this transaction: one call for one case or a cohort.
+    summary.record_changes(
+        summary.CaseChange.of_entry(
+            entry,
+            row.kind,
+            moved_at=now,
+            received_at=row.received_at,
+            entered_before=row.stage_entered_at,
+            decided_before=row.decided_at,
+        )
+        for entry, row in zip(entries, rows.values(), strict=True)
+    )
+    if "kind" in corrections:  # provide_information corrected the kind
+        for row in rows.values():
+            summary.move_kind(row.id, row.kind)
     return {row.case_number: row.version + 1 for row in rows.values()}
 
 

@@ -7,7 +7,9 @@ Decisions written down here (the README's *Statistics* section repeats them):
   configured ``DISPLAY_TIMEZONE`` (America/New_York by default, where the office is): a case
   submitted at 23:30 on September 30 Eastern time belongs to fiscal year N even though it is
   October 1 in UTC.
-- Every count is of **audit entries** of cases (``tracker.audit``), so the numbers never
+- Every count is of **audit entries** of cases (``tracker.audit``), kept per month and kind
+  in the summary written with each entry (``tracker.dashboards.summary``: the same rules,
+  ``history_measure``, and a recount to check it), so the numbers never
   change when a case later moves on: *received* counts ``submit`` entries (an import of
   100 rows is 100 receipts); *granted*, *denied* and the two closure columns count entries
   that moved a case into that stage, whatever action did (a grant, a clemency act);
@@ -31,12 +33,13 @@ from sqlalchemy import and_, case, func, or_, select
 
 from tracker import charts, clock
 from tracker.audit.models import AuditEntry
+from tracker.dashboards import summary
 from tracker.errors import ValidationFailed
 from tracker.extensions import db
 from tracker.petitions.fields import KINDS
 from tracker.petitions.models import Petition
 from tracker.tables import Table
-from tracker.workflow import DECIDED_STAGES, PENDING_STAGES, Stage
+from tracker.workflow import DECIDED_STAGES, PENDING_STAGES
 
 #: The columns of the table, in the order the office publishes them.
 COLUMNS = (
@@ -150,61 +153,43 @@ def _pending_before(moment: datetime) -> dict[str, int]:
     return {kind: int(total or 0) for kind, total in rows}
 
 
-def _column(action: str, from_stage: str | None, to_stage: str, disposition: str | None) -> str:
-    if action == "submit":
-        return "received"
-    if to_stage in _OPEN:
-        return "reopened" if from_stage in _DECIDED else ""
-    if from_stage in _DECIDED:
-        return ""
-    if to_stage == Stage.CLOSED:
-        return "closed_without_action" if disposition == "closed_without_action" else "closed_other"
-    return to_stage
+#: Each column's measure in the summary (``tracker.dashboards.summary``).
+MEASURE_OF = {
+    "received": "submitted",
+    "granted": "granted",
+    "denied": "denied",
+    "closed_without_action": "closed_without_action",
+    "closed_other": "closed_other",
+    "reopened": "reopened",
+}
+COLUMN_OF = {measure: column for column, measure in MEASURE_OF.items()}
+FINISHED = ("granted", "denied", "closed_without_action", "closed_other")
 
 
-def _entries_in(start: datetime, end: datetime):
-    """(kind, action, from, to, disposition, time) of each counted entry of [start, end).
-
-    The disposition is read from the entry's changes in Python rather than with JSON
-    operators, which SQLite and PostgreSQL spell differently; a year has at most tens of
-    thousands of such entries."""
-    relevant = (
-        (AuditEntry.action == "submit")
-        | AuditEntry.to_stage.in_(_DECIDED)
-        | and_(AuditEntry.to_stage.in_(_OPEN), AuditEntry.from_stage.in_(_DECIDED))
-    )
-    rows = db.session.execute(
-        _stage_entries()
-        .add_columns(
-            AuditEntry.action,
-            AuditEntry.from_stage,
-            AuditEntry.to_stage,
-            case((AuditEntry.to_stage == Stage.CLOSED.value, AuditEntry.changes), else_=None),
-            AuditEntry.created_at,
-        )
-        .where(AuditEntry.created_at >= start, AuditEntry.created_at < end, relevant)
-    ).all()
-    for kind, action, from_stage, to_stage, changes, created_at in rows:
-        disposition = ((changes or {}).get("disposition") or [None, None])[1]
-        column = _column(action, from_stage, to_stage, disposition)
-        if column:
-            yield kind, column, created_at
+def _first_months(fiscal_year: int) -> tuple[date, date]:
+    """The first month of the year and of the next (the summary's months are local)."""
+    return date(fiscal_year - 1, 10, 1), date(fiscal_year, 10, 1)
 
 
 def year_counts(fiscal_year: int) -> YearCounts:
-    """The office's table for one fiscal year, per kind (see the module's docstring)."""
-    start, end = fiscal_year_bounds(fiscal_year)
+    """The office's table for one fiscal year, per kind (see the module's docstring), read
+    from the monthly counts of the audit entries kept in the summary: the year's months for
+    the columns, every month before it for ``pending_start``."""
+    first, after = _first_months(fiscal_year)
     kinds = {kind: dict.fromkeys(COLUMNS, 0) for kind in KINDS}
-    for kind, total in _pending_before(start).items():
-        kinds[kind]["pending_start"] = total
-    for kind, column, _created_at in _entries_in(start, end):
-        kinds[kind][column] += 1
+    for kind, month, measure, cases in summary.month_totals(MEASURE_OF.values(), before=after):
+        column = COLUMN_OF[measure]
+        if month >= first:
+            kinds[kind][column] += cases
+        else:
+            sign = -1 if column in FINISHED else 1
+            kinds[kind]["pending_start"] += sign * cases
     for counts in kinds.values():
         counts["pending_end"] = (
             counts["pending_start"]
             + counts["received"]
             + counts["reopened"]
-            - sum(counts[c] for c in ("granted", "denied", "closed_without_action", "closed_other"))
+            - sum(counts[c] for c in FINISHED)
         )
     return YearCounts(fiscal_year, kinds)
 
@@ -225,15 +210,13 @@ class MonthRow:
 
 def decisions_per_month(fiscal_year: int) -> list[MonthRow]:
     """Granted, denied and closed per month (display time zone) and kind, October first."""
-    start, end = fiscal_year_bounds(fiscal_year)
+    first, after = _first_months(fiscal_year)
     months = month_starts(fiscal_year)
     counts = {(m, k): dict.fromkeys(MONTHLY_COLUMNS, 0) for m in months for k in KINDS}
-    for kind, column, created_at in _entries_in(start, end):
-        if column in ("received", "reopened"):
-            continue
-        local = clock.local_date(created_at)
-        bucket = "closed" if column.startswith("closed") else column
-        counts[(local.replace(day=1), kind)][bucket] += 1
+    finished = [MEASURE_OF[c] for c in FINISHED]
+    for kind, month, measure, cases in summary.month_totals(finished, first, after):
+        column = COLUMN_OF[measure]
+        counts[(month, kind)]["closed" if column.startswith("closed") else column] += cases
     return [MonthRow(m, k, **counts[(m, k)]) for m in months for k in KINDS]
 
 
@@ -248,12 +231,22 @@ def parse_fiscal_year(raw: str | None, *, empty_is_current: bool = True) -> int:
     text = raw.strip()
     if not (text.isascii() and text.isdigit() and len(text) == 4):
         raise ValidationFailed(
-            {"fiscal_year": f"A fiscal year is a year such as {current_fiscal_year()}."}
+            {
+                "fiscal_year": _(
+                    "A fiscal year is a year such as %(year)s.", year=current_fiscal_year()
+                )
+            }
         )
     year = int(text)
     if not FIRST_FISCAL_YEAR <= year <= latest:
         raise ValidationFailed(
-            {"fiscal_year": f"A fiscal year from {FIRST_FISCAL_YEAR} to {latest}."}
+            {
+                "fiscal_year": _(
+                    "A fiscal year from %(first)s to %(last)s.",
+                    first=FIRST_FISCAL_YEAR,
+                    last=latest,
+                )
+            }
         )
     return year
 
