@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 
 
-def _zone() -> ZoneInfo:
+def display_zone() -> ZoneInfo:
+    """The configured DISPLAY_TIMEZONE (UTC outside an app)."""
     name = current_app.config["DISPLAY_TIMEZONE"] if has_app_context() else "UTC"
     return ZoneInfo(name)
 
@@ -24,7 +25,7 @@ def now() -> datetime:
 
 def local_date(moment: datetime) -> date:
     """The calendar date of a moment in the display time zone."""
-    return moment.astimezone(_zone()).date()
+    return moment.astimezone(display_zone()).date()
 
 
 def today() -> date:
@@ -33,7 +34,7 @@ def today() -> date:
 
 def start_of(day: date) -> datetime:
     """The UTC instant at which ``day`` begins in the display time zone."""
-    return datetime.combine(day, time(), tzinfo=_zone()).astimezone(UTC)
+    return datetime.combine(day, time(), tzinfo=display_zone()).astimezone(UTC)
 
 
 def days_between(start: datetime | None, end: datetime | None = None) -> int | None:

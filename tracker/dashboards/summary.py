@@ -17,6 +17,7 @@ it with what is kept (``flask dashboards verify``). The months are those of
 ``DISPLAY_TIMEZONE``: after changing it, run ``flask dashboards rebuild``.
 """
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -127,8 +128,13 @@ def _against_measure(action: str, against: bool) -> str | None:
 # --- keeping it ----------------------------------------------------------------------------------
 
 
-def _deltas(change: CaseChange) -> Counter:
-    """The summary rows one change adds to (+1) and takes from (−1)."""
+def _deltas(change: CaseChange, local_date=clock.local_date) -> Counter:
+    """The summary rows one change adds to (+1) and takes from (−1). ``local_date``: the
+    display time zone's date of a moment (a batch passes one that remembers its answers)."""
+
+    def month_of(moment: datetime) -> date:
+        return local_date(moment).replace(day=1)
+
     deltas = Counter()
     kind = change.kind
     if change.from_stage is not None:
@@ -137,9 +143,9 @@ def _deltas(change: CaseChange) -> Counter:
         deltas[("month", kind, month_of(change.received_at), "received", 0)] += 1
     deltas[("stage", kind, change.to_stage)] += 1
     if change.from_stage in OPEN and change.entered_before is not None:
-        deltas[("day", change.from_stage, clock.local_date(change.entered_before))] -= 1
+        deltas[("day", change.from_stage, local_date(change.entered_before))] -= 1
     if change.to_stage in OPEN:
-        deltas[("day", change.to_stage, clock.local_date(change.moved_at))] += 1
+        deltas[("day", change.to_stage, local_date(change.moved_at))] += 1
     if change.decided_before is not None:
         days = whole_days(change.received_at, change.decided_before)
         deltas[("month", kind, month_of(change.decided_before), "decided", days)] -= 1
@@ -196,9 +202,18 @@ def record_changes(changes: Iterable[CaseChange]) -> None:
     """Count the cases' moves in the summary, in the caller's transaction (call it after
     their audit entries are written: see the module's docstring). At most three statements
     (one per table) whatever the number of cases."""
+    zone = clock.display_zone()
+
+    # A batch's moves share a few moments (now, the entries' time, days of receipt): each
+    # is converted to the display time zone once, not once per case (a third of an act's
+    # summary time).
+    @functools.cache
+    def local_date(moment: datetime) -> date:
+        return moment.astimezone(zone).date()
+
     deltas = Counter()
     for change in changes:
-        deltas.update(_deltas(change))
+        deltas.update(_deltas(change, local_date))
     _add(deltas)
 
 
