@@ -6,20 +6,24 @@ folded (accents dropped, lower-cased, punctuation to spaces) into words, padded 
 each side, written by the same service calls that write those fields (``search_text`` below is
 the one function that computes it, as ``petitioner_key`` is for the petitioner). A query is
 folded the same way into words, and a petition matches when each word is part of its text
-(``LIKE '%word%'``), so "Fuentes, Dolores" finds "Dolores María Fuentes-Ramírez".
+(``LIKE '%word%'``), so "Fuentes, Dolores" finds "Dolores María Fuentes-Ramírez". A word of one
+or two letters must start a word (``LIKE '% jo%'``): inside words such fragments are in most
+petitions, and no trigram index can find them (a scan of every petition, 0.3–1.2 s at a
+million, for "ma ra" or "lopez jo"); a word start is a trigram with the space before it.
 
 The index: PostgreSQL's ``pg_trgm`` GIN index on the column answers the LIKEs and the typo
 match (``word <% search_text``, word similarity); SQLite's FTS5 trigram table over the column
 (``petition_search``, kept in step by triggers, as an index is) answers the same substrings.
 
 Ranking, and why it is bounded: ranking every match of a common surname (a tenth of a million
-petitions share one in the bench) cost 0.2–0.7 s. So a search first asks the index whether
-more than ``RANKED_MAX`` petitions match (an index read that stops there). If not, the
-matches are ranked — every word a whole word of the text, then the start of one, then inside
-one, then (PostgreSQL) a close spelling — and the queue's order follows within a rank. If
-more match, the words are common and ranking them says little: the page walks the queue's own
-index in its order and keeps the matches (a tenth of the rows match, so a page reads a few
-hundred), and the page says it is unranked.
+petitions share one in the bench) cost 0.2–0.7 s. So a search first reads from the index the
+ids of at most ``RANKED_MAX`` + 1 matching petitions (one statement). If there are no more than
+``RANKED_MAX``, the page, its count and bulk selection read those ids (the search's index is
+read once per request, not once per statement), and they are ranked — every word a whole word
+of the text, then the start of one, then inside one, then (PostgreSQL) a close spelling — and
+the queue's order follows within a rank. If more match, the words are common and ranking
+them says little: the page walks the queue's own index in its order and keeps the matches (a
+tenth of the rows match, so a page reads a few hundred), and the page says it is unranked.
 """
 
 import re
@@ -27,7 +31,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from flask import g, has_app_context
-from sqlalchemy import and_, case, column, false, func, literal, select, table, text
+from sqlalchemy import and_, case, column, exists, false, func, literal, select, table, text
 from sqlalchemy.sql.expression import ColumnElement
 
 from tracker.extensions import db
@@ -35,6 +39,8 @@ from tracker.petitions.fields import CASE_NUMBER, REGISTER_NUMBER
 
 #: More matches than this are shown in the queue's order, unranked (see the module's doc).
 RANKED_MAX = 1_000
+#: Shorter words must start a word of the text (see the module's doc).
+INSIDE_MIN = 3
 #: A register number typed without its dash: five digits then three.
 REGISTER_DIGITS = re.compile(r"^\d{8}$")
 #: The SQLite FTS5 trigram table over ``petition.search_text`` (created by the migration).
@@ -86,6 +92,12 @@ def _like(column_, pattern: str):
     return column_.like(pattern, escape="\\")
 
 
+def _contains(word: str) -> str:
+    """The LIKE pattern of a word in the text: anywhere, or at a word's start if it is short."""
+    escaped = _escaped(word)
+    return f"%{escaped}%" if len(word) >= INSIDE_MIN else f"% {escaped}%"
+
+
 @dataclass(frozen=True)
 class Search:
     """A parsed query: an exact case or register number, or words."""
@@ -97,6 +109,8 @@ class Search:
     fuzzy: tuple[str, ...] = ()
     #: More than RANKED_MAX petitions match: walk the queue's order, unranked.
     common: bool = False
+    #: Otherwise the ids of the petitions that match (read once, from the search's index).
+    ids: tuple[int, ...] = ()
 
     @property
     def ranked(self) -> bool:
@@ -113,9 +127,10 @@ def _dialect() -> str:
 
 
 def parse(q: str) -> Search:
-    """The query's kind, and for words whether they are common (one bounded index read) and,
-    on PostgreSQL, which are typos (one more per word no petition contains). Read once per
-    request: the queue's conditions, its count and its ranking all ask."""
+    """The query's kind, and for words the ids of the petitions they match, or that they are
+    common (one bounded index read); on PostgreSQL, when nothing matches, which words are
+    typos (one statement more, and a second index read if there are). Read once per request:
+    the queue's conditions, its count and its ranking all ask."""
     if not has_app_context():
         return _parse(q)
     parsed = g.setdefault("parsed_searches", {})
@@ -135,33 +150,41 @@ def _parse(q: str) -> Search:
     words = tuple(query_words(q))
     if not words:  # only punctuation: nothing to look for
         return Search()
-    fuzzy = ()
-    if _dialect() == "postgresql":
-        fuzzy = tuple(word for word in words if not _anywhere(word))
-    search = Search(words=words, fuzzy=fuzzy)
-    found = db.session.scalar(
-        select(func.count()).select_from(_matching_ids(search).limit(RANKED_MAX + 1).subquery())
-    )
-    return Search(words=words, fuzzy=fuzzy, common=found > RANKED_MAX)
+    search = Search(words=words)
+    ids = _first_matches(search)
+    if not ids and _dialect() == "postgresql":
+        # Only when the words match nothing can one be a word no petition contains (a typo).
+        fuzzy = _unknown(words)
+        if fuzzy:
+            search = Search(words=words, fuzzy=fuzzy)
+            ids = _first_matches(search)
+    if len(ids) > RANKED_MAX:
+        return Search(words=words, fuzzy=search.fuzzy, common=True)
+    return Search(words=words, fuzzy=search.fuzzy, ids=tuple(ids))
 
 
-def _anywhere(word: str) -> bool:
+def _first_matches(search: Search) -> list[int]:
+    return list(db.session.scalars(_matching_ids(search).limit(RANKED_MAX + 1)))
+
+
+def _unknown(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The words no petition contains, in one statement (an index probe each)."""
     from tracker.petitions.models import Petition
 
-    return (
-        db.session.scalar(
-            select(literal(True)).where(_like(Petition.search_text, f"%{_escaped(word)}%")).limit(1)
-        )
-        is not None
-    )
+    known = db.session.execute(
+        select(*[exists().where(_like(Petition.search_text, _contains(word))) for word in words])
+    ).one()
+    return tuple(word for word, present in zip(words, known, strict=True) if not present)
 
 
 def _fts_phrase(words) -> str | None:
-    """An FTS5 query: each word of three letters or more as a quoted trigram phrase."""
-    long_words = [w for w in words if len(w) >= 3]
-    if not long_words:
+    """An FTS5 query: each word as a quoted trigram phrase, a short one with the space before
+    it (the start of a word); a word of one letter is no trigram (a LIKE reads it)."""
+    phrases = [w if len(w) >= INSIDE_MIN else f" {w}" for w in words]
+    indexed = [p for p in phrases if len(p) >= 3]
+    if not indexed:
         return None
-    return " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
+    return " AND ".join('"' + p.replace('"', '""') + '"' for p in indexed)
 
 
 def _word_conditions(search: Search) -> list:
@@ -172,7 +195,7 @@ def _word_conditions(search: Search) -> list:
         if word in search.fuzzy:
             conditions.append(Petition.search_text.bool_op("%>")(word))
         else:
-            conditions.append(_like(Petition.search_text, f"%{_escaped(word)}%"))
+            conditions.append(_like(Petition.search_text, _contains(word)))
     return conditions
 
 
@@ -188,13 +211,13 @@ def _matching_ids(search: Search):
                 .select_from(FTS_TABLE)
                 .where(text("petition_search MATCH :phrase").bindparams(phrase=phrase))
             )
-            short = [w for w in search.words if len(w) < 3]
-            if short:
+            letters = [w for w in search.words if len(w) == 1]
+            if letters:
                 statement = (
                     select(Petition.id)
                     .join(FTS_TABLE, FTS_TABLE.c.rowid == Petition.id)
                     .where(text("petition_search MATCH :phrase").bindparams(phrase=phrase))
-                    .where(*[_like(Petition.search_text, f"%{_escaped(w)}%") for w in short])
+                    .where(*[_like(Petition.search_text, _contains(w)) for w in letters])
                 )
             return statement
     return select(Petition.id).where(*_word_conditions(search))
@@ -210,12 +233,11 @@ def condition(search: Search) -> ColumnElement:
         return Petition.register_number == search.register_number
     if not search.words:
         return false()
-    if search.common or _dialect() != "sqlite":
-        # PostgreSQL's planner weighs the trigram index against the queue's own; on SQLite a
-        # common word is read in the queue's order, row by row, and stops at the page.
+    if search.common:
+        # Read in the queue's order (PostgreSQL's planner may choose the trigram index), row
+        # by row, stopping at the page: a common word matches one row in a few.
         return and_(*_word_conditions(search))
-    # A few matches on SQLite: the FTS index names them, at most RANKED_MAX ids.
-    return Petition.id.in_(_matching_ids(search))
+    return Petition.id.in_(search.ids)
 
 
 def rank(search: Search) -> ColumnElement:
