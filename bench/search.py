@@ -58,9 +58,14 @@ def kinds(case_number: str, register_number: str, typo: bool) -> dict[str, str]:
         "two common words": "garcia james",
         "partial word": "fuent",
         "alias": "lola",
+        "one letter": "j",
+        "short words": "ma ra",
+        "common word and two letters": "lopez jo",
+        "two letters nobody has": "qx",
     }
     if typo:
         table["typo"] = "fuentez"
+        table["typo of a common word"] = "jamse"
     return table
 
 
