@@ -164,7 +164,7 @@ def _parse(q: str) -> Search:
     ids = _first_matches(search)
     if not ids and _dialect() == "postgresql":
         # Only when the words match nothing can one be a word no petition contains (a typo).
-        fuzzy = _unknown(words)
+        fuzzy = words if len(words) == 1 else _unknown(words)
         if fuzzy:
             search = Search(words=words, fuzzy=fuzzy)
             ids = _first_matches(search)
