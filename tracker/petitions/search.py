@@ -186,12 +186,15 @@ def _dense(search: Search) -> bool:
     """
     from tracker.petitions.models import Petition
 
+    # The longest word first: it is the likeliest to fail, and a row stops at the first miss.
+    words = sorted(search.words, key=len, reverse=True)
+
     def matches(rows: int, at_most: int):
         first_rows = select(Petition.search_text).limit(rows).subquery()
         found = (
             select(literal(1))
             .select_from(first_rows)
-            .where(*[_like(first_rows.c.search_text, _contains(word)) for word in search.words])
+            .where(*[_like(first_rows.c.search_text, _contains(word)) for word in words])
             .limit(at_most)
         )
         return select(func.count()).select_from(found.subquery()).scalar_subquery()
