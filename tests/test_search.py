@@ -61,6 +61,8 @@ TABLE = [
     ("ra", ["dolores"]),
     ("an", ["ana", "anabel"]),
     ("lola f", ["dolores"]),
+    ("d", ["dolores"]),
+    ("g", ["garcia", "garciano"]),
     # register numbers with or without the dash, case and docket numbers
     ("04512-093", ["dolores"]),
     ("04512093", ["dolores"]),
