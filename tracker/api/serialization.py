@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from flask import json, request, url_for
+from flask import Response, current_app, json, request, url_for
 from flask_babel import gettext as _
+from pydantic_core import to_json
 from werkzeug.exceptions import UnsupportedMediaType
 
-from tracker import permissions
+from tracker import clock, permissions
 from tracker.api.problems import MalformedRequest
 from tracker.audit.services import json_value
 from tracker.auth.models import User
@@ -111,40 +112,66 @@ def _editable_values(petition: Petition) -> dict:
     return document
 
 
+class PetitionWriter:
+    """Writes petitions as one viewer may see them, at one moment.
+
+    What the viewer may see, the display time zone and today's date are settled once, when
+    the writer is made, not once per petition: a list page writes 25 petitions of 41 fields.
+    """
+
+    def __init__(self, viewer: User):
+        self.shows_assignee = permissions.can_view_assignee(viewer)
+        # Referrals are staff-only: an advocate always reads null.
+        self.shows_referrals = permissions.can_view_referrals(viewer)
+        self.zone = clock.display_zone()
+        self.today = clock.today()
+
+    def _days(self, start: datetime, end: datetime | None = None) -> int:
+        # clock.days_between with this writer's zone and today: calendar days in the
+        # display time zone, to ``end`` or to today.
+        end_day = end.astimezone(self.zone).date() if end is not None else self.today
+        return (end_day - start.astimezone(self.zone).date()).days
+
+    def write(self, petition: Petition) -> dict:
+        document = {"case_number": petition.case_number}
+        document.update(_editable_values(petition))
+        assignee = petition.assignee if self.shows_assignee else None
+        due_on = petition.referral_due_on
+        document.update(
+            stage=petition.stage,
+            waiver_approved=petition.waiver_approved_at is not None,
+            organization=petition.organization.name,
+            advocate=petition.advocate.email,
+            assignee=assignee.email if assignee is not None else None,
+            version=petition.version,
+            created_at=timestamp(petition.created_at),
+            updated_at=timestamp(petition.updated_at),
+            received_at=timestamp(petition.received_at),
+            stage_entered_at=timestamp(petition.stage_entered_at),
+            # Petition.days_pending and days_in_stage, on this writer's clock.
+            days_pending=self._days(petition.received_at, petition.decided_at),
+            days_in_stage=self._days(petition.stage_entered_at),
+            information_request=information_request_json(petition.information_request),
+            information_provided=petition.information_provided,
+            # Petition.referral_overdue, on this writer's clock.
+            referral_overdue=(due_on is not None and due_on < self.today)
+            if self.shows_referrals
+            else None,
+            # How the case ended and what a grant gave (null while open; the relief's details
+            # null unless it has them).
+            disposition=petition.disposition,
+            relief=petition.relief,
+            commuted_sentence=petition.commuted_sentence,
+            new_release_date=_plain(petition.new_release_date),
+            remission_amount=json_value(petition.remission_amount),
+            terms=petition.relief_terms,
+        )
+        return {name: document[name] for name in PETITION_FIELDS}
+
+
 def petition_json(petition: Petition, viewer: User) -> dict:
     """The petition as the viewer may see it (who works a case is for staff only)."""
-    shows_assignee = permissions.can_view_assignee(viewer)
-    document = {"case_number": petition.case_number}
-    document.update(_editable_values(petition))
-    document.update(
-        stage=petition.stage,
-        waiver_approved=petition.waiver_approved_at is not None,
-        organization=petition.organization.name,
-        advocate=petition.advocate.email,
-        assignee=petition.assignee.email if petition.assignee and shows_assignee else None,
-        version=petition.version,
-        created_at=timestamp(petition.created_at),
-        updated_at=timestamp(petition.updated_at),
-        received_at=timestamp(petition.received_at),
-        stage_entered_at=timestamp(petition.stage_entered_at),
-        days_pending=petition.days_pending,
-        days_in_stage=petition.days_in_stage,
-        information_request=information_request_json(petition.information_request),
-        information_provided=petition.information_provided,
-        # Referrals are staff-only: an advocate always reads null.
-        referral_overdue=petition.referral_overdue
-        if permissions.can_view_referrals(viewer)
-        else None,
-        # How the case ended and what a grant gave (null while open; the relief's details
-        # null unless it has them).
-        disposition=petition.disposition,
-        relief=petition.relief,
-        commuted_sentence=petition.commuted_sentence,
-        new_release_date=_plain(petition.new_release_date),
-        remission_amount=json_value(petition.remission_amount),
-        terms=petition.relief_terms,
-    )
-    return {name: document[name] for name in PETITION_FIELDS}
+    return PetitionWriter(viewer).write(petition)
 
 
 def related_json(petition: Petition) -> dict:
@@ -202,20 +229,42 @@ INTERNAL_DETAILS = ("against_recommendation",)
 
 def entry_json(entry, viewer: User | None = None) -> dict:
     """One entry of a case's history (for an advocate, without internal details)."""
+    shows_internal = viewer is None or permissions.can_view_internal_history(viewer)
+    return _entry_json(entry, shows_internal)
+
+
+def history_json(entries, viewer: User) -> list[dict]:
+    """A case's entries, as ``entry_json`` writes them (the viewer's rights settled once)."""
+    shows_internal = permissions.can_view_internal_history(viewer)
+    return [_entry_json(entry, shows_internal) for entry in entries]
+
+
+def _entry_json(entry, shows_internal: bool) -> dict:
     details = entry.details
-    if details and viewer is not None and not permissions.can_view_internal_history(viewer):
+    if details and not shows_internal:
         details = {k: v for k, v in details.items() if k not in INTERNAL_DETAILS}
+    actor = entry.actor
     return {
         "id": entry.id,
         "action": entry.action,
         "created_at": timestamp(entry.created_at),
-        "actor": entry.actor.email if entry.actor else None,
+        "actor": actor.email if actor is not None else None,
         "from_stage": entry.from_stage,
         "to_stage": entry.to_stage,
         "reason": entry.reason,
         "changes": entry.changes,
         "details": details,
     }
+
+
+def json_response(document, status: int = 200) -> Response:
+    """The document as an application/json response, written by pydantic-core's encoder
+    (already a dependency, through pydantic) rather than the standard library's: a list
+    page writes a thousand values. Keys keep the order they were written in (the
+    petition's fields in PETITION_FIELDS order); text is UTF-8, not \\u-escaped."""
+    return current_app.response_class(
+        to_json(document) + b"\n", status=status, mimetype="application/json"
+    )
 
 
 # --- reading requests ---------------------------------------------------------------------------

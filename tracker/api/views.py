@@ -55,11 +55,11 @@ class VersionNotNamed(DomainError):
 
 
 #: What a petition's JSON shows beyond the case row, its organization and advocate, loaded in
-#: the same query (a case has a handful of information requests and referrals at most).
+#: the same query (a case has a handful of information requests at most; its referrals are
+#: not read: the overdue flag is the case's own referral_due_on).
 PETITION_JSON_LOADS = (
     joinedload(Petition.assignee),
     joinedload(Petition.information_requests).joinedload(InformationRequest.asked_by),
-    joinedload(Petition.referrals),
 )
 
 
@@ -77,8 +77,9 @@ def _petition_response(petition: Petition, status: int = 200):
     reading it again afterwards could show (and name the ETag of) a change another request
     committed in between, e.g. a grant answered with the stage of the reopen that followed.
     """
-    response = jsonify(serialization.petition_json(petition, g.api_user))
-    response.status_code = status
+    response = serialization.json_response(
+        serialization.petition_json(petition, g.api_user), status
+    )
     response.set_etag(str(petition.version))
     return response
 
@@ -141,10 +142,10 @@ def list_petitions():
     if len(petitions) > limit:
         petitions = petitions[:limit]
         next_cursor = serialization.encode_cursor(petitions[-1])
-    return {
-        "items": [serialization.petition_json(p, g.api_user) for p in petitions],
-        "next_cursor": next_cursor,
-    }
+    writer = serialization.PetitionWriter(g.api_user)
+    return serialization.json_response(
+        {"items": [writer.write(p) for p in petitions], "next_cursor": next_cursor}
+    )
 
 
 @blueprint.post("/petitions")
@@ -213,7 +214,7 @@ def petition_history(case_number):
     petition = _petition(case_number)
     readlog.record_read("history_api", petition)
     entries = queries.timeline(petition, g.api_user)
-    return {"items": [serialization.entry_json(entry, g.api_user) for entry in entries]}
+    return serialization.json_response({"items": serialization.history_json(entries, g.api_user)})
 
 
 @blueprint.get("/petitions/<case_number>/recommendations")
