@@ -54,7 +54,7 @@ BUDGETS = {
     "queue, advocate": Budget("/petitions", "advocate", 3),
     "case page": Budget("/petitions/{case}", "reviewer", 11, READ),
     "case page, advocate": Budget("/petitions/{case}", "advocate", 8, READ),
-    "API list, one stage": Budget("/api/v1/petitions?stage=under_review", "token", 3),
+    "API list, one stage": Budget("/api/v1/petitions?stage=under_review", "token", 2),
     "API case": Budget("/api/v1/petitions/{case}", "token", 3, READ),
     "API history": Budget("/api/v1/petitions/{case}/history", "token", 4, READ),
     "login page": Budget("/login", "anonymous", 0),

@@ -11,7 +11,7 @@ import re
 
 from flask import Blueprint, g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
 
@@ -55,12 +55,39 @@ class VersionNotNamed(DomainError):
 
 
 #: What a petition's JSON shows beyond the case row, its organization and advocate, loaded in
-#: the same query (a case has a handful of information requests and referrals at most).
+#: the same query (a case has a handful of information requests at most; its referrals are
+#: not read: the overdue flag is the case's own referral_due_on).
 PETITION_JSON_LOADS = (
     joinedload(Petition.assignee),
     joinedload(Petition.information_requests).joinedload(InformationRequest.asked_by),
-    joinedload(Petition.referrals),
 )
+
+
+#: A case as a row of what its JSON shows (``serialization.petition_rows``), in one query
+#: built once: GET /petitions/<case> reads no petition, user or request objects.
+CASE_ROW = serialization.petition_rows(
+    select(Petition).where(Petition.case_number == bindparam("case_number"))
+)
+
+
+#: What a case's history needs of the case: its id, and what the object-level check and the
+#: read log read.
+CASE_KEYS = select(Petition.id, Petition.organization_id, Petition.assignee_id).where(
+    Petition.case_number == bindparam("case_number")
+)
+
+
+def _visible_row(statement, case_number: str):
+    """The case as a row of ``statement`` (CASE_ROW, CASE_KEYS) if the caller may see it,
+    else None: the caller then asks ``_petition``, whose service gives every case view's
+    answer to a missing case or another organization's, and audits the refusal (the same
+    work for both)."""
+    if not CASE_NUMBER.match(case_number):
+        return None
+    row = db.session.execute(statement, {"case_number": case_number}).one_or_none()
+    if row is None or not permissions.can_view_petition(g.api_user, row):
+        return None
+    return row
 
 
 def _petition(case_number: str, loads=()) -> Petition:
@@ -77,8 +104,9 @@ def _petition_response(petition: Petition, status: int = 200):
     reading it again afterwards could show (and name the ETag of) a change another request
     committed in between, e.g. a grant answered with the stage of the reopen that followed.
     """
-    response = jsonify(serialization.petition_json(petition, g.api_user))
-    response.status_code = status
+    response = serialization.json_response(
+        serialization.petition_json(petition, g.api_user), status
+    )
     response.set_etag(str(petition.version))
     return response
 
@@ -132,19 +160,22 @@ def list_petitions():
     """The cases the caller may see, oldest first, filtered, a page at a time."""
     filters = serialization.queue_filters(g.api_user, request.args)
     limit = serialization.page_limit(request.args.get("limit"))
-    statement = queries.queue_query(g.api_user, filters).options(joinedload(Petition.advocate))
+    # Rows of what the JSON shows, in one query: no petition, user or request objects.
+    statement = serialization.petition_rows(
+        queries.queue_query(g.api_user, filters, load_flags=False)
+    )
     if request.args.get("cursor"):
         position = serialization.decode_cursor(request.args["cursor"])
         statement = statement.where(tuple_(Petition.created_at, Petition.id) > position)
-    petitions = list(db.session.scalars(statement.limit(limit + 1)))
+    rows = db.session.execute(statement.limit(limit + 1)).all()
     next_cursor = None
-    if len(petitions) > limit:
-        petitions = petitions[:limit]
-        next_cursor = serialization.encode_cursor(petitions[-1])
-    return {
-        "items": [serialization.petition_json(p, g.api_user) for p in petitions],
-        "next_cursor": next_cursor,
-    }
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = serialization.encode_cursor(rows[-1])
+    writer = serialization.PetitionWriter(g.api_user)
+    return serialization.json_response(
+        {"items": [writer.write_row(row._mapping) for row in rows], "next_cursor": next_cursor}
+    )
 
 
 @blueprint.post("/petitions")
@@ -162,9 +193,16 @@ def create_petition():
 @blueprint.get("/petitions/<case_number>")
 def get_petition(case_number):
     """One case, with its version as the ETag (the read is logged)."""
-    petition = _petition(case_number, PETITION_JSON_LOADS)
-    readlog.record_read("case_api", petition)
-    return _petition_response(petition)
+    row = _visible_row(CASE_ROW, case_number)
+    if row is None:
+        petition = _petition(case_number, PETITION_JSON_LOADS)
+        readlog.record_read("case_api", petition)
+        return _petition_response(petition)
+    readlog.record_read("case_api", row)
+    document = serialization.PetitionWriter(g.api_user).write_row(row._mapping)
+    response = serialization.json_response(document)
+    response.set_etag(str(row.version))
+    return response
 
 
 @blueprint.patch("/petitions/<case_number>")
@@ -210,10 +248,10 @@ def related_petitions(case_number):
 @blueprint.get("/petitions/<case_number>/history")
 def petition_history(case_number):
     """The case's audit entries the caller may see, oldest first."""
-    petition = _petition(case_number)
+    petition = _visible_row(CASE_KEYS, case_number) or _petition(case_number)
     readlog.record_read("history_api", petition)
     entries = queries.timeline(petition, g.api_user)
-    return {"items": [serialization.entry_json(entry, g.api_user) for entry in entries]}
+    return serialization.json_response({"items": serialization.history_json(entries, g.api_user)})
 
 
 @blueprint.get("/petitions/<case_number>/recommendations")
