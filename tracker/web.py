@@ -114,7 +114,9 @@ def _refuse_nul_characters():
 
 def _remember_client() -> None:
     # Control characters (NUL above all, which PostgreSQL refuses) never reach the log.
-    user_agent = "".join(c for c in (request.user_agent.string or "") if c.isprintable())
+    user_agent = request.headers.get("User-Agent", "")
+    if not user_agent.isprintable():  # a browser's is: no filtering character by character
+        user_agent = "".join(c for c in user_agent if c.isprintable())
     g.client = ClientInfo(ip_address=request.remote_addr, user_agent=user_agent[:500])
 
 
