@@ -74,7 +74,10 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(exist_ok=True)
 
+    from tracker.auth.sessions import SignedCookieSessions
     from tracker.extensions import bootstrap, csrf, db, login_manager, migrate
+
+    app.session_interface = SignedCookieSessions()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))

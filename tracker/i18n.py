@@ -46,6 +46,8 @@ from flask_babel import (
     gettext,
     refresh,
 )
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 
 #: Languages with a catalogue under ``tracker/translations/`` (English is the source).
 LANGUAGES = ("en", "es")
@@ -87,6 +89,37 @@ def _template_gettext(message: str) -> str:
 
 def _template_ngettext(singular: str, plural: str, count: int) -> str:
     return babel.domain_instance.get_translations().ungettext(singular, plural, count)
+
+
+#: A catalogue's attribute holding its fixed strings' translations as pages show them.
+_SHOWN = "tracker_shown_markup"
+#: At most this many kept per catalogue: the templates' fixed strings, with room to spare.
+_SHOWN_LIMIT = 4096
+
+
+@pass_eval_context
+def _template_translate(eval_context, message: str, **variables) -> str:
+    """``_('…')`` in templates, as Jinja's newstyle ``gettext`` answers it (the msgid is a
+    format string, its variables escaped), without its three context calls per string,
+    which made every ``_()`` in a block that sets a variable copy the context.
+
+    A string without variables is translated and marked safe once per catalogue (a page
+    shows dozens, every one the same on every page in that language).
+    """
+    translations = babel.domain_instance.get_translations()
+    if not eval_context.autoescape:
+        return translations.ugettext(message) % variables
+    if variables:
+        return Markup(translations.ugettext(message)) % variables
+    shown = translations.__dict__.get(_SHOWN)
+    if shown is None:
+        shown = translations.__dict__.setdefault(_SHOWN, {})
+    markup = shown.get(message)
+    if markup is None:
+        markup = Markup(translations.ugettext(message)) % variables
+        if len(shown) < _SHOWN_LIMIT:
+            shown[message] = markup
+    return markup
 
 
 def select_locale() -> str:
@@ -226,6 +259,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.install_gettext_callables(
         gettext=_template_gettext, ngettext=_template_ngettext, newstyle=True
     )
+    app.jinja_env.globals["_"] = _template_translate
     # Flask-Babel keeps the locale on ``g``, the app context's: a request served inside an
     # app context already pushed (tests, a CLI command) must not inherit another's language.
     app.before_request(refresh)

@@ -224,7 +224,8 @@ def finish_request(response):
         _insert(reads)
         db.session.commit()
     elif not (reads and _commit_read(reads)):
-        db.session.rollback()
+        if db.session.registry.has():  # a page that sent no statement has no session to end
+            db.session.rollback()
         if reads:
             g.setdefault(_APART, []).append((functools.partial(_insert, reads), True, True))
     g.pop(REQUEST_READS_ONLY, None)  # the writes apart begin as writers (BEGIN IMMEDIATE)

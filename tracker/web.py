@@ -2,6 +2,7 @@
 
 import functools
 import logging
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -99,8 +100,13 @@ def _refuse_nul_characters():
     if is_api_path(request.path):
         return
     texts = [request.path]
-    for parameters in (request.args, request.form):
-        for name, values in parameters.lists():
+    parameters = []
+    if request.query_string:
+        parameters.append(request.args)
+    if request.environ.get("CONTENT_TYPE"):  # else there is no form to parse (Werkzeug's test)
+        parameters.append(request.form)
+    for each in parameters:
+        for name, values in each.lists():
             texts += [name, *values]
     if any("\x00" in text for text in texts):
         abort(400, _("The request contains a NUL character."))
@@ -108,24 +114,26 @@ def _refuse_nul_characters():
 
 def _remember_client() -> None:
     # Control characters (NUL above all, which PostgreSQL refuses) never reach the log.
-    user_agent = "".join(c for c in (request.user_agent.string or "") if c.isprintable())
+    user_agent = request.headers.get("User-Agent", "")
+    if not user_agent.isprintable():  # a browser's is: no filtering character by character
+        user_agent = "".join(c for c in user_agent if c.isprintable())
     g.client = ClientInfo(ip_address=request.remote_addr, user_agent=user_agent[:500])
 
 
-def _require_second_factor():
+def _require_second_factor(user):
     """Staff reach no page (no case data) before giving their second factor."""
-    if not current_user.is_authenticated or request.endpoint in SECOND_FACTOR_ENDPOINTS:
+    if not user.is_authenticated or request.endpoint in SECOND_FACTOR_ENDPOINTS:
         return None
-    if g.user_session.second_factor_at is None and two_factor.required_for(current_user):
-        endpoint = "auth.two_factor" if current_user.totp_secret else "auth.two_factor_setup"
+    if g.user_session.second_factor_at is None and two_factor.required_for(user):
+        endpoint = "auth.two_factor" if user.totp_secret else "auth.two_factor_setup"
         return redirect(url_for(endpoint, next=request.full_path.rstrip("?")))
     return None
 
 
-def _require_password_change():
+def _require_password_change(user):
     if (
-        current_user.is_authenticated
-        and current_user.must_change_password
+        user.is_authenticated
+        and user.must_change_password
         and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS
     ):
         flash(_("Choose a new password before you go on."), "warning")
@@ -133,20 +141,41 @@ def _require_password_change():
     return None
 
 
+def _before_page():
+    """before_request: the page's checks in order, as one hook (Flask pays per hook)."""
+    _refuse_nul_characters()
+    _remember_client()
+    user = current_user._get_current_object()  # loads the session's user, once
+    return _require_second_factor(user) or _require_password_change(user)
+
+
+#: Every answer's headers, unless its view set its own: (name in lower case, name, value).
+STANDARD_HEADERS = (
+    ("x-content-type-options", "X-Content-Type-Options", "nosniff"),
+    ("referrer-policy", "Referrer-Policy", "same-origin"),
+    ("x-frame-options", "X-Frame-Options", "DENY"),
+)
+PAGE_HEADERS = (("content-security-policy", "Content-Security-Policy", CONTENT_SECURITY_POLICY),)
+# Pages carry case data or account data: never keep them in a cache.
+NOT_CACHED = (("cache-control", "Cache-Control", "no-store"),)
+STATIC_ENDPOINTS = frozenset({"static", "bootstrap.static"})
+
+
 def _security_headers(response):
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
+    wanted = [*STANDARD_HEADERS]
     if response.mimetype == "text/html":
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        wanted += PAGE_HEADERS
     if current_app.config["HSTS_SECONDS"]:
-        headers.setdefault(
-            "Strict-Transport-Security", f"max-age={current_app.config['HSTS_SECONDS']}"
-        )
-    if request.endpoint not in ("static", "bootstrap.static"):
-        # Pages carry case data or account data: never keep them in a cache.
-        headers.setdefault("Cache-Control", "no-store")
+        hsts = f"max-age={current_app.config['HSTS_SECONDS']}"
+        wanted.append(("strict-transport-security", "Strict-Transport-Security", hsts))
+    if request.endpoint not in STATIC_ENDPOINTS:
+        wanted += NOT_CACHED
+    # One pass over the answer's headers, not a search per header.
+    present = {name.lower() for name in headers.keys()}  # noqa: SIM118 (Headers, not a dict)
+    for lower_name, name, value in wanted:
+        if lower_name not in present:
+            headers.add(name, value)
     return response
 
 
@@ -194,7 +223,34 @@ def _log_request(response):
 def can(rule: str, *subject) -> bool:
     """Templates ask the named rules of tracker.permissions for the current user:
     ``can("edit_petition", petition)``. They never test a role or a stage themselves."""
-    return permissions.RULES[rule](current_user, *subject)
+    # The user itself, not the proxy: a rule reads several of its attributes.
+    return permissions.RULES[rule](current_user._get_current_object(), *subject)
+
+
+#: The layout's menu entries shown only to some users, by the rule that shows each.
+MENU_RULES = (
+    "work_queue",
+    "view_acts",
+    "view_dashboard",
+    "view_statistics",
+    "submit_petition",
+    "view_audit_log",
+    "view_access_log",
+    "manage_users",
+)
+
+
+def menu_rules() -> SimpleNamespace:
+    """The layout asks its menu's rules for the current user in one call, not one ``can``
+    per entry on every page: ``menu_rules().view_acts``."""
+    user = current_user._get_current_object()
+    return SimpleNamespace(**{name: permissions.RULES[name](user) for name in MENU_RULES})
+
+
+def _finish_page(response):
+    """after_request: the log line, then the security headers (one hook, not two)."""
+    _log_request(response)
+    return _security_headers(response)
 
 
 @functools.lru_cache(maxsize=256)
@@ -262,20 +318,17 @@ def register(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     pipeline.register(app)  # first: it must run after every other after_request
-    app.before_request(_refuse_nul_characters)
-    app.before_request(_remember_client)
-    app.before_request(_require_second_factor)
-    app.before_request(_require_password_change)
-    app.after_request(_security_headers)
+    app.before_request(_before_page)
+    app.after_request(_finish_page)
     app.register_error_handler(DomainError, _handle_domain_error)
     app.register_error_handler(CSRFError, _handle_csrf_error)
     app.register_error_handler(InternalServerError, _handle_server_error)
     app.register_error_handler(HTTPException, _handle_http_error)
-    app.after_request(_log_request)
 
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.globals.update(
         can=can,
+        menu_rules=menu_rules,
         fixed_url=fixed_url,
         bootstrap_tags=bootstrap_tags,
         unread_notifications=unread_notifications,

@@ -9,10 +9,16 @@ from tracker.auth.passwords import MIN_PASSWORD_LENGTH
 from tracker.forms import options
 from tracker.i18n import LANGUAGE_NAMES
 
+#: The sign-in fields' limits, which the sign-in page's inputs carry too (auth/login.html).
+EMAIL_MAX_LENGTH = 254
+PASSWORD_MAX_LENGTH = 1024
+
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX_LENGTH)])
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), Length(max=PASSWORD_MAX_LENGTH)]
+    )
     submit = SubmitField(_l("Log in"))
 
 

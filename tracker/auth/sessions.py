@@ -11,7 +11,8 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, g, request, session
-from sqlalchemy import func, select, update
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from tracker import pipeline
@@ -25,6 +26,21 @@ from tracker.pipeline import SAFE_METHODS
 SESSION_KEY = "sid"
 #: last_seen_at is written at most this often, so reads stay (almost) write-free.
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+
+
+class SignedCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie, with its serializer built once per set of secret keys rather
+    than on every request (twice when the cookie is written back)."""
+
+    def __init__(self) -> None:
+        self._serializers = {}
+
+    def get_signing_serializer(self, app):
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(keys)
+        if serializer is None:
+            serializer = self._serializers[keys] = super().get_signing_serializer(app)
+        return serializer
 
 
 def _hash(key: str) -> str:
@@ -64,17 +80,8 @@ def current_session() -> UserSession | None:
     key = session.get(SESSION_KEY)
     if not key:
         return None
-    # One query for the session, its user and their organization (which can_sign_in reads),
-    # and on a page view the notification bell's count, which every page shows.
-    statement = (
-        select(UserSession)
-        .options(joinedload(UserSession.user).joinedload(User.organization))
-        .where(UserSession.key_hash == _hash(key))
-    )
     counts_unread = request.method in SAFE_METHODS
-    if counts_unread:
-        statement = statement.add_columns(_unread_count())
-    found = db.session.execute(statement).first()
+    found = db.session.execute(_session_query(counts_unread), {"key_hash": _hash(key)}).first()
     if found is None or found[0].ended_at is not None:
         return None
     row = found[0]
@@ -93,6 +100,24 @@ def current_session() -> UserSession | None:
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
         pipeline.write_apart(functools.partial(_touch, row.id, now))
     return row
+
+
+@functools.cache
+def _session_query(counts_unread: bool):
+    """One query for the session, its user and their organization (which can_sign_in reads),
+    and on a page view the notification bell's count, which every page shows.
+
+    Built once per process (the key is a parameter): every request runs it, and building
+    the statement and its cache key cost more than SQLite takes to answer it.
+    """
+    statement = (
+        select(UserSession)
+        .options(joinedload(UserSession.user).joinedload(User.organization))
+        .where(UserSession.key_hash == bindparam("key_hash"))
+    )
+    if counts_unread:
+        statement = statement.add_columns(_unread_count())
+    return statement
 
 
 def _unread_count():

@@ -20,7 +20,14 @@ from tracker import pipeline, ratelimits
 from tracker.audit import services as audit
 from tracker.auth import services, sessions
 from tracker.auth import two_factor as second_factor
-from tracker.auth.forms import ChangePasswordForm, LoginForm, TwoFactorForm, TwoFactorSetupForm
+from tracker.auth.forms import (
+    EMAIL_MAX_LENGTH,
+    PASSWORD_MAX_LENGTH,
+    ChangePasswordForm,
+    LoginForm,
+    TwoFactorForm,
+    TwoFactorSetupForm,
+)
 from tracker.database import utcnow
 from tracker.errors import ValidationFailed
 from tracker.forms import apply_errors
@@ -53,6 +60,9 @@ def login():
     """Password step: on success a fresh session starts (no fixation); staff then give a code."""
     if current_user.is_authenticated:
         return redirect(url_for("petitions.home"))
+    if request.method != "POST":
+        # Nothing to validate: the page needs no form object, only its CSRF token.
+        return _login_page(None)
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -76,9 +86,16 @@ def login():
             if user.must_change_password:
                 return redirect(url_for("auth.change_password"))
             return redirect(next_path)
+    return _login_page(form)
+
+
+def _login_page(form: LoginForm | None) -> str:
+    """The sign-in page: empty (``form`` None), or a refused form with what was typed."""
     return render_template(
         "auth/login.html",
         form=form,
+        email_max_length=EMAIL_MAX_LENGTH,
+        password_max_length=PASSWORD_MAX_LENGTH,
         two_factor_off=not current_app.config["TWO_FACTOR_REQUIRED"],
     )
 
@@ -88,10 +105,7 @@ def _throttled_login(form, error):
     setattr(g, ratelimits.LOGIN_FAILED, True)
     retry_after = ratelimits.retry_after_seconds(error.until.timestamp())
     form.password.errors.append(f"{error.message} Try again in {_duration(retry_after)}.")
-    page = render_template(
-        "auth/login.html", form=form, two_factor_off=not current_app.config["TWO_FACTOR_REQUIRED"]
-    )
-    return page, 429, {"Retry-After": str(retry_after)}
+    return _login_page(form), 429, {"Retry-After": str(retry_after)}
 
 
 def _duration(seconds: int) -> str:
