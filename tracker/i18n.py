@@ -98,7 +98,7 @@ _SHOWN_LIMIT = 4096
 
 
 @pass_eval_context
-def _template_translate(eval_context, message: str, **variables) -> str:
+def _template_translate(eval_context, message: str, /, **variables) -> str:
     """``_('…')`` in templates, as Jinja's newstyle ``gettext`` answers it (the msgid is a
     format string, its variables escaped), without its three context calls per string,
     which made every ``_()`` in a block that sets a variable copy the context.
