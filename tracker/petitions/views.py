@@ -15,9 +15,11 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import select
 
 from tracker import clock, permissions, pipeline
@@ -65,6 +67,39 @@ def _offered_actions(petition):
 
 
 blueprint = Blueprint("petitions", __name__)
+
+#: A case page's untouched form fields, written once per language and field state: on a
+#: plain view every action form is blank, and writing its fields (labels, help, choices)
+#: was a third of the page's time. Only fixed text is kept (labels and choices the code
+#: declares), never the database's: fields with choices read from it are written each time.
+_BLANK_FIELDS: dict[tuple, Markup] = {}
+_FIELDS_WITH_DATABASE_CHOICES = frozenset({"assign-assignee"})
+
+
+@blueprint.app_template_global()
+def case_field(field) -> Markup:
+    """A case page form field (petitions/_plain_fields.html), from the kept copy when it
+    is blank: not submitted, no message, its choices and value as when it was written."""
+    write = current_app.jinja_env.get_template("petitions/_plain_fields.html").module.plain_field
+    if field.raw_data is not None or field.errors or field.name in _FIELDS_WITH_DATABASE_CHOICES:
+        return write(field)
+    try:
+        key = (
+            field.name,
+            field.id,
+            field.type,
+            str(get_locale()),
+            field.data,
+            str(field.description),
+            tuple(getattr(c, "value", c) for c in getattr(field, "choices", None) or ()),
+        )
+        hash(key)
+    except TypeError:  # a value that cannot be a key: not kept
+        return write(field)
+    html = _BLANK_FIELDS.get(key)
+    if html is None:
+        html = _BLANK_FIELDS[key] = Markup(write(field))
+    return html
 
 
 @blueprint.route("/")
