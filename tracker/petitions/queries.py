@@ -4,9 +4,10 @@ import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, exists, func, select, tuple_
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
+from sqlalchemy.orm import aliased, joinedload, lazyload, load_only, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -14,12 +15,13 @@ from tracker import clock, permissions
 from tracker.audit.models import CASE_CATEGORY, AuditEntry
 from tracker.audit.replay import replay
 from tracker.auth.models import User
-from tracker.deadlines.models import InformationRequest
+from tracker.deadlines.models import InformationRequest, Referral
+from tracker.documents.models import Document
 from tracker.extensions import db
 from tracker.forms import parse_id
 from tracker.petitions import search
 from tracker.petitions.filters import CHOICE_FACT_FILTERS, DATE_FILTERS, QueueFilters
-from tracker.petitions.models import EDITABLE_FIELDS, Petition
+from tracker.petitions.models import EDITABLE_FIELDS, Note, Petition, Recommendation
 from tracker.workflow import Role, Stage
 
 #: What an advocate sees of their own case's history: the stage moves, shared notes, and
@@ -569,6 +571,46 @@ def field_values_at(petition: Petition, version: int) -> dict | None:
         return None
     state = replay(upto)
     return {name: state[name] for name in EDITABLE_FIELDS}
+
+
+#: The case page's collections, by the Petition relationship that holds them (documents: by
+#: their own query), with the table each is read from.
+CASE_COLLECTIONS = {
+    "notes": Note,
+    "information_requests": InformationRequest,
+    "referrals": Referral,
+    "recommendations": Recommendation,
+    "documents": Document,
+}
+_other_petition = aliased(Petition)
+#: The names of ``case_page_presence``'s columns, in order.
+CASE_PAGE_PRESENCE = (*CASE_COLLECTIONS, "related")
+
+
+_related = exists().where(
+    _other_petition.petitioner_key == Petition.petitioner_key,
+    _other_petition.id != Petition.id,
+)
+#: Columns for the case's own query: whether it has any of each collection the case page
+#: shows, and another petition of the same petitioner (each an EXISTS on an index).
+#: Most cases have no notes, documents, information requests, referrals or
+#: recommendations, and many petitioners one petition: a collection known to be empty is
+#: not read (``known_empty``).
+CASE_PAGE_PRESENCE_COLUMNS = (
+    *(
+        exists().where(model.petition_id == Petition.id).label(name)
+        for name, model in CASE_COLLECTIONS.items()
+    ),
+    _related.label("related"),
+)
+
+
+def known_empty(petition: Petition, presence: dict) -> None:
+    """Set the petition's collections that ``presence`` says are empty, so that reading
+    them sends no query (those present load when read, as usual)."""
+    for name in CASE_COLLECTIONS:
+        if name != "documents" and not presence[name]:
+            set_committed_value(petition, name, [])
 
 
 def assignable_staff() -> list[User]:

@@ -144,19 +144,26 @@ def get_visible_petition(user: User, case_number: str, *, loads=()) -> Petition:
     the error path audits (``existed`` tells supervisors which it was), so the answer's
     timing does not tell one from the other.
     """
+    return get_visible_petition_with(user, case_number, (), loads=loads)[0]
+
+
+def get_visible_petition_with(user: User, case_number: str, columns, *, loads=()) -> tuple:
+    """``get_visible_petition``, with further ``columns`` of the same query (expressions
+    correlated to the petition, such as whether it has notes): (petition, *their values)."""
     # Its organization and advocate come in the same query: every case page and answer
     # shows them.
-    petition = (
-        db.session.scalars(
-            select(Petition)
+    row = (
+        db.session.execute(
+            select(Petition, *columns)
             .options(joinedload(Petition.organization), joinedload(Petition.advocate), *loads)
             .where(Petition.case_number == case_number)
         )
         .unique()
         .one_or_none()
     )
+    petition = row[0] if row is not None else None
     if petition is not None and permissions.can_view_petition(user, petition):
-        return petition
+        return tuple(row)
     refusal = None
     if not permissions.can_view_all_petitions(user):
         refusal = {
@@ -394,28 +401,42 @@ def apply_transition(
     return petition
 
 
-def eligibility_of(petitions: list) -> dict[int, list]:
+#: The stages of the petitions an eligibility rule looks at besides the one judged.
+ELIGIBILITY_STAGES = (*petitioners.OPEN_STAGES, Stage.DENIED.value)
+
+
+def eligibility_of(petitions: list, *, petitioners_petitions=None) -> dict[int, list]:
     """{petition id: each eligibility rule's result} for filed petitions (Petition objects or
     rows with their columns, as ``_lock_cases`` reads them), in three queries
     whatever their number. A rule is about filing, so each is judged on the day the petition
     was filed, against the denials of the petitioner's petitions of the same kind before it
-    and the petitioner's other open petitions."""
+    and the petitioner's other open petitions.
+
+    ``petitioners_petitions``: every petition of these petitioners, already read by the
+    caller (the case page reads them for its "other petitions" list), so none is read again.
+    """
     if not petitions:
         return {}
-    keys = {petition.petitioner_key for petition in petitions}
-    others = db.session.execute(
-        select(
-            Petition.id,
-            Petition.petitioner_key,
-            Petition.kind,
-            Petition.stage,
-            Petition.case_number,
-            Petition.decided_at,
+    if petitioners_petitions is not None:
+        others = sorted(
+            (p for p in petitioners_petitions if p.stage in ELIGIBILITY_STAGES),
+            key=lambda p: p.id,
         )
-        .where(among(Petition.petitioner_key, keys))
-        .where(Petition.stage.in_([*petitioners.OPEN_STAGES, Stage.DENIED.value]))
-        .order_by(Petition.id)
-    ).all()
+    else:
+        keys = {petition.petitioner_key for petition in petitions}
+        others = db.session.execute(
+            select(
+                Petition.id,
+                Petition.petitioner_key,
+                Petition.kind,
+                Petition.stage,
+                Petition.case_number,
+                Petition.decided_at,
+            )
+            .where(among(Petition.petitioner_key, keys))
+            .where(Petition.stage.in_(ELIGIBILITY_STAGES))
+            .order_by(Petition.id)
+        ).all()
     by_petitioner: dict[str, list] = {}
     for other in others:  # grouped once: a bulk grant judges thousands of cases
         by_petitioner.setdefault(other.petitioner_key, []).append(other)

@@ -4,6 +4,8 @@ Views parse the request, call one service, and render or redirect; the request p
 (``tracker.pipeline``) commits the work of those marked ``@writes`` once, at the end.
 """
 
+from dataclasses import replace
+
 from flask import (
     Blueprint,
     Response,
@@ -243,38 +245,78 @@ def _case_page_forms(petition):
     return forms
 
 
-def _case_context(petition) -> dict:
-    """What the case page and its printable summary show, as the current user may see it."""
+#: The facts sections of a case page: the fields beyond the petition's first eleven (which
+#: the page shows above them), by section.
+CASE_FACT_SECTIONS = [
+    (title, [f for f in FIELDS_BY_SECTION[key] if f.name in EDITABLE_FIELDS[11:]])
+    for key, (title, _help) in SECTIONS.items()
+]
+_FACT_SECTIONS_BY_LANGUAGE: dict[str, list] = {}
+
+
+def case_fact_sections() -> list:
+    """CASE_FACT_SECTIONS with their titles, labels and choices translated, once per
+    language: fixed text, which the page otherwise translated string by string (some fifty)
+    on every view."""
+    language = str(get_locale())
+    sections = _FACT_SECTIONS_BY_LANGUAGE.get(language)
+    if sections is None:
+        sections = _FACT_SECTIONS_BY_LANGUAGE[language] = [
+            (
+                str(title),
+                [
+                    replace(
+                        f,
+                        label=str(f.label),
+                        choices={k: str(v) for k, v in f.choices.items()} if f.choices else None,
+                    )
+                    for f in fields
+                ],
+            )
+            for title, fields in CASE_FACT_SECTIONS
+        ]
+    return sections
+
+
+def _case_context(petition, presence: dict | None = None) -> dict:
+    """What the case page and its printable summary show, as the current user may see it.
+    ``presence``: which collections the case has (``queries.case_page_presence``), when
+    its query read them; those it lacks are not read."""
+    user = current_user._get_current_object()
+    if presence is not None:
+        queries.known_empty(petition, presence)
+    related = []
+    if presence is None or presence["related"]:
+        related = petitioners.related_petitions(petition, user)
+    eligibility = None
+    if permissions.can_view_eligibility(user):
+        # Staff see every petition of the petitioner: the list just read is what the
+        # rules judge against, so they read nothing more.
+        known = [petition, *related] if permissions.can_view_all_petitions(user) else None
+        eligibility = services.eligibility_of([petition], petitioners_petitions=known)[petition.id]
+    internal = permissions.can_view_internal_history(user)
+    documents = []
+    if presence is None or presence["documents"]:
+        documents = document_services.visible_documents(petition, user)
     return dict(
         petition=petition,
         transitions=TRANSITIONS_BY_NAME,
-        timeline=queries.timeline(petition, current_user),
-        sections=[
-            (title, [f for f in FIELDS_BY_SECTION[key] if f.name in EDITABLE_FIELDS[11:]])
-            for key, (title, _help) in SECTIONS.items()
-        ],
-        related=petitioners.related_petitions(petition, current_user),
-        eligibility=(
-            services.eligibility_of([petition])[petition.id]
-            if permissions.can_view_eligibility(current_user)
-            else None
-        ),
-        notes=[
-            n
-            for n in petition.notes
-            if permissions.can_view_internal_history(current_user) or n.visibility == "shared"
-        ],
-        documents=document_services.visible_documents(petition, current_user),
+        timeline=queries.timeline(petition, user),
+        sections=case_fact_sections(),
+        related=related,
+        eligibility=eligibility,
+        notes=[n for n in petition.notes if internal or n.visibility == "shared"],
+        documents=documents,
     )
 
 
-def _render_case(petition, status=200, **overrides):
+def _render_case(petition, status=200, presence=None, **overrides):
     forms = _case_page_forms(petition) | overrides
     return render_template(
         "petitions/show.html",
         forms=forms,
         pdf_unavailable=summary.unavailable_reason(),
-        **_case_context(petition),
+        **_case_context(petition, presence),
     ), status
 
 
@@ -284,9 +326,13 @@ def show(case_number):
     """A case: its fields, stage, notes, history, and the actions the user may take.
 
     The view is logged in the read log (once the page is served)."""
-    petition = services.get_visible_petition(current_user, case_number)
+    petition, *present = services.get_visible_petition_with(
+        current_user, case_number, queries.CASE_PAGE_PRESENCE_COLUMNS
+    )
     readlog.record_read("case_page", petition)
-    return _render_case(petition)
+    return _render_case(
+        petition, presence=dict(zip(queries.CASE_PAGE_PRESENCE, present, strict=True))
+    )
 
 
 @blueprint.route("/petitions/<case_number>/summary.pdf")
