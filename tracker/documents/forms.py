@@ -36,7 +36,8 @@ class DocumentForm(FlaskForm):
         _l("Description (optional)"), validators=[Optional(), Length(max=DESCRIPTION_MAX_LENGTH)]
     )
     #: The id of the document this one replaces (set by the "Supersede" choice).
-    supersedes = HiddenField()
+    #: An empty label, never shown (see VersionedForm.version).
+    supersedes = HiddenField("")
     submit = SubmitField(_l("Attach"))
 
 

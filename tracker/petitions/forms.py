@@ -167,7 +167,10 @@ def _declared_field(field: PetitionField):
 class VersionedForm(FlaskForm):
     #: The petition version the user saw; a stale one gets the 409 conflict page. Versions
     #: start at 1: anything lower names no version of the case and is refused (422).
+    #: An empty label, never shown (the field is hidden): without one WTForms translates the
+    #: field's name, loading its own catalogue from disk on every request that builds a form.
     version = IntegerField(
+        "",
         widget=HiddenInput(),
         validators=[
             InputRequired(),
