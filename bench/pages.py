@@ -3,7 +3,8 @@
     python -m bench.pages --database-url sqlite:////tmp/bench/pages.sqlite3
     python -m bench.pages --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_pages
         [--petitions 1000000] [--seconds 5] [--rounds 3] [--connections 16] [--workers 2]
-        [--pages queue,case,api_list,api_case,api_history,login] [--drop]
+        [--pages queue,case,api_list,api_case,api_history,login] [--profile PAGE] [--drop]
+        (also case_advocate: an advocate's case page, of their organization's cases)
 
 The database named is kept between runs (seeding a million petitions takes minutes): when it
 has no petitions it is migrated and seeded (COPY on PostgreSQL, where the database is created
@@ -66,11 +67,15 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = {
     "queue": ("/petitions?stage=under_review", "/queue/under_review", "reviewer"),
     "case": ("/petitions/{case}", "/case/{case}", "reviewer"),
+    "case_advocate": ("/petitions/{case}", "/case/{case}", "advocate"),
     "api_list": ("/api/v1/petitions?stage=under_review", "/queue/under_review", "token"),
     "api_case": ("/api/v1/petitions/{case}", "/case/{case}", "token"),
     "api_history": ("/api/v1/petitions/{case}/history", "/history/{case}", "token"),
     "login": ("/login", "/hello", "anonymous"),
 }
+#: The pages of the issue's table, run unless --pages names others (case_advocate: an
+#: advocate's case page, of their organization's cases).
+ISSUE_PAGES = [page for page in PAGES if page != "case_advocate"]
 
 
 # --- seeding ------------------------------------------------------------------------------------
@@ -251,15 +256,13 @@ def drop_database(url: str) -> None:
 # --- credentials --------------------------------------------------------------------------------
 
 
-def credentials(app) -> dict:
-    """A signed-in reviewer's session cookie (second factor given), an API token, and cases."""
-    reviewer = db.session.scalar(select(User).where(User.email == "r3@example.org"))
+def _session_key(user: User, now: datetime) -> str:
+    """A new signed-in session of ``user`` (second factor given); its key."""
     key = secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
     db.session.add(
         UserSession(
             key_hash=hashlib.sha256(key.encode()).hexdigest(),
-            user_id=reviewer.id,
+            user_id=user.id,
             created_at=now,
             last_seen_at=now,
             second_factor_at=now,
@@ -267,6 +270,16 @@ def credentials(app) -> dict:
             user_agent=USER_AGENT,
         )
     )
+    return key
+
+
+def credentials(app) -> dict:
+    """Signed-in session cookies of a reviewer and an advocate, an API token, and cases (the
+    advocate's: of their organization)."""
+    reviewer = db.session.scalar(select(User).where(User.email == "r3@example.org"))
+    advocate = db.session.scalar(select(User).where(User.email == "a0@example.org"))
+    now = datetime.now(UTC)
+    keys = {"reviewer": _session_key(reviewer, now), "advocate": _session_key(advocate, now)}
     _token, plaintext = tokens.create_token(reviewer, f"bench {now.isoformat()}")
     total = db.session.scalar(select(func.max(Petition.id)))
     rng = random.Random(5)
@@ -274,7 +287,19 @@ def credentials(app) -> dict:
         db.session.scalar(select(Petition.case_number).where(Petition.id == rng.randint(1, total)))
         for _ in range(2000)
     ]
-    reviewer_id = reviewer.id
+    advocate_cases = [
+        db.session.scalar(
+            select(Petition.case_number)
+            .where(
+                Petition.organization_id == advocate.organization_id,
+                Petition.id >= rng.randint(1, total // 2),
+            )
+            .order_by(Petition.id)
+            .limit(1)
+        )
+        for _ in range(2000)
+    ]
+    user_ids = {"reviewer": reviewer.id, "advocate": advocate.id}
     db.session.commit()
     db.session.close()  # no transaction left open here while the servers run
     from flask_login.utils import _create_identifier
@@ -283,15 +308,27 @@ def credentials(app) -> dict:
         environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={"User-Agent": USER_AGENT}
     ):
         identifier = _create_identifier()
-    cookie_value = app.session_interface.get_signing_serializer(app).dumps(
-        {"sid": key, "_user_id": str(reviewer_id), "_fresh": True, "_id": identifier}
-    )
+    serializer = app.session_interface.get_signing_serializer(app)
+    cookies = {
+        who: serializer.dumps(
+            {"sid": keys[who], "_user_id": str(user_ids[who]), "_fresh": True, "_id": identifier}
+        )
+        for who in keys
+    }
+    name = app.config["SESSION_COOKIE_NAME"]
     return {
-        "reviewer": {"Cookie": f"{app.config['SESSION_COOKIE_NAME']}={cookie_value}"},
+        "reviewer": {"Cookie": f"{name}={cookies['reviewer']}"},
+        "advocate": {"Cookie": f"{name}={cookies['advocate']}"},
         "token": {"Authorization": f"Bearer {plaintext}"},
         "anonymous": {},
         "cases": cases,
+        "advocate_cases": advocate_cases,
     }
+
+
+def cases_of(who: dict, asker: str) -> list[str]:
+    """The cases a page asks for: an advocate's of their organization, else any."""
+    return who["advocate_cases"] if asker == "advocate" else who["cases"]
 
 
 # --- servers and load ---------------------------------------------------------------------------
@@ -443,7 +480,7 @@ def main() -> None:
     args.add_argument("--rounds", type=int, default=3)
     args.add_argument("--connections", type=int, default=16)
     args.add_argument("--workers", type=int, default=2)
-    args.add_argument("--pages", default=",".join(PAGES))
+    args.add_argument("--pages", default=",".join(ISSUE_PAGES))
     args.add_argument("--drop", action="store_true", help="drop the database at the end")
     args.add_argument("--seed-only", action="store_true", help="seed (if empty) and stop")
     args.add_argument("--profile", metavar="PAGE", help="profile PAGE in-process and stop")
@@ -485,12 +522,14 @@ def main() -> None:
         who = credentials(app)
         if arguments.profile:
             tracker_path, _, asker = PAGES[arguments.profile]
-            profile(app, tracker_path.format(case=who["cases"][0]), who[asker], 300)
+            profile(app, tracker_path.format(case=cases_of(who, asker)[0]), who[asker], 300)
             return
         pages = arguments.pages.split(",")
         statements = {
             page: statements_per_request(
-                app, PAGES[page][0].format(case=who["cases"][0]), who[PAGES[page][2]]
+                app,
+                PAGES[page][0].format(case=cases_of(who, PAGES[page][2])[0]),
+                who[PAGES[page][2]],
             )
             for page in pages
         }
@@ -510,8 +549,9 @@ def main() -> None:
         ):
             for page in pages:  # warm-up: workers started, templates compiled, caches filled
                 tracker_path, floor_path, asker = PAGES[page]
-                run_wrk(floor, floor_path, {}, who["cases"], arguments, workdir, seconds=2)
-                run_wrk(tracker, tracker_path, who[asker], who["cases"], arguments, workdir, 2)
+                cases = cases_of(who, asker)
+                run_wrk(floor, floor_path, {}, cases, arguments, workdir, seconds=2)
+                run_wrk(tracker, tracker_path, who[asker], cases, arguments, workdir, 2)
             for round_number in range(arguments.rounds):
                 for page in pages:
                     tracker_path, floor_path, asker = PAGES[page]
@@ -522,7 +562,8 @@ def main() -> None:
                     if round_number % 2:
                         sides.reverse()
                     for side, base, path, headers in sides:
-                        result = run_wrk(base, path, headers, who["cases"], arguments, workdir)
+                        cases = cases_of(who, asker)
+                        result = run_wrk(base, path, headers, cases, arguments, workdir)
                         results[page, side].append(result)
                         report_round(round_number, page, side, result)
     backend = sa.make_url(url).get_backend_name()
