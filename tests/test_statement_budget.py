@@ -112,6 +112,47 @@ def test_page_statement_budget(world, count_statements, page):
     assert len(sent) == budget.statements, f"{len(sent)} statements:\n" + "\n".join(sent)
 
 
+#: A case with every collection its page shows (a note of each visibility, a document, a
+#: recommendation, a referral and an information request), by who reads it: one statement
+#: per collection the reader sees (the advocate sees no referrals or recommendations).
+EVERY_COLLECTION = {"reviewer": 9, "advocate": 7}
+
+
+@pytest.mark.parametrize("who", EVERY_COLLECTION)
+def test_case_page_with_every_collection(world, app, count_statements, who):
+    """A case page reads an empty collection not at all (the budgets above) and a present
+    one in one statement."""
+    from tests.document_helpers import make_document
+    from tracker.auth.models import User
+    from tracker.deadlines import services as deadline_services
+    from tracker.petitions import services as petition_services
+    from tracker.petitions.models import Note, Petition
+
+    case = db.session.scalar(sa.select(Petition).where(Petition.case_number == world["case"]))
+    # The reviewer signed in on world["reviewer"], who wrote the world's note.
+    reviewer = db.session.get(
+        User, db.session.scalar(sa.select(Note.author_id).where(Note.petition_id == case.id))
+    )
+    petition_services.add_note(case, reviewer, "Shared.", "shared")
+    petition_services.add_recommendation(case, reviewer, "favorable", "A memo.")
+    deadline_services.open_referral(case, reviewer, {"agency": "fbi"})
+    db.session.commit()
+    make_document(case, reviewer)
+    petition_services.apply_transition(case, reviewer, "return_for_information", "Why?")
+    db.session.commit()
+    asker = world[who]
+    path = f"/petitions/{world['case']}"
+    assert asker.get(path).status_code == 200
+    with count_statements() as statements:
+        response = asker.get(path)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Shared." in page and "judgment.pdf" in page and "Why?" in page
+    assert ("A memo." in page) is (who == "reviewer")
+    sent = counted(statements)
+    assert len(sent) == EVERY_COLLECTION[who], f"{len(sent)} statements:\n" + "\n".join(sent)
+
+
 def test_the_session_touch_is_the_one_write_of_a_plain_get(world, count_statements):
     """Over a minute after the last view, the queue writes the session's last-seen time
     (apart, once); the next view writes nothing."""
