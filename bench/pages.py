@@ -287,18 +287,17 @@ def credentials(app) -> dict:
         db.session.scalar(select(Petition.case_number).where(Petition.id == rng.randint(1, total)))
         for _ in range(2000)
     ]
-    advocate_cases = [
-        db.session.scalar(
-            select(Petition.case_number)
-            .where(
-                Petition.organization_id == advocate.organization_id,
-                Petition.id >= rng.randint(1, total // 2),
+    # The advocate's: random cases kept when of their organization (half are), each read by
+    # its id (a filter on the organization made SQLite read the organization's index).
+    advocate_cases = []
+    while len(advocate_cases) < 2000:
+        row = db.session.execute(
+            select(Petition.case_number, Petition.organization_id).where(
+                Petition.id == rng.randint(1, total)
             )
-            .order_by(Petition.id)
-            .limit(1)
-        )
-        for _ in range(2000)
-    ]
+        ).one_or_none()
+        if row is not None and row.organization_id == advocate.organization_id:
+            advocate_cases.append(row.case_number)
     user_ids = {"reviewer": reviewer.id, "advocate": advocate.id}
     db.session.commit()
     db.session.close()  # no transaction left open here while the servers run
