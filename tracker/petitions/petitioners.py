@@ -14,6 +14,7 @@ with it are two petitioners until the first is corrected.
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from tracker import permissions
 from tracker.auth.models import User
@@ -68,11 +69,25 @@ def duplicate_field(values: dict) -> str:
     return "register_number" if values.get("register_number") else "petitioner_name"
 
 
+#: What a related petition is shown by (the case page's list, the API's) and what the
+#: eligibility rules judge it by: a few of its sixty columns.
+RELATED_COLUMNS = (
+    Petition.id,
+    Petition.case_number,
+    Petition.kind,
+    Petition.stage,
+    Petition.petitioner_key,
+    Petition.created_at,
+    Petition.decided_at,
+)
+
+
 def related_petitions(petition: Petition, viewer: User) -> list[Petition]:
     """The petitioner's other petitions the viewer may see, oldest first (an advocate sees
     only their organization's)."""
     statement = (
         select(Petition)
+        .options(load_only(*RELATED_COLUMNS))
         .where(Petition.petitioner_key == petition.petitioner_key, Petition.id != petition.id)
         .order_by(Petition.created_at, Petition.id)
     )
