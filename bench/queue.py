@@ -212,8 +212,8 @@ def timed_query(app, user, filters: QueueFilters, page: int) -> float:
             items = [
                 (
                     p.case_number,
-                    p.organization.name,
-                    p.assignee,
+                    p.organization_name,
+                    p.assignee_name,
                     p.days_pending,
                     p.days_in_stage,
                     p.information_provided,

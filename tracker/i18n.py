@@ -21,6 +21,7 @@ compiled ``.mo`` files are not kept in git: ``make`` compiles them when it insta
 than its ``.po``, so a fresh checkout works with no extra step.
 """
 
+import functools
 import logging
 import os
 import tempfile
@@ -29,6 +30,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel import dates as babel_dates
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request
@@ -194,6 +196,15 @@ def date_filter(value) -> str:
     if isinstance(parsed, datetime):
         parsed = parsed.date()
     return format_date(parsed, DATE_PATTERNS.get(_language(), "medium"))
+
+
+def date_writer():
+    """``date_filter`` for the many dates of one page: the language looked up once, not per
+    date (a date, not an ISO string)."""
+    pattern = DATE_PATTERNS.get(_language(), "medium")
+    if pattern == "yyyy-MM-dd":
+        return date.isoformat
+    return functools.partial(babel_dates.format_date, format=pattern, locale=get_locale())
 
 
 def datetime_filter(moment) -> str:

@@ -1,5 +1,10 @@
 """One form per petition action. Forms check input; the services enforce the rules."""
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -9,7 +14,6 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -24,9 +28,10 @@ from wtforms.validators import (
 )
 from wtforms.widgets import HiddenInput
 
+from tracker import permissions
 from tracker.documents.models import DESCRIPTION_MAX_LENGTH, DOCUMENT_TYPES
 from tracker.forms import options
-from tracker.i18n import lazy
+from tracker.i18n import LANGUAGES, lazy
 from tracker.petitions.fields import (
     AMOUNT_MESSAGE,
     CONFINED_STATUSES,
@@ -425,34 +430,134 @@ class NoteForm(FlaskForm):
     submit = SubmitField(_l("Add note"))
 
 
-class QueueFilterForm(FlaskForm):
-    """The queue's filters as the page shows them, filled from the query string (a GET form,
-    so no CSRF token). The values are checked by ``tracker.petitions.filters``, not here."""
+@dataclass(frozen=True)
+class QueueFilter:
+    """One of the queue's filters as its form shows it: a text input, or a select of
+    ``choices`` ((value, label) pairs; the people's are added per view)."""
 
-    class Meta:
-        csrf = False
+    name: str
+    label: str
+    description: str | None = None
+    choices: tuple[tuple[str, str], ...] | None = None
+    multiple: bool = False
+    #: The text input's further attributes.
+    attributes: tuple[tuple[str, object], ...] = ()
+    #: Chosen when the query string names none.
+    default: str | None = None
+    #: Who is offered it (a rule of tracker.permissions); everyone when None.
+    rule: Callable | None = None
 
-    q = StringField(
+
+#: The queue's filters in the order the page shows them. Their values are checked by
+#: ``tracker.petitions.filters``, not here.
+QUEUE_FILTERS = (
+    QueueFilter(
+        "q",
         _l("Search"),
-        render_kw={"maxlength": MAX_SEARCH_LENGTH},
-        description=_l("Case number, register number or any part of the name"),
-    )
-    stage = SelectMultipleField(
+        _l("Case number, register number or any part of the name"),
+        attributes=(("maxlength", MAX_SEARCH_LENGTH),),
+    ),
+    QueueFilter(
+        "stage",
         _l("Stage"),
-        choices=options(STAGE_CHOICES.items()),
-        description=_l("Any stage when none is chosen"),
-    )
-    kind = SelectField(_l("Kind"), choices=options([("", _l("Any kind"))] + list(KINDS.items())))
-    assignee = SelectField(
+        _l("Any stage when none is chosen"),
+        choices=tuple(STAGE_CHOICES.items()),
+        multiple=True,
+    ),
+    QueueFilter("kind", _l("Kind"), choices=(("", _l("Any kind")), *KINDS.items())),
+    QueueFilter(
+        "assignee",
         _l("Assignee"),
-        choices=options([("", _l("Anyone"))] + list(ASSIGNEE_KEYWORDS.items())),
-        validate_choice=False,
+        choices=(("", _l("Anyone")), *ASSIGNEE_KEYWORDS.items()),
+        rule=permissions.can_view_assignee,
+    ),
+    QueueFilter(
+        "organization",
+        _l("Organization"),
+        choices=(("", _l("Any organization")),),
+        rule=permissions.can_view_all_petitions,
+    ),
+    QueueFilter("older_than_days", _l("Older than (days)"), attributes=(("inputmode", "numeric"),)),
+    QueueFilter(
+        "referral_overdue",
+        _l("Referrals"),
+        choices=(("", _l("Any")), ("true", _l("Overdue referral"))),
+        rule=permissions.can_view_referrals,
+    ),
+    QueueFilter("sort", _l("Order"), choices=tuple(SORTS.items()), default="oldest"),
+)
+
+
+@functools.lru_cache(maxsize=len(LANGUAGES))
+def _queue_filters_in(language: str) -> tuple[QueueFilter, ...]:
+    """QUEUE_FILTERS with their texts in ``language`` (the request's): fixed texts, so
+    translated once per process and language rather than some thirty lookups a view."""
+    return tuple(
+        replace(
+            spec,
+            label=str(spec.label),
+            description=str(spec.description) if spec.description else None,
+            choices=tuple((value, str(text)) for value, text in spec.choices)
+            if spec.choices is not None
+            else None,
+        )
+        for spec in QUEUE_FILTERS
     )
-    organization = SelectField(
-        _l("Organization"), choices=options([("", _l("Any organization"))]), validate_choice=False
-    )
-    sort = SelectField(_l("Order"), choices=options(SORTS.items()), default="oldest")
-    older_than_days = StringField(_l("Older than (days)"), render_kw={"inputmode": "numeric"})
-    referral_overdue = SelectField(
-        _l("Referrals"), choices=options([("", _l("Any")), ("true", _l("Overdue referral"))])
-    )
+
+
+@dataclass
+class ShownFilter:
+    """A filter as one view shows it: what was sent for it, kept as typed, and its message."""
+
+    spec: QueueFilter
+    choices: tuple[tuple[str, str], ...] | None
+    #: The text input's value, as typed.
+    value: str
+    #: The select's chosen values.
+    selected: frozenset[str]
+    errors: list[str]
+
+
+class QueueFilterForm:
+    """The queue's filter form (a GET form: no CSRF token), the filters the viewer is offered
+    filled from what was sent (``raw``: a query string, or the bulk form's same names), so a
+    refused filter shows again as typed with its message under it.
+
+    Written by the page's template, not by WTForms: rendering eight fields through WTForms'
+    widgets and a macro, their lazy labels looked up each time, cost more on every queue view
+    than the page's query. ``people`` are the choices added to a select by name (the assignee
+    filter's staff, the organization filter's organizations)."""
+
+    def __init__(self, raw, viewer, people: dict[str, list[tuple[str, str]]]):
+        self.fields = []
+        self.by_name = {}
+        #: Messages of filters the form does not show (a fact filter of a link).
+        self.form_errors = []
+        for spec in _queue_filters_in(str(get_locale() or "en")):
+            if spec.rule is not None and not spec.rule(viewer):
+                continue
+            sent = raw.getlist(spec.name) if hasattr(raw, "getlist") else []
+            choices = spec.choices
+            if spec.name in people:
+                choices = choices + tuple(people[spec.name])
+            if spec.multiple:
+                selected = frozenset(sent)
+            else:
+                selected = frozenset(sent[:1] or ([spec.default] if spec.default else []))
+            shown = ShownFilter(spec, choices, sent[0] if sent else "", selected, [])
+            self.fields.append(shown)
+            self.by_name[spec.name] = shown
+
+    def apply_errors(self, error) -> None:
+        """Show the filters' errors (a ValidationFailed of ``tracker.petitions.filters``)
+        under their fields."""
+        for name, message in error.errors.items():
+            shown = self.by_name.get(name)
+            if shown is not None:
+                shown.errors.append(message)
+            else:
+                self.form_errors.append(message)
+
+    @property
+    def errors(self) -> bool:
+        return bool(self.form_errors) or any(shown.errors for shown in self.fields)

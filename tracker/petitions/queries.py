@@ -4,7 +4,7 @@ import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, exists, func, select, tuple_
+from sqlalchemy import Select, exists, func, literal_column, select, true, tuple_, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased, joinedload, lazyload, load_only, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -14,7 +14,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from tracker import clock, permissions
 from tracker.audit.models import CASE_CATEGORY, AuditEntry
 from tracker.audit.replay import replay
-from tracker.auth.models import User
+from tracker.auth.models import Organization, User
 from tracker.deadlines.models import InformationRequest, Referral
 from tracker.documents.models import Document
 from tracker.extensions import db
@@ -290,14 +290,72 @@ def parse_position(raw) -> QueuePosition:
     return QueuePosition()
 
 
-@dataclass(frozen=True)
-class QueueFlags:
-    """A queue row's badges, decided as the Petition properties of the same names decide
-    them (information_provided, open_information_request.overdue, referral_overdue)."""
+class QueueRow:
+    """One case as the queue lists it: plain values of the page's one query, not a Petition.
 
-    information_provided: bool
-    answer_overdue: bool
-    referral_overdue: bool
+    The page reads the dozen columns it shows (not the case's sixty, its organization's and
+    its assignee's rows), and its ages and badges are decided here once per row, with today's
+    date and the display time zone read once per page: building ORM objects and asking their
+    properties per row was most of a queue view's loading cost. The badges are decided as the
+    Petition properties of the same names decide them (information_provided,
+    open_information_request's overdue, referral_overdue)."""
+
+    __slots__ = (
+        "id",
+        "case_number",
+        "petitioner_name",
+        "register_number",
+        "kind",
+        "stage",
+        "organization_name",
+        "assignee_name",
+        "created_at",
+        "received_at",
+        "stage_entered_at",
+        #: The day it was received (``created_at``) in the display time zone.
+        "created_on",
+        "days_pending",
+        "days_in_stage",
+        "information_provided",
+        "answer_overdue",
+        "referral_overdue",
+    )
+
+    def __init__(self, values, today, zone):
+        (
+            self.id,
+            self.case_number,
+            self.petitioner_name,
+            self.register_number,
+            self.kind,
+            stage,
+            self.organization_name,
+            self.assignee_name,
+            self.created_at,
+            self.received_at,
+            self.stage_entered_at,
+            decided_at,
+            referral_due_on,
+            answered_at,
+            due_on,
+        ) = values[:15]
+        self.stage = stage = Stage(stage)
+        self.created_on = self.created_at.astimezone(zone).date()
+        end = decided_at.astimezone(zone).date() if decided_at is not None else today
+        self.days_pending = (end - self.received_at.astimezone(zone).date()).days
+        self.days_in_stage = (today - self.stage_entered_at.astimezone(zone).date()).days
+        self.information_provided = (
+            stage == Stage.UNDER_REVIEW
+            and answered_at is not None
+            and answered_at >= self.stage_entered_at
+        )
+        self.answer_overdue = (
+            stage == Stage.INFORMATION_REQUESTED
+            and answered_at is None
+            and due_on is not None
+            and due_on < today
+        )
+        self.referral_overdue = referral_due_on is not None and referral_due_on < today
 
 
 def _latest_request(column) -> ColumnElement:
@@ -310,27 +368,35 @@ def _latest_request(column) -> ColumnElement:
     )
 
 
-def _flag_columns() -> tuple[ColumnElement, ...]:
-    """The latest information request's answer time and due date: two correlated
-    subqueries on the request's indexed foreign key, per row of a page. (The overdue
-    referral is the case's own referral_due_on.)"""
+def _row_columns() -> tuple[ColumnElement, ...]:
+    """What a QueueRow is read from, in its order. The latest information request's answer
+    time and due date are two correlated subqueries on the request's indexed foreign key per
+    row of a page; the overdue referral is the case's own referral_due_on."""
     return (
+        Petition.id,
+        Petition.case_number,
+        Petition.petitioner_name,
+        Petition.register_number,
+        Petition.kind,
+        Petition.stage,
+        Organization.name,
+        User.name,
+        Petition.created_at,
+        Petition.received_at,
+        Petition.stage_entered_at,
+        Petition.decided_at,
+        Petition.referral_due_on,
         _latest_request(InformationRequest.answered_at),
         _latest_request(InformationRequest.due_on),
     )
 
 
-def _flags(petition: Petition, answered_at, due_on) -> QueueFlags:
-    stage = petition.stage
-    return QueueFlags(
-        information_provided=stage == Stage.UNDER_REVIEW
-        and answered_at is not None
-        and answered_at >= petition.stage_entered_at,
-        answer_overdue=stage == Stage.INFORMATION_REQUESTED
-        and answered_at is None
-        and due_on is not None
-        and due_on < clock.today(),
-        referral_overdue=petition.referral_overdue,
+def _rows_of(statement: Select) -> Select:
+    """The queue statement reading a QueueRow's columns (its filters and order kept)."""
+    return (
+        statement.with_only_columns(*_row_columns())
+        .outerjoin(Organization, Organization.id == Petition.organization_id)
+        .outerjoin(User, User.id == Petition.assignee_id)
     )
 
 
@@ -338,9 +404,7 @@ def _flags(petition: Petition, answered_at, due_on) -> QueueFlags:
 class QueuePage:
     """One page of the queue, its neighbours' positions, and a count that stops at COUNT_CAP."""
 
-    items: list[Petition]
-    #: Each item's badges, by petition id.
-    flags: dict[int, QueueFlags]
+    items: list[QueueRow]
     sort: str
     total: int
     total_is_capped: bool
@@ -422,34 +486,33 @@ def _keyset(statement: Select, sort: str, position: QueuePosition) -> tuple[Sele
 def queue_page(
     statement: Select, per_page: int, sort: str, position: QueuePosition, q: str | None = None
 ) -> QueuePage:
-    """Fetch one page (one row more, to know if there is a further one) with each row's
-    flags, and a bounded count. ``statement`` is a ``queue_query(…, load_flags=False)``.
-    With the search ``q`` (already among the statement's conditions), a search that matches
-    few enough cases is ranked (``tracker.petitions.search``)."""
+    """Fetch one page (one row more, to know if there is a further one) as QueueRows, and a
+    bounded count. ``statement`` is a ``queue_query``: its filters and order are kept, its
+    columns replaced by the rows' own. With the search ``q`` (already among the statement's
+    conditions), a search that matches few enough cases is ranked
+    (``tracker.petitions.search``)."""
     parsed = search.parse(q) if q else None
-    flag_columns = _flag_columns()
     rank = search.rank(parsed) if parsed is not None and parsed.ranked else None
     if rank is not None:
         paged, backwards = _ranked_keyset(statement, sort, position, rank)
-        paged = paged.add_columns(*flag_columns, rank)
+        paged = _rows_of(paged).add_columns(rank)
     else:
         paged, backwards = _keyset(statement, sort, position)
-        paged = paged.add_columns(*flag_columns)
-    found = list(db.session.execute(paged.limit(per_page + 1)))
+        paged = _rows_of(paged)
+    found = db.session.execute(paged.limit(per_page + 1)).all()
     further = len(found) > per_page
     found = found[:per_page]
     if backwards:
         found.reverse()
-    rows = [row[0] for row in found]
-    flags = {row[0].id: _flags(*row[: 1 + len(flag_columns)]) for row in found}
-    ranks = [row[-1] for row in found] if rank is not None else None
+    today, zone = clock.today(), clock.display_zone()
+    rows = [QueueRow(values, today, zone) for values in found]
+    ranks = [values[-1] for values in found] if rank is not None else None
     if position.is_first and not further:
         total = len(rows)
     else:
         total = db.session.scalar(bounded_count(statement))
     return QueuePage(
         items=rows,
-        flags=flags,
         sort=sort,
         total=min(total, COUNT_CAP),
         total_is_capped=total > COUNT_CAP,
@@ -635,17 +698,33 @@ def open_cases_assigned_to(user: User) -> list[Petition]:
     )
 
 
-def staff_for_assignee_filter() -> list:
-    """Everyone who may hold cases, deactivated people too (their old cases stay findable),
-    active ones first: rows of (id, name, active), the three columns the filter shows.
+def filter_people(staff: bool, organizations: bool) -> dict[str, list[tuple[str, str]]]:
+    """The people the queue's filters offer, as (value, label) choices by filter: under
+    ``assignee`` everyone who may hold cases, deactivated people too (their old cases stay
+    findable), active ones first; under ``organization`` every organization. One statement
+    for both (a UNION of three and two columns), none when neither is offered.
 
     Read on every queue view, not kept between requests: a process-wide cache would show
     another app server's newly added or renamed reviewer late, and one indexed query of a few
     dozen short rows costs less than a cache that must be proven fresh."""
-    return list(
-        db.session.execute(
-            select(User.id, User.name, User.active)
-            .where(User.role.in_([Role.REVIEWER.value, Role.SUPERVISOR.value]))
-            .order_by(User.active.desc(), User.name)
+    people = {}
+    parts = []
+    if staff:
+        people["assignee"] = []
+        parts.append(
+            select(
+                literal_column("'assignee'").label("filter"), User.id, User.name, User.active
+            ).where(User.role.in_([Role.REVIEWER.value, Role.SUPERVISOR.value]))
         )
-    )
+    if organizations:
+        people["organization"] = []
+        parts.append(
+            select(literal_column("'organization'"), Organization.id, Organization.name, true())
+        )
+    if not parts:
+        return people
+    every = union_all(*parts).subquery()
+    statement = select(every).order_by(every.c.filter, every.c.active.desc(), every.c.name)
+    for name, person_id, label, active in db.session.execute(statement):
+        people[name].append((str(person_id), label if active else f"{label} (deactivated)"))
+    return people

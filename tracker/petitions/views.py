@@ -5,6 +5,7 @@ Views parse the request, call one service, and render or redirect; the request p
 """
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 from flask import (
     Blueprint,
@@ -22,10 +23,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from sqlalchemy import select
 
-from tracker import clock, permissions, pipeline
-from tracker.auth.models import Organization, User
+from tracker import clock, i18n, permissions, pipeline
+from tracker.auth.models import User
 from tracker.body_limit import body_limit, document_body_limit
 from tracker.deadlines.services import ReferralsOpen
 from tracker.documents import services as document_services
@@ -36,7 +36,7 @@ from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
 from tracker.petitions import filters as queue_filters
 from tracker.petitions import merging, petitioners, queries, services, summary
-from tracker.petitions.fields import FIELDS_BY_SECTION, SECTIONS
+from tracker.petitions.fields import FIELDS_BY_SECTION, KINDS, SECTIONS
 from tracker.petitions.forms import (
     AssignForm,
     NewPetitionForm,
@@ -52,6 +52,7 @@ from tracker.readlog import services as readlog
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     ReasonRequired,
+    Stage,
     WrongStage,
     allowed_case_actions,
     allowed_transitions,
@@ -138,20 +139,21 @@ def position_args(raw) -> dict[str, str]:
 
 
 def _queue_filter_form(raw) -> QueueFilterForm:
-    form = QueueFilterForm(formdata=raw)
-    if permissions.can_view_assignee(current_user):
-        form.assignee.choices += options(
-            (str(u.id), u.name if u.active else f"{u.name} (deactivated)")
-            for u in queries.staff_for_assignee_filter()
-        )
-    if permissions.can_view_all_petitions(current_user):
-        form.organization.choices += options(
-            (str(o.id), o.name)
-            for o in db.session.execute(
-                select(Organization.id, Organization.name).order_by(Organization.name)
-            )
-        )
-    return form
+    people = queries.filter_people(
+        staff=permissions.can_view_assignee(current_user),
+        organizations=permissions.can_view_all_petitions(current_user),
+    )
+    return QueueFilterForm(raw, current_user, people)
+
+
+def _row_labels() -> SimpleNamespace:
+    """What the queue's rows show in the page's language, translated once per page rather
+    than once per row (a lazy label is looked up again each time it is written)."""
+    return SimpleNamespace(
+        stages={stage: str(stage.label) for stage in Stage},
+        kinds={kind: str(label) for kind, label in KINDS.items()},
+        date=i18n.date_writer(),
+    )
 
 
 def render_queue(raw, *, selection=None, status: int = 200):
@@ -162,7 +164,7 @@ def render_queue(raw, *, selection=None, status: int = 200):
     try:
         filters = queue_filters.parse(raw, current_user, queue_filters.WEB)
     except ValidationFailed as error:
-        apply_errors(form, error)
+        form.apply_errors(error)
         return render_template("petitions/queue.html", form=form, page=None), 422
     position = page_position(raw)
     page = queries.queue_page(
@@ -178,6 +180,7 @@ def render_queue(raw, *, selection=None, status: int = 200):
         "petitions/queue.html",
         form=form,
         page=page,
+        labels=_row_labels(),
         position=position_args(raw),
         filters=filters,
         selection=selection,
