@@ -46,6 +46,7 @@ from tracker.petitions.forms import (
     RecommendationForm,
     TakeForm,
     TransitionForm,
+    bulk_choices,
 )
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS
 from tracker.readlog import services as readlog
@@ -181,6 +182,7 @@ def render_queue(raw, *, selection=None, status: int = 200):
         form=form,
         page=page,
         labels=_row_labels(),
+        bulk_choices=bulk_choices(current_user),
         position=position_args(raw),
         filters=filters,
         selection=selection,
