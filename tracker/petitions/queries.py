@@ -486,7 +486,7 @@ def _keyset(statement: Select, sort: str, position: QueuePosition) -> tuple[Sele
 def queue_page(
     statement: Select, per_page: int, sort: str, position: QueuePosition, q: str | None = None
 ) -> QueuePage:
-    """Fetch one page (one row more, to know if there is a further one) as QueueRows, and a
+    """Fetch one page (one row more, to know if there is a further one) as QueueRows, with a
     bounded count. ``statement`` is a ``queue_query``: its filters and order are kept, its
     columns replaced by the rows' own. With the search ``q`` (already among the statement's
     conditions), a search that matches few enough cases is ranked
@@ -499,6 +499,13 @@ def queue_page(
     else:
         paged, backwards = _keyset(statement, sort, position)
         paged = _rows_of(paged)
+    # Without a search, the count is a column of the page's own statement (a subquery that
+    # does not depend on the row, run once): one statement a view rather than two. A
+    # search's count can cost what its page does, so it stays apart, and is not run at all
+    # for a first page that is not full (its rows are the total).
+    count_inline = parsed is None
+    if count_inline:
+        paged = paged.add_columns(bounded_count(statement).scalar_subquery())
     found = db.session.execute(paged.limit(per_page + 1)).all()
     further = len(found) > per_page
     found = found[:per_page]
@@ -507,7 +514,9 @@ def queue_page(
     today, zone = clock.today(), clock.display_zone()
     rows = [QueueRow(values, today, zone) for values in found]
     ranks = [values[-1] for values in found] if rank is not None else None
-    if position.is_first and not further:
+    if count_inline and found:
+        total = found[0][-1]
+    elif position.is_first and not further:
         total = len(rows)
     else:
         total = db.session.scalar(bounded_count(statement))
