@@ -1,6 +1,7 @@
 """Read-side queries for petitions: the queue, timelines, conflicts. No writes here."""
 
 import base64
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -368,33 +369,32 @@ def _latest_request(column) -> ColumnElement:
     )
 
 
-def _row_columns() -> tuple[ColumnElement, ...]:
-    """What a QueueRow is read from, in its order. The latest information request's answer
-    time and due date are two correlated subqueries on the request's indexed foreign key per
-    row of a page; the overdue referral is the case's own referral_due_on."""
-    return (
-        Petition.id,
-        Petition.case_number,
-        Petition.petitioner_name,
-        Petition.register_number,
-        Petition.kind,
-        Petition.stage,
-        Organization.name,
-        User.name,
-        Petition.created_at,
-        Petition.received_at,
-        Petition.stage_entered_at,
-        Petition.decided_at,
-        Petition.referral_due_on,
-        _latest_request(InformationRequest.answered_at),
-        _latest_request(InformationRequest.due_on),
-    )
+#: What a QueueRow is read from, in its order. The latest information request's answer time
+#: and due date are two correlated subqueries on the request's indexed foreign key per row of
+#: a page; the overdue referral is the case's own referral_due_on.
+ROW_COLUMNS = (
+    Petition.id,
+    Petition.case_number,
+    Petition.petitioner_name,
+    Petition.register_number,
+    Petition.kind,
+    Petition.stage,
+    Organization.name,
+    User.name,
+    Petition.created_at,
+    Petition.received_at,
+    Petition.stage_entered_at,
+    Petition.decided_at,
+    Petition.referral_due_on,
+    _latest_request(InformationRequest.answered_at),
+    _latest_request(InformationRequest.due_on),
+)
 
 
 def _rows_of(statement: Select) -> Select:
     """The queue statement reading a QueueRow's columns (its filters and order kept)."""
     return (
-        statement.with_only_columns(*_row_columns())
+        statement.with_only_columns(*ROW_COLUMNS)
         .outerjoin(Organization, Organization.id == Petition.organization_id)
         .outerjoin(User, User.id == Petition.assignee_id)
     )
@@ -506,7 +506,7 @@ def queue_page(
     count_inline = parsed is None
     if count_inline:
         paged = paged.add_columns(bounded_count(statement).scalar_subquery())
-    found = db.session.execute(paged.limit(per_page + 1)).all()
+    found = db.session.connection().execute(paged.limit(per_page + 1)).all()
     further = len(found) > per_page
     found = found[:per_page]
     if backwards:
@@ -707,6 +707,26 @@ def open_cases_assigned_to(user: User) -> list[Petition]:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _filter_people_statement(staff: bool, organizations: bool) -> Select:
+    """The UNION of the people the filters offer. Built once per process: the statement is
+    constant (its rows are read on every view), and building a UNION cost as much as
+    running it."""
+    parts = []
+    if staff:
+        parts.append(
+            select(
+                literal_column("'assignee'").label("filter"), User.id, User.name, User.active
+            ).where(User.role.in_([Role.REVIEWER.value, Role.SUPERVISOR.value]))
+        )
+    if organizations:
+        parts.append(
+            select(literal_column("'organization'"), Organization.id, Organization.name, true())
+        )
+    every = union_all(*parts).subquery()
+    return select(every).order_by(every.c.filter, every.c.active.desc(), every.c.name)
+
+
 def filter_people(staff: bool, organizations: bool) -> dict[str, list[tuple[str, str]]]:
     """The people the queue's filters offer, as (value, label) choices by filter: under
     ``assignee`` everyone who may hold cases, deactivated people too (their old cases stay
@@ -716,24 +736,11 @@ def filter_people(staff: bool, organizations: bool) -> dict[str, list[tuple[str,
     Read on every queue view, not kept between requests: a process-wide cache would show
     another app server's newly added or renamed reviewer late, and one indexed query of a few
     dozen short rows costs less than a cache that must be proven fresh."""
-    people = {}
-    parts = []
-    if staff:
-        people["assignee"] = []
-        parts.append(
-            select(
-                literal_column("'assignee'").label("filter"), User.id, User.name, User.active
-            ).where(User.role.in_([Role.REVIEWER.value, Role.SUPERVISOR.value]))
-        )
-    if organizations:
-        people["organization"] = []
-        parts.append(
-            select(literal_column("'organization'"), Organization.id, Organization.name, true())
-        )
-    if not parts:
+    offered = {"assignee": staff, "organization": organizations}
+    people = {name: [] for name, shown in offered.items() if shown}
+    if not people:
         return people
-    every = union_all(*parts).subquery()
-    statement = select(every).order_by(every.c.filter, every.c.active.desc(), every.c.name)
-    for name, person_id, label, active in db.session.execute(statement):
+    statement = _filter_people_statement(staff, organizations)
+    for name, person_id, label, active in db.session.connection().execute(statement):
         people[name].append((str(person_id), label if active else f"{label} (deactivated)"))
     return people
