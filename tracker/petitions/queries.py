@@ -81,20 +81,23 @@ def referral_overdue_condition():
     return Petition.referral_due_on < clock.today()
 
 
-def queue_query(user: User, filters: QueueFilters, *, load_flags: bool = True) -> Select:
+def queue_query(user: User, filters: QueueFilters, *, load_related: bool = True) -> Select:
     """The cases the user may see that match the (already valid) filters, in their order.
 
-    ``load_flags``: load what the information flags are computed from (the information
-    requests, one query per page); the web queue says False and reads them as columns of its
-    one query instead (``queue_page``).
+    ``load_related``: load each case's organization and assignee with it, and what the
+    information flags are computed from (the information requests, one query per page). The
+    web queue says False: ``queue_page`` reads the columns it shows instead, and loader options
+    it would drop still cost their share of building the statement and its cache key.
     """
-    statement = visible_petitions(user).options(
-        joinedload(Petition.organization), joinedload(Petition.assignee)
-    )
-    if load_flags:
+    statement = visible_petitions(user)
+    if load_related:
         # The information flags (requested, provided): one query per page, whatever its
         # length. The overdue-referral flag reads the case's own referral_due_on.
-        statement = statement.options(selectinload(Petition.information_requests))
+        statement = statement.options(
+            joinedload(Petition.organization),
+            joinedload(Petition.assignee),
+            selectinload(Petition.information_requests),
+        )
     return statement.where(*filter_conditions(user, filters)).order_by(*ORDERS[filters.sort])
 
 
