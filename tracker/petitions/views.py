@@ -4,6 +4,7 @@ Views parse the request, call one service, and render or redirect; the request p
 (``tracker.pipeline``) commits the work of those marked ``@writes`` once, at the end.
 """
 
+import functools
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -147,14 +148,20 @@ def _queue_filter_form(raw) -> QueueFilterForm:
     return QueueFilterForm(raw, current_user, people)
 
 
-def _row_labels() -> SimpleNamespace:
-    """What the queue's rows show in the page's language, translated once per page rather
-    than once per row (a lazy label is looked up again each time it is written)."""
+@functools.lru_cache(maxsize=len(i18n.LANGUAGES))
+def _row_labels_in(language: str) -> SimpleNamespace:
     return SimpleNamespace(
         stages={stage: str(stage.label) for stage in Stage},
         kinds={kind: str(label) for kind, label in KINDS.items()},
         date=i18n.date_writer(),
     )
+
+
+def _row_labels() -> SimpleNamespace:
+    """What the queue's rows show in the page's language: fixed texts, translated once per
+    process and language rather than once per row (a lazy label is looked up again each time
+    it is written)."""
+    return _row_labels_in(str(get_locale() or "en"))
 
 
 def render_queue(raw, *, selection=None, status: int = 200):
