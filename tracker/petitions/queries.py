@@ -81,16 +81,17 @@ def referral_overdue_condition():
     return Petition.referral_due_on < clock.today()
 
 
-def queue_query(user: User, filters: QueueFilters, *, load_related: bool = True) -> Select:
+def queue_query(user: User, filters: QueueFilters, *, load_flags: bool = True) -> Select:
     """The cases the user may see that match the (already valid) filters, in their order.
 
-    ``load_related``: load each case's organization and assignee with it, and what the
-    information flags are computed from (the information requests, one query per page). The
-    web queue says False: ``queue_page`` reads the columns it shows instead, and loader options
-    it would drop still cost their share of building the statement and its cache key.
+    ``load_flags``: load each case's organization and assignee with it, and what the
+    information flags are computed from (the information requests, one query per page).
+    False: no loader options, for a caller that reads columns of its own (the web queue's
+    ``queue_page``, the API's list): options it would drop still cost their share of building
+    the statement and its cache key.
     """
     statement = visible_petitions(user)
-    if load_related:
+    if load_flags:
         # The information flags (requested, provided): one query per page, whatever its
         # length. The overdue-referral flag reads the case's own referral_due_on.
         statement = statement.options(

@@ -176,7 +176,7 @@ def render_queue(raw, *, selection=None, status: int = 200):
         return render_template("petitions/queue.html", form=form, page=None), 422
     position = page_position(raw)
     page = queries.queue_page(
-        queries.queue_query(current_user, filters, load_related=False),
+        queries.queue_query(current_user, filters, load_flags=False),
         per_page=current_app.config["PETITIONS_PER_PAGE"],
         sort=filters.sort,
         position=position,
