@@ -28,6 +28,7 @@ from tracker.petitions import filters
 from tracker.petitions.fields import DATE_FIELDS, DECIMAL_FIELDS, NUL_CHARACTER
 from tracker.petitions.filters import QueueFilters
 from tracker.petitions.models import EDITABLE_FIELDS, Petition
+from tracker.petitions.outcomes import OUTCOME_COLUMNS
 from tracker.workflow import Stage
 
 #: A petition's fields, in the order the API shows them.
@@ -122,12 +123,7 @@ PETITION_COLUMNS = (
     "received_at",
     "stage_entered_at",
     "referral_due_on",
-    "disposition",
-    "relief",
-    "commuted_sentence",
-    "new_release_date",
-    "remission_amount",
-    "relief_terms",
+    *OUTCOME_COLUMNS,
 )
 #: What the JSON shows of the case's latest information request, by the names of
 #: ``PETITION_ROW_COLUMNS`` (``request_id`` null when the case has none).
