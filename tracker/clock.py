@@ -41,8 +41,14 @@ def days_between(start: datetime | None, end: datetime | None = None) -> int | N
     """Calendar days from ``start`` to ``end`` (or today) in the display time zone."""
     if start is None:
         return None
-    end_day = local_date(end) if end is not None else today()
-    return (end_day - local_date(start)).days
+    return calendar_days(start, end, display_zone(), today())
+
+
+def calendar_days(start: datetime, end: datetime | None, zone: ZoneInfo, on: date) -> int:
+    """``days_between`` with the zone and today (``on``) given: for a page of many cases,
+    which settles both once."""
+    end_day = end.astimezone(zone).date() if end is not None else on
+    return (end_day - start.astimezone(zone).date()).days
 
 
 def in_days(days: int, *, after: date | None = None) -> date:

@@ -27,9 +27,13 @@ from tracker.errors import ValidationFailed
 from tracker.petitions import filters
 from tracker.petitions.fields import DATE_FIELDS, DECIMAL_FIELDS, NUL_CHARACTER
 from tracker.petitions.filters import QueueFilters
-from tracker.petitions.models import EDITABLE_FIELDS, Petition
+from tracker.petitions.models import (
+    EDITABLE_FIELDS,
+    Petition,
+    information_provided,
+    referral_overdue,
+)
 from tracker.petitions.outcomes import OUTCOME_COLUMNS
-from tracker.workflow import Stage
 
 #: A petition's fields, in the order the API shows them.
 PETITION_FIELDS = (
@@ -222,10 +226,7 @@ class PetitionWriter:
         self.today = clock.today()
 
     def _days(self, start: datetime, end: datetime | None = None) -> int:
-        # clock.days_between with this writer's zone and today: calendar days in the
-        # display time zone, to ``end`` or to today.
-        end_day = end.astimezone(self.zone).date() if end is not None else self.today
-        return (end_day - start.astimezone(self.zone).date()).days
+        return clock.calendar_days(start, end, self.zone, self.today)
 
     def write(self, petition: Petition) -> dict:
         """A loaded petition (its organization, advocate, assignee and information
@@ -266,15 +267,8 @@ class PetitionWriter:
                 "answered_at": timestamp(answered_at),
                 "response": values["request_response"],
             },
-            # Petition.information_provided: back under review because the latest request
-            # was answered since the case entered the stage.
-            information_provided=stage == Stage.UNDER_REVIEW
-            and answered_at is not None
-            and answered_at >= stage_entered_at,
-            # Petition.referral_overdue, on this writer's clock.
-            referral_overdue=(due_on is not None and due_on < self.today)
-            if self.shows_referrals
-            else None,
+            information_provided=information_provided(stage, answered_at, stage_entered_at),
+            referral_overdue=referral_overdue(due_on, self.today) if self.shows_referrals else None,
             # How the case ended and what a grant gave (null while open; the relief's details
             # null unless it has them).
             disposition=values["disposition"],

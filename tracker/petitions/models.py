@@ -97,6 +97,20 @@ def _petitioner_key_default(context) -> str:
     return petitioner_key(context.get_current_parameters())
 
 
+def information_provided(stage: str, answered_at: datetime | None, stage_entered_at) -> bool:
+    """Back under review because the latest information request was answered since the case
+    entered the stage (``Petition.information_provided``, and the pages that read the
+    answer's time as a column)."""
+    return (
+        stage == Stage.UNDER_REVIEW and answered_at is not None and answered_at >= stage_entered_at
+    )
+
+
+def referral_overdue(due_on: date | None, today: date) -> bool:
+    """The earliest open referral's due date (``Petition.referral_due_on``) has passed."""
+    return due_on is not None and due_on < today
+
+
 class Petition(db.Model):
     """One clemency petition (a case), identified to people by its case number."""
 
@@ -357,12 +371,8 @@ class Petition(db.Model):
         """Back under review because the advocate answered: the reviewer's signal, until the
         case next changes stage."""
         latest = self.information_request
-        return (
-            self.stage == Stage.UNDER_REVIEW
-            and latest is not None
-            and latest.answered_at is not None
-            and latest.answered_at >= self.stage_entered_at
-        )
+        answered_at = latest.answered_at if latest is not None else None
+        return information_provided(self.stage, answered_at, self.stage_entered_at)
 
     @property
     def open_referrals(self) -> list[Referral]:
@@ -372,7 +382,7 @@ class Petition(db.Model):
     def referral_overdue(self) -> bool:
         """An open referral's due date has passed (read from the kept earliest due date, so
         the queue's flag loads no referrals)."""
-        return self.referral_due_on is not None and self.referral_due_on < clock.today()
+        return referral_overdue(self.referral_due_on, clock.today())
 
     @property
     def stage_enum(self) -> Stage:

@@ -22,7 +22,14 @@ from tracker.extensions import db
 from tracker.forms import parse_id
 from tracker.petitions import search
 from tracker.petitions.filters import CHOICE_FACT_FILTERS, DATE_FILTERS, QueueFilters
-from tracker.petitions.models import EDITABLE_FIELDS, Note, Petition, Recommendation
+from tracker.petitions.models import (
+    EDITABLE_FIELDS,
+    Note,
+    Petition,
+    Recommendation,
+    information_provided,
+    referral_overdue,
+)
 from tracker.workflow import Role, Stage
 
 #: What an advocate sees of their own case's history: the stage moves, shared notes, and
@@ -301,9 +308,9 @@ class QueueRow:
     The page reads the dozen columns it shows (not the case's sixty, its organization's and
     its assignee's rows), and its ages and badges are decided here once per row, with today's
     date and the display time zone read once per page: building ORM objects and asking their
-    properties per row was most of a queue view's loading cost. The badges are decided as the
-    Petition properties of the same names decide them (information_provided,
-    open_information_request's overdue, referral_overdue)."""
+    properties per row was most of a queue view's loading cost. The ages and badges follow
+    the Petition properties' own rules (``clock.calendar_days``, ``information_provided``,
+    ``referral_overdue``; the answer's overdue as open_information_request's)."""
 
     __slots__ = (
         "id",
@@ -346,21 +353,16 @@ class QueueRow:
         ) = values[:15]
         self.stage = stage = Stage(stage)
         self.created_on = self.created_at.astimezone(zone).date()
-        end = decided_at.astimezone(zone).date() if decided_at is not None else today
-        self.days_pending = (end - self.received_at.astimezone(zone).date()).days
-        self.days_in_stage = (today - self.stage_entered_at.astimezone(zone).date()).days
-        self.information_provided = (
-            stage == Stage.UNDER_REVIEW
-            and answered_at is not None
-            and answered_at >= self.stage_entered_at
-        )
+        self.days_pending = clock.calendar_days(self.received_at, decided_at, zone, today)
+        self.days_in_stage = clock.calendar_days(self.stage_entered_at, None, zone, today)
+        self.information_provided = information_provided(stage, answered_at, self.stage_entered_at)
         self.answer_overdue = (
             stage == Stage.INFORMATION_REQUESTED
             and answered_at is None
             and due_on is not None
             and due_on < today
         )
-        self.referral_overdue = referral_due_on is not None and referral_due_on < today
+        self.referral_overdue = referral_overdue(referral_due_on, today)
 
 
 def _latest_request(column) -> ColumnElement:
