@@ -40,7 +40,6 @@ from flask_babel import (
     Domain,
     LazyString,
     force_locale,
-    format_date,
     format_datetime,
     format_decimal,
     format_percent,
@@ -175,7 +174,8 @@ DATE_PATTERNS = {"en": "yyyy-MM-dd"}
 DATETIME_PATTERNS = {"en": "yyyy-MM-dd HH:mm"}
 
 
-def _language() -> str:
+def current_language() -> str:
+    """The request's language ("en", "es"): the key of what is translated once per language."""
     return str(get_locale() or "en").split("_")[0]
 
 
@@ -195,13 +195,13 @@ def date_filter(value) -> str:
         return "" if value is None else str(value)
     if isinstance(parsed, datetime):
         parsed = parsed.date()
-    return format_date(parsed, DATE_PATTERNS.get(_language(), "medium"))
+    return date_writer()(parsed)
 
 
 def date_writer():
     """``date_filter`` for the many dates of one page: the language looked up once, not per
     date (a date, not an ISO string)."""
-    pattern = DATE_PATTERNS.get(_language(), "medium")
+    pattern = DATE_PATTERNS.get(current_language(), "medium")
     if pattern == "yyyy-MM-dd":
         return date.isoformat
     return functools.partial(babel_dates.format_date, format=pattern, locale=get_locale())
@@ -212,7 +212,7 @@ def datetime_filter(moment) -> str:
     if moment is None:
         return ""
     local = moment.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
-    pattern = DATETIME_PATTERNS.get(_language())
+    pattern = DATETIME_PATTERNS.get(current_language())
     if pattern:
         return local.strftime("%Y-%m-%d %H:%M")
     # Already in the display zone: Babel must not convert it again.

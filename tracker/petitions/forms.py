@@ -4,7 +4,6 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -31,7 +30,7 @@ from wtforms.widgets import HiddenInput
 from tracker import permissions
 from tracker.documents.models import DESCRIPTION_MAX_LENGTH, DOCUMENT_TYPES
 from tracker.forms import options
-from tracker.i18n import LANGUAGES, lazy
+from tracker.i18n import LANGUAGES, current_language, lazy
 from tracker.petitions.fields import (
     AMOUNT_MESSAGE,
     CONFINED_STATUSES,
@@ -535,7 +534,7 @@ class QueueFilterForm:
         self.by_name = {}
         #: Messages of filters the form does not show (a fact filter of a link).
         self.form_errors = []
-        for spec in _queue_filters_in(str(get_locale() or "en")):
+        for spec in _queue_filters_in(current_language()):
             if spec.rule is not None and not spec.rule(viewer):
                 continue
             sent = raw.getlist(spec.name) if hasattr(raw, "getlist") else []
@@ -589,4 +588,4 @@ def _bulk_choices_in(language: str, role: Role) -> BulkChoices:
 def bulk_choices(user) -> BulkChoices:
     """The bulk form's choices for the user's role in the request's language: fixed texts,
     translated once per process, language and role rather than a dozen lookups a view."""
-    return _bulk_choices_in(str(get_locale() or "en"), user.role_enum)
+    return _bulk_choices_in(current_language(), user.role_enum)

@@ -19,7 +19,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -93,7 +92,7 @@ def case_field(field) -> Markup:
             field.name,
             field.id,
             field.type,
-            str(get_locale()),
+            i18n.current_language(),
             field.data,
             str(field.description),
             tuple(getattr(c, "value", c) for c in getattr(field, "choices", None) or ()),
@@ -161,7 +160,7 @@ def _row_labels() -> SimpleNamespace:
     """What the queue's rows show in the page's language: fixed texts, translated once per
     process and language rather than once per row (a lazy label is looked up again each time
     it is written)."""
-    return _row_labels_in(str(get_locale() or "en"))
+    return _row_labels_in(i18n.current_language())
 
 
 def render_queue(raw, *, selection=None, status: int = 200):
@@ -263,31 +262,31 @@ CASE_FACT_SECTIONS = [
     (title, [f for f in FIELDS_BY_SECTION[key] if f.name in EDITABLE_FIELDS[11:]])
     for key, (title, _help) in SECTIONS.items()
 ]
-_FACT_SECTIONS_BY_LANGUAGE: dict[str, list] = {}
 
 
 def case_fact_sections() -> list:
     """CASE_FACT_SECTIONS with their titles, labels and choices translated, once per
     language: fixed text, which the page otherwise translated string by string (some fifty)
     on every view."""
-    language = str(get_locale())
-    sections = _FACT_SECTIONS_BY_LANGUAGE.get(language)
-    if sections is None:
-        sections = _FACT_SECTIONS_BY_LANGUAGE[language] = [
-            (
-                str(title),
-                [
-                    replace(
-                        f,
-                        label=str(f.label),
-                        choices={k: str(v) for k, v in f.choices.items()} if f.choices else None,
-                    )
-                    for f in fields
-                ],
-            )
-            for title, fields in CASE_FACT_SECTIONS
-        ]
-    return sections
+    return _fact_sections_in(i18n.current_language())
+
+
+@functools.lru_cache(maxsize=len(i18n.LANGUAGES))
+def _fact_sections_in(language: str) -> list:
+    return [
+        (
+            str(title),
+            [
+                replace(
+                    f,
+                    label=str(f.label),
+                    choices={k: str(v) for k, v in f.choices.items()} if f.choices else None,
+                )
+                for f in fields
+            ],
+        )
+        for title, fields in CASE_FACT_SECTIONS
+    ]
 
 
 def _case_context(petition, presence: dict | None = None) -> dict:
