@@ -112,13 +112,11 @@ API_LIMITS = {
 }
 
 
-def _limited_methods(view, limited, limits: dict):
+def _limited_methods(view, limited, counted: frozenset[str] | None):
     """The limited view, except for a method none of its limits counts (the sign-in page's
     GET), which skips Flask-Limiter's per-request bookkeeping: those limits count POSTs."""
-    methods = [options.get("methods") for options in limits.values()]
-    if not methods or None in methods:
+    if counted is None:
         return limited
-    counted = {method for listed in methods for method in listed}
 
     @functools.wraps(view)
     def dispatch(*args, **kwargs):
@@ -194,7 +192,7 @@ def init_app(app: Flask) -> Limiter:
         view = limited = app.view_functions[endpoint]
         for setting, options in limits.items():
             limited = limiter.limit(_configured(setting), scope=setting.lower(), **options)(limited)
-        app.view_functions[endpoint] = _limited_methods(view, limited, limits)
+        app.view_functions[endpoint] = _limited_methods(view, limited, COUNTED_METHODS[endpoint])
     from tracker.api.views import blueprint as api_blueprint
 
     for setting, options in API_LIMITS.items():
