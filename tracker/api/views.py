@@ -104,10 +104,15 @@ def _petition_response(petition: Petition, status: int = 200):
     reading it again afterwards could show (and name the ETag of) a change another request
     committed in between, e.g. a grant answered with the stage of the reopen that followed.
     """
-    response = serialization.json_response(
-        serialization.petition_json(petition, g.api_user), status
+    return _case_response(
+        serialization.petition_json(petition, g.api_user), petition.version, status
     )
-    response.set_etag(str(petition.version))
+
+
+def _case_response(document: dict, version: int, status: int = 200):
+    """A case's JSON with its version as the ETag."""
+    response = serialization.json_response(document, status)
+    response.set_etag(str(version))
     return response
 
 
@@ -199,10 +204,9 @@ def get_petition(case_number):
         readlog.record_read("case_api", petition)
         return _petition_response(petition)
     readlog.record_read("case_api", row)
-    document = serialization.PetitionWriter(g.api_user).write_row(row._mapping)
-    response = serialization.json_response(document)
-    response.set_etag(str(row.version))
-    return response
+    return _case_response(
+        serialization.PetitionWriter(g.api_user).write_row(row._mapping), row.version
+    )
 
 
 @blueprint.patch("/petitions/<case_number>")
