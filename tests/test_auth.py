@@ -5,6 +5,7 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+from flask import template_rendered
 
 from tests.conftest import PASSWORD, AuthActions, csrf_token
 from tests.helpers import audit_entries, field_html, page_text
@@ -48,6 +49,58 @@ def security_events(user) -> list[str]:
 def other_client(app, client):
     """A second browser (``client`` first, so it is built with the same client class)."""
     return app.test_client()
+
+
+# --- the sign-in page -------------------------------------------------------------------------
+
+
+def _without_token(body: str) -> str:
+    return re.sub(r'name="csrf_token" type="hidden" value="[^"]*"', "TOKEN", body)
+
+
+def test_each_visitor_gets_the_kept_sign_in_page_with_their_own_token(
+    client, other_client, make_user
+):
+    """The empty sign-in page is rendered once per language; each visitor's copy carries a
+    token of their own, which their sign-in accepts and another visitor's does not."""
+    first = client.get("/login")
+    rendered = []
+    with template_rendered.connected_to(lambda *_, template, **__: rendered.append(template)):
+        second = other_client.get("/login")
+
+    assert rendered == []  # the kept page, its token put in
+
+    assert first.status_code == second.status_code == 200
+    assert _without_token(page_text(first)) == _without_token(page_text(second))
+    assert csrf_token(client, "/login") != csrf_token(other_client, "/login")
+    user = make_user("advocate")
+    stolen = csrf_token(other_client, "/login")
+    refused = client.post(
+        "/login", data={"email": user.email, "password": PASSWORD, "csrf_token": stolen}
+    )
+    assert refused.status_code == 400
+    assert log_in(client, user.email, PASSWORD).status_code == 302
+
+
+def test_the_kept_sign_in_page_is_one_per_language(client, other_client):
+    english = page_text(client.get("/login", headers={"Accept-Language": "en"}))
+    spanish = page_text(other_client.get("/login", headers={"Accept-Language": "es"}))
+    again = page_text(client.get("/login", headers={"Accept-Language": "en"}))
+
+    assert '<html lang="en">' in english and "Log in" in english
+    assert '<html lang="es">' in spanish and "Log in" not in spanish
+    assert _without_token(again) == _without_token(english)
+
+
+def test_the_sign_in_page_still_shows_a_flashed_message(client):
+    redirected = client.get("/petitions")
+    assert redirected.status_code == 302
+
+    shown = page_text(client.get("/login"))
+    after = page_text(client.get("/login"))
+
+    assert "Please log in to continue." in shown
+    assert "Please log in to continue." not in after  # shown once, as any flash
 
 
 # --- logging in -------------------------------------------------------------------------------

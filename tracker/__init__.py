@@ -20,11 +20,30 @@ class TrackerApp(Flask):
     ``_refuse_debug_in_production`` any request served after DEBUG was set some other way.
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._synchronous_functions: set = set()
+
     @Flask.debug.setter
     def debug(self, value: bool) -> None:
         if value and self.config.get("ENV_NAME") == "production":
             raise RuntimeError(DEBUG_REFUSED)
         Flask.debug.fset(self, value)
+
+    def ensure_sync(self, func):
+        """Flask's, with each function's answer kept: Flask asks ``iscoroutinefunction``
+        of every hook and view on every request (a dozen per page). The set is small and
+        fixed (the app's own hooks and views), and a coroutine still gets Flask's wrapper."""
+        known = self._synchronous_functions
+        try:
+            if func in known:
+                return func
+        except TypeError:  # an unhashable callable: asked every time, as Flask does
+            return super().ensure_sync(func)
+        wrapped = super().ensure_sync(func)
+        if wrapped is func and len(known) < 4096:
+            known.add(func)
+        return wrapped
 
 
 def _refuse_debug_in_production():

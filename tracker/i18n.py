@@ -30,6 +30,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel import dates as babel_dates
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -56,6 +57,9 @@ LANGUAGES = ("en", "es")
 #: does: someone who reads only Spanish must find "Español").
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+#: Each language's Babel locale, parsed once: Flask-Babel parses the selector's answer on
+#: every request unless it is already a ``Locale``.
+LOCALES = {language: Locale.parse(language) for language in LANGUAGES}
 
 log = logging.getLogger(__name__)
 babel = Babel()
@@ -136,6 +140,11 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or "en"
 
 
+def _request_locale() -> Locale:
+    """Flask-Babel's locale selector: ``select_locale``'s language as its parsed locale."""
+    return LOCALES[select_locale()]
+
+
 def command_line_locale() -> str:
     """The CLI's language: the environment's (``LC_ALL``, ``LC_MESSAGES``, ``LANG``, as
     gettext reads them, e.g. ``LANG=es_ES.UTF-8``), else English."""
@@ -176,7 +185,8 @@ DATETIME_PATTERNS = {"en": "yyyy-MM-dd HH:mm"}
 
 def current_language() -> str:
     """The request's language ("en", "es"): the key of what is translated once per language."""
-    return str(get_locale() or "en").split("_")[0]
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
 
 
 def _as_date(value):
@@ -263,7 +273,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     compile_catalogues()
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=_request_locale)
     # One domain for every app (as Flask-Babel's own cached one); templates ask it directly.
     if not isinstance(babel.__dict__.get("domain_instance"), RequestDomain):
         babel.domain_instance = RequestDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))

@@ -1,5 +1,6 @@
 """Log in (password, then the second factor for staff), log out, change one's password."""
 
+import secrets
 from urllib.parse import urlsplit
 
 from flask import (
@@ -15,6 +16,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
 
 from tracker import pipeline, ratelimits
 from tracker.audit import services as audit
@@ -31,8 +33,11 @@ from tracker.auth.forms import (
 from tracker.database import utcnow
 from tracker.errors import ValidationFailed
 from tracker.forms import apply_errors
+from tracker.i18n import current_language
 
 blueprint = Blueprint("auth", __name__)
+#: Where the kept empty sign-in page takes each request's CSRF token (see _blank_login_page).
+CSRF_TOKEN_HOLE = f"csrf-token-{secrets.token_hex(16)}"
 
 
 def safe_next_path(target: str | None) -> str:
@@ -91,13 +96,40 @@ def login():
 
 def _login_page(form: LoginForm | None) -> str:
     """The sign-in page: empty (``form`` None), or a refused form with what was typed."""
+    two_factor_off = not current_app.config["TWO_FACTOR_REQUIRED"]
+    if form is None and "_flashes" not in session and not current_app.jinja_env.auto_reload:
+        return _blank_login_page(two_factor_off).replace(CSRF_TOKEN_HOLE, generate_csrf())
+    return _render_login_page(form, two_factor_off)
+
+
+def _render_login_page(form: LoginForm | None, two_factor_off: bool, **context) -> str:
     return render_template(
         "auth/login.html",
         form=form,
         email_max_length=EMAIL_MAX_LENGTH,
         password_max_length=PASSWORD_MAX_LENGTH,
-        two_factor_off=not current_app.config["TWO_FACTOR_REQUIRED"],
+        two_factor_off=two_factor_off,
+        **context,
     )
+
+
+def _blank_login_page(two_factor_off: bool) -> str:
+    """The empty sign-in page, rendered once per app, language and script root.
+
+    It is every visitor's first page, and one visitor's differs from the next one's only by
+    the CSRF token, which each request puts in. It holds no user's data (the visitor is
+    anonymous, and a page with flashed messages is rendered afresh). Not kept while templates
+    reload (development), so an edited template shows at once.
+    """
+    pages = current_app.extensions.setdefault("tracker.blank_login_pages", {})
+    key = (current_language(), request.script_root, two_factor_off)
+    page = pages.get(key)
+    if page is None:
+        page = _render_login_page(None, two_factor_off, csrf_token=lambda: CSRF_TOKEN_HOLE)
+        if CSRF_TOKEN_HOLE not in page:
+            raise RuntimeError("The sign-in page no longer asks for csrf_token().")
+        pages[key] = page
+    return page
 
 
 def _throttled_login(form, error):
