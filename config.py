@@ -86,6 +86,10 @@ class Config:
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 30))
     #: Absolute session lifetime, whatever the activity.
     SESSION_ABSOLUTE_LIFETIME = timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12))
+    #: The cookie carries only the server-side session's key, whose idle and absolute
+    #: timeouts the server checks (tracker.auth.sessions): it is written when it changes and
+    #: lasts the absolute lifetime, not signed and sent again with every page.
+    SESSION_REFRESH_EACH_REQUEST = False
 
     #: Throttling of wrong passwords per (e-mail, client address) and of wrong second-factor
     #: codes per account, instead of a lockout: from the Nth failure on, each failure makes

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from argon2 import extract_parameters
+from itsdangerous import TimestampSigner
 from sqlalchemy import select, update
 
 from config import ProductionConfig
@@ -83,6 +84,37 @@ def test_timeouts_are_configurable(app, client, auth, make_user, monkeypatch):
     )
     db.session.commit()
     assert not logged_in(client)
+
+
+def test_the_cookie_is_written_at_login_not_on_every_page(client, auth, make_user):
+    user = make_user("advocate")
+    login = auth.login(user).response
+    assert "Set-Cookie" in login.headers
+
+    client.get("/petitions")  # its first form puts a CSRF token in the cookie
+    page = client.get("/petitions")
+
+    assert page.status_code == 200
+    assert "Set-Cookie" not in page.headers
+
+
+def test_an_active_session_outlives_the_idle_time_of_its_cookie(
+    client, auth, make_user, monkeypatch
+):
+    """The cookie is no longer signed again on each page: its signature must stay good for
+    the absolute lifetime, the idle timeout being the server's (last_seen_at)."""
+    user = make_user("advocate")
+    auth.login(user)
+    signed_at = TimestampSigner.get_timestamp
+    for later in (timedelta(minutes=45), timedelta(hours=11)):
+        monkeypatch.setattr(
+            TimestampSigner,
+            "get_timestamp",
+            lambda self, later=later: signed_at(self) + int(later.total_seconds()),
+        )
+        assert logged_in(client)  # last_seen_at is fresh: the user is active
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: signed_at(self) + 13 * 3600)
+    assert not logged_in(client)  # past the absolute lifetime the cookie is refused
 
 
 def test_changing_own_password_ends_other_sessions_only(app, client, auth, make_user):

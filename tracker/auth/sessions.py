@@ -8,10 +8,11 @@ absolute lifetime all mean logged out — whatever cookie is replayed.
 import functools
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
@@ -30,10 +31,34 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
 class SignedCookieSessions(SecureCookieSessionInterface):
     """Flask's signed cookie, with its serializer built once per set of secret keys rather
-    than on every request (twice when the cookie is written back)."""
+    than on every request (twice when the cookie is written back).
+
+    A signed-in cookie lasts the session's absolute lifetime (``SESSION_ABSOLUTE_LIFETIME``)
+    rather than the idle one, and is not written again on every page
+    (``SESSION_REFRESH_EACH_REQUEST`` off): it holds only the key of the server-side session,
+    whose idle timeout the server checks on every request (``current_session``).
+    """
 
     def __init__(self) -> None:
         self._serializers = {}
+
+    def open_session(self, app, request):
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        max_age = int(app.config["SESSION_ABSOLUTE_LIFETIME"].total_seconds())
+        try:
+            return self.session_class(serializer.loads(value, max_age=max_age))
+        except BadSignature:
+            return self.session_class()
+
+    def get_expiration_time(self, app, session):
+        if session.permanent:
+            return datetime.now(UTC) + app.config["SESSION_ABSOLUTE_LIFETIME"]
+        return None
 
     def get_signing_serializer(self, app):
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
