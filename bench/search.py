@@ -59,6 +59,8 @@ def kinds(case_number: str, register_number: str, typo: bool) -> dict[str, str]:
         "partial word": "fuent",
         "alias": "lola",
         "one letter": "j",
+        "one rare letter": "z",
+        "a letter no word starts with": "x",
         "short words": "ma ra",
         "common word and two letters": "lopez jo",
         "two letters nobody has": "qx",

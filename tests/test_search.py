@@ -36,6 +36,7 @@ PEOPLE = {
         "register_number": "24680-135",
         "docket_number": "3:11-CR-0456 (RJS)",
     },
+    "soren": {"petitioner_name": "Søren Ølgaard", "register_number": "13579-246"},
 }
 
 #: query → the people it finds, best first (ties in the queue's order, oldest first).
@@ -63,6 +64,12 @@ TABLE = [
     ("lola f", ["dolores"]),
     ("d", ["dolores"]),
     ("g", ["garcia", "garciano"]),
+    ("o", ["anabel", "mariana", "obrien"]),
+    ("s", ["obrien", "soren"]),
+    ("ø", ["soren"]),
+    ("s ø", ["soren"]),
+    ("d r", ["dolores"]),
+    ("x", []),
     # register numbers with or without the dash, case and docket numbers
     ("04512-093", ["dolores"]),
     ("04512093", ["dolores"]),

@@ -14,6 +14,10 @@ million, for "ma ra" or "lopez jo"); a word start is a trigram with the space be
 The index: PostgreSQL's ``pg_trgm`` GIN index on the column answers the LIKEs and the typo
 match (``word <% search_text``, word similarity); SQLite's FTS5 trigram table over the column
 (``petition_search``, kept in step by triggers, as an index is) answers the same substrings.
+A query of one-letter words alone ("x", "d r") has no trigram: where such letters are common
+among the table's first rows a walk finds a page of them at once; else SQLite reads the
+index's own terms (``petition_search_terms``) that start a word with each letter (" xa",
+" x ") and asks the index for those, rather than reading every petition (1.8 s at a million).
 
 Ranking, and why it is bounded: ranking every match of a common surname (a tenth of a million
 petitions share one in the bench) cost 0.2–0.7 s. So a search first reads from the index the
@@ -47,6 +51,12 @@ PROOF_ROWS = 15_000
 REGISTER_DIGITS = re.compile(r"^\d{8}$")
 #: The SQLite FTS5 trigram table over ``petition.search_text`` (created by the migration).
 FTS_TABLE = table("petition_search", column("rowid"), column("petition_search"))
+#: SQLite: its terms (an ``fts5vocab`` table), for words of one letter (``_letter_phrase``).
+FTS_TERMS = table("petition_search_terms", column("term"))
+#: SQLite: words of one letter are common when the table's first GLANCE_ROWS rows have
+#: GLANCE_COMMON matches: a walk in the queue's order then finds a page of them at once.
+GLANCE_ROWS = 2_000
+GLANCE_COMMON = 50
 _NOT_WORD = re.compile(r"[\W_]+")
 _APOSTROPHES = re.compile("['\u2019\u02bc]")
 
@@ -230,6 +240,42 @@ def _fts_phrase(words) -> str | None:
     return " AND ".join('"' + p.replace('"', '""') + '"' for p in indexed)
 
 
+def _common_letters(letters) -> bool:
+    """SQLite: whether words of one letter match often among the table's first rows (1–2 ms).
+
+    Such a word has no trigram: a walk through the rows finds common ones at once ("j": one
+    petition in a few), but reads every row for a rare one ("x": 1.8 s at a million).
+    """
+    from tracker.petitions.models import Petition
+
+    first_rows = select(Petition.search_text).limit(GLANCE_ROWS).subquery()
+    found = (
+        select(literal(1))
+        .select_from(first_rows)
+        .where(*[_like(first_rows.c.search_text, _contains(letter)) for letter in letters])
+        .limit(GLANCE_COMMON)
+    )
+    return db.session.scalar(select(func.count()).select_from(found.subquery())) >= GLANCE_COMMON
+
+
+def _letter_phrase(letters) -> str | None:
+    """SQLite: an FTS5 query for words starting with each letter, from the index's own terms:
+    every trigram that is a space, the letter and one character more (" xa", " x ", " xø")
+    is one way a word starts with it. None when some letter starts no word at all."""
+    ranges = []
+    for letter in letters:
+        start = f" {letter}"
+        terms = db.session.scalars(
+            select(FTS_TERMS.c.term).where(
+                FTS_TERMS.c.term >= start, FTS_TERMS.c.term < f" {chr(ord(letter) + 1)}"
+            )
+        ).all()
+        if not terms:
+            return None
+        ranges.append("(" + " OR ".join('"' + t.replace('"', '""') + '"' for t in terms) + ")")
+    return " AND ".join(ranges)
+
+
 def _word_conditions(search: Search) -> list:
     from tracker.petitions.models import Petition
 
@@ -248,6 +294,15 @@ def _matching_ids(search: Search):
 
     if _dialect() == "sqlite":
         phrase = _fts_phrase(search.words)
+        if phrase is None and not _common_letters(search.words):
+            phrase = _letter_phrase(search.words)
+            if phrase is None:
+                return select(Petition.id).where(false())
+            return (
+                select(FTS_TABLE.c.rowid.label("id"))
+                .select_from(FTS_TABLE)
+                .where(text("petition_search MATCH :phrase").bindparams(phrase=phrase))
+            )
         if phrase is not None:
             statement = (
                 select(FTS_TABLE.c.rowid.label("id"))
