@@ -63,6 +63,7 @@ def kinds(case_number: str, register_number: str, typo: bool) -> dict[str, str]:
         "a letter no word starts with": "x",
         "short words": "ma ra",
         "common word and two letters": "lopez jo",
+        "common word and a letter": "lopez j",
         "two letters nobody has": "qx",
     }
     if typo:
