@@ -309,6 +309,30 @@ def test_advocates_get_no_staff_filters(client, auth, docket):
     assert "Riley Reviewer" not in body  # who works a case is staff-only
 
 
+def test_the_rows_escape_what_people_typed(client, auth, docket):
+    """The rows are written without autoescaping (templates/petitions/queue.html): every
+    typed value in them is escaped by hand. Written straight into the rows here, as data
+    imported or typed before a rule existed could be."""
+    hostile = '<b class="x">&amp;'
+    under_review = db.session.scalar(
+        select(Petition).where(Petition.case_number == docket.case["under_review"])
+    )
+    under_review.petitioner_name = f"Name {hostile}"
+    under_review.register_number = f"Register {hostile}"
+    docket.org_a.name = f"Org {hostile}"
+    docket.riley.name = f"Riley {hostile}"
+    db.session.commit()
+    auth.login(docket.supervisor)
+
+    rows = queue(client, docket, stage="under_review").get_data(as_text=True)
+    rows = rows.partition("<tbody>")[2].partition("</tbody>")[0]
+
+    escaped = "&lt;b class=&#34;x&#34;&gt;&amp;amp;"
+    for label in ("Name", "Register", "Org", "Riley"):
+        assert f"{label} {escaped}" in rows
+    assert "<b" not in rows
+
+
 # --- statements per page ----------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from tracker import clock, i18n, permissions, pipeline
 from tracker.auth.models import User
@@ -149,9 +149,10 @@ def _queue_filter_form(raw) -> QueueFilterForm:
 
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))
 def _row_labels_in(language: str) -> SimpleNamespace:
+    # Escaped here, once: the template writes the rows without autoescaping.
     return SimpleNamespace(
-        stages={stage: str(stage.label) for stage in Stage},
-        kinds={kind: str(label) for kind, label in KINDS.items()},
+        stages={stage: str(escape(stage.label)) for stage in Stage},
+        kinds={kind: str(escape(label)) for kind, label in KINDS.items()},
         date=i18n.date_writer(),
     )
 
