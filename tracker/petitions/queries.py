@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, exists, func, literal_column, select, true, tuple_, union_all
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased, joinedload, lazyload, load_only, selectinload
+from sqlalchemy.orm import aliased, joinedload, load_only, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -397,6 +397,25 @@ ROW_COLUMNS = (
 )
 
 
+@functools.cache
+def _rows_statement() -> Select:
+    """A QueueRow's columns, from the petition and its organization and assignee. Built once
+    per process: replacing a queue statement's columns and adding the joins on every view
+    (coercing each column again) cost more than its filters."""
+    return (
+        select(*ROW_COLUMNS)
+        .select_from(Petition)
+        .outerjoin(Organization, Organization.id == Petition.organization_id)
+        .outerjoin(User, User.id == Petition.assignee_id)
+    )
+
+
+def _criteria(statement: Select) -> tuple:
+    """A queue statement's filters (its WHERE clause, none when it has none)."""
+    where = statement.whereclause
+    return () if where is None else (where,)
+
+
 def _rows_of(statement: Select) -> Select:
     """The queue statement reading a QueueRow's columns (its filters and order kept)."""
     return (
@@ -442,13 +461,7 @@ def bounded_count(statement: Select) -> Select:
     answers the count without reading the cases' rows (SQLite read every matching row when
     the subquery selected all their columns).
     """
-    counted = (
-        statement.options(lazyload("*"))
-        .with_only_columns(Petition.id)
-        .order_by(None)
-        .limit(COUNT_CAP + 1)
-        .subquery()
-    )
+    counted = select(Petition.id).where(*_criteria(statement)).limit(COUNT_CAP + 1).subquery()
     return select(func.count()).select_from(counted)
 
 
@@ -475,27 +488,27 @@ def _ranked_keyset(statement: Select, sort: str, position: QueuePosition, rank) 
     return statement.where(condition).order_by(rank.desc(), *reverse), True
 
 
-def _keyset(statement: Select, sort: str, position: QueuePosition) -> tuple[Select, bool]:
-    """The statement from the position on; True when it reads backwards (a previous page)."""
+def _keyset(sort: str, position: QueuePosition) -> tuple[tuple, tuple, bool]:
+    """The conditions and order that read from the position on, and True when they read
+    backwards (a previous page)."""
     column_name, ascending = SORT_KEYS[sort]
+    if position.is_first:
+        return (), ORDERS[sort], False
     key = tuple_(getattr(Petition, column_name), Petition.id)
     if position.after is not None:
-        return statement.where(key > position.after if ascending else key < position.after), False
-    if position.before is None:
-        return statement, False
+        return (key > position.after if ascending else key < position.after,), ORDERS[sort], False
     column = getattr(Petition, column_name)
     reverse = (column.desc(), Petition.id.desc()) if ascending else (column, Petition.id)
-    statement = statement.where(key < position.before if ascending else key > position.before)
-    return statement.order_by(None).order_by(*reverse), True
+    return (key < position.before if ascending else key > position.before,), reverse, True
 
 
 def queue_page(
     statement: Select, per_page: int, sort: str, position: QueuePosition, q: str | None = None
 ) -> QueuePage:
     """Fetch one page (one row more, to know if there is a further one) as QueueRows, with a
-    bounded count. ``statement`` is a ``queue_query``: its filters and order are kept, its
-    columns replaced by the rows' own. With the search ``q`` (already among the statement's
-    conditions), a search that matches few enough cases is ranked
+    bounded count. ``statement`` is a ``queue_query``: its filters (its WHERE clause) are
+    kept, in the ``sort`` order, with the rows' own columns. With the search ``q`` (already
+    among the statement's conditions), a search that matches few enough cases is ranked
     (``tracker.petitions.search``)."""
     parsed = search.parse(q) if q else None
     rank = search.rank(parsed) if parsed is not None and parsed.ranked else None
@@ -503,8 +516,8 @@ def queue_page(
         paged, backwards = _ranked_keyset(statement, sort, position, rank)
         paged = _rows_of(paged).add_columns(rank)
     else:
-        paged, backwards = _keyset(statement, sort, position)
-        paged = _rows_of(paged)
+        keyset, order, backwards = _keyset(sort, position)
+        paged = _rows_statement().where(*_criteria(statement), *keyset).order_by(*order)
     # Without a search, the count is a column of the page's own statement (a subquery that
     # does not depend on the row, run once): one statement a view rather than two. A
     # search's count can cost what its page does, so it stays apart, and is not run at all
