@@ -2,10 +2,23 @@
 
 import base64
 import functools
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, exists, func, literal_column, select, true, tuple_, union_all
+from sqlalchemy import (
+    Select,
+    Text,
+    cast,
+    exists,
+    func,
+    literal_column,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased, joinedload, load_only, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -440,6 +453,8 @@ class QueuePage:
     ranks: list[int] | None = None
     #: A search matched too many cases to rank: the page is in the queue's order.
     unranked_search: bool = False
+    #: The value of ``queue_page``'s ``alongside`` (None when the page has no rows).
+    alongside: object = None
 
     @property
     def next_position(self) -> str | None:
@@ -503,13 +518,23 @@ def _keyset(sort: str, position: QueuePosition) -> tuple[tuple, tuple, bool]:
 
 
 def queue_page(
-    statement: Select, per_page: int, sort: str, position: QueuePosition, q: str | None = None
+    statement: Select,
+    per_page: int,
+    sort: str,
+    position: QueuePosition,
+    q: str | None = None,
+    *,
+    alongside: ColumnElement | None = None,
 ) -> QueuePage:
     """Fetch one page (one row more, to know if there is a further one) as QueueRows, with a
     bounded count. ``statement`` is a ``queue_query``: its filters (its WHERE clause) are
     kept, in the ``sort`` order, with the rows' own columns. With the search ``q`` (already
     among the statement's conditions), a search that matches few enough cases is ranked
-    (``tracker.petitions.search``)."""
+    (``tracker.petitions.search``).
+
+    ``alongside``: a scalar subquery that does not depend on the rows (the filters' people),
+    read as a column of the same statement, one statement rather than two; its value is the
+    page's ``alongside``, None when the page has no rows (the caller reads it apart)."""
     parsed = search.parse(q) if q else None
     rank = search.rank(parsed) if parsed is not None and parsed.ranked else None
     if rank is not None:
@@ -525,6 +550,8 @@ def queue_page(
     count_inline = parsed is None
     if count_inline:
         paged = paged.add_columns(bounded_count(statement).scalar_subquery())
+    if alongside is not None:
+        paged = paged.add_columns(alongside)
     # Through the session, not its connection: for a statement built anew on each view, Core
     # matched its result columns against the cached compiled form's (measured slower).
     found = db.session.execute(paged.limit(per_page + 1)).all()
@@ -534,9 +561,11 @@ def queue_page(
         found.reverse()
     today, zone = clock.today(), clock.display_zone()
     rows = [QueueRow(values, today, zone) for values in found]
-    ranks = [values[-1] for values in found] if rank is not None else None
+    # After a row's own columns (and a ranked search's rank): the count, then alongside.
+    extra = len(ROW_COLUMNS) + (rank is not None)
+    ranks = [values[len(ROW_COLUMNS)] for values in found] if rank is not None else None
     if count_inline and found:
-        total = found[0][-1]
+        total = found[0][extra]
     elif position.is_first and not further:
         total = len(rows)
     else:
@@ -552,6 +581,7 @@ def queue_page(
         is_first=position.is_first,
         ranks=ranks,
         unranked_search=parsed is not None and parsed.common,
+        alongside=found[0][-1] if alongside is not None and found else None,
     )
 
 
@@ -728,11 +758,12 @@ def open_cases_assigned_to(user: User) -> list[Petition]:
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _filter_people_statement(staff: bool, organizations: bool) -> Select:
-    """The UNION of the people the filters offer. Built once per process: the statement is
-    constant (its rows are read on every view), and building a UNION cost as much as
-    running it."""
+def _people_order(every) -> tuple:
+    """The people's order in the filters: by filter, active people first, then by name."""
+    return (every.c.filter, every.c.active.desc(), every.c.name)
+
+
+def _filter_people_union(staff: bool, organizations: bool):
     parts = []
     if staff:
         parts.append(
@@ -744,8 +775,16 @@ def _filter_people_statement(staff: bool, organizations: bool) -> Select:
         parts.append(
             select(literal_column("'organization'"), Organization.id, Organization.name, true())
         )
-    every = union_all(*parts).subquery()
-    return select(every).order_by(every.c.filter, every.c.active.desc(), every.c.name)
+    return union_all(*parts).subquery()
+
+
+@functools.lru_cache(maxsize=4)
+def _filter_people_statement(staff: bool, organizations: bool) -> Select:
+    """The UNION of the people the filters offer. Built once per process: the statement is
+    constant (its rows are read on every view), and building a UNION cost as much as
+    running it."""
+    every = _filter_people_union(staff, organizations)
+    return select(every).order_by(*_people_order(every))
 
 
 def filter_people(staff: bool, organizations: bool) -> dict[str, list[tuple[str, str]]]:
@@ -756,12 +795,52 @@ def filter_people(staff: bool, organizations: bool) -> dict[str, list[tuple[str,
 
     Read on every queue view, not kept between requests: a process-wide cache would show
     another app server's newly added or renamed reviewer late, and one indexed query of a few
-    dozen short rows costs less than a cache that must be proven fresh."""
-    offered = {"assignee": staff, "organization": organizations}
-    people = {name: [] for name, shown in offered.items() if shown}
-    if not people:
-        return people
+    dozen short rows costs less than a cache that must be proven fresh. The page reads them
+    in its own statement (``filter_people_column``); this is for a view that has none."""
+    if not (staff or organizations):
+        return _no_people(staff, organizations)
     statement = _filter_people_statement(staff, organizations)
-    for name, person_id, label, active in db.session.connection().execute(statement):
+    return _people_choices(db.session.connection().execute(statement), staff, organizations)
+
+
+@functools.lru_cache(maxsize=8)
+def _filter_people_column(staff: bool, organizations: bool, dialect: str) -> ColumnElement:
+    every = _filter_people_union(staff, organizations)
+    if dialect == "postgresql":
+        row = func.json_build_array(*every.c)
+        people = func.json_agg(aggregate_order_by(row, *_people_order(every)))
+    else:
+        people = func.json_group_array(func.json_array(*every.c))
+    # As text: the driver would decode JSON again on every row of the page.
+    return select(cast(people, Text)).scalar_subquery()
+
+
+def filter_people_column(staff: bool, organizations: bool) -> ColumnElement | None:
+    """``filter_people``'s rows as one column (JSON text), for the queue page to read with its
+    own statement (``queue_page``'s ``alongside``): one statement a view rather than two.
+    None when neither filter is offered. Built once per process and database dialect."""
+    if not (staff or organizations):
+        return None
+    return _filter_people_column(staff, organizations, db.session.get_bind().dialect.name)
+
+
+def people_from_column(people_json: str, staff: bool, organizations: bool) -> dict:
+    """``filter_people``'s answer from ``filter_people_column``'s value."""
+    rows = json.loads(people_json)
+    if db.session.get_bind().dialect.name != "postgresql":
+        # SQLite cannot order an aggregate's rows (before 3.44): its BINARY collation's order
+        # of the names is Python's.
+        rows.sort(key=lambda row: (row[0], not row[3], row[2]))
+    return _people_choices(rows, staff, organizations)
+
+
+def _no_people(staff: bool, organizations: bool) -> dict[str, list]:
+    offered = {"assignee": staff, "organization": organizations}
+    return {name: [] for name, shown in offered.items() if shown}
+
+
+def _people_choices(rows, staff: bool, organizations: bool) -> dict[str, list[tuple[str, str]]]:
+    people = _no_people(staff, organizations)
+    for name, person_id, label, active in rows:
         people[name].append((str(person_id), label if active else f"{label} (deactivated)"))
     return people

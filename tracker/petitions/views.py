@@ -139,11 +139,21 @@ def position_args(raw) -> dict[str, str]:
     return {name: raw[name] for name in ("after", "before") if raw.get(name)}
 
 
-def _queue_filter_form(raw) -> QueueFilterForm:
-    people = queries.filter_people(
-        staff=permissions.can_view_assignee(current_user),
-        organizations=permissions.can_view_all_petitions(current_user),
+def _offered_people() -> tuple[bool, bool]:
+    """Whether the filters offer the staff (assignee) and the organizations."""
+    return (
+        permissions.can_view_assignee(current_user),
+        permissions.can_view_all_petitions(current_user),
     )
+
+
+def _queue_filter_form(raw, page: queries.QueuePage | None = None) -> QueueFilterForm:
+    """The filter form, its people read with the page's rows when there are some."""
+    offered = _offered_people()
+    if page is not None and page.alongside is not None:
+        people = queries.people_from_column(page.alongside, *offered)
+    else:
+        people = queries.filter_people(*offered)
     return QueueFilterForm(raw, current_user, people)
 
 
@@ -168,10 +178,10 @@ def render_queue(raw, *, selection=None, status: int = 200):
     """The queue page for the filters and position in ``raw`` (a query string, or the same
     names posted by the bulk form). ``selection`` is a refused bulk decision to show again: its
     cases ticked, its offenders marked, its action and reason kept."""
-    form = _queue_filter_form(raw)
     try:
         filters = queue_filters.parse(raw, current_user, queue_filters.WEB)
     except ValidationFailed as error:
+        form = _queue_filter_form(raw)
         form.apply_errors(error)
         return render_template("petitions/queue.html", form=form, page=None), 422
     position = page_position(raw)
@@ -181,12 +191,13 @@ def render_queue(raw, *, selection=None, status: int = 200):
         sort=filters.sort,
         position=position,
         q=filters.q,
+        alongside=queries.filter_people_column(*_offered_people()),
     )
     if not position.is_first and not page.items and selection is None:
         abort(404, _("There are no further cases in this list."))
     return render_template(
         "petitions/queue.html",
-        form=form,
+        form=_queue_filter_form(raw, page),
         page=page,
         labels=_row_labels(),
         bulk_choices=bulk_choices(current_user),
