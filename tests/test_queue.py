@@ -529,6 +529,28 @@ def test_a_deactivated_reviewer_stays_a_valid_assignee_filter(client, auth, dock
     assert listed(response) == []
 
 
+def test_a_staff_first_page_keeps_its_statement_never_its_rows(client, auth, docket, make_petition):
+    queries._first_pages.clear()
+    auth.login(docket.supervisor)
+    first = listed(queue(client, docket, stage="received"))
+    assert len(queries._first_pages) == 1
+
+    added = make_petition()
+    assert listed(queue(client, docket, stage="received")) == [*first, added.case_number]
+    assert len(queries._first_pages) == 1  # the same statement, read again
+    assert listed(queue(client, docket, stage="granted")) == [docket.case["granted"]]
+    assert len(queries._first_pages) == 2
+
+    # A search, "assigned to me" and an advocate's view are built each time.
+    queue(client, docket, q="Maria")
+    queue(client, docket, assignee="me")
+    assert len(queries._first_pages) == 2
+    auth.login(docket.advocate_a)
+    kept = len(queries._first_pages)  # signing in again may read a page as the supervisor
+    queue(client, docket, stage="received")
+    assert len(queries._first_pages) == kept
+
+
 def filter_options(response, name: str) -> list[tuple[str, str]]:
     select_element = re.search(
         rf'<select[^>]* name="{name}".*?</select>', response.get_data(as_text=True), re.S

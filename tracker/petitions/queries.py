@@ -537,6 +537,23 @@ def queue_page(
     page's ``alongside``, None when the page has no rows (the caller reads it apart)."""
     parsed = search.parse(q) if q else None
     rank = search.rank(parsed) if parsed is not None and parsed.ranked else None
+    paged, backwards = _page_statement(statement, per_page, sort, position, parsed, rank)
+    if alongside is not None:
+        paged = paged.add_columns(alongside)
+    return _read_page(
+        paged,
+        statement,
+        per_page,
+        sort,
+        position,
+        parsed,
+        ranked=rank is not None,
+        backwards=backwards,
+        alongside=alongside is not None,
+    )
+
+
+def _page_statement(statement, per_page, sort, position, parsed, rank) -> tuple[Select, bool]:
     if rank is not None:
         paged, backwards = _ranked_keyset(statement, sort, position, rank)
         paged = _rows_of(paged).add_columns(rank)
@@ -547,14 +564,17 @@ def queue_page(
     # does not depend on the row, run once): one statement a view rather than two. A
     # search's count can cost what its page does, so it stays apart, and is not run at all
     # for a first page that is not full (its rows are the total).
-    count_inline = parsed is None
-    if count_inline:
+    if parsed is None:
         paged = paged.add_columns(bounded_count(statement).scalar_subquery())
-    if alongside is not None:
-        paged = paged.add_columns(alongside)
+    return paged.limit(per_page + 1), backwards
+
+
+def _read_page(
+    paged, statement, per_page, sort, position, parsed, *, ranked, backwards, alongside
+) -> QueuePage:
     # Through the session, not its connection: for a statement built anew on each view, Core
     # matched its result columns against the cached compiled form's (measured slower).
-    found = db.session.execute(paged.limit(per_page + 1)).all()
+    found = db.session.execute(paged).all()
     further = len(found) > per_page
     found = found[:per_page]
     if backwards:
@@ -562,10 +582,9 @@ def queue_page(
     today, zone = clock.today(), clock.display_zone()
     rows = [QueueRow(values, today, zone) for values in found]
     # After a row's own columns (and a ranked search's rank): the count, then alongside.
-    extra = len(ROW_COLUMNS) + (rank is not None)
-    ranks = [values[len(ROW_COLUMNS)] for values in found] if rank is not None else None
-    if count_inline and found:
-        total = found[0][extra]
+    ranks = [values[len(ROW_COLUMNS)] for values in found] if ranked else None
+    if parsed is None and found:
+        total = found[0][len(ROW_COLUMNS)]
     elif position.is_first and not further:
         total = len(rows)
     else:
@@ -581,7 +600,71 @@ def queue_page(
         is_first=position.is_first,
         ranks=ranks,
         unranked_search=parsed is not None and parsed.common,
-        alongside=found[0][-1] if alongside is not None and found else None,
+        alongside=found[0][-1] if alongside and found else None,
+    )
+
+
+#: First pages' statements kept by ``web_queue_page``, at most this many (then started over).
+KEPT_FIRST_PAGES = 256
+_first_pages: dict[tuple, tuple[Select, Select]] = {}
+
+
+def web_queue_page(
+    user: User, filters: QueueFilters, per_page: int, position: QueuePosition
+) -> QueuePage:
+    """The web queue's page, the filters' people read with its rows (``alongside``).
+
+    The first page of a staff member's unsearched queue is most views, and building its
+    statement (and SQLAlchemy's cache key of it) cost a quarter of reading it: it is kept per
+    process, keyed by the filters, the viewer's permissions and the day (the overdue and age
+    filters' dates). Only what any staff member with those permissions would be shown: no
+    search, no position in the list, no "assigned to me", no organization of the viewer's;
+    the statement holds the filters' values, never a row.
+    """
+    staff, organizations = (
+        permissions.can_view_assignee(user),
+        permissions.can_view_all_petitions(user),
+    )
+    alongside = filter_people_column(staff, organizations)
+    kept = position.is_first and filters.q is None and organizations and filters.assignee != "me"
+    if not kept:
+        return queue_page(
+            queue_query(user, filters, load_flags=False),
+            per_page,
+            filters.sort,
+            position,
+            filters.q,
+            alongside=alongside,
+        )
+    key = (
+        filters,
+        staff,
+        permissions.can_view_referrals(user),
+        per_page,
+        COUNT_CAP,
+        db.session.get_bind().dialect.name,
+        clock.today(),
+    )
+    statements = _first_pages.get(key)
+    if statements is None:
+        statement = queue_query(user, filters, load_flags=False)
+        paged, _ = _page_statement(statement, per_page, filters.sort, position, None, None)
+        if alongside is not None:
+            paged = paged.add_columns(alongside)
+        if len(_first_pages) >= KEPT_FIRST_PAGES:
+            _first_pages.clear()
+        statements = _first_pages[key] = (paged, statement)
+    paged, statement = statements
+    return _read_page(
+        paged,
+        statement,
+        per_page,
+        filters.sort,
+        position,
+        None,
+        ranked=False,
+        backwards=False,
+        alongside=alongside is not None,
     )
 
 

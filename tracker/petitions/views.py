@@ -185,13 +185,11 @@ def render_queue(raw, *, selection=None, status: int = 200):
         form.apply_errors(error)
         return render_template("petitions/queue.html", form=form, page=None), 422
     position = page_position(raw)
-    page = queries.queue_page(
-        queries.queue_query(current_user, filters, load_flags=False),
+    page = queries.web_queue_page(
+        current_user._get_current_object(),
+        filters,
         per_page=current_app.config["PETITIONS_PER_PAGE"],
-        sort=filters.sort,
         position=position,
-        q=filters.q,
-        alongside=queries.filter_people_column(*_offered_people()),
     )
     if not position.is_first and not page.items and selection is None:
         abort(404, _("There are no further cases in this list."))
