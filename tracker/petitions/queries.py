@@ -626,10 +626,7 @@ def web_queue_page(
     search, no position in the list, no "assigned to me", no organization of the viewer's;
     the statement holds the filters' values, never a row.
     """
-    staff, organizations = (
-        permissions.can_view_assignee(user),
-        permissions.can_view_all_petitions(user),
-    )
+    staff, organizations = offered_people(user)
     alongside = filter_people_column(staff, organizations)
     kept = position.is_first and filters.q is None and organizations and filters.assignee != "me"
     if not kept:
@@ -845,6 +842,12 @@ def open_cases_assigned_to(user: User) -> list[Petition]:
             .order_by(Petition.created_at, Petition.id)
         )
     )
+
+
+def offered_people(user: User) -> tuple[bool, bool]:
+    """Whether the queue's filters offer the user the staff (the assignee filter) and the
+    organizations."""
+    return permissions.can_view_assignee(user), permissions.can_view_all_petitions(user)
 
 
 def _people_order(every) -> tuple:

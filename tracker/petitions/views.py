@@ -139,22 +139,15 @@ def position_args(raw) -> dict[str, str]:
     return {name: raw[name] for name in ("after", "before") if raw.get(name)}
 
 
-def _offered_people() -> tuple[bool, bool]:
-    """Whether the filters offer the staff (assignee) and the organizations."""
-    return (
-        permissions.can_view_assignee(current_user),
-        permissions.can_view_all_petitions(current_user),
-    )
-
-
 def _queue_filter_form(raw, page: queries.QueuePage | None = None) -> QueueFilterForm:
     """The filter form, its people read with the page's rows when there are some."""
-    offered = _offered_people()
+    viewer = current_user._get_current_object()
+    offered = queries.offered_people(viewer)
     if page is not None and page.alongside is not None:
         people = queries.people_from_column(page.alongside, *offered)
     else:
         people = queries.filter_people(*offered)
-    return QueueFilterForm(raw, current_user, people)
+    return QueueFilterForm(raw, viewer, people)
 
 
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))
