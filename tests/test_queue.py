@@ -309,6 +309,30 @@ def test_advocates_get_no_staff_filters(client, auth, docket):
     assert "Riley Reviewer" not in body  # who works a case is staff-only
 
 
+def test_the_rows_escape_what_people_typed(client, auth, docket):
+    """The rows are written without autoescaping (templates/petitions/queue.html): every
+    typed value in them is escaped by hand. Written straight into the rows here, as data
+    imported or typed before a rule existed could be."""
+    hostile = '<b>&"'  # short enough for a register number
+    under_review = db.session.scalar(
+        select(Petition).where(Petition.case_number == docket.case["under_review"])
+    )
+    under_review.petitioner_name = f"Name {hostile}"
+    under_review.register_number = hostile
+    docket.org_a.name = f"Org {hostile}"
+    docket.riley.name = f"Riley {hostile}"
+    db.session.commit()
+    auth.login(docket.supervisor)
+
+    rows = queue(client, docket, stage="under_review").get_data(as_text=True)
+    rows = rows.partition("<tbody>")[2].partition("</tbody>")[0]
+
+    escaped = "&lt;b&gt;&amp;&#34;"
+    for shown in ("Name ", 'text-nowrap">', "Org ", "Riley "):
+        assert f"{shown}{escaped}" in rows
+    assert "<b" not in rows
+
+
 # --- statements per page ----------------------------------------------------------------------
 
 
@@ -503,6 +527,60 @@ def test_a_deactivated_reviewer_stays_a_valid_assignee_filter(client, auth, dock
     response = queue(client, docket, assignee="<riley>")
     # Accepted (not a 422); their open case went back to the queue when they left.
     assert listed(response) == []
+
+
+def test_a_staff_first_page_keeps_its_statement_never_its_rows(client, auth, docket, make_petition):
+    queries._first_pages.clear()
+    auth.login(docket.supervisor)
+    first = listed(queue(client, docket, stage="received"))
+    assert len(queries._first_pages) == 1
+
+    added = make_petition()
+    assert listed(queue(client, docket, stage="received")) == [*first, added.case_number]
+    assert len(queries._first_pages) == 1  # the same statement, read again
+    assert listed(queue(client, docket, stage="granted")) == [docket.case["granted"]]
+    assert len(queries._first_pages) == 2
+
+    # A search, "assigned to me" and an advocate's view are built each time.
+    queue(client, docket, q="Maria")
+    queue(client, docket, assignee="me")
+    assert len(queries._first_pages) == 2
+    auth.login(docket.advocate_a)
+    kept = len(queries._first_pages)  # signing in again may read a page as the supervisor
+    queue(client, docket, stage="received")
+    assert len(queries._first_pages) == kept
+
+
+def filter_options(response, name: str) -> list[tuple[str, str]]:
+    select_element = re.search(
+        rf'<select[^>]* name="{name}".*?</select>', response.get_data(as_text=True), re.S
+    )
+    return re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select_element.group(0))
+
+
+def test_the_filters_people_are_the_same_read_with_the_rows_or_apart(
+    client, auth, docket, make_user, make_organization
+):
+    """The page reads the filters' people in its own statement (a column of its rows); a page
+    without rows reads them apart. Both in the same order: by name, the deactivated last."""
+    from tracker.auth import services as auth_services
+
+    for name in ("alex Reviewer", "Zoe Reviewer", "Émile Reviewer"):
+        make_user("reviewer", name=name)
+    make_organization("another org")
+    auth_services.set_user_active(docket.supervisor, docket.riley, False)
+    db.session.commit()
+    auth.login(docket.supervisor)
+
+    with_rows = queue(client, docket)
+    without_rows = queue(client, docket, q="nobody of that name")
+
+    assert listed(with_rows) and not listed(without_rows)
+    for name in ("assignee", "organization"):
+        assert filter_options(with_rows, name) == filter_options(without_rows, name)
+    assignees = [label for _value, label in filter_options(with_rows, "assignee")]
+    assert assignees[-1] == "Riley Reviewer (deactivated)"
+    assert {"alex Reviewer", "Zoe Reviewer", "Émile Reviewer"} <= set(assignees)
 
 
 @pytest.mark.skipif(on_postgres(), reason="SQLite's query plan; PostgreSQL plans from statistics")

@@ -89,7 +89,7 @@ def test_error_pages_are_generic(app, client, login_as, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals: Jordan Q. Example")
 
-    monkeypatch.setattr("tracker.petitions.queries.queue_query", explode)
+    monkeypatch.setattr("tracker.petitions.queries.web_queue_page", explode)
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
     response = client.get("/petitions")
     body = response.get_data(as_text=True)

@@ -49,8 +49,8 @@ class Budget:
 READ = ("INSERT INTO read_log_entry",)
 #: {case}: a case with a history of three entries, a referral and a note.
 BUDGETS = {
-    "queue, one stage": Budget("/petitions?stage=under_review", "reviewer", 3),
-    "queue, a second page": Budget("/petitions?stage=under_review&after={after}", "reviewer", 3),
+    "queue, one stage": Budget("/petitions?stage=under_review", "reviewer", 2),
+    "queue, a second page": Budget("/petitions?stage=under_review&after={after}", "reviewer", 2),
     "queue, advocate": Budget("/petitions", "advocate", 2),
     "case page": Budget("/petitions/{case}", "reviewer", 5, READ),
     "case page, advocate": Budget("/petitions/{case}", "advocate", 5, READ),

@@ -2,12 +2,25 @@
 
 import base64
 import functools
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, exists, func, literal_column, select, true, tuple_, union_all
+from sqlalchemy import (
+    Select,
+    Text,
+    cast,
+    exists,
+    func,
+    literal_column,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased, joinedload, lazyload, load_only, selectinload
+from sqlalchemy.orm import aliased, joinedload, load_only, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -397,6 +410,25 @@ ROW_COLUMNS = (
 )
 
 
+@functools.cache
+def _rows_statement() -> Select:
+    """A QueueRow's columns, from the petition and its organization and assignee. Built once
+    per process: replacing a queue statement's columns and adding the joins on every view
+    (coercing each column again) cost more than its filters."""
+    return (
+        select(*ROW_COLUMNS)
+        .select_from(Petition)
+        .outerjoin(Organization, Organization.id == Petition.organization_id)
+        .outerjoin(User, User.id == Petition.assignee_id)
+    )
+
+
+def _criteria(statement: Select) -> tuple:
+    """A queue statement's filters (its WHERE clause, none when it has none)."""
+    where = statement.whereclause
+    return () if where is None else (where,)
+
+
 def _rows_of(statement: Select) -> Select:
     """The queue statement reading a QueueRow's columns (its filters and order kept)."""
     return (
@@ -421,6 +453,8 @@ class QueuePage:
     ranks: list[int] | None = None
     #: A search matched too many cases to rank: the page is in the queue's order.
     unranked_search: bool = False
+    #: The value of ``queue_page``'s ``alongside`` (None when the page has no rows).
+    alongside: object = None
 
     @property
     def next_position(self) -> str | None:
@@ -442,13 +476,7 @@ def bounded_count(statement: Select) -> Select:
     answers the count without reading the cases' rows (SQLite read every matching row when
     the subquery selected all their columns).
     """
-    counted = (
-        statement.options(lazyload("*"))
-        .with_only_columns(Petition.id)
-        .order_by(None)
-        .limit(COUNT_CAP + 1)
-        .subquery()
-    )
+    counted = select(Petition.id).where(*_criteria(statement)).limit(COUNT_CAP + 1).subquery()
     return select(func.count()).select_from(counted)
 
 
@@ -475,55 +503,93 @@ def _ranked_keyset(statement: Select, sort: str, position: QueuePosition, rank) 
     return statement.where(condition).order_by(rank.desc(), *reverse), True
 
 
-def _keyset(statement: Select, sort: str, position: QueuePosition) -> tuple[Select, bool]:
-    """The statement from the position on; True when it reads backwards (a previous page)."""
+def _keyset(sort: str, position: QueuePosition) -> tuple[tuple, tuple, bool]:
+    """The conditions and order that read from the position on, and True when they read
+    backwards (a previous page)."""
     column_name, ascending = SORT_KEYS[sort]
+    if position.is_first:
+        return (), ORDERS[sort], False
     key = tuple_(getattr(Petition, column_name), Petition.id)
     if position.after is not None:
-        return statement.where(key > position.after if ascending else key < position.after), False
-    if position.before is None:
-        return statement, False
+        return (key > position.after if ascending else key < position.after,), ORDERS[sort], False
     column = getattr(Petition, column_name)
     reverse = (column.desc(), Petition.id.desc()) if ascending else (column, Petition.id)
-    statement = statement.where(key < position.before if ascending else key > position.before)
-    return statement.order_by(None).order_by(*reverse), True
+    return (key < position.before if ascending else key > position.before,), reverse, True
 
 
 def queue_page(
-    statement: Select, per_page: int, sort: str, position: QueuePosition, q: str | None = None
+    statement: Select,
+    per_page: int,
+    sort: str,
+    position: QueuePosition,
+    q: str | None = None,
+    *,
+    alongside: ColumnElement | None = None,
 ) -> QueuePage:
     """Fetch one page (one row more, to know if there is a further one) as QueueRows, with a
-    bounded count. ``statement`` is a ``queue_query``: its filters and order are kept, its
-    columns replaced by the rows' own. With the search ``q`` (already among the statement's
-    conditions), a search that matches few enough cases is ranked
-    (``tracker.petitions.search``)."""
+    bounded count. ``statement`` is a ``queue_query``: its filters (its WHERE clause) are
+    kept, in the ``sort`` order, with the rows' own columns. With the search ``q`` (already
+    among the statement's conditions), a search that matches few enough cases is ranked
+    (``tracker.petitions.search``).
+
+    ``alongside``: a scalar subquery that does not depend on the rows (the filters' people),
+    read as a column of the same statement, one statement rather than two; its value is the
+    page's ``alongside``, None when the page has no rows (the caller reads it apart)."""
     parsed = search.parse(q) if q else None
     rank = search.rank(parsed) if parsed is not None and parsed.ranked else None
+    paged, backwards = _page_statement(statement, per_page, sort, position, parsed, rank)
+    if alongside is not None:
+        paged = paged.add_columns(alongside)
+    return _read_page(
+        paged,
+        statement,
+        per_page,
+        sort,
+        position,
+        parsed,
+        ranked=rank is not None,
+        backwards=backwards,
+        alongside=alongside is not None,
+        kept=False,
+    )
+
+
+def _page_statement(statement, per_page, sort, position, parsed, rank) -> tuple[Select, bool]:
     if rank is not None:
         paged, backwards = _ranked_keyset(statement, sort, position, rank)
         paged = _rows_of(paged).add_columns(rank)
     else:
-        paged, backwards = _keyset(statement, sort, position)
-        paged = _rows_of(paged)
+        keyset, order, backwards = _keyset(sort, position)
+        paged = _rows_statement().where(*_criteria(statement), *keyset).order_by(*order)
     # Without a search, the count is a column of the page's own statement (a subquery that
     # does not depend on the row, run once): one statement a view rather than two. A
     # search's count can cost what its page does, so it stays apart, and is not run at all
     # for a first page that is not full (its rows are the total).
-    count_inline = parsed is None
-    if count_inline:
+    if parsed is None:
         paged = paged.add_columns(bounded_count(statement).scalar_subquery())
-    # Through the session, not its connection: for a statement built anew on each view, Core
-    # matched its result columns against the cached compiled form's (measured slower).
-    found = db.session.execute(paged.limit(per_page + 1)).all()
+    return paged.limit(per_page + 1), backwards
+
+
+def _read_page(
+    paged, statement, per_page, sort, position, parsed, *, ranked, backwards, alongside, kept
+) -> QueuePage:
+    # A statement built anew on each view is read through the session: Core matched its
+    # result columns against the cached compiled form's (measured slower). A kept one is the
+    # compiled form's own, and Core reads it faster.
+    if kept:
+        found = db.session.connection().execute(paged).all()
+    else:
+        found = db.session.execute(paged).all()
     further = len(found) > per_page
     found = found[:per_page]
     if backwards:
         found.reverse()
     today, zone = clock.today(), clock.display_zone()
     rows = [QueueRow(values, today, zone) for values in found]
-    ranks = [values[-1] for values in found] if rank is not None else None
-    if count_inline and found:
-        total = found[0][-1]
+    # After a row's own columns (and a ranked search's rank): the count, then alongside.
+    ranks = [values[len(ROW_COLUMNS)] for values in found] if ranked else None
+    if parsed is None and found:
+        total = found[0][len(ROW_COLUMNS)]
     elif position.is_first and not further:
         total = len(rows)
     else:
@@ -539,6 +605,69 @@ def queue_page(
         is_first=position.is_first,
         ranks=ranks,
         unranked_search=parsed is not None and parsed.common,
+        alongside=found[0][-1] if alongside and found else None,
+    )
+
+
+#: First pages' statements kept by ``web_queue_page``, at most this many (then started over).
+KEPT_FIRST_PAGES = 256
+_first_pages: dict[tuple, tuple[Select, Select]] = {}
+
+
+def web_queue_page(
+    user: User, filters: QueueFilters, per_page: int, position: QueuePosition
+) -> QueuePage:
+    """The web queue's page, the filters' people read with its rows (``alongside``).
+
+    The first page of a staff member's unsearched queue is most views, and building its
+    statement (and SQLAlchemy's cache key of it) cost a quarter of reading it: it is kept per
+    process, keyed by the filters, the viewer's permissions and the day (the overdue and age
+    filters' dates). Only what any staff member with those permissions would be shown: no
+    search, no position in the list, no "assigned to me", no organization of the viewer's;
+    the statement holds the filters' values, never a row.
+    """
+    staff, organizations = offered_people(user)
+    alongside = filter_people_column(staff, organizations)
+    kept = position.is_first and filters.q is None and organizations and filters.assignee != "me"
+    if not kept:
+        return queue_page(
+            queue_query(user, filters, load_flags=False),
+            per_page,
+            filters.sort,
+            position,
+            filters.q,
+            alongside=alongside,
+        )
+    key = (
+        filters,
+        staff,
+        permissions.can_view_referrals(user),
+        per_page,
+        COUNT_CAP,
+        db.session.get_bind().dialect.name,
+        clock.today(),
+    )
+    statements = _first_pages.get(key)
+    if statements is None:
+        statement = queue_query(user, filters, load_flags=False)
+        paged, _ = _page_statement(statement, per_page, filters.sort, position, None, None)
+        if alongside is not None:
+            paged = paged.add_columns(alongside)
+        if len(_first_pages) >= KEPT_FIRST_PAGES:
+            _first_pages.clear()
+        statements = _first_pages[key] = (paged, statement)
+    paged, statement = statements
+    return _read_page(
+        paged,
+        statement,
+        per_page,
+        filters.sort,
+        position,
+        None,
+        ranked=False,
+        backwards=False,
+        alongside=alongside is not None,
+        kept=True,
     )
 
 
@@ -715,11 +844,18 @@ def open_cases_assigned_to(user: User) -> list[Petition]:
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _filter_people_statement(staff: bool, organizations: bool) -> Select:
-    """The UNION of the people the filters offer. Built once per process: the statement is
-    constant (its rows are read on every view), and building a UNION cost as much as
-    running it."""
+def offered_people(user: User) -> tuple[bool, bool]:
+    """Whether the queue's filters offer the user the staff (the assignee filter) and the
+    organizations."""
+    return permissions.can_view_assignee(user), permissions.can_view_all_petitions(user)
+
+
+def _people_order(every) -> tuple:
+    """The people's order in the filters: by filter, active people first, then by name."""
+    return (every.c.filter, every.c.active.desc(), every.c.name)
+
+
+def _filter_people_union(staff: bool, organizations: bool):
     parts = []
     if staff:
         parts.append(
@@ -731,8 +867,16 @@ def _filter_people_statement(staff: bool, organizations: bool) -> Select:
         parts.append(
             select(literal_column("'organization'"), Organization.id, Organization.name, true())
         )
-    every = union_all(*parts).subquery()
-    return select(every).order_by(every.c.filter, every.c.active.desc(), every.c.name)
+    return union_all(*parts).subquery()
+
+
+@functools.lru_cache(maxsize=4)
+def _filter_people_statement(staff: bool, organizations: bool) -> Select:
+    """The UNION of the people the filters offer. Built once per process: the statement is
+    constant (its rows are read on every view), and building a UNION cost as much as
+    running it."""
+    every = _filter_people_union(staff, organizations)
+    return select(every).order_by(*_people_order(every))
 
 
 def filter_people(staff: bool, organizations: bool) -> dict[str, list[tuple[str, str]]]:
@@ -743,12 +887,52 @@ def filter_people(staff: bool, organizations: bool) -> dict[str, list[tuple[str,
 
     Read on every queue view, not kept between requests: a process-wide cache would show
     another app server's newly added or renamed reviewer late, and one indexed query of a few
-    dozen short rows costs less than a cache that must be proven fresh."""
-    offered = {"assignee": staff, "organization": organizations}
-    people = {name: [] for name, shown in offered.items() if shown}
-    if not people:
-        return people
+    dozen short rows costs less than a cache that must be proven fresh. The page reads them
+    in its own statement (``filter_people_column``); this is for a view that has none."""
+    if not (staff or organizations):
+        return _no_people(staff, organizations)
     statement = _filter_people_statement(staff, organizations)
-    for name, person_id, label, active in db.session.connection().execute(statement):
+    return _people_choices(db.session.connection().execute(statement), staff, organizations)
+
+
+@functools.lru_cache(maxsize=8)
+def _filter_people_column(staff: bool, organizations: bool, dialect: str) -> ColumnElement:
+    every = _filter_people_union(staff, organizations)
+    if dialect == "postgresql":
+        row = func.json_build_array(*every.c)
+        people = func.json_agg(aggregate_order_by(row, *_people_order(every)))
+    else:
+        people = func.json_group_array(func.json_array(*every.c))
+    # As text: the driver would decode JSON again on every row of the page.
+    return select(cast(people, Text)).scalar_subquery()
+
+
+def filter_people_column(staff: bool, organizations: bool) -> ColumnElement | None:
+    """``filter_people``'s rows as one column (JSON text), for the queue page to read with its
+    own statement (``queue_page``'s ``alongside``): one statement a view rather than two.
+    None when neither filter is offered. Built once per process and database dialect."""
+    if not (staff or organizations):
+        return None
+    return _filter_people_column(staff, organizations, db.session.get_bind().dialect.name)
+
+
+def people_from_column(people_json: str, staff: bool, organizations: bool) -> dict:
+    """``filter_people``'s answer from ``filter_people_column``'s value."""
+    rows = json.loads(people_json)
+    if db.session.get_bind().dialect.name != "postgresql":
+        # SQLite cannot order an aggregate's rows (before 3.44): its BINARY collation's order
+        # of the names is Python's.
+        rows.sort(key=lambda row: (row[0], not row[3], row[2]))
+    return _people_choices(rows, staff, organizations)
+
+
+def _no_people(staff: bool, organizations: bool) -> dict[str, list]:
+    offered = {"assignee": staff, "organization": organizations}
+    return {name: [] for name, shown in offered.items() if shown}
+
+
+def _people_choices(rows, staff: bool, organizations: bool) -> dict[str, list[tuple[str, str]]]:
+    people = _no_people(staff, organizations)
+    for name, person_id, label, active in rows:
         people[name].append((str(person_id), label if active else f"{label} (deactivated)"))
     return people

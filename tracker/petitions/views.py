@@ -22,7 +22,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from tracker import clock, i18n, permissions, pipeline
 from tracker.auth.models import User
@@ -139,19 +139,23 @@ def position_args(raw) -> dict[str, str]:
     return {name: raw[name] for name in ("after", "before") if raw.get(name)}
 
 
-def _queue_filter_form(raw) -> QueueFilterForm:
-    people = queries.filter_people(
-        staff=permissions.can_view_assignee(current_user),
-        organizations=permissions.can_view_all_petitions(current_user),
-    )
-    return QueueFilterForm(raw, current_user, people)
+def _queue_filter_form(raw, page: queries.QueuePage | None = None) -> QueueFilterForm:
+    """The filter form, its people read with the page's rows when there are some."""
+    viewer = current_user._get_current_object()
+    offered = queries.offered_people(viewer)
+    if page is not None and page.alongside is not None:
+        people = queries.people_from_column(page.alongside, *offered)
+    else:
+        people = queries.filter_people(*offered)
+    return QueueFilterForm(raw, viewer, people)
 
 
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))
 def _row_labels_in(language: str) -> SimpleNamespace:
+    # Escaped here, once: the template writes the rows without autoescaping.
     return SimpleNamespace(
-        stages={stage: str(stage.label) for stage in Stage},
-        kinds={kind: str(label) for kind, label in KINDS.items()},
+        stages={stage: str(escape(stage.label)) for stage in Stage},
+        kinds={kind: str(escape(label)) for kind, label in KINDS.items()},
         date=i18n.date_writer(),
     )
 
@@ -167,25 +171,24 @@ def render_queue(raw, *, selection=None, status: int = 200):
     """The queue page for the filters and position in ``raw`` (a query string, or the same
     names posted by the bulk form). ``selection`` is a refused bulk decision to show again: its
     cases ticked, its offenders marked, its action and reason kept."""
-    form = _queue_filter_form(raw)
     try:
         filters = queue_filters.parse(raw, current_user, queue_filters.WEB)
     except ValidationFailed as error:
+        form = _queue_filter_form(raw)
         form.apply_errors(error)
         return render_template("petitions/queue.html", form=form, page=None), 422
     position = page_position(raw)
-    page = queries.queue_page(
-        queries.queue_query(current_user, filters, load_flags=False),
+    page = queries.web_queue_page(
+        current_user._get_current_object(),
+        filters,
         per_page=current_app.config["PETITIONS_PER_PAGE"],
-        sort=filters.sort,
         position=position,
-        q=filters.q,
     )
     if not position.is_first and not page.items and selection is None:
         abort(404, _("There are no further cases in this list."))
     return render_template(
         "petitions/queue.html",
-        form=form,
+        form=_queue_filter_form(raw, page),
         page=page,
         labels=_row_labels(),
         bulk_choices=bulk_choices(current_user),
