@@ -310,9 +310,8 @@ def test_advocates_get_no_staff_filters(client, auth, docket):
 
 
 def test_the_rows_escape_what_people_typed(client, auth, docket):
-    """The rows are written without autoescaping (templates/petitions/queue.html): every
-    typed value in them is escaped by hand. Written straight into the rows here, as data
-    imported or typed before a rule existed could be."""
+    """Every typed value in the rows is escaped. Written straight into the rows here, as
+    data imported or typed before a rule existed could be."""
     hostile = '<b>&"'  # short enough for a register number
     under_review = db.session.scalar(
         select(Petition).where(Petition.case_number == docket.case["under_review"])

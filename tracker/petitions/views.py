@@ -152,10 +152,10 @@ def _queue_filter_form(raw, page: queries.QueuePage | None = None) -> QueueFilte
 
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))
 def _row_labels_in(language: str) -> SimpleNamespace:
-    # Escaped here, once: the template writes the rows without autoescaping.
+    # Escaped once per language (Markup), not on each of a page's rows.
     return SimpleNamespace(
-        stages={stage: str(escape(stage.label)) for stage in Stage},
-        kinds={kind: str(escape(label)) for kind, label in KINDS.items()},
+        stages={stage: escape(stage.label) for stage in Stage},
+        kinds={kind: escape(label) for kind, label in KINDS.items()},
         date=i18n.date_writer(),
     )
 
