@@ -50,6 +50,7 @@ from tracker.petitions.forms import (
 )
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS
 from tracker.readlog import services as readlog
+from tracker.web import STAGE_BADGES
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     ReasonRequired,
@@ -320,6 +321,23 @@ def case_facts(petition) -> list[tuple[str, list[tuple[str, str]]]]:
     return facts
 
 
+def stage_badges() -> dict[str, Markup]:
+    """Each stage's badge as _macros.html's ``stage_badge`` writes it, by stage value, once per
+    language: a case page shows a dozen (its related petitions' too), each a macro call
+    that translated its label again."""
+    return _stage_badges_in(i18n.current_language())
+
+
+@functools.lru_cache(maxsize=len(i18n.LANGUAGES))
+def _stage_badges_in(language: str) -> dict[str, Markup]:
+    return {
+        stage.value: Markup('<span class="badge {}">{}</span>').format(
+            STAGE_BADGES[stage], str(stage.label)
+        )
+        for stage in Stage
+    }
+
+
 def _case_context(petition, presence: dict | None = None) -> dict:
     """What the case page and its printable summary show, as the current user may see it.
     ``presence``: which collections the case has (``queries.case_page_presence``), when
@@ -345,6 +363,7 @@ def _case_context(petition, presence: dict | None = None) -> dict:
         transitions=TRANSITIONS_BY_NAME,
         timeline=queries.timeline(petition, user),
         facts=case_facts(petition),
+        stage_badges=stage_badges(),
         related=related,
         eligibility=eligibility,
         notes=[n for n in petition.notes if internal or n.visibility == "shared"],
