@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import (
     Select,
     Text,
+    bindparam,
     cast,
     exists,
     func,
@@ -703,25 +704,46 @@ def _as_seen_by(entries, user: User) -> list:
     ]
 
 
+#: What a history shows of the people in it (the advocate rule asks the actor's role); their
+#: passwords, second factors and the rest stay unread.
+TIMELINE_PERSON_COLUMNS = (User.id, User.name, User.email, User.role, User.organization_id)
+
+
 def timeline(petition: Petition, user: User) -> list[AuditEntry]:
     """The case's history as the user may see it, oldest first."""
-    statement = (
-        _case_history(petition, user)
-        .options(joinedload(AuditEntry.actor), joinedload(AuditEntry.subject_user))
+    internal = permissions.can_view_internal_history(user)
+    entries = db.session.scalars(_timeline_statement(internal), {"petition_id": petition.id})
+    return _as_seen_by(entries, user)
+
+
+@functools.lru_cache(maxsize=2)
+def _timeline_statement(internal: bool) -> Select:
+    """``timeline``'s statement, for staff (``internal``) or an advocate, built once per
+    process: building it and its loader options cost as much as running it, on every case
+    page."""
+    return (
+        _history_statement(bindparam("petition_id"), internal)
+        .options(
+            joinedload(AuditEntry.actor).load_only(*TIMELINE_PERSON_COLUMNS),
+            joinedload(AuditEntry.subject_user).load_only(*TIMELINE_PERSON_COLUMNS),
+        )
         .order_by(AuditEntry.id)
     )
-    return _as_seen_by(db.session.scalars(statement), user)
 
 
 def _case_history(petition: Petition, user: User) -> Select:
     """The case's entries the user may see: everything for staff; for an advocate, only
     the actions in ADVOCATE_VISIBLE_ACTIONS (field changes by anyone, but no assignments,
     internal notes, referrals or reminders). Every page or API answer that lists a case's
-    history starts here."""
+    history starts here (or at ``_history_statement``, its rule)."""
+    return _history_statement(petition.id, permissions.can_view_internal_history(user))
+
+
+def _history_statement(petition_id, internal: bool) -> Select:
     statement = select(AuditEntry).where(
-        AuditEntry.petition_id == petition.id, AuditEntry.category == CASE_CATEGORY
+        AuditEntry.petition_id == petition_id, AuditEntry.category == CASE_CATEGORY
     )
-    if not permissions.can_view_internal_history(user):
+    if not internal:
         statement = statement.where(AuditEntry.action.in_(ADVOCATE_VISIBLE_ACTIONS))
     return statement
 

@@ -50,6 +50,7 @@ from tracker.petitions.forms import (
 )
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS
 from tracker.readlog import services as readlog
+from tracker.web import STAGE_BADGES
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     ReasonRequired,
@@ -292,6 +293,54 @@ def _fact_sections_in(language: str) -> list:
     ]
 
 
+def case_facts(petition) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The facts sections that have fields, each field as (label, value as the page writes
+    it: "—" when empty). Written here rather than by the template, which spent a dozen
+    expressions on each of some thirty fields."""
+    yes, no = _("Yes"), _("No")
+    facts = []
+    for title, fields in case_fact_sections():
+        if not fields:
+            continue
+        rows = []
+        for field in fields:
+            value = getattr(petition, field.name)
+            if value is None or value == []:
+                shown = "—"
+            elif field.type == "list":
+                shown = "; ".join(str(item) for item in value)
+            elif field.type == "boolean":
+                shown = yes if value else no
+            elif field.type == "decimal":
+                shown = "$" + i18n.number_filter(value, 2)
+            elif field.type == "date":
+                shown = i18n.date_filter(value)
+            elif field.choices:
+                shown = field.choices.get(value, value)
+            else:
+                shown = value
+            rows.append((field.label, shown))
+        facts.append((title, rows))
+    return facts
+
+
+def stage_badges() -> dict[str, Markup]:
+    """Each stage's badge as _macros.html's ``stage_badge`` writes it, by stage value, once per
+    language: a case page shows a dozen (its related petitions' too), each a macro call
+    that translated its label again."""
+    return _stage_badges_in(i18n.current_language())
+
+
+@functools.lru_cache(maxsize=len(i18n.LANGUAGES))
+def _stage_badges_in(language: str) -> dict[str, Markup]:
+    return {
+        stage.value: Markup('<span class="badge {}">{}</span>').format(
+            STAGE_BADGES[stage], str(stage.label)
+        )
+        for stage in Stage
+    }
+
+
 def _case_context(petition, presence: dict | None = None) -> dict:
     """What the case page and its printable summary show, as the current user may see it.
     ``presence``: which collections the case has (``queries.case_page_presence``), when
@@ -316,7 +365,8 @@ def _case_context(petition, presence: dict | None = None) -> dict:
         petition=petition,
         transitions=TRANSITIONS_BY_NAME,
         timeline=queries.timeline(petition, user),
-        sections=case_fact_sections(),
+        facts=case_facts(petition),
+        stage_badges=stage_badges(),
         related=related,
         eligibility=eligibility,
         notes=[n for n in petition.notes if internal or n.visibility == "shared"],
