@@ -22,7 +22,7 @@ import time
 
 from flask import Flask, current_app, g, render_template, request
 from flask_babel import gettext as _
-from flask_limiter import Limiter, RequestLimit
+from flask_limiter import Limiter, RequestLimit, RouteLimit
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -137,24 +137,97 @@ def _counted_methods(limits: dict) -> frozenset[str] | None:
 COUNTED_METHODS = {endpoint: _counted_methods(limits) for endpoint, limits in VIEW_LIMITS.items()}
 
 
+#: ``g`` key: this API request's limits were left to Flask-Limiter's own hooks (ApiLimits).
+_API_BY_FLASK_LIMITER = "api_limits_by_flask_limiter"
+
+
 def _is_counted() -> bool:
-    """Does any limit count this request: the API's, or a limited view's method?"""
+    """Does Flask-Limiter count this request: a limited view's method, or an API request
+    ``ApiLimits`` left to it?"""
     if request.blueprint == "api":
-        return True
+        return g.get(_API_BY_FLASK_LIMITER, False)
     if request.endpoint not in COUNTED_METHODS:
         return False
     methods = COUNTED_METHODS[request.endpoint]
     return methods is None or request.method in methods
 
 
-def _skip_uncounted_requests(app: Flask, limiter: Limiter) -> None:
+class ApiLimits:
+    """The API's limits (API_LIMITS), counted by a hook of our own on every API request.
+
+    The same limits, storage keys and answers as Flask-Limiter's own hook, which takes ``hit``
+    after resolving and filtering every limit of the endpoint, its blueprint and the defaults,
+    again on each request (about a tenth of a cached case's work): here the two shared limits
+    are known, and only their texts are read from the configuration. Flask-Limiter's hook
+    still answers when it keeps more than a count: rate-limit headers switched on, or a
+    storage that failed (it then counts in memory, and tries the storage again now and then).
+    """
+
+    def __init__(self, limiter: Limiter, limits: list[RouteLimit]) -> None:
+        self.limiter = limiter
+        #: Flask-Limiter's shared limits of the API (its RouteLimit objects): what is counted.
+        self.limits = limits
+        #: The strategy over the configured storage; ``limiter.limiter`` is another (its
+        #: in-memory fallback) while that storage is failing.
+        self.strategy = limiter.limiter
+        #: The limits' texts → their RuntimeLimits, shortest window first (as Flask-Limiter
+        #: orders them); fixed texts, parsed once per process.
+        self._parsed: dict[tuple[str, ...], list] = {}
+
+    def _runtime_limits(self, config) -> list:
+        texts = tuple(config[setting] for setting in API_LIMITS)
+        runtime = self._parsed.get(texts)
+        if runtime is None:
+            runtime = sorted(
+                (item for limit in self.limits for item in limit), key=lambda item: item.limit
+            )
+            self._parsed[texts] = runtime
+        return runtime
+
+    def check(self, flask_limiter_check) -> None:
+        """before_request of an API request: count it against every API limit (429 past one)."""
+        limiter = self.limiter
+        if not limiter.enabled:
+            return None
+        config = current_app.config
+        if config.get("RATELIMIT_HEADERS_ENABLED") or limiter.limiter is not self.strategy:
+            return self._by_flask_limiter(flask_limiter_check)
+        prefix = config.get("RATELIMIT_KEY_PREFIX")
+        try:
+            for limit in self._runtime_limits(config):
+                arguments = [limit.key_func(), limit.scope]
+                if prefix:
+                    arguments.insert(0, prefix)
+                if not self.strategy.hit(limit.limit, *arguments):
+                    _remember_reset(RequestLimit(limiter, limit.limit, arguments, True, True))
+                    raise RateLimitExceeded(limit)
+        except RateLimitExceeded:
+            raise
+        except Exception:
+            # The storage failed: Flask-Limiter's hook switches to counting in memory.
+            return self._by_flask_limiter(flask_limiter_check)
+        return None
+
+    @staticmethod
+    def _by_flask_limiter(flask_limiter_check):
+        g.setdefault(_API_BY_FLASK_LIMITER, True)
+        return flask_limiter_check()
+
+
+def _skip_uncounted_requests(app: Flask, limiter: Limiter, api_limits: ApiLimits) -> None:
     """Flask-Limiter's request hooks (check before, deduct and headers after, reset at
     teardown) only on the requests a limit counts. Every other page — nearly all the web's,
     the sign-in page's GET among them — would pay for resolving and filtering the limits of
-    its endpoint only to find none (about 8 % of the sign-in page's work)."""
+    its endpoint only to find none (about 8 % of the sign-in page's work). The API's are
+    counted by ``api_limits``."""
 
     def check(hook):
-        return lambda: hook() if _is_counted() else None
+        def gate():
+            if request.blueprint == "api":
+                return api_limits.check(hook)
+            return hook() if _is_counted() else None
+
+        return gate
 
     def finish(hook):
         return lambda response: hook(response) if _is_counted() else response
@@ -187,7 +260,6 @@ def init_app(app: Flask) -> Limiter:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     limiter = Limiter(get_remote_address, on_breach=_remember_reset)
     limiter.init_app(app)
-    _skip_uncounted_requests(app, limiter)
     for endpoint, limits in VIEW_LIMITS.items():
         view = limited = app.view_functions[endpoint]
         for setting, options in limits.items():
@@ -195,8 +267,12 @@ def init_app(app: Flask) -> Limiter:
         app.view_functions[endpoint] = _limited_methods(view, limited, COUNTED_METHODS[endpoint])
     from tracker.api.views import blueprint as api_blueprint
 
+    api_limits = []
     for setting, options in API_LIMITS.items():
-        limiter.shared_limit(_configured(setting), scope=setting.lower(), **options)(api_blueprint)
+        shared = limiter.shared_limit(_configured(setting), scope=setting.lower(), **options)
+        shared(api_blueprint)
+        api_limits.append(shared)
+    _skip_uncounted_requests(app, limiter, ApiLimits(limiter, api_limits))
     app.register_error_handler(RateLimitExceeded, _handle_rate_limited)
     app.extensions["tracker_limiter"] = limiter
     return limiter
