@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from tracker import pipeline
+from tracker.api.auth import is_api_path
 from tracker.audit.services import current_client
 from tracker.auth import tokens, two_factor
 from tracker.auth.models import User, UserSession
@@ -34,6 +35,13 @@ class SignedCookieSessions(SecureCookieSessionInterface):
 
     def __init__(self) -> None:
         self._serializers = {}
+
+    def open_session(self, app, request):
+        # The API authenticates by bearer token alone and never reads or writes the cookie:
+        # no cookie to verify, and nothing to save (nor a Vary: Cookie) after its requests.
+        if is_api_path(request.path):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def get_signing_serializer(self, app):
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
