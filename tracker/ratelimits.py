@@ -26,6 +26,8 @@ from flask_limiter import Limiter, RequestLimit, RouteLimit
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tracker import pipeline
@@ -152,6 +154,30 @@ def _is_counted() -> bool:
     return methods is None or request.method in methods
 
 
+#: limits' moving-window acquisition (its acquire_moving_window.lua, for one entry) over the
+#: API's limits in one round trip to Redis: each limit takes the entry in turn, until the first
+#: that refuses it, whose position (from 1) is returned; 0 when every one took it. So the
+#: counts are those of Flask-Limiter's hits one by one, in one script rather than one each.
+ACQUIRE_IN_TURN = """
+local timestamp = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+    local limit = tonumber(ARGV[2 * i])
+    local expiry = tonumber(ARGV[2 * i + 1])
+    if limit < 1 then
+        return i
+    end
+    local entry = redis.call('lindex', key, limit - 1)
+    if entry and tonumber(entry) >= timestamp - expiry then
+        return i
+    end
+    redis.call('lpush', key, timestamp)
+    redis.call('ltrim', key, 0, limit - 1)
+    redis.call('expire', key, expiry)
+end
+return 0
+"""
+
+
 class ApiLimits:
     """The API's limits (API_LIMITS), counted by a hook of our own on every API request.
 
@@ -173,6 +199,11 @@ class ApiLimits:
         #: The limits' texts → their RuntimeLimits, shortest window first (as Flask-Limiter
         #: orders them); fixed texts, parsed once per process.
         self._parsed: dict[tuple[str, ...], list] = {}
+        #: On Redis (one server) with the moving window: ACQUIRE_IN_TURN, registered once.
+        self._acquire_in_turn = None
+        storage = limiter.storage
+        if type(storage) is RedisStorage and isinstance(self.strategy, MovingWindowRateLimiter):
+            self._acquire_in_turn = storage.get_connection().register_script(ACQUIRE_IN_TURN)
 
     def _runtime_limits(self, config) -> list:
         texts = tuple(config[setting] for setting in API_LIMITS)
@@ -193,20 +224,38 @@ class ApiLimits:
         if config.get("RATELIMIT_HEADERS_ENABLED") or limiter.limiter is not self.strategy:
             return self._by_flask_limiter(flask_limiter_check)
         prefix = config.get("RATELIMIT_KEY_PREFIX")
+        counted = []
+        for limit in self._runtime_limits(config):
+            arguments = [limit.key_func(), limit.scope]
+            if prefix:
+                arguments.insert(0, prefix)
+            counted.append((limit, arguments))
         try:
-            for limit in self._runtime_limits(config):
-                arguments = [limit.key_func(), limit.scope]
-                if prefix:
-                    arguments.insert(0, prefix)
-                if not self.strategy.hit(limit.limit, *arguments):
-                    _remember_reset(RequestLimit(limiter, limit.limit, arguments, True, True))
-                    raise RateLimitExceeded(limit)
-        except RateLimitExceeded:
-            raise
+            refused = self._refused(counted)
         except Exception:
             # The storage failed: Flask-Limiter's hook switches to counting in memory.
             return self._by_flask_limiter(flask_limiter_check)
+        if refused is not None:
+            limit, arguments = refused
+            _remember_reset(RequestLimit(limiter, limit.limit, arguments, True, True))
+            raise RateLimitExceeded(limit)
         return None
+
+    def _refused(self, counted: list) -> tuple | None:
+        """Count the request against each (limit, arguments) in turn; the first that refuses
+        it, or None."""
+        if self._acquire_in_turn is None:
+            for limit, arguments in counted:
+                if not self.strategy.hit(limit.limit, *arguments):
+                    return limit, arguments
+            return None
+        storage = self.limiter.storage
+        keys = [storage.prefixed_key(limit.limit.key_for(*args)) for limit, args in counted]
+        windows = [(limit.limit.amount, limit.limit.get_expiry()) for limit, _ in counted]
+        position = self._acquire_in_turn(
+            keys=keys, args=[time.time(), *(value for window in windows for value in window)]
+        )
+        return counted[int(position) - 1] if position else None
 
     @staticmethod
     def _by_flask_limiter(flask_limiter_check):
