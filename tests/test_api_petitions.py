@@ -218,6 +218,40 @@ def test_the_list_filters(api_as, make_petition, make_user):
 
 
 @pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"stage": "under_review"},
+        {"stage": ["under_review", "received"], "kind": "pardon"},
+        {"q": "ana ex"},
+        {"q": "11111-222", "assignee": "me"},
+        {"assignee": "none", "older_than_days": "30", "referral_overdue": "true"},
+        {"custody_status": "released", "nonviolent": "true", "sentence_date_from": "2020-01-01"},
+    ],
+)
+@pytest.mark.parametrize("role", ["reviewer", "advocate"])
+def test_the_list_is_the_rows_of_its_queue_query(app, make_user, query, role):
+    """The list's statement, built on the rows of every petition (queue_rows), is the SQL of
+    the queue's own query made into rows (petition_rows)."""
+    from werkzeug.datastructures import MultiDict
+
+    from tracker.api import serialization
+    from tracker.petitions import queries
+
+    user = make_user(role)
+    if role == "advocate":
+        query = {k: v for k, v in query.items() if k not in ("assignee", "referral_overdue")}
+    with app.test_request_context("/api/v1/petitions"):
+        filters = serialization.queue_filters(user, MultiDict(query))
+        statement = queries.queue_query(user, filters, load_flags=False)
+        built = serialization.queue_rows(statement)
+        dialect = db.session.get_bind().dialect
+        expected = serialization.petition_rows(statement).compile(dialect=dialect)
+        assert str(built.compile(dialect=dialect)) == str(expected)
+        assert built.compile(dialect=dialect).params == expected.params
+
+
+@pytest.mark.parametrize(
     "query, status, field",
     [
         ({"stage": "limbo"}, 422, "stage"),

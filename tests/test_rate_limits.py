@@ -12,6 +12,7 @@ import uuid
 import pyotp
 import pytest
 import redis
+from limits.strategies import MovingWindowRateLimiter
 
 from tests.conftest import PASSWORD, AuthActions, csrf_token
 from tests.conftest import testing_app as new_app
@@ -260,3 +261,44 @@ def test_an_unreachable_redis_falls_back_to_counting_in_memory(database_url, mak
     user = make_user("advocate")
     browser = server.test_client()
     assert [sign_in(browser, user.email).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_api_shares_its_counts_in_redis(database_url, two_tokens, redis_prefix, monkeypatch):
+    """The API's limits (counted by tracker.ratelimits.ApiLimits) in Redis, under the keys
+    Flask-Limiter gives them: one count for both app servers, both limits in one script."""
+
+    def one_by_one(*args, **kwargs):
+        raise AssertionError("a limit counted alone: one round trip to Redis per limit")
+
+    monkeypatch.setattr(MovingWindowRateLimiter, "hit", one_by_one)
+    servers = [
+        new_app(
+            database_url,
+            RATELIMIT_STORAGE_URI=REDIS_URL,
+            RATELIMIT_KEY_PREFIX=redis_prefix,
+            RATELIMIT_API_PER_TOKEN="3 per minute",
+        )
+        for _ in range(2)
+    ]
+    first, second = two_tokens
+    answers = [api_get(at(servers[n % 2], "192.0.2.70"), first) for n in range(4)]
+    assert [answer.status_code for answer in answers[:3]] == [200] * 3
+    assert_limited_problem(answers[3])
+    assert api_get(at(servers[1], "192.0.2.70"), second).status_code == 200
+    stored = {
+        key.decode() for key in redis.Redis.from_url(REDIS_URL).scan_iter(match=f"*{redis_prefix}*")
+    }
+    assert any("/token:" in key and "/ratelimit_api_per_token/3/1/minute" in key for key in stored)
+    assert any("/192.0.2.70/ratelimit_api_per_address/20000/1/minute" in key for key in stored)
+
+
+def test_the_api_counts_in_memory_when_redis_is_unreachable(database_url, two_tokens):
+    server = new_app(
+        database_url,
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0",
+        RATELIMIT_API_PER_TOKEN="2 per minute",
+    )
+    first, _second = two_tokens
+    browser = at(server, "192.0.2.80")
+    assert [api_get(browser, first).status_code for _ in range(2)] == [200, 200]
+    assert_limited_problem(api_get(browser, first))

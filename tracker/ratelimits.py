@@ -22,10 +22,12 @@ import time
 
 from flask import Flask, current_app, g, render_template, request
 from flask_babel import gettext as _
-from flask_limiter import Limiter, RequestLimit
+from flask_limiter import Limiter, RequestLimit, RouteLimit
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tracker import pipeline
@@ -137,24 +139,144 @@ def _counted_methods(limits: dict) -> frozenset[str] | None:
 COUNTED_METHODS = {endpoint: _counted_methods(limits) for endpoint, limits in VIEW_LIMITS.items()}
 
 
+#: ``g`` key: this API request's limits were left to Flask-Limiter's own hooks (ApiLimits).
+_API_BY_FLASK_LIMITER = "api_limits_by_flask_limiter"
+
+
 def _is_counted() -> bool:
-    """Does any limit count this request: the API's, or a limited view's method?"""
+    """Does Flask-Limiter count this request: a limited view's method, or an API request
+    ``ApiLimits`` left to it?"""
     if request.blueprint == "api":
-        return True
+        return g.get(_API_BY_FLASK_LIMITER, False)
     if request.endpoint not in COUNTED_METHODS:
         return False
     methods = COUNTED_METHODS[request.endpoint]
     return methods is None or request.method in methods
 
 
-def _skip_uncounted_requests(app: Flask, limiter: Limiter) -> None:
+#: limits' moving-window acquisition (its acquire_moving_window.lua, for one entry) over the
+#: API's limits in one round trip to Redis: each limit takes the entry in turn, until the first
+#: that refuses it, whose position (from 1) is returned; 0 when every one took it. So the
+#: counts are those of Flask-Limiter's hits one by one, in one script rather than one each.
+ACQUIRE_IN_TURN = """
+local timestamp = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+    local limit = tonumber(ARGV[2 * i])
+    local expiry = tonumber(ARGV[2 * i + 1])
+    if limit < 1 then
+        return i
+    end
+    local entry = redis.call('lindex', key, limit - 1)
+    if entry and tonumber(entry) >= timestamp - expiry then
+        return i
+    end
+    redis.call('lpush', key, timestamp)
+    redis.call('ltrim', key, 0, limit - 1)
+    redis.call('expire', key, expiry)
+end
+return 0
+"""
+
+
+class ApiLimits:
+    """The API's limits (API_LIMITS), counted by a hook of our own on every API request.
+
+    The same limits, storage keys and answers as Flask-Limiter's own hook, which takes ``hit``
+    after resolving and filtering every limit of the endpoint, its blueprint and the defaults,
+    again on each request (about a tenth of a cached case's work): here the two shared limits
+    are known, and only their texts are read from the configuration. Flask-Limiter's hook
+    still answers when it keeps more than a count: rate-limit headers switched on, or a
+    storage that failed (it then counts in memory, and tries the storage again now and then).
+    """
+
+    def __init__(self, limiter: Limiter, limits: list[RouteLimit]) -> None:
+        self.limiter = limiter
+        #: Flask-Limiter's shared limits of the API (its RouteLimit objects): what is counted.
+        self.limits = limits
+        #: The strategy over the configured storage; ``limiter.limiter`` is another (its
+        #: in-memory fallback) while that storage is failing.
+        self.strategy = limiter.limiter
+        #: The limits' texts → their RuntimeLimits, shortest window first (as Flask-Limiter
+        #: orders them); fixed texts, parsed once per process.
+        self._parsed: dict[tuple[str, ...], list] = {}
+        #: On Redis (one server) with the moving window: ACQUIRE_IN_TURN, registered once.
+        self._acquire_in_turn = None
+        storage = limiter.storage
+        if type(storage) is RedisStorage and isinstance(self.strategy, MovingWindowRateLimiter):
+            self._acquire_in_turn = storage.get_connection().register_script(ACQUIRE_IN_TURN)
+
+    def _runtime_limits(self, config) -> list:
+        texts = tuple(config[setting] for setting in API_LIMITS)
+        runtime = self._parsed.get(texts)
+        if runtime is None:
+            runtime = sorted(
+                (item for limit in self.limits for item in limit), key=lambda item: item.limit
+            )
+            self._parsed[texts] = runtime
+        return runtime
+
+    def check(self, flask_limiter_check) -> None:
+        """before_request of an API request: count it against every API limit (429 past one)."""
+        limiter = self.limiter
+        if not limiter.enabled:
+            return None
+        config = current_app.config
+        if config.get("RATELIMIT_HEADERS_ENABLED") or limiter.limiter is not self.strategy:
+            return self._by_flask_limiter(flask_limiter_check)
+        prefix = config.get("RATELIMIT_KEY_PREFIX")
+        counted = []
+        for limit in self._runtime_limits(config):
+            arguments = [limit.key_func(), limit.scope]
+            if prefix:
+                arguments.insert(0, prefix)
+            counted.append((limit, arguments))
+        try:
+            refused = self._refused(counted)
+        except Exception:
+            # The storage failed: Flask-Limiter's hook switches to counting in memory.
+            return self._by_flask_limiter(flask_limiter_check)
+        if refused is not None:
+            limit, arguments = refused
+            _remember_reset(RequestLimit(limiter, limit.limit, arguments, True, True))
+            raise RateLimitExceeded(limit)
+        return None
+
+    def _refused(self, counted: list) -> tuple | None:
+        """Count the request against each (limit, arguments) in turn; the first that refuses
+        it, or None."""
+        if self._acquire_in_turn is None:
+            for limit, arguments in counted:
+                if not self.strategy.hit(limit.limit, *arguments):
+                    return limit, arguments
+            return None
+        storage = self.limiter.storage
+        keys = [storage.prefixed_key(limit.limit.key_for(*args)) for limit, args in counted]
+        windows = [(limit.limit.amount, limit.limit.get_expiry()) for limit, _ in counted]
+        position = self._acquire_in_turn(
+            keys=keys, args=[time.time(), *(value for window in windows for value in window)]
+        )
+        return counted[int(position) - 1] if position else None
+
+    @staticmethod
+    def _by_flask_limiter(flask_limiter_check):
+        g.setdefault(_API_BY_FLASK_LIMITER, True)
+        return flask_limiter_check()
+
+
+def _skip_uncounted_requests(app: Flask, limiter: Limiter, api_limits: ApiLimits) -> None:
     """Flask-Limiter's request hooks (check before, deduct and headers after, reset at
     teardown) only on the requests a limit counts. Every other page — nearly all the web's,
     the sign-in page's GET among them — would pay for resolving and filtering the limits of
-    its endpoint only to find none (about 8 % of the sign-in page's work)."""
+    its endpoint only to find none (about 8 % of the sign-in page's work). The API's are
+    counted by ``api_limits``."""
 
     def check(hook):
-        return lambda: hook() if _is_counted() else None
+        def gate():
+            if request.blueprint == "api":
+                return api_limits.check(hook)
+            return hook() if _is_counted() else None
+
+        return gate
 
     def finish(hook):
         return lambda response: hook(response) if _is_counted() else response
@@ -187,7 +309,6 @@ def init_app(app: Flask) -> Limiter:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     limiter = Limiter(get_remote_address, on_breach=_remember_reset)
     limiter.init_app(app)
-    _skip_uncounted_requests(app, limiter)
     for endpoint, limits in VIEW_LIMITS.items():
         view = limited = app.view_functions[endpoint]
         for setting, options in limits.items():
@@ -195,8 +316,12 @@ def init_app(app: Flask) -> Limiter:
         app.view_functions[endpoint] = _limited_methods(view, limited, COUNTED_METHODS[endpoint])
     from tracker.api.views import blueprint as api_blueprint
 
+    api_limits = []
     for setting, options in API_LIMITS.items():
-        limiter.shared_limit(_configured(setting), scope=setting.lower(), **options)(api_blueprint)
+        shared = limiter.shared_limit(_configured(setting), scope=setting.lower(), **options)
+        shared(api_blueprint)
+        api_limits.append(shared)
+    _skip_uncounted_requests(app, limiter, ApiLimits(limiter, api_limits))
     app.register_error_handler(RateLimitExceeded, _handle_rate_limited)
     app.extensions["tracker_limiter"] = limiter
     return limiter

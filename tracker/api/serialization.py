@@ -20,6 +20,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from tracker import clock, permissions
 from tracker.api.problems import MalformedRequest
+from tracker.audit.models import AuditEntry
 from tracker.audit.services import json_value
 from tracker.auth.models import Organization, User
 from tracker.deadlines.models import InformationRequest
@@ -181,6 +182,21 @@ def petition_rows(statement: Select) -> Select:
     )
 
 
+#: Every petition's rows (``petition_rows``): their 80 columns and five joins, built once. A
+#: list page adds its conditions and order to it (``queue_rows``) rather than build them again.
+ALL_PETITION_ROWS = petition_rows(select(Petition))
+
+
+def queue_rows(statement: Select) -> Select:
+    """``petition_rows(statement)`` for a select of petitions that has only conditions and an
+    order (``queries.queue_query``'s), built on ``ALL_PETITION_ROWS``: the same SQL, in half
+    the time."""
+    rows = ALL_PETITION_ROWS
+    if statement.whereclause is not None:
+        rows = rows.where(statement.whereclause)
+    return rows.order_by(*statement._order_by_clauses)
+
+
 def _petition_values(petition: Petition) -> dict:
     """A loaded petition by the names of ``PETITION_ROW_COLUMNS``."""
     # The loaded columns sit in the instance's __dict__ (getattr only for one not loaded).
@@ -335,6 +351,51 @@ def history_json(entries, viewer: User) -> list[dict]:
     """A case's entries, as ``entry_json`` writes them (the viewer's rights settled once)."""
     shows_internal = permissions.can_view_internal_history(viewer)
     return [_entry_json(entry, shows_internal) for entry in entries]
+
+
+_entry_actor = aliased(User)
+#: What a history entry's JSON shows, as columns: the entry's, and its actor's e-mail.
+HISTORY_COLUMNS = (
+    AuditEntry.id,
+    AuditEntry.action,
+    AuditEntry.created_at,
+    _entry_actor.email.label("actor_email"),
+    AuditEntry.from_stage,
+    AuditEntry.to_stage,
+    AuditEntry.reason,
+    AuditEntry.changes,
+    AuditEntry.details,
+)
+
+
+def history_rows(statement: Select) -> Select:
+    """``statement`` (a select of a case's audit entries: its conditions) selecting
+    ``HISTORY_COLUMNS``, oldest first: no entry or user objects."""
+    return (
+        statement.with_only_columns(*HISTORY_COLUMNS)
+        .select_from(AuditEntry)
+        .outerjoin(_entry_actor, _entry_actor.id == AuditEntry.actor_id)
+        .order_by(AuditEntry.id)
+    )
+
+
+def history_rows_json(rows) -> list[dict]:
+    """The entries of ``history_rows`` as ``entry_json`` writes them for a viewer who sees
+    the internal history (its details whole, and every actor as they are)."""
+    return [
+        {
+            "id": row.id,
+            "action": row.action,
+            "created_at": timestamp(row.created_at),
+            "actor": row.actor_email,
+            "from_stage": row.from_stage,
+            "to_stage": row.to_stage,
+            "reason": row.reason,
+            "changes": row.changes,
+            "details": row.details,
+        }
+        for row in rows
+    ]
 
 
 def _entry_json(entry, shows_internal: bool) -> dict:

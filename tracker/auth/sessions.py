@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from tracker import pipeline
+from tracker.api.auth import is_api_path
 from tracker.audit.services import current_client
 from tracker.auth import tokens, two_factor
 from tracker.auth.models import User, UserSession
@@ -43,6 +44,10 @@ class SignedCookieSessions(SecureCookieSessionInterface):
         self._serializers = {}
 
     def open_session(self, app, request):
+        # The API authenticates by bearer token alone and never reads or writes the cookie:
+        # no cookie to verify, and nothing to save (nor a Vary: Cookie) after its requests.
+        if is_api_path(request.path):
+            return self.make_null_session(app)
         serializer = self.get_signing_serializer(app)
         if serializer is None:
             return None
