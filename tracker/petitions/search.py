@@ -194,20 +194,12 @@ def _dense(search: Search) -> bool:
     how common. It glances at a fifth of those rows first, in the same statement: words
     that are not as common (most searches) stop there.
     """
-    from tracker.petitions.models import Petition
 
     # The longest word first: it is the likeliest to fail, and a row stops at the first miss.
     words = sorted(search.words, key=len, reverse=True)
 
     def matches(rows: int, at_most: int):
-        first_rows = select(Petition.search_text).limit(rows).subquery()
-        found = (
-            select(literal(1))
-            .select_from(first_rows)
-            .where(*[_like(first_rows.c.search_text, _contains(word)) for word in words])
-            .limit(at_most)
-        )
-        return select(func.count()).select_from(found.subquery()).scalar_subquery()
+        return _matches_in_first_rows(words, rows, at_most)
 
     glance = (RANKED_MAX + 1) // 5
     proof = select(matches(PROOF_ROWS, RANKED_MAX + 1)).where(
@@ -246,16 +238,23 @@ def _common_letters(letters) -> bool:
     Such a word has no trigram: a walk through the rows finds common ones at once ("j": one
     petition in a few), but reads every row for a rare one ("x": 1.8 s at a million).
     """
+    found = _matches_in_first_rows(letters, GLANCE_ROWS, GLANCE_COMMON)
+    return db.session.scalar(select(found)) >= GLANCE_COMMON
+
+
+def _matches_in_first_rows(words, rows: int, at_most: int):
+    """How many of the table's first ``rows`` rows match every word, counting to ``at_most``
+    (a scalar subquery)."""
     from tracker.petitions.models import Petition
 
-    first_rows = select(Petition.search_text).limit(GLANCE_ROWS).subquery()
+    first_rows = select(Petition.search_text).limit(rows).subquery()
     found = (
         select(literal(1))
         .select_from(first_rows)
-        .where(*[_like(first_rows.c.search_text, _contains(letter)) for letter in letters])
-        .limit(GLANCE_COMMON)
+        .where(*[_like(first_rows.c.search_text, _contains(word)) for word in words])
+        .limit(at_most)
     )
-    return db.session.scalar(select(func.count()).select_from(found.subquery())) >= GLANCE_COMMON
+    return select(func.count()).select_from(found.subquery()).scalar_subquery()
 
 
 def _letter_phrase(letters) -> str | None:
