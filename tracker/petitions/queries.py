@@ -416,12 +416,7 @@ def _rows_statement() -> Select:
     """A QueueRow's columns, from the petition and its organization and assignee. Built once
     per process: replacing a queue statement's columns and adding the joins on every view
     (coercing each column again) cost more than its filters."""
-    return (
-        select(*ROW_COLUMNS)
-        .select_from(Petition)
-        .outerjoin(Organization, Organization.id == Petition.organization_id)
-        .outerjoin(User, User.id == Petition.assignee_id)
-    )
+    return _with_row_joins(select(*ROW_COLUMNS).select_from(Petition))
 
 
 def _criteria(statement: Select) -> tuple:
@@ -432,10 +427,13 @@ def _criteria(statement: Select) -> tuple:
 
 def _rows_of(statement: Select) -> Select:
     """The queue statement reading a QueueRow's columns (its filters and order kept)."""
-    return (
-        statement.with_only_columns(*ROW_COLUMNS)
-        .outerjoin(Organization, Organization.id == Petition.organization_id)
-        .outerjoin(User, User.id == Petition.assignee_id)
+    return _with_row_joins(statement.with_only_columns(*ROW_COLUMNS))
+
+
+def _with_row_joins(statement: Select) -> Select:
+    """The joins ROW_COLUMNS read from: the case's organization and assignee."""
+    return statement.outerjoin(Organization, Organization.id == Petition.organization_id).outerjoin(
+        User, User.id == Petition.assignee_id
     )
 
 
