@@ -66,8 +66,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: page: (tracker path, floor path, who asks); {case} is replaced by a random case number.
 PAGES = {
     "queue": ("/petitions?stage=under_review", "/queue/under_review", "reviewer"),
-    "case": ("/petitions/{case}", "/case/{case}", "reviewer"),
-    "case_advocate": ("/petitions/{case}", "/case/{case}", "advocate"),
+    "case": ("/petitions/{case}", "/case_page/{case}", "reviewer"),
+    "case_advocate": ("/petitions/{case}", "/case_page/{case}", "advocate"),
     "api_list": ("/api/v1/petitions?stage=under_review", "/queue/under_review", "token"),
     "api_case": ("/api/v1/petitions/{case}", "/case/{case}", "token"),
     "api_history": ("/api/v1/petitions/{case}/history", "/history/{case}", "token"),
