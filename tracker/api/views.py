@@ -7,11 +7,12 @@ personal bearer token (``tracker.api.auth``); the description of the API is at
 /api/v1/openapi.json, and readable at /api/v1/docs.
 """
 
+import functools
 import re
 
 from flask import Blueprint, g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import Select, bindparam, select, tuple_
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import PreconditionRequired, UnsupportedMediaType
 
@@ -247,6 +248,14 @@ def related_petitions(case_number):
     return {"items": [serialization.related_json(other) for other in related]}
 
 
+@functools.cache
+def _staff_history() -> Select:
+    """A case's whole history (staff's rule) as the JSON's rows, the case a parameter
+    (``petition_id``): built once per process, as building the statement and its cache key
+    cost about a tenth of the answer."""
+    return serialization.history_rows(queries._history_statement(bindparam("petition_id"), True))
+
+
 @blueprint.get("/petitions/<case_number>/history")
 def petition_history(case_number):
     """The case's audit entries the caller may see, oldest first."""
@@ -254,8 +263,8 @@ def petition_history(case_number):
     readlog.record_read("history_api", petition)
     if permissions.can_view_internal_history(g.api_user):
         # Staff see every entry as it is: rows of what the JSON shows, no entry objects.
-        statement = serialization.history_rows(queries._case_history(petition, g.api_user))
-        items = serialization.history_rows_json(db.session.execute(statement))
+        rows = db.session.execute(_staff_history(), {"petition_id": petition.id})
+        items = serialization.history_rows_json(rows)
     else:
         # An advocate's entries pass through the advocate rule (queries.timeline).
         items = serialization.history_json(queries.timeline(petition, g.api_user), g.api_user)
