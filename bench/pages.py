@@ -308,9 +308,19 @@ def credentials(app) -> dict:
     ):
         identifier = _create_identifier()
     serializer = app.session_interface.get_signing_serializer(app)
+    # As a browser's cookie is after its first page: with the session's CSRF secret, which
+    # the first form on a page puts there (Flask-WTF's ``generate_csrf``). Without it every
+    # page would make a new one and send the cookie back re-signed, which no browser asks for
+    # twice.
     cookies = {
         who: serializer.dumps(
-            {"sid": keys[who], "_user_id": str(user_ids[who]), "_fresh": True, "_id": identifier}
+            {
+                "sid": keys[who],
+                "_user_id": str(user_ids[who]),
+                "_fresh": True,
+                "_id": identifier,
+                "csrf_token": secrets.token_hex(20),
+            }
         )
         for who in keys
     }
