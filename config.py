@@ -57,6 +57,8 @@ class Config:
     AUDIT_ENTRIES_PER_PAGE = _env_int("AUDIT_ENTRIES_PER_PAGE", 50)
     #: Read logging (tracker.readlog). Only benchmarks turn it off; production refuses to.
     READ_LOG_ENABLED = _env_bool("READ_LOG_ENABLED", True)
+    #: See ProductionConfig (off elsewhere: a test process builds hundreds of apps).
+    TUNE_GARBAGE_COLLECTOR = False
     READ_LOG_ENTRIES_PER_PAGE = _env_int("READ_LOG_ENTRIES_PER_PAGE", 50)
     #: Unusual access: a user whose case reads in a day exceed this × their role's median.
     READ_LOG_UNUSUAL_FACTOR = float(os.environ.get("READ_LOG_UNUSUAL_FACTOR", "3"))
@@ -210,6 +212,9 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    #: Freeze the objects built at start and collect the young ones less often
+    #: (``tracker.tune_garbage_collector``): once per process, which a server's is.
+    TUNE_GARBAGE_COLLECTOR = _env_bool("TUNE_GARBAGE_COLLECTOR", True)
     HSTS_SECONDS = _env_int("HSTS_SECONDS", 31_536_000)
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_pre_ping": True,

@@ -1,5 +1,6 @@
 """The clemency petition tracker: ``create_app`` builds the Flask application."""
 
+import gc
 import os
 from pathlib import Path
 
@@ -157,4 +158,28 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     # First, before CSRF protection reads the form of a request that carries a document.
     app.before_request_funcs.setdefault(None, []).insert(0, apply_request_limit)
     app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config, app)
+    if app.config["TUNE_GARBAGE_COLLECTOR"]:
+        tune_garbage_collector()
     return app
+
+
+#: Allocations between two collections of the youngest generation (Python's default: 700).
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
+def tune_garbage_collector() -> None:
+    """Once per process: keep the cyclic garbage collector off what the app built at start.
+
+    The app's mappers, templates, catalogues and modules are some 140,000 objects, alive
+    for the whole process, which every full collection walked again; frozen (``gc.freeze``)
+    they are never walked. Collecting the youngest generation every 10,000 allocations
+    rather than every 700 lets a request's short-lived objects die by reference counting
+    before a collection looks at them. Measured in process (``bench.pages --profile``): the
+    collector's time per case page 0.21 -> 0.07 ms, per API case 0.07 -> 0.01 ms.
+    """
+    if gc.get_freeze_count():
+        return
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)
