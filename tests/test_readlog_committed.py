@@ -60,9 +60,10 @@ def test_the_read_is_committed_in_a_transaction_that_does_not_wait_for_the_disk(
     response, sent = sent_by(committed_app, lambda: client.get(f"/petitions/{case_number}"))
     assert response.status_code == 200
     if on_postgres():
-        # The page's own transaction takes the row and ends with it, in one message, last.
+        # The page's reads ran in autocommit (tests/test_autocommit_reads.py): the row gets
+        # a transaction of its own and ends it, in one message, last.
         assert sent[-1].startswith(
-            "SET LOCAL synchronous_commit TO OFF; INSERT INTO read_log_entry (created_at"
+            "BEGIN; SET LOCAL synchronous_commit TO OFF; INSERT INTO read_log_entry (created_at"
         )
         assert sent[-1].endswith("; COMMIT")
         assert sum("read_log_entry" in s for s in sent) == 1

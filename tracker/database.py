@@ -6,6 +6,7 @@ from sqlalchemy import JSON, DateTime, MetaData, Table, any_, bindparam, event, 
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -59,7 +60,7 @@ def _configure_sqlite(dbapi_connection, connection_record):
     if type(dbapi_connection).__module__ != "sqlite3":
         return
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT;
-    # we emit BEGIN IMMEDIATE ourselves (see _sqlite_begin) so that every
+    # we emit BEGIN IMMEDIATE ourselves (see _begin) so that every
     # transaction holds the write lock from its start and the audit chain's
     # read-then-append can never race another writer.
     dbapi_connection.isolation_level = None
@@ -84,11 +85,26 @@ RELAXED_DURABILITY = {"tracker_relaxed_durability": True}
 _RELAXED = "tracker_relaxed_durability"
 
 
+#: ``info`` key of a pooled PostgreSQL connection whose transaction is a page view's reads,
+#: run in autocommit (see ``_begin``).
+_AUTOCOMMIT_READ = "tracker_autocommit_read"
+
+
 @event.listens_for(Engine, "begin")
-def _sqlite_begin(connection):
+def _begin(connection):
     options = connection.get_execution_options()
     relaxed = options.get(_RELAXED, False)
     if connection.dialect.name == "postgresql":
+        pooled = connection.connection
+        if not relaxed and _request_reads_only():
+            # A page view's reads, each statement on its own: no BEGIN and no ROLLBACK, two
+            # round trips of the few a page makes. Under READ COMMITTED every statement of
+            # a transaction takes its own snapshot anyway, so the page sees the same rows.
+            # A write (which a read must not keep) ends it first (``_write_in_a_read``).
+            pooled.driver_connection.autocommit = True
+            pooled.info[_AUTOCOMMIT_READ] = True
+            return
+        _end_autocommit_read(pooled.driver_connection, pooled)
         if relaxed:
             connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         return
@@ -101,6 +117,24 @@ def _sqlite_begin(connection):
             connection.exec_driver_sql(f"PRAGMA synchronous = {'NORMAL' if relaxed else 'FULL'}")
             info[_RELAXED] = relaxed
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+@event.listens_for(Pool, "checkin")
+def _end_autocommit_read(dbapi_connection, connection_record) -> None:
+    """A connection given back to the pool (or beginning anything but a page's reads) is
+    transactional again."""
+    if not connection_record.info.pop(_AUTOCOMMIT_READ, False):
+        return
+    if dbapi_connection is not None and not dbapi_connection.closed:
+        dbapi_connection.autocommit = False
+
+
+@event.listens_for(Engine, "before_execute")
+def _write_in_a_read(connection, statement, *args) -> None:
+    """A write in a page view's autocommit reads: make the connection transactional before it
+    runs, so the write is rolled back with the request as any read's stray write is."""
+    if getattr(statement, "is_dml", False) and connection.connection.info.get(_AUTOCOMMIT_READ):
+        _end_autocommit_read(connection.connection.driver_connection, connection.connection)
 
 
 #: ``flask.g`` flag: this request's own transaction only reads (tracker.pipeline sets it for
@@ -164,7 +198,9 @@ def insert_with_commit(session, inserts: list[tuple[Table, list[dict]]]) -> bool
     connection = session.connection()
     quote = connection.dialect.identifier_preparer.quote
     binder = psycopg.ClientCursor(connection.connection.driver_connection)
-    statements = ["SET LOCAL synchronous_commit TO OFF"]
+    # A page view's reads ran in autocommit (``_begin``): the rows get a transaction here.
+    autocommit = connection.connection.info.get(_AUTOCOMMIT_READ, False)
+    statements = [*(["BEGIN"] if autocommit else []), "SET LOCAL synchronous_commit TO OFF"]
     for table, rows in inserts:
         names = list(rows[0])
         binds = [_client_side(table.c[name], connection.dialect) for name in names]
