@@ -29,7 +29,8 @@ A GET (HEAD, OPTIONS) only reads: its transaction begins as a read-only one
 writing transactions: in WAL mode readers run beside the one writer, so page views no longer
 queue behind each other for the write lock. The few writes a GET makes (the throttled session
 touch, the read log) are the writes apart above, each batch in a short write transaction of its
-own after the read one ended. On PostgreSQL the begin is unchanged (MVCC readers never wait).
+own after the read one ended. On PostgreSQL (where MVCC readers never wait) a GET's reads run
+in autocommit, sparing the BEGIN and ROLLBACK round trips (``tracker.database._begin``).
 
 CLI commands are not requests: each commits once, in the command (``tracker.cli``).
 """
