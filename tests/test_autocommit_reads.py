@@ -30,6 +30,11 @@ def world(committed_app):
         db.session.flush()
         return "wrote"
 
+    @app.get("/test-only/locking-read")
+    def locking_read():
+        db.session.scalars(select(Organization).with_for_update()).all()
+        return str(in_transaction(db.session.connection()))
+
     @app.get("/test-only/read")
     def read():
         return str(db.session.scalar(select(func.count()).select_from(Organization)))
@@ -102,6 +107,15 @@ def test_a_stray_write_in_a_read_is_still_rolled_back(world):
             .where(Organization.name == "Written by a GET")
         )
     assert written == 0
+    if on_postgres():
+        assert not any(pooled_autocommit(app))
+
+
+def test_a_locking_read_in_a_read_holds_its_lock_until_the_request_ends(world):
+    """SELECT … FOR UPDATE in autocommit would release its locks as it returns."""
+    app, client = world
+    response = client.get("/test-only/locking-read")
+    assert response.get_data(as_text=True) == "True"
     if on_postgres():
         assert not any(pooled_autocommit(app))
 

@@ -131,9 +131,13 @@ def _end_autocommit_read(dbapi_connection, connection_record) -> None:
 
 @event.listens_for(Engine, "before_execute")
 def _write_in_a_read(connection, statement, *args) -> None:
-    """A write in a page view's autocommit reads: make the connection transactional before it
-    runs, so the write is rolled back with the request as any read's stray write is."""
-    if getattr(statement, "is_dml", False) and connection.connection.info.get(_AUTOCOMMIT_READ):
+    """A write or a locking read (FOR UPDATE) in a page view's autocommit reads: make the
+    connection transactional before it runs, so the write is rolled back with the request as
+    any read's stray write is, and the lock held until then."""
+    writes = getattr(statement, "is_dml", False)
+    if (writes or getattr(statement, "_for_update_arg", None) is not None) and (
+        connection.connection.info.get(_AUTOCOMMIT_READ)
+    ):
         _end_autocommit_read(connection.connection.driver_connection, connection.connection)
 
 
