@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
+from werkzeug.routing import UnicodeConverter
 
 from tracker import clock, i18n, permissions, pipeline
 from tracker.auth.models import User
@@ -50,7 +51,7 @@ from tracker.petitions.forms import (
 )
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS
 from tracker.readlog import services as readlog
-from tracker.web import STAGE_BADGES
+from tracker.web import STAGE_BADGES, localtime
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     ReasonRequired,
@@ -269,9 +270,10 @@ CASE_FACT_SECTIONS = [
 
 
 def case_fact_sections() -> list:
-    """CASE_FACT_SECTIONS with their titles, labels and choices translated, once per
-    language: fixed text, which the page otherwise translated string by string (some fifty)
-    on every view."""
+    """CASE_FACT_SECTIONS that have fields, once per language: each section's heading and
+    each field's label as markup (translated and escaped once), the choices translated.
+    Fixed text, which the page otherwise translated string by string (some fifty) and wrote
+    expression by expression on every view."""
     return _fact_sections_in(i18n.current_language())
 
 
@@ -279,31 +281,35 @@ def case_fact_sections() -> list:
 def _fact_sections_in(language: str) -> list:
     return [
         (
-            str(title),
+            Markup('<h3 class="h6 mt-3">{}</h3>\n<dl class="row mb-0">\n').format(str(title)),
             [
-                replace(
-                    f,
-                    label=str(f.label),
-                    choices={k: str(v) for k, v in f.choices.items()} if f.choices else None,
+                (
+                    replace(
+                        f,
+                        label=str(f.label),
+                        choices={k: str(v) for k, v in f.choices.items()} if f.choices else None,
+                    ),
+                    Markup('<dt class="col-sm-4">{}</dt>\n<dd class="col-sm-8 prewrap">').format(
+                        str(f.label)
+                    ),
                 )
                 for f in fields
             ],
         )
         for title, fields in CASE_FACT_SECTIONS
+        if fields
     ]
 
 
-def case_facts(petition) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The facts sections that have fields, each field as (label, value as the page writes
-    it: "—" when empty). Written here rather than by the template, which spent a dozen
-    expressions on each of some thirty fields."""
+def case_facts(petition) -> Markup:
+    """The facts sections (petitions/_facts.html), each field's value as the page writes it
+    ("—" when empty) and escaped. Written here rather than by the template, which spent a
+    dozen expressions on each of some thirty fields."""
     yes, no = _("Yes"), _("No")
-    facts = []
-    for title, fields in case_fact_sections():
-        if not fields:
-            continue
-        rows = []
-        for field in fields:
+    html = []
+    for heading, fields in case_fact_sections():
+        html.append(heading)
+        for field, opening in fields:
             value = getattr(petition, field.name)
             if value is None or value == []:
                 shown = "—"
@@ -319,9 +325,44 @@ def case_facts(petition) -> list[tuple[str, list[tuple[str, str]]]]:
                 shown = field.choices.get(value, value)
             else:
                 shown = value
-            rows.append((field.label, shown))
-        facts.append((title, rows))
-    return facts
+            html += (opening, escape(shown), "</dd>\n")
+        html.append("</dl>\n")
+    return Markup("".join(html))
+
+
+#: One of the petitioner's other petitions, as petitions/_facts.html lists them.
+_RELATED_ITEM = Markup('<li><a href="{}">{}</a> · {} · {} · {}</li>\n')
+
+
+def related_items(related) -> Markup:
+    """The petitioner's other petitions (``petitioners.related_petitions``' rows) as the
+    case page lists them: a link, the kind, the filing day and the stage, every value
+    escaped. Written here rather than by the template, which built each link with url_for
+    and translated each row's words again."""
+    if not related:
+        return Markup()
+    case_url = case_url_writer()
+    kinds, badges = _row_labels().kinds, stage_badges()
+    filed = Markup(_("filed %(date)s"))
+    return Markup("").join(
+        _RELATED_ITEM.format(
+            case_url(row.case_number),
+            row.case_number,
+            kinds[row.kind],
+            filed % {"date": localtime(row.created_at, "%Y-%m-%d")},
+            badges[row.stage],
+        )
+        for row in related
+    )
+
+
+def case_url_writer():
+    """``url_for("petitions.show", case_number=…)`` for the many cases of one page: the
+    path before the case number (the request's script root included) built once, the case
+    number quoted as the route's converter quotes it."""
+    prefix = url_for("petitions.show", case_number="_")[:-1]
+    quote = UnicodeConverter(current_app.url_map).to_url
+    return lambda case_number: prefix + quote(case_number)
 
 
 def stage_badges() -> dict[str, Markup]:
@@ -368,6 +409,7 @@ def _case_context(petition, presence: dict | None = None) -> dict:
         facts=case_facts(petition),
         stage_badges=stage_badges(),
         related=related,
+        related_items=related_items(related),
         eligibility=eligibility,
         notes=[n for n in petition.notes if internal or n.visibility == "shared"],
         documents=documents,
