@@ -7,6 +7,7 @@ Views parse the request, call one service, and render or redirect; the request p
 import functools
 from dataclasses import replace
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -51,7 +52,7 @@ from tracker.petitions.forms import (
 )
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS
 from tracker.readlog import services as readlog
-from tracker.web import STAGE_BADGES, localtime
+from tracker.web import STAGE_BADGES
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     ReasonRequired,
@@ -269,17 +270,18 @@ CASE_FACT_SECTIONS = [
 ]
 
 
-def case_fact_sections() -> list:
+def case_fact_sections() -> tuple[list, str, str]:
     """CASE_FACT_SECTIONS that have fields, once per language: each section's heading and
-    each field's label as markup (translated and escaped once), the choices translated.
+    each field's label as markup (translated and escaped once), the choices translated; and
+    the words for yes and no.
     Fixed text, which the page otherwise translated string by string (some fifty) and wrote
     expression by expression on every view."""
     return _fact_sections_in(i18n.current_language())
 
 
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))
-def _fact_sections_in(language: str) -> list:
-    return [
+def _fact_sections_in(language: str) -> tuple[list, str, str]:
+    sections = [
         (
             Markup('<h3 class="h6 mt-3">{}</h3>\n<dl class="row mb-0">\n').format(str(title)),
             [
@@ -299,15 +301,16 @@ def _fact_sections_in(language: str) -> list:
         for title, fields in CASE_FACT_SECTIONS
         if fields
     ]
+    return sections, _("Yes"), _("No")
 
 
 def case_facts(petition) -> Markup:
     """The facts sections (petitions/_facts.html), each field's value as the page writes it
     ("—" when empty) and escaped. Written here rather than by the template, which spent a
     dozen expressions on each of some thirty fields."""
-    yes, no = _("Yes"), _("No")
+    sections, yes, no = case_fact_sections()
     html = []
-    for heading, fields in case_fact_sections():
+    for heading, fields in sections:
         html.append(heading)
         for field, opening in fields:
             value = getattr(petition, field.name)
@@ -330,10 +333,6 @@ def case_facts(petition) -> Markup:
     return Markup("".join(html))
 
 
-#: One of the petitioner's other petitions, as petitions/_facts.html lists them.
-_RELATED_ITEM = Markup('<li><a href="{}">{}</a> · {} · {} · {}</li>\n')
-
-
 def related_items(related) -> Markup:
     """The petitioner's other petitions (``petitioners.related_petitions``' rows) as the
     case page lists them: a link, the kind, the filing day and the stage, every value
@@ -343,17 +342,19 @@ def related_items(related) -> Markup:
         return Markup()
     case_url = case_url_writer()
     kinds, badges = _row_labels().kinds, stage_badges()
-    filed = Markup(_("filed %(date)s"))
-    return Markup("").join(
-        _RELATED_ITEM.format(
-            case_url(row.case_number),
-            row.case_number,
-            kinds[row.kind],
-            filed % {"date": localtime(row.created_at, "%Y-%m-%d")},
-            badges[row.stage],
+    # As the template's _('filed %(date)s', date=…): the message is markup, its value escaped.
+    filed = _("filed %(date)s")
+    write_date = i18n.date_writer()
+    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+    items = []
+    for row in related:
+        number = escape(row.case_number)
+        day = write_date(row.created_at.astimezone(zone).date())
+        items.append(
+            f'<li><a href="{escape(case_url(row.case_number))}">{number}</a>'
+            f" · {kinds[row.kind]} · {filed % {'date': escape(day)}} · {badges[row.stage]}</li>\n"
         )
-        for row in related
-    )
+    return Markup("".join(items))
 
 
 def case_url_writer():
