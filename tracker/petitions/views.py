@@ -33,6 +33,7 @@ from tracker.deadlines.services import ReferralsOpen
 from tracker.documents import services as document_services
 from tracker.documents.forms import document_form, file_description
 from tracker.documents.views import save_new_petition_document
+from tracker.eligibility import STATUS_LABELS as ELIGIBILITY_STATUSES
 from tracker.errors import Conflict, EditRefused, PermissionDenied, StaleVersion, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
@@ -159,6 +160,7 @@ def _row_labels_in(language: str) -> SimpleNamespace:
     return SimpleNamespace(
         stages={stage: escape(stage.label) for stage in Stage},
         kinds={kind: escape(label) for kind, label in KINDS.items()},
+        eligibility={status: escape(label) for status, label in ELIGIBILITY_STATUSES.items()},
         date=i18n.date_writer(),
     )
 
@@ -357,6 +359,32 @@ def related_items(related) -> Markup:
     return Markup("".join(items))
 
 
+#: An eligibility result's badge, by status (others: a plain badge).
+_ELIGIBILITY_BADGES = {
+    "met": "text-bg-success",
+    "not_met": "text-bg-danger",
+    "unknown": "text-bg-secondary",
+}
+
+
+def eligibility_items(results) -> Markup:
+    """Each eligibility rule's result as the case page lists them (its badge, the rule and
+    the message), every value escaped as the template escaped it; written here with the
+    related list."""
+    statuses = _row_labels().eligibility
+    items = []
+    for result in results:
+        rule, status = escape(result.rule), result.status
+        badge = _ELIGIBILITY_BADGES.get(status, "text-bg-light border")
+        label = statuses[status] if status in statuses else escape(status)
+        items.append(
+            f'<li class="mb-1" data-rule="{rule}" data-status="{escape(status)}">'
+            f'<span class="badge {badge}">{label}</span>'
+            f" <code>{rule}</code> — {escape(result.message)}</li>\n"
+        )
+    return Markup("".join(items))
+
+
 def case_url_writer():
     """``url_for("petitions.show", case_number=…)`` for the many cases of one page: the
     path before the case number (the request's script root included) built once, the case
@@ -412,6 +440,7 @@ def _case_context(petition, presence: dict | None = None) -> dict:
         related=related,
         related_items=related_items(related),
         eligibility=eligibility,
+        eligibility_items=eligibility_items(eligibility or ()),
         notes=[n for n in petition.notes if internal or n.visibility == "shared"],
         documents=documents,
     )
