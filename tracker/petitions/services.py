@@ -6,11 +6,12 @@ audit entry last (so locks are always taken petition → audit chain) and flushe
 None of them commits: the request or CLI command does, once.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
@@ -150,13 +151,10 @@ def get_visible_petition(user: User, case_number: str, *, loads=()) -> Petition:
 def get_visible_petition_with(user: User, case_number: str, columns, *, loads=()) -> tuple:
     """``get_visible_petition``, with further ``columns`` of the same query (expressions
     correlated to the petition, such as whether it has notes): (petition, *their values)."""
-    # Its organization and advocate come in the same query: every case page and answer
-    # shows them.
     row = (
         db.session.execute(
-            select(Petition, *columns)
-            .options(joinedload(Petition.organization), joinedload(Petition.advocate), *loads)
-            .where(Petition.case_number == case_number)
+            _visible_petition_statement(tuple(columns), tuple(loads)),
+            {"case_number": case_number},
         )
         .unique()
         .one_or_none()
@@ -173,6 +171,20 @@ def get_visible_petition_with(user: User, case_number: str, columns, *, loads=()
             "reason": "another organization's case" if petition else "no such case",
         }
     raise NotFound(_("No case %(case)s.", case=case_number), refusal=refusal)
+
+
+@functools.lru_cache(maxsize=32)
+def _visible_petition_statement(columns: tuple, loads: tuple) -> Select:
+    """``get_visible_petition_with``'s statement, built once per process for each set of
+    columns and loader options (its callers pass module constants): built on each request,
+    its loader options and cache key cost more than reading the row."""
+    # Its organization and advocate come in the same query: every case page and answer
+    # shows them.
+    return (
+        select(Petition, *columns)
+        .options(joinedload(Petition.organization), joinedload(Petition.advocate), *loads)
+        .where(Petition.case_number == bindparam("case_number"))
+    )
 
 
 def submit_petition(advocate: User, values: dict) -> Petition:

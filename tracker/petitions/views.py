@@ -7,6 +7,7 @@ Views parse the request, call one service, and render or redirect; the request p
 import functools
 from dataclasses import replace
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -23,6 +24,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
+from werkzeug.routing import UnicodeConverter
 
 from tracker import clock, i18n, permissions, pipeline
 from tracker.auth.models import User
@@ -31,6 +33,7 @@ from tracker.deadlines.services import ReferralsOpen
 from tracker.documents import services as document_services
 from tracker.documents.forms import document_form, file_description
 from tracker.documents.views import save_new_petition_document
+from tracker.eligibility import STATUS_LABELS as ELIGIBILITY_STATUSES
 from tracker.errors import Conflict, EditRefused, PermissionDenied, StaleVersion, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
@@ -157,6 +160,7 @@ def _row_labels_in(language: str) -> SimpleNamespace:
     return SimpleNamespace(
         stages={stage: escape(stage.label) for stage in Stage},
         kinds={kind: escape(label) for kind, label in KINDS.items()},
+        eligibility={status: escape(label) for status, label in ELIGIBILITY_STATUSES.items()},
         date=i18n.date_writer(),
     )
 
@@ -268,42 +272,49 @@ CASE_FACT_SECTIONS = [
 ]
 
 
-def case_fact_sections() -> list:
-    """CASE_FACT_SECTIONS with their titles, labels and choices translated, once per
-    language: fixed text, which the page otherwise translated string by string (some fifty)
-    on every view."""
+def case_fact_sections() -> tuple[list, str, str]:
+    """CASE_FACT_SECTIONS that have fields, once per language: each section's heading and
+    each field's label as markup (translated and escaped once), the choices translated; and
+    the words for yes and no.
+    Fixed text, which the page otherwise translated string by string (some fifty) and wrote
+    expression by expression on every view."""
     return _fact_sections_in(i18n.current_language())
 
 
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))
-def _fact_sections_in(language: str) -> list:
-    return [
+def _fact_sections_in(language: str) -> tuple[list, str, str]:
+    sections = [
         (
-            str(title),
+            Markup('<h3 class="h6 mt-3">{}</h3>\n<dl class="row mb-0">\n').format(str(title)),
             [
-                replace(
-                    f,
-                    label=str(f.label),
-                    choices={k: str(v) for k, v in f.choices.items()} if f.choices else None,
+                (
+                    replace(
+                        f,
+                        label=str(f.label),
+                        choices={k: str(v) for k, v in f.choices.items()} if f.choices else None,
+                    ),
+                    Markup('<dt class="col-sm-4">{}</dt>\n<dd class="col-sm-8 prewrap">').format(
+                        str(f.label)
+                    ),
                 )
                 for f in fields
             ],
         )
         for title, fields in CASE_FACT_SECTIONS
+        if fields
     ]
+    return sections, _("Yes"), _("No")
 
 
-def case_facts(petition) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The facts sections that have fields, each field as (label, value as the page writes
-    it: "—" when empty). Written here rather than by the template, which spent a dozen
-    expressions on each of some thirty fields."""
-    yes, no = _("Yes"), _("No")
-    facts = []
-    for title, fields in case_fact_sections():
-        if not fields:
-            continue
-        rows = []
-        for field in fields:
+def case_facts(petition) -> Markup:
+    """The facts sections (petitions/_facts.html), each field's value as the page writes it
+    ("—" when empty) and escaped. Written here rather than by the template, which spent a
+    dozen expressions on each of some thirty fields."""
+    sections, yes, no = case_fact_sections()
+    html = []
+    for heading, fields in sections:
+        html.append(heading)
+        for field, opening in fields:
             value = getattr(petition, field.name)
             if value is None or value == []:
                 shown = "—"
@@ -319,9 +330,68 @@ def case_facts(petition) -> list[tuple[str, list[tuple[str, str]]]]:
                 shown = field.choices.get(value, value)
             else:
                 shown = value
-            rows.append((field.label, shown))
-        facts.append((title, rows))
-    return facts
+            html += (opening, escape(shown), "</dd>\n")
+        html.append("</dl>\n")
+    return Markup("".join(html))
+
+
+def related_items(related) -> Markup:
+    """The petitioner's other petitions (``petitioners.related_petitions``' rows) as the
+    case page lists them: a link, the kind, the filing day and the stage, every value
+    escaped. Written here rather than by the template, which built each link with url_for
+    and translated each row's words again."""
+    if not related:
+        return Markup()
+    case_url = case_url_writer()
+    kinds, badges = _row_labels().kinds, stage_badges()
+    # As the template's _('filed %(date)s', date=…): the message is markup, its value escaped.
+    filed = _("filed %(date)s")
+    write_date = i18n.date_writer()
+    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+    items = []
+    for row in related:
+        number = escape(row.case_number)
+        day = write_date(row.created_at.astimezone(zone).date())
+        items.append(
+            f'<li><a href="{escape(case_url(row.case_number))}">{number}</a>'
+            f" · {kinds[row.kind]} · {filed % {'date': escape(day)}} · {badges[row.stage]}</li>\n"
+        )
+    return Markup("".join(items))
+
+
+#: An eligibility result's badge, by status (others: a plain badge).
+_ELIGIBILITY_BADGES = {
+    "met": "text-bg-success",
+    "not_met": "text-bg-danger",
+    "unknown": "text-bg-secondary",
+}
+
+
+def eligibility_items(results) -> Markup:
+    """Each eligibility rule's result as the case page lists them (its badge, the rule and
+    the message), every value escaped as the template escaped it; written here with the
+    related list."""
+    statuses = _row_labels().eligibility
+    items = []
+    for result in results:
+        rule, status = escape(result.rule), result.status
+        badge = _ELIGIBILITY_BADGES.get(status, "text-bg-light border")
+        label = statuses[status] if status in statuses else escape(status)
+        items.append(
+            f'<li class="mb-1" data-rule="{rule}" data-status="{escape(status)}">'
+            f'<span class="badge {badge}">{label}</span>'
+            f" <code>{rule}</code> — {escape(result.message)}</li>\n"
+        )
+    return Markup("".join(items))
+
+
+def case_url_writer():
+    """``url_for("petitions.show", case_number=…)`` for the many cases of one page: the
+    path before the case number (the request's script root included) built once, the case
+    number quoted as the route's converter quotes it."""
+    prefix = url_for("petitions.show", case_number="_")[:-1]
+    quote = UnicodeConverter(current_app.url_map).to_url
+    return lambda case_number: prefix + quote(case_number)
 
 
 def stage_badges() -> dict[str, Markup]:
@@ -368,10 +438,27 @@ def _case_context(petition, presence: dict | None = None) -> dict:
         facts=case_facts(petition),
         stage_badges=stage_badges(),
         related=related,
+        related_items=related_items(related),
         eligibility=eligibility,
+        eligibility_items=eligibility_items(eligibility or ()),
         notes=[n for n in petition.notes if internal or n.visibility == "shared"],
         documents=documents,
     )
+
+
+def _case_page_macros() -> dict:
+    """The macros petitions/show.html calls (and _transition_fields.html, which it and the
+    conflict page include), taken from their templates' modules as ``case_field`` takes
+    ``plain_field``: the same macros the templates imported, without the import, which made
+    Jinja check each of the page's fifty-odd globals on every render."""
+    env = current_app.jinja_env
+    macros = env.get_template("_macros.html").module
+    return {
+        "form_errors": macros.form_errors,
+        "person": macros.person,
+        "audit_entry_body": macros.audit_entry_body,
+        "hidden_fields": env.get_template("petitions/_plain_fields.html").module.hidden_fields,
+    }
 
 
 def _render_case(petition, status=200, presence=None, **overrides):
@@ -380,6 +467,7 @@ def _render_case(petition, status=200, presence=None, **overrides):
         "petitions/show.html",
         forms=forms,
         pdf_unavailable=summary.unavailable_reason(),
+        **_case_page_macros(),
         **_case_context(petition, presence),
     ), status
 
@@ -430,6 +518,7 @@ def _render_conflict(petition, error: StaleVersion, form, form_template: str):
         changes=queries.changes_since(petition, error.seen_version, current_user),
         form=form,
         form_template=form_template,
+        hidden_fields=_case_page_macros()["hidden_fields"],
     ), 409
 
 
