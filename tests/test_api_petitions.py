@@ -176,6 +176,27 @@ def test_the_list_pages_with_a_cursor(api_as, make_petition):
     assert seen == created and cursor is None
 
 
+def test_staff_page_through_a_kept_list_with_a_cursor(api_as, make_petition, make_user):
+    """A staff member's unsearched list is a statement kept per process: each page after a
+    cursor binds its own position, and each item's fields are in PETITION_FIELDS' order."""
+    from tracker.api.serialization import PETITION_FIELDS
+
+    reviewer = api_as("reviewer")
+    advocate = make_user("advocate")
+    created = [
+        make_petition(stage=Stage.UNDER_REVIEW, advocate=advocate).case_number for _ in range(5)
+    ]
+    for _ in range(2):  # the second time, every page's statement is a kept one
+        seen, cursor = [], None
+        for _ in range(3):
+            query = {"stage": "under_review", "limit": 2} | ({"cursor": cursor} if cursor else {})
+            page = reviewer.get("/api/v1/petitions", query_string=query).get_json()
+            assert all(tuple(item) == PETITION_FIELDS for item in page["items"])
+            seen += [p["case_number"] for p in page["items"]]
+            cursor = page["next_cursor"]
+        assert seen == created and cursor is None
+
+
 def test_the_list_filters(api_as, make_petition, make_user):
     reviewer = api_as("reviewer")
     advocate = make_user("advocate")

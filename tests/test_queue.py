@@ -625,3 +625,20 @@ def test_overdue_referrals_are_read_from_the_cases_with_a_referral_in_queue_orde
         plan = [row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
         assert any("INDEX ix_petition_referral_" in step for step in plan), plan
         assert not any("TEMP B-TREE" in step or "referral " in step for step in plan), plan
+
+
+def test_kept_filter_fields_follow_the_people_and_the_selection(client, auth, docket):
+    """The filter fields are kept once written (views.queue_filter_fields), by their state:
+    a renamed reviewer and another selection show at once, a refused filter its message."""
+    auth.login(docket.supervisor)
+    assert "Riley Renamed" not in queue(client, docket, stage="under_review").get_data(as_text=True)
+    docket.riley.name = "Riley Renamed"
+    db.session.commit()
+    body = queue(client, docket, stage="under_review").get_data(as_text=True)
+    assert "Riley Renamed" in body
+    assert '<option value="under_review" selected>' in body
+    body = queue(client, docket, stage="received").get_data(as_text=True)
+    assert '<option value="received" selected>' in body
+    assert '<option value="under_review" selected>' not in body
+    refused = queue(client, docket, stage="limbo")
+    assert refused.status_code == 422 and 'id="stage-error"' in refused.get_data(as_text=True)

@@ -8,6 +8,7 @@ from flask import Flask, Response
 from flask.helpers import get_debug_flag
 
 from config import CONFIGS
+from tracker.templating import TrackerEnvironment
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEBUG_REFUSED = "Production refuses to run with debug mode on (DEBUG, FLASK_DEBUG, --debug)."
@@ -20,6 +21,9 @@ class TrackerApp(Flask):
     setter catches ``app.debug = True`` and ``app.run(debug=True)`` later on, and
     ``_refuse_debug_in_production`` any request served after DEBUG was set some other way.
     """
+
+    #: Autoescaped values written as escaped text, not a Markup object each.
+    jinja_environment = TrackerEnvironment
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -7,6 +7,7 @@ database can store) and checked by the models of ``tracker.api.bodies``.
 
 import base64
 import binascii
+import operator
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -109,6 +110,13 @@ EDITABLE_WRITERS = tuple(
     )
     for name in EDITABLE_FIELDS
 )
+
+
+#: PETITION_FIELDS from the stage on: the editable fields after the kind (their order), read
+#: from a row at once, and those written otherwise than as they are (``write_row``).
+_EDITABLE_AFTER_KIND = EDITABLE_FIELDS[1:]
+_read_editable_after_kind = operator.itemgetter(*_EDITABLE_AFTER_KIND)
+_REWRITTEN_EDITABLE = tuple((name, write) for name, write in EDITABLE_WRITERS if write is not None)
 
 
 #: The petition's own columns its JSON reads (the editable fields and the others below), and
@@ -250,30 +258,42 @@ class PetitionWriter:
         return self.write_row(_petition_values(petition))
 
     def write_row(self, values: Mapping) -> dict:
-        """A petition as one of ``petition_rows``' rows (or a mapping with their names)."""
-        document = {"case_number": values["case_number"]}
-        for name, write in EDITABLE_WRITERS:
-            value = values[name]
-            document[name] = value if write is None or value is None else write(value)
+        """A petition as one of ``petition_rows``' rows (or a mapping with their names).
+
+        Written in PETITION_FIELDS' order as it goes (a list page writes 25 × 55 values):
+        the editable fields read at once, the dates and amounts among them then rewritten in
+        their places."""
         stage = values["stage"]
         stage_entered_at = values["stage_entered_at"]
         answered_at = values["request_answered_at"]
-        due_on = values["referral_due_on"]
-        document.update(
-            stage=stage,
-            waiver_approved=values["waiver_approved_at"] is not None,
-            organization=values["organization_name"],
-            advocate=values["advocate_email"],
-            assignee=values["assignee_email"] if self.shows_assignee else None,
-            version=values["version"],
-            created_at=timestamp(values["created_at"]),
-            updated_at=timestamp(values["updated_at"]),
-            received_at=timestamp(values["received_at"]),
-            stage_entered_at=timestamp(stage_entered_at),
-            # Petition.days_pending and days_in_stage, on this writer's clock.
-            days_pending=self._days(values["received_at"], values["decided_at"]),
-            days_in_stage=self._days(stage_entered_at),
-            information_request=None
+        document = {"case_number": values["case_number"], "kind": values["kind"], "stage": stage}
+        document.update(zip(_EDITABLE_AFTER_KIND, _read_editable_after_kind(values), strict=True))
+        for name, write in _REWRITTEN_EDITABLE:
+            value = document[name]
+            if value is not None:
+                document[name] = write(value)
+        document["waiver_approved"] = values["waiver_approved_at"] is not None
+        document["organization"] = values["organization_name"]
+        document["advocate"] = values["advocate_email"]
+        document["assignee"] = values["assignee_email"] if self.shows_assignee else None
+        document["version"] = values["version"]
+        document["created_at"] = timestamp(values["created_at"])
+        document["updated_at"] = timestamp(values["updated_at"])
+        # How the case ended and what a grant gave (null while open; the relief's details
+        # null unless it has them).
+        document["disposition"] = values["disposition"]
+        document["relief"] = values["relief"]
+        document["commuted_sentence"] = values["commuted_sentence"]
+        document["new_release_date"] = _plain(values["new_release_date"])
+        document["remission_amount"] = json_value(values["remission_amount"])
+        document["terms"] = values["relief_terms"]
+        document["received_at"] = timestamp(values["received_at"])
+        document["stage_entered_at"] = timestamp(stage_entered_at)
+        # Petition.days_pending and days_in_stage, on this writer's clock.
+        document["days_pending"] = self._days(values["received_at"], values["decided_at"])
+        document["days_in_stage"] = self._days(stage_entered_at)
+        document["information_request"] = (
+            None
             if values["request_id"] is None
             else {
                 "asked": values["request_asked"],
@@ -282,19 +302,17 @@ class PetitionWriter:
                 "due_on": values["request_due_on"].isoformat(),
                 "answered_at": timestamp(answered_at),
                 "response": values["request_response"],
-            },
-            information_provided=information_provided(stage, answered_at, stage_entered_at),
-            referral_overdue=referral_overdue(due_on, self.today) if self.shows_referrals else None,
-            # How the case ended and what a grant gave (null while open; the relief's details
-            # null unless it has them).
-            disposition=values["disposition"],
-            relief=values["relief"],
-            commuted_sentence=values["commuted_sentence"],
-            new_release_date=_plain(values["new_release_date"]),
-            remission_amount=json_value(values["remission_amount"]),
-            terms=values["relief_terms"],
+            }
         )
-        return {name: document[name] for name in PETITION_FIELDS}
+        document["information_provided"] = information_provided(
+            stage, answered_at, stage_entered_at
+        )
+        document["referral_overdue"] = (
+            referral_overdue(values["referral_due_on"], self.today)
+            if self.shows_referrals
+            else None
+        )
+        return document
 
 
 def petition_json(petition: Petition, viewer: User) -> dict:

@@ -154,6 +154,32 @@ def _queue_filter_form(raw, page: queries.QueuePage | None = None) -> QueueFilte
     return QueueFilterForm(raw, viewer, people)
 
 
+#: The queue's filter fields as written, by language and the fields' state: at most this
+#: many (then started over).
+KEPT_FILTER_FIELDS = 256
+_filter_fields: dict[tuple, Markup] = {}
+
+
+@blueprint.app_template_global()
+def queue_filter_fields(form: QueueFilterForm) -> Markup:
+    """The queue's filter fields (petitions/_queue_filter_fields.html), from the kept copy
+    when none has a message: the same language, the same fields with the same choices (the
+    people among them as this view read them), values and selections write the same HTML.
+    Writing them (some sixty options) was a sixth of a queue view's template."""
+    write = current_app.jinja_env.get_template("petitions/_queue_filter_fields.html")
+    write = write.module.filter_fields
+    if form.errors:
+        return write(form)
+    state = tuple((f.spec.name, f.choices, f.value, f.selected) for f in form.fields)
+    key = (i18n.current_language(), state)
+    html = _filter_fields.get(key)
+    if html is None:
+        if len(_filter_fields) >= KEPT_FILTER_FIELDS:
+            _filter_fields.clear()
+        html = _filter_fields[key] = Markup(write(form))
+    return html
+
+
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))
 def _row_labels_in(language: str) -> SimpleNamespace:
     # Escaped once per language (Markup), not on each of a page's rows.
