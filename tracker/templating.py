@@ -10,7 +10,14 @@ value), and autoescaping stays on everywhere.
 
 from flask.templating import Environment
 from jinja2.compiler import CodeGenerator
-from markupsafe import _escape_inner
+from markupsafe import escape
+
+try:  # markupsafe's escaping of a plain string, to text (3.0's name; private)
+    from markupsafe import _escape_inner
+except ImportError:  # pragma: no cover - a later markupsafe without it: the same text
+
+    def _escape_inner(text: str) -> str:
+        return str(escape(text))
 
 
 def escaped_text(value) -> str:
