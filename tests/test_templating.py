@@ -48,3 +48,25 @@ def test_the_app_writes_templates_with_it(app):
         )
     hostile = "&lt;img src=x onerror=&#34;y&#34;&gt;"
     assert page == f"{hostile}|<em>ok</em>|{hostile}|<p>{hostile}</p>"
+
+
+def test_a_template_without_globals_of_its_own_shares_the_environments(app):
+    """Each ``{% from … import … %}`` compares the importing page's globals with the
+    imported template's: shared, the comparison is of one dict's keys, not of a ChainMap's
+    gathered afresh."""
+    environment = app.jinja_env
+    macros = environment.get_template("_macros.html")
+    assert macros.globals is environment.globals
+    with app.test_request_context():
+        page = render_template_string(
+            "{% from '_macros.html' import form_errors %}{{ form_errors(form) }}",
+            form=type("Form", (), {"form_errors": ["<b>wrong</b>"], "errors": {}})(),
+        )
+    assert "<div>&lt;b&gt;wrong&lt;/b&gt;</div>" in page
+
+
+def test_a_template_given_globals_of_its_own_keeps_them_apart(app):
+    environment = app.jinja_env
+    own = environment.from_string("{{ only_here }} {{ csrf_token is defined }}", {"only_here": 7})
+    assert own.render() == "7 True"
+    assert "only_here" not in environment.globals

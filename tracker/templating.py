@@ -51,3 +51,13 @@ class TrackerEnvironment(Environment):
 
     code_generator_class = _TextOutputCodeGenerator
     escaped_text = staticmethod(escaped_text)
+
+    def make_globals(self, d):
+        """A template without globals of its own shares the environment's (the same dict),
+        rather than a ChainMap over them: Jinja compares the keys of an importing page's
+        globals with the imported template's on every ``{% from … import … %}``, and a
+        ChainMap's keys are gathered afresh each time (some fifty; 0.05-0.1 ms an import).
+        The app never gives a template globals of its own, nor changes one's."""
+        if not d:
+            return self.globals
+        return super().make_globals(d)
