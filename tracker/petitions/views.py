@@ -7,7 +7,6 @@ Views parse the request, call one service, and render or redirect; the request p
 import functools
 from dataclasses import replace
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -53,7 +52,7 @@ from tracker.petitions.forms import (
 )
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS
 from tracker.readlog import services as readlog
-from tracker.web import STAGE_BADGES
+from tracker.web import STAGE_BADGES, localtime
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     ReasonRequired,
@@ -372,12 +371,10 @@ def related_items(related) -> Markup:
     kinds, badges = _row_labels().kinds, stage_badges()
     # As the template's _('filed %(date)s', date=…): the message is markup, its value escaped.
     filed = _("filed %(date)s")
-    write_date = i18n.date_writer()
-    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
     items = []
     for row in related:
         number = escape(row.case_number)
-        day = write_date(row.created_at.astimezone(zone).date())
+        day = localtime(row.created_at, "%Y-%m-%d")
         items.append(
             f'<li><a href="{escape(case_url(row.case_number))}">{number}</a>'
             f" · {kinds[row.kind]} · {filed % {'date': escape(day)}} · {badges[row.stage]}</li>\n"
@@ -472,28 +469,12 @@ def _case_context(petition, presence: dict | None = None) -> dict:
     )
 
 
-def _case_page_macros() -> dict:
-    """The macros petitions/show.html calls (and _transition_fields.html, which it and the
-    conflict page include), taken from their templates' modules as ``case_field`` takes
-    ``plain_field``: the same macros the templates imported, without the import, which made
-    Jinja check each of the page's fifty-odd globals on every render."""
-    env = current_app.jinja_env
-    macros = env.get_template("_macros.html").module
-    return {
-        "form_errors": macros.form_errors,
-        "person": macros.person,
-        "audit_entry_body": macros.audit_entry_body,
-        "hidden_fields": env.get_template("petitions/_plain_fields.html").module.hidden_fields,
-    }
-
-
 def _render_case(petition, status=200, presence=None, **overrides):
     forms = _case_page_forms(petition) | overrides
     return render_template(
         "petitions/show.html",
         forms=forms,
         pdf_unavailable=summary.unavailable_reason(),
-        **_case_page_macros(),
         **_case_context(petition, presence),
     ), status
 
@@ -544,7 +525,6 @@ def _render_conflict(petition, error: StaleVersion, form, form_template: str):
         changes=queries.changes_since(petition, error.seen_version, current_user),
         form=form,
         form_template=form_template,
-        hidden_fields=_case_page_macros()["hidden_fields"],
     ), 409
 
 
