@@ -23,6 +23,7 @@ from tracker.deadlines.models import InformationRequest, Referral
 from tracker.errors import DomainError, NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import parse_id
+from tracker.kept import Kept
 from tracker.petitions import importing, petitioners, queries, services
 from tracker.petitions.fields import CASE_NUMBER
 from tracker.petitions.models import Petition
@@ -180,9 +181,8 @@ def list_petitions():
     )
 
 
-#: List pages' statements kept by ``_list_rows``, at most this many (then started over).
-KEPT_LISTS = 256
-_kept_lists: dict[tuple, object] = {}
+#: List pages' statements kept by ``_list_rows``.
+_kept_lists = Kept()
 #: A page after a cursor: the cursor's (created_at, id), bound when the statement is run.
 _AFTER_CURSOR = tuple_(Petition.created_at, Petition.id) > tuple_(
     bindparam("after_created_at", type_=Petition.created_at.type),
@@ -202,16 +202,23 @@ def _list_rows(viewer, filters, limit: int, position) -> list:
     me", no organization of the viewer's; the statement holds the filters' values, never a
     row.
     """
+    parameters = {}
+    if position is not None:
+        parameters = {"after_created_at": position[0], "after_id": position[1]}
+
+    def build() -> Select:
+        statement = serialization.queue_rows(queries.queue_query(viewer, filters, load_flags=False))
+        if position is not None:
+            statement = statement.where(_AFTER_CURSOR)
+        return statement.limit(limit + 1)
+
     kept = (
         permissions.can_view_all_petitions(viewer)
         and filters.q is None
         and filters.assignee != "me"
     )
     if not kept:
-        statement = serialization.queue_rows(queries.queue_query(viewer, filters, load_flags=False))
-        if position is not None:
-            statement = statement.where(tuple_(Petition.created_at, Petition.id) > position)
-        return db.session.execute(statement.limit(limit + 1)).all()
+        return db.session.execute(build(), parameters).all()
     key = (
         filters,
         permissions.can_view_assignee(viewer),
@@ -221,20 +228,9 @@ def _list_rows(viewer, filters, limit: int, position) -> list:
         db.session.get_bind().dialect.name,
         clock.today(),
     )
-    statement = _kept_lists.get(key)
-    if statement is None:
-        statement = serialization.queue_rows(queries.queue_query(viewer, filters, load_flags=False))
-        if position is not None:
-            statement = statement.where(_AFTER_CURSOR)
-        if len(_kept_lists) >= KEPT_LISTS:
-            _kept_lists.clear()
-        statement = _kept_lists[key] = statement.limit(limit + 1)
     # Read through the session's connection (Core): the kept statement is its compiled
     # form's own, and Core reads its rows faster than the ORM does.
-    parameters = {}
-    if position is not None:
-        parameters = {"after_created_at": position[0], "after_id": position[1]}
-    return db.session.connection().execute(statement, parameters).all()
+    return db.session.connection().execute(_kept_lists.get(key, build), parameters).all()
 
 
 @blueprint.post("/petitions")

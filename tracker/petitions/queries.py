@@ -34,6 +34,7 @@ from tracker.deadlines.models import InformationRequest, Referral
 from tracker.documents.models import Document
 from tracker.extensions import db
 from tracker.forms import parse_id
+from tracker.kept import Kept
 from tracker.petitions import search
 from tracker.petitions.filters import CHOICE_FACT_FILTERS, DATE_FILTERS, QueueFilters
 from tracker.petitions.models import (
@@ -608,9 +609,8 @@ def _read_page(
     )
 
 
-#: First pages' statements kept by ``web_queue_page``, at most this many (then started over).
-KEPT_FIRST_PAGES = 256
-_first_pages: dict[tuple, tuple[Select, Select]] = {}
+#: First pages' statements kept by ``web_queue_page``: (the page's, the queue's).
+_first_pages = Kept()
 
 
 def web_queue_page(
@@ -646,16 +646,15 @@ def web_queue_page(
         db.session.get_bind().dialect.name,
         clock.today(),
     )
-    statements = _first_pages.get(key)
-    if statements is None:
+
+    def build() -> tuple[Select, Select]:
         statement = queue_query(user, filters, load_flags=False)
         paged, _ = _page_statement(statement, per_page, filters.sort, position, None, None)
         if alongside is not None:
             paged = paged.add_columns(alongside)
-        if len(_first_pages) >= KEPT_FIRST_PAGES:
-            _first_pages.clear()
-        statements = _first_pages[key] = (paged, statement)
-    paged, statement = statements
+        return paged, statement
+
+    paged, statement = _first_pages.get(key, build)
     return _read_page(
         paged,
         statement,

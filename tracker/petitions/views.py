@@ -36,6 +36,7 @@ from tracker.eligibility import STATUS_LABELS as ELIGIBILITY_STATUSES
 from tracker.errors import Conflict, EditRefused, PermissionDenied, StaleVersion, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import apply_errors, options, parse_id
+from tracker.kept import Kept
 from tracker.petitions import filters as queue_filters
 from tracker.petitions import merging, petitioners, queries, services, summary
 from tracker.petitions.fields import FIELDS_BY_SECTION, KINDS, SECTIONS
@@ -153,10 +154,8 @@ def _queue_filter_form(raw, page: queries.QueuePage | None = None) -> QueueFilte
     return QueueFilterForm(raw, viewer, people)
 
 
-#: The queue's filter fields as written, by language and the fields' state: at most this
-#: many (then started over).
-KEPT_FILTER_FIELDS = 256
-_filter_fields: dict[tuple, Markup] = {}
+#: The queue's filter fields as written, by language and the fields' state.
+_filter_fields = Kept()
 
 
 @blueprint.app_template_global()
@@ -171,12 +170,7 @@ def queue_filter_fields(form: QueueFilterForm) -> Markup:
         return write(form)
     state = tuple((f.spec.name, f.choices, f.value, f.selected) for f in form.fields)
     key = (i18n.current_language(), state)
-    html = _filter_fields.get(key)
-    if html is None:
-        if len(_filter_fields) >= KEPT_FILTER_FIELDS:
-            _filter_fields.clear()
-        html = _filter_fields[key] = Markup(write(form))
-    return html
+    return _filter_fields.get(key, lambda: Markup(write(form)))
 
 
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))
