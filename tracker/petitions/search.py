@@ -194,16 +194,11 @@ def _dense(search: Search) -> bool:
     how common. It glances at a fifth of those rows first, in the same statement: words
     that are not as common (most searches) stop there.
     """
-
     # The longest word first: it is the likeliest to fail, and a row stops at the first miss.
     words = sorted(search.words, key=len, reverse=True)
-
-    def matches(rows: int, at_most: int):
-        return _matches_in_first_rows(words, rows, at_most)
-
     glance = (RANKED_MAX + 1) // 5
-    proof = select(matches(PROOF_ROWS, RANKED_MAX + 1)).where(
-        matches(PROOF_ROWS // 5, glance) >= glance
+    proof = select(_matches_in_first_rows(words, PROOF_ROWS, RANKED_MAX + 1)).where(
+        _matches_in_first_rows(words, PROOF_ROWS // 5, glance) >= glance
     )
     return (db.session.scalar(proof) or 0) > RANKED_MAX
 
