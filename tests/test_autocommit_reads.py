@@ -1,9 +1,7 @@
-"""PostgreSQL: a page view's reads run in autocommit (no BEGIN, no ROLLBACK round trips), and
-nothing else does — the connection is transactional again for whatever comes next, and a
-stray write in a read is still rolled back with the request. Real commits (``committed``).
-
-On SQLite a page view's transaction is a deferred BEGIN (tests/test_readlog_committed.py);
-these cases check that SQLite's path is untouched by the PostgreSQL one.
+"""A page view's reads run in autocommit, each statement on its own (no BEGIN, no ROLLBACK: on
+PostgreSQL two round trips), and nothing else does — the connection is transactional again
+for whatever comes next, and a stray write in a read is still rolled back with the request.
+On both databases; real commits (``committed``).
 """
 
 import pytest
@@ -76,7 +74,7 @@ def pooled_autocommit(app) -> list[bool]:
     return [record.dbapi_connection.autocommit for record in list(pool._pool.queue)]
 
 
-def test_a_page_views_reads_run_outside_a_transaction_on_postgres(world):
+def test_a_page_views_reads_run_outside_a_transaction(world):
     app, client = world
     seen = []
     with app.app_context():
@@ -88,13 +86,10 @@ def test_a_page_views_reads_run_outside_a_transaction_on_postgres(world):
     finally:
         event.remove(engine, "after_cursor_execute", listener)
     assert len(seen) >= 2  # the session's query and the page's
-    if on_postgres():
-        # No transaction was opened (no BEGIN), so none is rolled back at the end (no
-        # ROLLBACK); the connections back in the pool are transactional again.
-        assert not any(seen)
+    # No transaction was opened (no BEGIN), so none is rolled back at the end (no ROLLBACK).
+    assert not any(seen)
+    if on_postgres():  # the connections back in the pool are transactional again
         assert pooled_autocommit(app) and not any(pooled_autocommit(app))
-    else:
-        assert all(seen)  # SQLite's deferred read transaction
 
 
 def test_a_stray_write_in_a_read_is_still_rolled_back(world):

@@ -59,10 +59,10 @@ def _configure_sqlite(dbapi_connection, connection_record):
     """SQLite: enforce foreign keys, wait for the write lock, and let us own BEGIN."""
     if type(dbapi_connection).__module__ != "sqlite3":
         return
-    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT;
-    # we emit BEGIN IMMEDIATE ourselves (see _begin) so that every
-    # transaction holds the write lock from its start and the audit chain's
-    # read-then-append can never race another writer.
+    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; we emit
+    # BEGIN IMMEDIATE ourselves (see _begin) so that every writing transaction holds the
+    # write lock from its start and the audit chain's read-then-append can never race
+    # another writer. (A page view's reads send no BEGIN at all: each statement is its own.)
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
@@ -85,8 +85,8 @@ RELAXED_DURABILITY = {"tracker_relaxed_durability": True}
 _RELAXED = "tracker_relaxed_durability"
 
 
-#: ``info`` key of a pooled PostgreSQL connection whose transaction is a page view's reads,
-#: run in autocommit (see ``_begin``).
+#: ``info`` key of a pooled connection whose transaction is a page view's reads, run in
+#: autocommit (see ``_begin``).
 _AUTOCOMMIT_READ = "tracker_autocommit_read"
 
 
@@ -94,36 +94,44 @@ _AUTOCOMMIT_READ = "tracker_autocommit_read"
 def _begin(connection):
     options = connection.get_execution_options()
     relaxed = options.get(_RELAXED, False)
-    if connection.dialect.name == "postgresql":
-        pooled = connection.connection
-        if not relaxed and _request_reads_only():
-            # A page view's reads, each statement on its own: no BEGIN and no ROLLBACK, two
-            # round trips of the few a page makes. Under READ COMMITTED every statement of
-            # a transaction takes its own snapshot anyway, so the page sees the same rows.
-            # A write (which a read must not keep) ends it first (``_write_in_a_read``).
+    pooled = connection.connection
+    dialect = connection.dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        return
+    if not relaxed and not options.get("tracker_read_only") and _request_reads_only():
+        # A page view's reads, each statement on its own: no BEGIN and no ROLLBACK (on
+        # PostgreSQL two round trips of the few a page makes). Under PostgreSQL's READ
+        # COMMITTED every statement of a transaction takes its own snapshot anyway, so the
+        # page sees the same rows; SQLite's statements each take theirs as PostgreSQL's
+        # do. A write (which a read must not keep) ends it first (``_write_in_a_read``).
+        # Long reads (READ_ONLY: exports, chain checks) keep one snapshot in a transaction.
+        if dialect == "postgresql":
             pooled.driver_connection.autocommit = True
-            pooled.info[_AUTOCOMMIT_READ] = True
-            return
-        _end_autocommit_read(pooled.driver_connection, pooled)
+        pooled.info[_AUTOCOMMIT_READ] = True
+        return
+    _end_autocommit_read(pooled.driver_connection, pooled)
+    if dialect == "postgresql":
         if relaxed:
             connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         return
-    if connection.dialect.name == "sqlite":
-        # The safety level can only change outside a transaction, so before BEGIN; a read-only
-        # transaction commits nothing, so it leaves the level as the last writer set it.
-        info = connection.connection.info
-        read_only = options.get("tracker_read_only") or _request_reads_only()
-        if relaxed != info.get(_RELAXED, False) and not read_only:
-            connection.exec_driver_sql(f"PRAGMA synchronous = {'NORMAL' if relaxed else 'FULL'}")
-            info[_RELAXED] = relaxed
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    # SQLite. The safety level can only change outside a transaction, so before BEGIN; a
+    # read-only transaction commits nothing, so it leaves the level as the last writer set it.
+    info = pooled.info
+    read_only = options.get("tracker_read_only") or _request_reads_only()
+    if relaxed != info.get(_RELAXED, False) and not read_only:
+        connection.exec_driver_sql(f"PRAGMA synchronous = {'NORMAL' if relaxed else 'FULL'}")
+        info[_RELAXED] = relaxed
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 @event.listens_for(Pool, "checkin")
 def _end_autocommit_read(dbapi_connection, connection_record) -> None:
     """A connection given back to the pool (or beginning anything but a page's reads) is
-    transactional again."""
+    transactional again. (SQLite's driver never opens a transaction of its own here, see
+    ``_configure_sqlite``: there the next BEGIN is the one ``_begin`` sends.)"""
     if not connection_record.info.pop(_AUTOCOMMIT_READ, False):
+        return
+    if type(dbapi_connection).__module__ == "sqlite3":
         return
     if dbapi_connection is not None and not dbapi_connection.closed:
         dbapi_connection.autocommit = False
@@ -133,12 +141,15 @@ def _end_autocommit_read(dbapi_connection, connection_record) -> None:
 def _write_in_a_read(connection, statement, *args) -> None:
     """A write or a locking read (FOR UPDATE) in a page view's autocommit reads: make the
     connection transactional before it runs, so the write is rolled back with the request as
-    any read's stray write is, and the lock held until then."""
+    any read's stray write is, and the lock held until then (on SQLite: the write lock, from
+    a BEGIN IMMEDIATE)."""
     writes = getattr(statement, "is_dml", False)
     if (writes or getattr(statement, "_for_update_arg", None) is not None) and (
         connection.connection.info.get(_AUTOCOMMIT_READ)
     ):
         _end_autocommit_read(connection.connection.driver_connection, connection.connection)
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 #: ``flask.g`` flag: this request's own transaction only reads (tracker.pipeline sets it for
@@ -224,9 +235,11 @@ def insert_with_commit(session, inserts: list[tuple[Table, list[dict]]]) -> bool
 
 
 def _insert_after_read_sqlite(connection, inserts: list[tuple[Table, list[dict]]]) -> None:
-    """SQLite: end the request's read transaction and write the rows in a short transaction
-    of their own, at the relaxed safety level, on the same connection: ROLLBACK, (PRAGMA
-    synchronous = NORMAL unless the connection is at it), BEGIN IMMEDIATE, INSERT, COMMIT.
+    """SQLite: write the rows after the request's reads, at the relaxed safety level, on the
+    same connection. A page view's reads ran in autocommit (``_begin``), so there is no read
+    transaction to end: (PRAGMA synchronous = NORMAL unless the connection is at it), then
+    one row is one INSERT, its own transaction; several rows go in BEGIN IMMEDIATE … COMMIT.
+    A read transaction still open (a long read's) is rolled back first.
 
     In-process there is no round trip to save, but the session's way to a transaction of its
     own — roll back, give the connection back to the pool, check one out again (with its
@@ -234,11 +247,17 @@ def _insert_after_read_sqlite(connection, inserts: list[tuple[Table, list[dict]]
     of Python a page view on a loaded machine, several times the database's work.
     """
     info = connection.connection.info
-    connection.exec_driver_sql("ROLLBACK")
+    if connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("ROLLBACK")
+    info.pop(_AUTOCOMMIT_READ, None)  # the statements below are not a page's reads
     try:
         if not info.get(_RELAXED, False):
             connection.exec_driver_sql("PRAGMA synchronous = NORMAL")
             info[_RELAXED] = True
+        if len(inserts) == 1 and len(inserts[0][1]) == 1:
+            ((table, rows),) = inserts
+            connection.execute(insert(table), rows)
+            return
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         for table, rows in inserts:
             connection.execute(insert(table), rows)

@@ -24,13 +24,12 @@ As Indico's request handler does (``RH.process``), a request's work is one trans
   if it wrote nothing else (the session's writes are watched); otherwise the rest is rolled
   back and the rows are written apart (see ``write_with_read``).
 
-A GET (HEAD, OPTIONS) only reads: its transaction begins as a read-only one
-(``begin_request``). On SQLite that is a deferred ``BEGIN``, not the ``BEGIN IMMEDIATE`` of
-writing transactions: in WAL mode readers run beside the one writer, so page views no longer
-queue behind each other for the write lock. The few writes a GET makes (the throttled session
-touch, the read log) are the writes apart above, each batch in a short write transaction of its
-own after the read one ended. On PostgreSQL (where MVCC readers never wait) a GET's reads run
-in autocommit, sparing the BEGIN and ROLLBACK round trips (``tracker.database._begin``).
+A GET (HEAD, OPTIONS) only reads (``begin_request``): its statements run in autocommit, each
+on its own, with no BEGIN and no ROLLBACK (``tracker.database._begin``; on PostgreSQL two round
+trips). On SQLite they take no lock, not the ``BEGIN IMMEDIATE`` of writing transactions: in
+WAL mode readers run beside the one writer, so page views do not queue behind each other for
+the write lock. The few writes a GET makes (the throttled session touch, the read log) are the
+writes apart above, each batch in a short write transaction of its own after the reads.
 
 CLI commands are not requests: each commits once, in the command (``tracker.cli``).
 """
@@ -127,8 +126,9 @@ def write_with_read(table: Table, rows: list[dict]) -> None:
     own transaction takes them and is committed with them in one round trip, without
     waiting for the disk (``tracker.database.insert_with_commit``, PostgreSQL): no rollback,
     no second pool checkout with its ping, no BEGIN. SQLite, whose safety level can only
-    change before BEGIN, ends the read transaction and writes them in a short relaxed one
-    on the same connection, without the session's second checkout and transaction. When
+    change outside a transaction, writes them after the reads in a short relaxed one (one
+    row: its INSERT alone) on the same connection, without the session's second checkout
+    and transaction. When
     the request did write something else (a read never should: that is rolled back, never
     committed with the read), they go in a short transaction of their own right after, as
     ``write_apart(if_answered=True, relaxed_durability=True)`` does.
