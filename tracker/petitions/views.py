@@ -52,6 +52,7 @@ from tracker.petitions.forms import (
     bulk_choices,
 )
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS
+from tracker.petitions.queue_rows import queue_rows
 from tracker.readlog import services as readlog
 from tracker.web import STAGE_BADGES, localtime
 from tracker.workflow import (
@@ -75,6 +76,7 @@ def _offered_actions(petition):
 
 
 blueprint = Blueprint("petitions", __name__)
+blueprint.add_app_template_global(queue_rows)
 
 #: A case page's untouched form fields, written once per language and field state: on a
 #: plain view every action form is blank, and writing its fields (labels, help, choices)
