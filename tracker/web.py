@@ -2,6 +2,7 @@
 
 import functools
 import logging
+import secrets
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,8 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
@@ -34,6 +36,7 @@ from tracker.errors import DomainError
 from tracker.extensions import bootstrap, login_manager
 from tracker.forms import MAX_ID
 from tracker.http_messages import SERVER_ERROR, http_error_message
+from tracker.kept import Kept
 from tracker.petitions.models import (
     CUSTODY_STATUSES,
     FIELD_LABELS,
@@ -281,6 +284,49 @@ def bootstrap_tags(kind: str):
     )
 
 
+#: The signed-in menu as written, by everything it shows (see signed_in_menu).
+_menus = Kept()
+#: Where a kept menu takes each request's CSRF token (its log-out form's).
+_CSRF_TOKEN_HOLE = f"csrf-token-{secrets.token_hex(16)}"
+
+
+def signed_in_menu() -> Markup:
+    """The layout's menu for the signed-in user (``_menu.html``), from the kept copy: it is a
+    function of the language, the script root, the menu's rules for the user, their name,
+    role and organization and the bell's count alone, so the same key writes the same HTML.
+    Each request puts its own CSRF token in (the log-out form's). Writing it — some forty
+    translated strings, links and rules — was most of the layout's cost on every page.
+    Not kept while templates reload (development), so an edited template shows at once."""
+    user = current_user._get_current_object()
+    menu = menu_rules()
+    organization = user.organization.name if user.organization is not None else None
+    role = str(user.role_enum.label)
+    unread = unread_notifications()
+    environment = current_app.jinja_env
+
+    def write() -> str:
+        macro = environment.get_template("_menu.html").module.signed_in_menu
+        html = str(macro(menu, user.name, role, organization, unread, _CSRF_TOKEN_HOLE))
+        if _CSRF_TOKEN_HOLE not in html:
+            raise RuntimeError("The menu no longer has its log-out form's CSRF token.")
+        return html
+
+    if environment.auto_reload:
+        html = write()
+    else:
+        key = (
+            i18n.current_language(),
+            request.script_root,
+            tuple(vars(menu).items()),
+            user.name,
+            role,
+            organization,
+            unread,
+        )
+        html = _menus.get(key, write)
+    return Markup(html.replace(_CSRF_TOKEN_HOLE, generate_csrf()))
+
+
 def unread_notifications() -> int:
     """The bell's count for the signed-in user (one query per page)."""
     from tracker.notifications import services as notifications
@@ -329,6 +375,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update(
         can=can,
         menu_rules=menu_rules,
+        signed_in_menu=signed_in_menu,
         fixed_url=fixed_url,
         bootstrap_tags=bootstrap_tags,
         unread_notifications=unread_notifications,
