@@ -13,6 +13,7 @@ from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from tracker import i18n
+from tracker.templating import escaped_text as text
 from tracker.web import STAGE_BADGES
 
 
@@ -44,11 +45,11 @@ def queue_rows(
     stages, kinds, write_date = labels.stages, labels.kinds, labels.date
     offenders = selection.offenders if selection else {}
     ticked = selection.case_numbers if selection else ()
-    case_url = escape(case_url)
+    case_url = text(case_url)
     parts = []
     add = parts.append
     for row in items:
-        case = escape(row.case_number)
+        case = text(row.case_number)
         refusal = offenders.get(row.case_number) if offenders else None
         add('\n    <tr class="table-danger">' if refusal else "\n    <tr>")
         if bulk:
@@ -64,12 +65,12 @@ def queue_rows(
         add(
             f'\n      <td class="text-nowrap stack-title"{named}>'
             f'<a href="{case_url}{case}">{case}</a></td>'
-            f"\n      <td>{escape(row.petitioner_name)}"
+            f"\n      <td>{text(row.petitioner_name)}"
         )
         if row.register_number:
             add(
                 ' <span class="text-body-secondary small text-nowrap">'
-                f"{escape(row.register_number)}</span>"
+                f"{text(row.register_number)}</span>"
             )
         add("\n        ")
         if refusal:
@@ -87,12 +88,12 @@ def queue_rows(
             add(fixed["referral"])
         add("</td>\n      ")
         if see_all:
-            add(f'<td class="stack-hide">{escape(row.organization_name)}</td>')
+            add(f'<td class="stack-hide">{text(row.organization_name)}</td>')
         add("\n      ")
         if see_assignee:
-            add(f'<td class="stack-hide">{escape(row.assignee_name or "—")}</td>')
+            add(f'<td class="stack-hide">{text(row.assignee_name or "—")}</td>')
         add(
-            f'\n      <td class="stack-hide">{escape(write_date(row.created_on))}</td>'
+            f'\n      <td class="stack-hide">{text(write_date(row.created_on))}</td>'
             f'\n      <td class="text-end stack-age" data-label="{fixed["age"]}">'
             f"{row.days_pending}</td>"
             f'\n      <td class="text-end stack-hide">{row.days_in_stage}</td>\n    </tr>'
