@@ -32,8 +32,10 @@ class Config:
 
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", DEFAULT_SQLITE_URL)
-    #: hide_parameters: SQL logs and database errors never show values (case data).
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
+    #: hide_parameters: SQL logs and database errors never show values (case data). No
+    #: pool_pre_ping: a connection is pinged only after it sat idle in the pool
+    #: (``tracker.database.PING_AFTER_IDLE_SECONDS``), not before every request.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"hide_parameters": True}
     #: Local zone in which time stamps are shown; they are stored in UTC.
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "America/New_York")
     PETITIONS_PER_PAGE = _env_int("PETITIONS_PER_PAGE", 25)
@@ -217,7 +219,6 @@ class ProductionConfig(Config):
     TUNE_GARBAGE_COLLECTOR = _env_bool("TUNE_GARBAGE_COLLECTOR", True)
     HSTS_SECONDS = _env_int("HSTS_SECONDS", 31_536_000)
     SQLALCHEMY_ENGINE_OPTIONS = {
-        "pool_pre_ping": True,
         "hide_parameters": True,
         "pool_size": 5,
         "max_overflow": 5,

@@ -1,8 +1,9 @@
 """Declarative base, naming convention and column types shared by every model."""
 
+import time
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, MetaData, Table, any_, bindparam, event, insert
+from sqlalchemy import JSON, DateTime, MetaData, Table, any_, bindparam, event, exc, insert
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
@@ -69,6 +70,48 @@ def _configure_sqlite(dbapi_connection, connection_record):
     cursor.execute("PRAGMA busy_timeout = 30000")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.close()
+
+
+#: A pooled connection idle at least this long (seconds) is pinged (``SELECT 1``) before it is
+#: used, and replaced if the server is gone (restarted, or it dropped an idle connection); one
+#: given back to the pool more recently is used as it is. SQLAlchemy's ``pool_pre_ping`` pinged
+#: on every checkout: a round trip of the four or five a PostgreSQL page view makes, for a
+#: connection the same worker used a few milliseconds before.
+PING_AFTER_IDLE_SECONDS = 5.0
+_CHECKED_IN_AT = "tracker_checked_in_at"
+
+
+@event.listens_for(Pool, "checkin")
+def _note_checkin(dbapi_connection, connection_record) -> None:
+    if connection_record is not None:
+        connection_record.info[_CHECKED_IN_AT] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_if_idle(dbapi_connection, connection_record, connection_proxy) -> None:
+    """Ping a connection that sat in the pool (see PING_AFTER_IDLE_SECONDS); a dead one makes
+    the pool throw it away and connect afresh (``DisconnectionError``), so no request gets
+    it. A connection just made is not pinged."""
+    checked_in_at = connection_record.info.get(_CHECKED_IN_AT)
+    if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+        return
+    # psycopg: outside a transaction, as SQLAlchemy's own ping does it (an AUTOCOMMIT
+    # engine's connection stays in autocommit).
+    transactional = type(dbapi_connection).__module__ != "sqlite3" and (
+        not dbapi_connection.autocommit
+    )
+    try:
+        if transactional:
+            dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+            if transactional and not dbapi_connection.closed:
+                dbapi_connection.autocommit = False
+    except Exception as error:
+        raise exc.DisconnectionError(f"an idle pooled connection is gone: {error}") from error
 
 
 #: Execution option for long reads (chain verification, exports): on SQLite their
