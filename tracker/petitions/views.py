@@ -480,7 +480,7 @@ def show(case_number):
 
     The view is logged in the read log (once the page is served)."""
     petition, *present = services.get_visible_petition_with(
-        current_user, case_number, queries.CASE_PAGE_PRESENCE_COLUMNS
+        current_user, case_number, queries.CASE_PAGE_PRESENCE_COLUMNS, loads=queries.CASE_PAGE_LOADS
     )
     readlog.record_read("case_page", petition)
     return _render_case(
