@@ -65,12 +65,13 @@ from tracker.workflow import (
 )
 
 
-def _offered_actions(petition):
+def _offered_actions(petition, user=None):
     """The actions the case page offers: the transitions, and approve_waiver while a
-    requested waiver awaits a supervisor."""
-    actions = allowed_transitions(petition.stage_enum, current_user.role_enum)
+    requested waiver awaits a supervisor. ``user``: the current user (not its proxy)."""
+    role = (user or current_user).role_enum
+    actions = allowed_transitions(petition.stage_enum, role)
     if petition.waiver_requested and petition.waiver_approved_at is None:
-        actions += allowed_case_actions(petition.stage_enum, current_user.role_enum)
+        actions += allowed_case_actions(petition.stage_enum, role)
     return actions
 
 
@@ -256,15 +257,17 @@ def new():
 
 def _case_page_forms(petition):
     """The action forms the current user may use on this case, keyed by name."""
+    # The user itself, not the proxy: the rules below read a dozen of its attributes.
+    user = current_user._get_current_object()
     forms = {}
-    transitions = _offered_actions(petition)
+    transitions = _offered_actions(petition, user)
     if transitions:
         form = TransitionForm(data={"version": petition.version}, prefix="transition")
         form.action.choices = options((t.name, t.label) for t in transitions)
         forms["transition"] = form
-    if permissions.can_take_petition(current_user, petition):
+    if permissions.can_take_petition(user, petition):
         forms["take"] = TakeForm(data={"version": petition.version}, prefix="take")
-    if permissions.can_assign_petition(current_user, petition):
+    if permissions.can_assign_petition(user, petition):
         form = AssignForm(
             data={"version": petition.version, "assignee": str(petition.assignee_id or "")},
             prefix="assign",
@@ -274,11 +277,11 @@ def _case_page_forms(petition):
             + [(str(u.id), f"{u.name} ({u.role})") for u in queries.assignable_staff()]
         )
         forms["assign"] = form
-    if permissions.can_write_notes(current_user):
+    if permissions.can_write_notes(user):
         forms["note"] = NoteForm(prefix="note")
-    if permissions.can_attach_document(current_user, petition):
-        forms["document"] = document_form(current_user, current_app.config["MAX_DOCUMENT_BYTES"])
-    if permissions.can_recommend_on(current_user, petition):
+    if permissions.can_attach_document(user, petition):
+        forms["document"] = document_form(user, current_app.config["MAX_DOCUMENT_BYTES"])
+    if permissions.can_recommend_on(user, petition):
         forms["recommendation"] = RecommendationForm(prefix="recommendation")
     return forms
 
@@ -480,7 +483,10 @@ def show(case_number):
 
     The view is logged in the read log (once the page is served)."""
     petition, *present = services.get_visible_petition_with(
-        current_user, case_number, queries.CASE_PAGE_PRESENCE_COLUMNS, loads=queries.CASE_PAGE_LOADS
+        current_user._get_current_object(),
+        case_number,
+        queries.CASE_PAGE_PRESENCE_COLUMNS,
+        loads=queries.CASE_PAGE_LOADS,
     )
     readlog.record_read("case_page", petition)
     return _render_case(
