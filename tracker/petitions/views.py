@@ -89,9 +89,8 @@ _FIELDS_WITH_DATABASE_CHOICES = frozenset({"assign-assignee"})
 def case_field(field) -> Markup:
     """A case page form field (petitions/_plain_fields.html), from the kept copy when it
     is blank: not submitted, no message, its choices and value as when it was written."""
-    write = current_app.jinja_env.get_template("petitions/_plain_fields.html").module.plain_field
     if field.raw_data is not None or field.errors or field.name in _FIELDS_WITH_DATABASE_CHOICES:
-        return write(field)
+        return _write_plain_field(field)
     try:
         key = (
             field.name,
@@ -104,11 +103,17 @@ def case_field(field) -> Markup:
         )
         hash(key)
     except TypeError:  # a value that cannot be a key: not kept
-        return write(field)
+        return _write_plain_field(field)
     html = _BLANK_FIELDS.get(key)
     if html is None:
-        html = _BLANK_FIELDS[key] = Markup(write(field))
+        html = _BLANK_FIELDS[key] = Markup(_write_plain_field(field))
     return html
+
+
+def _write_plain_field(field) -> str:
+    # Looked up only when a field is written: a kept one needs no template.
+    template = current_app.jinja_env.get_template("petitions/_plain_fields.html")
+    return template.module.plain_field(field)
 
 
 @blueprint.route("/")
