@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased, defaultload, joinedload, load_only, selectinload
+from sqlalchemy.orm import aliased, defaultload, defer, joinedload, load_only, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -900,8 +900,13 @@ CASE_PAGE_PRESENCE_COLUMNS = (
 #: (``PERSON_NAME``). The history is read as rows (``timeline``), so it no longer puts
 #: them in the session: the assignee and the waiver's approver come with the case, each
 #: collection's people with the collection when it is read (one statement, as before).
+#: Of the case's organization and advocate it shows the names too (the case's query
+#: otherwise joins them whole), and never its search words.
 PERSON_NAME = (User.id, User.name)
 CASE_PAGE_LOADS = (
+    joinedload(Petition.organization).load_only(Organization.id, Organization.name),
+    joinedload(Petition.advocate).load_only(*PERSON_NAME),
+    defer(Petition.search_text),
     joinedload(Petition.assignee).load_only(*PERSON_NAME),
     joinedload(Petition.waiver_approved_by).load_only(*PERSON_NAME),
     defaultload(Petition.notes).joinedload(Note.author).load_only(*PERSON_NAME),
