@@ -28,6 +28,7 @@ from werkzeug.routing import UnicodeConverter
 from tracker import clock, i18n, permissions, pipeline
 from tracker.auth.models import User
 from tracker.body_limit import body_limit, document_body_limit
+from tracker.deadlines.models import AGENCIES
 from tracker.deadlines.services import ReferralsOpen
 from tracker.documents import services as document_services
 from tracker.documents.forms import document_form, file_description
@@ -424,6 +425,26 @@ def stage_badges() -> dict[str, Markup]:
     language: a case page shows a dozen (its related petitions' too), each a macro call
     that translated its label again."""
     return _stage_badges_in(i18n.current_language())
+
+
+@blueprint.app_template_global()
+def stage_badge_html(stage) -> Markup:
+    """_macros.html's ``stage_badge``: the badge of a stage (or of its value) from
+    ``stage_badges``, rather than the macro translating and escaping its label each time."""
+    return stage_badges()[Stage(stage).value]
+
+
+@blueprint.app_template_global()
+def referral_agency_options() -> Markup:
+    """The referral form's agencies as ``<option>`` tags (petitions/_time_section.html),
+    written once per language: each label is a lazy string, translated anew when shown."""
+    return _agency_options_in(i18n.current_language())
+
+
+@functools.lru_cache(maxsize=len(i18n.LANGUAGES))
+def _agency_options_in(language: str) -> Markup:
+    option = Markup('<option value="{}">{}</option>')
+    return Markup("").join(option.format(value, str(label)) for value, label in AGENCIES.items())
 
 
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))
