@@ -4,6 +4,7 @@ Views parse the request, call one service, and render or redirect; the request p
 (``tracker.pipeline``) commits the work of those marked ``@writes`` once, at the end.
 """
 
+import copy
 import functools
 from dataclasses import replace
 from types import SimpleNamespace
@@ -31,7 +32,7 @@ from tracker.body_limit import body_limit, document_body_limit
 from tracker.deadlines.models import AGENCIES
 from tracker.deadlines.services import ReferralsOpen
 from tracker.documents import services as document_services
-from tracker.documents.forms import document_form, file_description
+from tracker.documents.forms import DocumentForm, document_form, file_description
 from tracker.documents.views import save_new_petition_document
 from tracker.eligibility import STATUS_LABELS as ELIGIBILITY_STATUSES
 from tracker.errors import Conflict, EditRefused, PermissionDenied, StaleVersion, ValidationFailed
@@ -261,34 +262,98 @@ def new():
     )
 
 
-def _case_page_forms(petition):
-    """The action forms the current user may use on this case, keyed by name."""
+def _new_form(form_class, prefix: str, data: dict | None = None, build=None, shape=()):
+    """A case page's action form, built for this request (its posted values read, if any)."""
+    return build() if build is not None else form_class(data=data, prefix=prefix)
+
+
+#: Where an app keeps the case page's blank forms (``_blank_form``).
+_BLANK_FORMS = "tracker.case_page_blank_forms"
+
+
+def _blank_form(form_class, prefix: str, data: dict | None = None, build=None, shape=()):
+    """A case page's action form for a GET: a copy of the blank form kept per app, form,
+    language and ``shape`` (what else changes its fields), with this view's ``data`` (the
+    case's version, the assignee) and CSRF token in copies of their fields.
+
+    Building the forms (their fields bound and processed, some thirty) was a sixth of a
+    case page's time, for fields the page writes from kept HTML anyway (``case_field``).
+    Kept per app: a form's CSRF settings are its app's. The copies share the other fields,
+    which nothing on a GET changes; the view copies a field before it sets its choices
+    (``_own_field``)."""
+    kept = current_app.extensions.setdefault(_BLANK_FORMS, {})
+    key = (form_class, prefix, i18n.current_language(), shape)
+    prototype = kept.get(key)
+    if prototype is None:
+        prototype = build() if build is not None else form_class(formdata=None, prefix=prefix)
+        kept[key] = prototype
+    form = copy.copy(prototype)
+    form.form_errors = []
+    form._fields = prototype._fields.copy()
+    for name, value in (data or {}).items():
+        field = _own_field(form, name)
+        field.data = field.object_data = value
+    if "csrf_token" in form._fields:
+        token = _own_field(form, "csrf_token")
+        token.current_token = form._csrf.generate_csrf_token(token)
+    return form
+
+
+def _own_field(form, name: str):
+    """The form's field ``name`` as a copy of its own (of a form from ``_blank_form``)."""
+    kept = form._fields[name]
+    # Not copy.copy: a field class makes an unbound field unless given its form.
+    field = object.__new__(type(kept))
+    field.__dict__.update(kept.__dict__)
+    form._fields[name] = field
+    setattr(form, name, field)
+    return field
+
+
+def _case_page_forms(petition, make=_new_form):
+    """The action forms the current user may use on this case, keyed by name; ``make``
+    builds each (``_blank_form`` for a GET)."""
     # The user itself, not the proxy: the rules below read a dozen of its attributes.
     user = current_user._get_current_object()
+    kept = make is _blank_form
     forms = {}
     transitions = _offered_actions(petition, user)
     if transitions:
-        form = TransitionForm(data={"version": petition.version}, prefix="transition")
+        form = make(TransitionForm, "transition", {"version": petition.version})
+        if kept:
+            _own_field(form, "action")
         form.action.choices = options((t.name, t.label) for t in transitions)
         forms["transition"] = form
     if permissions.can_take_petition(user, petition):
-        forms["take"] = TakeForm(data={"version": petition.version}, prefix="take")
+        forms["take"] = make(TakeForm, "take", {"version": petition.version})
     if permissions.can_assign_petition(user, petition):
-        form = AssignForm(
-            data={"version": petition.version, "assignee": str(petition.assignee_id or "")},
-            prefix="assign",
+        form = make(
+            AssignForm,
+            "assign",
+            {"version": petition.version, "assignee": str(petition.assignee_id or "")},
         )
+        if kept:
+            _own_field(form, "assignee")
         form.assignee.choices = options(
             [("", _l("Nobody"))]
             + [(str(u.id), f"{u.name} ({u.role})") for u in queries.assignable_staff()]
         )
         forms["assign"] = form
     if permissions.can_write_notes(user):
-        forms["note"] = NoteForm(prefix="note")
+        forms["note"] = make(NoteForm, "note")
     if permissions.can_attach_document(user, petition):
-        forms["document"] = document_form(user, current_app.config["MAX_DOCUMENT_BYTES"])
+        limit = current_app.config["MAX_DOCUMENT_BYTES"]
+        forms["document"] = make(
+            DocumentForm,
+            "document",
+            build=functools.partial(
+                document_form, user, limit, **({"formdata": None} if kept else {})
+            ),
+            # What document_form makes differ: the limit, and whether the user chooses.
+            shape=(limit, permissions.can_choose_document_visibility(user)),
+        )
     if permissions.can_recommend_on(user, petition):
-        forms["recommendation"] = RecommendationForm(prefix="recommendation")
+        forms["recommendation"] = make(RecommendationForm, "recommendation")
     return forms
 
 
@@ -492,8 +557,8 @@ def _case_context(petition, presence: dict | None = None) -> dict:
     )
 
 
-def _render_case(petition, status=200, presence=None, **overrides):
-    forms = _case_page_forms(petition) | overrides
+def _render_case(petition, status=200, presence=None, make_form=_new_form, **overrides):
+    forms = _case_page_forms(petition, make_form) | overrides
     return render_template(
         "petitions/show.html",
         forms=forms,
@@ -516,7 +581,9 @@ def show(case_number):
     )
     readlog.record_read("case_page", petition)
     return _render_case(
-        petition, presence=dict(zip(queries.CASE_PAGE_PRESENCE, present, strict=True))
+        petition,
+        presence=dict(zip(queries.CASE_PAGE_PRESENCE, present, strict=True)),
+        make_form=_blank_form,
     )
 
 
