@@ -184,8 +184,17 @@ DATETIME_PATTERNS = {"en": "yyyy-MM-dd HH:mm"}
 
 
 def current_language() -> str:
-    """The request's language ("en", "es"): the key of what is translated once per language."""
-    locale = get_locale()
+    """The request's language ("en", "es"): the key of what is translated once per language.
+
+    Asked some thirty times a case page (each kept field, date and label set): the locale
+    Flask-Babel chose for the request is read where it keeps it, as ``RequestDomain`` does,
+    rather than through its three context lookups each time; ``get_locale`` chooses it the
+    first time (and outside a request)."""
+    context = _cv_app.get(None)
+    state = context.g.__dict__.get("_flask_babel") if context is not None else None
+    locale = getattr(state, "babel_locale", None)
+    if locale is None:
+        locale = get_locale()
     return locale.language if locale is not None else "en"
 
 

@@ -20,11 +20,12 @@ previews then show it as not under review.
 """
 
 import csv
+import functools
 import io
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Select, bindparam, delete, func, insert, select
 
 from tracker import clock, permissions
 from tracker.acts.models import (
@@ -142,12 +143,23 @@ def granting_act(petition: Petition) -> Act | None:
     if petition.stage != Stage.GRANTED or petition.decided_at is None:
         return None
     return db.session.scalar(
+        _granting_act_statement(),
+        {"petition_id": petition.id, "decided_at": petition.decided_at},
+    )
+
+
+@functools.cache
+def _granting_act_statement() -> Select:
+    """``granting_act``'s statement, the case and its decision time bound parameters: built
+    once per process, not on every granted case's page (building it and its cache key cost
+    more than running it)."""
+    return (
         select(Act)
         .join(ActCase, ActCase.act_id == Act.id)
         .where(
-            ActCase.petition_id == petition.id,
+            ActCase.petition_id == bindparam("petition_id"),
             Act.state == RECORDED,
-            Act.recorded_at == petition.decided_at,
+            Act.recorded_at == bindparam("decided_at"),
         )
         .limit(1)
     )

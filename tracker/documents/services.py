@@ -18,6 +18,7 @@ import filetype
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from tracker import permissions, pipeline
 from tracker.audit import services as audit
@@ -247,6 +248,10 @@ def visible_documents(petition: Petition, user: User) -> list[Document]:
     if not user.is_staff:
         # The same rule as permissions.can_view_document, as a query.
         statement = statement.where(Document.visibility == "shared")
+    # Who uploaded each, as the lists show them (the page their name, the API their
+    # e-mail), in the same statement.
+    uploader = joinedload(Document.uploaded_by).load_only(User.id, User.name, User.email)
+    statement = statement.options(uploader)
     return list(db.session.scalars(statement.order_by(Document.id)))
 
 

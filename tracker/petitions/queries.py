@@ -5,6 +5,7 @@ import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import (
     Select,
@@ -21,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased, joinedload, load_only, selectinload
+from sqlalchemy.orm import aliased, defaultload, defer, joinedload, load_only, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -701,29 +702,91 @@ def _as_seen_by(entries, user: User) -> list:
     ]
 
 
-#: What a history shows of the people in it (the advocate rule asks the actor's role); their
-#: passwords, second factors and the rest stay unread.
-TIMELINE_PERSON_COLUMNS = (User.id, User.name, User.email, User.role, User.organization_id)
+class HistoryPerson(NamedTuple):
+    """Someone in a case's history as its pages show them: the name, the e-mail and the
+    role (the advocate rule asks whether they are staff)."""
+
+    name: str
+    email: str
+    role: str
+
+    @property
+    def is_staff(self) -> bool:
+        return Role(self.role).is_staff
 
 
-def timeline(petition: Petition, user: User) -> list[AuditEntry]:
-    """The case's history as the user may see it, oldest first."""
+class HistoryEntry(NamedTuple):
+    """An audit entry as a case's history shows it (the case page, its summary, the API's
+    history for an advocate): its own columns, and the people in it."""
+
+    id: int
+    action: str
+    created_at: datetime
+    from_stage: str | None
+    to_stage: str | None
+    reason: str | None
+    changes: dict | None
+    details: dict | None
+    actor: HistoryPerson | None
+    subject_user: HistoryPerson | None
+
+
+_history_actor = aliased(User, name="history_actor")
+_history_subject = aliased(User, name="history_subject")
+#: What a history shows of an entry and of the people in it (the advocate rule asks the
+#: actor's role): their passwords, second factors and the rest stay unread, and the
+#: entry's hashes, address and browser too.
+TIMELINE_COLUMNS = (
+    AuditEntry.id,
+    AuditEntry.action,
+    AuditEntry.created_at,
+    AuditEntry.from_stage,
+    AuditEntry.to_stage,
+    AuditEntry.reason,
+    AuditEntry.changes,
+    AuditEntry.details,
+    _history_actor.id,
+    _history_actor.name,
+    _history_actor.email,
+    _history_actor.role,
+    _history_subject.id,
+    _history_subject.name,
+    _history_subject.email,
+    _history_subject.role,
+)
+
+
+def timeline(petition: Petition, user: User) -> list[HistoryEntry]:
+    """The case's history as the user may see it, oldest first.
+
+    Read as rows of TIMELINE_COLUMNS (the people joined in the same statement), not as
+    entry and user objects: setting up a handful of objects, with their joined loads, cost
+    more than the query."""
     internal = permissions.can_view_internal_history(user)
-    entries = db.session.scalars(_timeline_statement(internal), {"petition_id": petition.id})
+    rows = db.session.connection().execute(
+        _timeline_statement(internal), {"petition_id": petition.id}
+    )
+    entries = [
+        HistoryEntry(
+            *row[:8],
+            HistoryPerson(*row[9:12]) if row[8] is not None else None,
+            HistoryPerson(*row[13:16]) if row[12] is not None else None,
+        )
+        for row in rows
+    ]
     return _as_seen_by(entries, user)
 
 
 @functools.lru_cache(maxsize=2)
 def _timeline_statement(internal: bool) -> Select:
     """``timeline``'s statement, for staff (``internal``) or an advocate, built once per
-    process: building it and its loader options cost as much as running it, on every case
-    page."""
+    process: building it cost as much as running it, on every case page."""
     return (
         _history_statement(bindparam("petition_id"), internal)
-        .options(
-            joinedload(AuditEntry.actor).load_only(*TIMELINE_PERSON_COLUMNS),
-            joinedload(AuditEntry.subject_user).load_only(*TIMELINE_PERSON_COLUMNS),
-        )
+        .with_only_columns(*TIMELINE_COLUMNS)
+        .select_from(AuditEntry)
+        .outerjoin(_history_actor, _history_actor.id == AuditEntry.actor_id)
+        .outerjoin(_history_subject, _history_subject.id == AuditEntry.subject_user_id)
         .order_by(AuditEntry.id)
     )
 
@@ -830,6 +893,27 @@ CASE_PAGE_PRESENCE_COLUMNS = (
         for name, model in CASE_COLLECTIONS.items()
     ),
     _related.label("related"),
+)
+
+
+#: What the case page shows of the people its case and collections name: their names
+#: (``PERSON_NAME``). The history is read as rows (``timeline``), so it no longer puts
+#: them in the session: the assignee and the waiver's approver come with the case, each
+#: collection's people with the collection when it is read (one statement, as before).
+#: Of the case's organization and advocate it shows the names too (the case's query
+#: otherwise joins them whole), and never its search words.
+PERSON_NAME = (User.id, User.name)
+CASE_PAGE_LOADS = (
+    joinedload(Petition.organization).load_only(Organization.id, Organization.name),
+    joinedload(Petition.advocate).load_only(*PERSON_NAME),
+    defer(Petition.search_text),
+    joinedload(Petition.assignee).load_only(*PERSON_NAME),
+    joinedload(Petition.waiver_approved_by).load_only(*PERSON_NAME),
+    defaultload(Petition.notes).joinedload(Note.author).load_only(*PERSON_NAME),
+    defaultload(Petition.recommendations).joinedload(Recommendation.author).load_only(*PERSON_NAME),
+    defaultload(Petition.information_requests)
+    .joinedload(InformationRequest.asked_by)
+    .load_only(*PERSON_NAME),
 )
 
 

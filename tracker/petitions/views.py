@@ -4,6 +4,7 @@ Views parse the request, call one service, and render or redirect; the request p
 (``tracker.pipeline``) commits the work of those marked ``@writes`` once, at the end.
 """
 
+import copy
 import functools
 from dataclasses import replace
 from types import SimpleNamespace
@@ -28,9 +29,10 @@ from werkzeug.routing import UnicodeConverter
 from tracker import clock, i18n, permissions, pipeline
 from tracker.auth.models import User
 from tracker.body_limit import body_limit, document_body_limit
+from tracker.deadlines.models import AGENCIES
 from tracker.deadlines.services import ReferralsOpen
 from tracker.documents import services as document_services
-from tracker.documents.forms import document_form, file_description
+from tracker.documents.forms import DocumentForm, document_form, file_description
 from tracker.documents.views import save_new_petition_document
 from tracker.eligibility import STATUS_LABELS as ELIGIBILITY_STATUSES
 from tracker.errors import Conflict, EditRefused, PermissionDenied, StaleVersion, ValidationFailed
@@ -66,12 +68,13 @@ from tracker.workflow import (
 )
 
 
-def _offered_actions(petition):
+def _offered_actions(petition, user=None):
     """The actions the case page offers: the transitions, and approve_waiver while a
-    requested waiver awaits a supervisor."""
-    actions = allowed_transitions(petition.stage_enum, current_user.role_enum)
+    requested waiver awaits a supervisor. ``user``: the current user (not its proxy)."""
+    role = (user or current_user).role_enum
+    actions = allowed_transitions(petition.stage_enum, role)
     if petition.waiver_requested and petition.waiver_approved_at is None:
-        actions += allowed_case_actions(petition.stage_enum, current_user.role_enum)
+        actions += allowed_case_actions(petition.stage_enum, role)
     return actions
 
 
@@ -90,9 +93,8 @@ _FIELDS_WITH_DATABASE_CHOICES = frozenset({"assign-assignee"})
 def case_field(field) -> Markup:
     """A case page form field (petitions/_plain_fields.html), from the kept copy when it
     is blank: not submitted, no message, its choices and value as when it was written."""
-    write = current_app.jinja_env.get_template("petitions/_plain_fields.html").module.plain_field
     if field.raw_data is not None or field.errors or field.name in _FIELDS_WITH_DATABASE_CHOICES:
-        return write(field)
+        return _write_plain_field(field)
     try:
         key = (
             field.name,
@@ -105,11 +107,17 @@ def case_field(field) -> Markup:
         )
         hash(key)
     except TypeError:  # a value that cannot be a key: not kept
-        return write(field)
+        return _write_plain_field(field)
     html = _BLANK_FIELDS.get(key)
     if html is None:
-        html = _BLANK_FIELDS[key] = Markup(write(field))
+        html = _BLANK_FIELDS[key] = Markup(_write_plain_field(field))
     return html
+
+
+def _write_plain_field(field) -> str:
+    # Looked up only when a field is written: a kept one needs no template.
+    template = current_app.jinja_env.get_template("petitions/_plain_fields.html")
+    return template.module.plain_field(field)
 
 
 @blueprint.route("/")
@@ -256,32 +264,98 @@ def new():
     )
 
 
-def _case_page_forms(petition):
-    """The action forms the current user may use on this case, keyed by name."""
+def _new_form(form_class, prefix: str, data: dict | None = None, build=None, shape=()):
+    """A case page's action form, built for this request (its posted values read, if any)."""
+    return build() if build is not None else form_class(data=data, prefix=prefix)
+
+
+#: Where an app keeps the case page's blank forms (``_blank_form``).
+_BLANK_FORMS = "tracker.case_page_blank_forms"
+
+
+def _blank_form(form_class, prefix: str, data: dict | None = None, build=None, shape=()):
+    """A case page's action form for a GET: a copy of the blank form kept per app, form,
+    language and ``shape`` (what else changes its fields), with this view's ``data`` (the
+    case's version, the assignee) and CSRF token in copies of their fields.
+
+    Building the forms (their fields bound and processed, some thirty) was a sixth of a
+    case page's time, for fields the page writes from kept HTML anyway (``case_field``).
+    Kept per app: a form's CSRF settings are its app's. The copies share the other fields,
+    which nothing on a GET changes; the view copies a field before it sets its choices
+    (``_own_field``)."""
+    kept = current_app.extensions.setdefault(_BLANK_FORMS, {})
+    key = (form_class, prefix, i18n.current_language(), shape)
+    prototype = kept.get(key)
+    if prototype is None:
+        prototype = build() if build is not None else form_class(formdata=None, prefix=prefix)
+        kept[key] = prototype
+    form = copy.copy(prototype)
+    form.form_errors = []
+    form._fields = prototype._fields.copy()
+    for name, value in (data or {}).items():
+        field = _own_field(form, name)
+        field.data = field.object_data = value
+    if "csrf_token" in form._fields:
+        token = _own_field(form, "csrf_token")
+        token.current_token = form._csrf.generate_csrf_token(token)
+    return form
+
+
+def _own_field(form, name: str):
+    """The form's field ``name`` as a copy of its own (of a form from ``_blank_form``)."""
+    kept = form._fields[name]
+    # Not copy.copy: a field class makes an unbound field unless given its form.
+    field = object.__new__(type(kept))
+    field.__dict__.update(kept.__dict__)
+    form._fields[name] = field
+    setattr(form, name, field)
+    return field
+
+
+def _case_page_forms(petition, make=_new_form):
+    """The action forms the current user may use on this case, keyed by name; ``make``
+    builds each (``_blank_form`` for a GET)."""
+    # The user itself, not the proxy: the rules below read a dozen of its attributes.
+    user = current_user._get_current_object()
+    kept = make is _blank_form
     forms = {}
-    transitions = _offered_actions(petition)
+    transitions = _offered_actions(petition, user)
     if transitions:
-        form = TransitionForm(data={"version": petition.version}, prefix="transition")
+        form = make(TransitionForm, "transition", {"version": petition.version})
+        if kept:
+            _own_field(form, "action")
         form.action.choices = options((t.name, t.label) for t in transitions)
         forms["transition"] = form
-    if permissions.can_take_petition(current_user, petition):
-        forms["take"] = TakeForm(data={"version": petition.version}, prefix="take")
-    if permissions.can_assign_petition(current_user, petition):
-        form = AssignForm(
-            data={"version": petition.version, "assignee": str(petition.assignee_id or "")},
-            prefix="assign",
+    if permissions.can_take_petition(user, petition):
+        forms["take"] = make(TakeForm, "take", {"version": petition.version})
+    if permissions.can_assign_petition(user, petition):
+        form = make(
+            AssignForm,
+            "assign",
+            {"version": petition.version, "assignee": str(petition.assignee_id or "")},
         )
+        if kept:
+            _own_field(form, "assignee")
         form.assignee.choices = options(
             [("", _l("Nobody"))]
             + [(str(u.id), f"{u.name} ({u.role})") for u in queries.assignable_staff()]
         )
         forms["assign"] = form
-    if permissions.can_write_notes(current_user):
-        forms["note"] = NoteForm(prefix="note")
-    if permissions.can_attach_document(current_user, petition):
-        forms["document"] = document_form(current_user, current_app.config["MAX_DOCUMENT_BYTES"])
-    if permissions.can_recommend_on(current_user, petition):
-        forms["recommendation"] = RecommendationForm(prefix="recommendation")
+    if permissions.can_write_notes(user):
+        forms["note"] = make(NoteForm, "note")
+    if permissions.can_attach_document(user, petition):
+        limit = current_app.config["MAX_DOCUMENT_BYTES"]
+        forms["document"] = make(
+            DocumentForm,
+            "document",
+            build=functools.partial(
+                document_form, user, limit, **({"formdata": None} if kept else {})
+            ),
+            # What document_form makes differ: the limit, and whether the user chooses.
+            shape=(limit, permissions.can_choose_document_visibility(user)),
+        )
+    if permissions.can_recommend_on(user, petition):
+        forms["recommendation"] = make(RecommendationForm, "recommendation")
     return forms
 
 
@@ -420,6 +494,26 @@ def stage_badges() -> dict[str, Markup]:
     return _stage_badges_in(i18n.current_language())
 
 
+@blueprint.app_template_global()
+def stage_badge_html(stage) -> Markup:
+    """_macros.html's ``stage_badge``: the badge of a stage (or of its value) from
+    ``stage_badges``, rather than the macro translating and escaping its label each time."""
+    return stage_badges()[Stage(stage).value]
+
+
+@blueprint.app_template_global()
+def referral_agency_options() -> Markup:
+    """The referral form's agencies as ``<option>`` tags (petitions/_time_section.html),
+    written once per language: each label is a lazy string, translated anew when shown."""
+    return _agency_options_in(i18n.current_language())
+
+
+@functools.lru_cache(maxsize=len(i18n.LANGUAGES))
+def _agency_options_in(language: str) -> Markup:
+    option = Markup('<option value="{}">{}</option>')
+    return Markup("").join(option.format(value, str(label)) for value, label in AGENCIES.items())
+
+
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))
 def _stage_badges_in(language: str) -> dict[str, Markup]:
     return {
@@ -465,8 +559,8 @@ def _case_context(petition, presence: dict | None = None) -> dict:
     )
 
 
-def _render_case(petition, status=200, presence=None, **overrides):
-    forms = _case_page_forms(petition) | overrides
+def _render_case(petition, status=200, presence=None, make_form=_new_form, **overrides):
+    forms = _case_page_forms(petition, make_form) | overrides
     return render_template(
         "petitions/show.html",
         forms=forms,
@@ -482,11 +576,16 @@ def show(case_number):
 
     The view is logged in the read log (once the page is served)."""
     petition, *present = services.get_visible_petition_with(
-        current_user, case_number, queries.CASE_PAGE_PRESENCE_COLUMNS
+        current_user._get_current_object(),
+        case_number,
+        queries.CASE_PAGE_PRESENCE_COLUMNS,
+        loads=queries.CASE_PAGE_LOADS,
     )
     readlog.record_read("case_page", petition)
     return _render_case(
-        petition, presence=dict(zip(queries.CASE_PAGE_PRESENCE, present, strict=True))
+        petition,
+        presence=dict(zip(queries.CASE_PAGE_PRESENCE, present, strict=True)),
+        make_form=_blank_form,
     )
 
 
