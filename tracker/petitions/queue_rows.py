@@ -2,9 +2,10 @@
 work, a dozen values each looked up through Jinja's attribute access and escaped one by one.
 
 ``queue_rows`` writes what ``petitions/queue.html`` wrote for them, character for character:
-every value from the database escaped, the fixed parts (labels, badges, the column's
-translated heading) once per language. The template calls it with what it decided once per
-page (the viewer's columns, the bulk form's boxes, a refused selection to show again).
+every value from the database escaped, the fixed parts (labels, the stage badges as
+``views.stage_badges`` keeps them, the column's translated heading) once per language. The
+template calls it with what it decided once per page (the viewer's columns, the bulk form's
+boxes, a refused selection to show again).
 """
 
 import functools
@@ -14,7 +15,6 @@ from markupsafe import Markup, escape
 
 from tracker import i18n
 from tracker.templating import escaped_text as text
-from tracker.web import STAGE_BADGES
 
 
 @functools.lru_cache(maxsize=len(i18n.LANGUAGES))
@@ -42,7 +42,7 @@ def queue_rows(
 ) -> Markup:
     """The table's rows (``<tr>…</tr>`` each) for the page's ``QueueRow``s."""
     fixed = _fixed_in(i18n.current_language())
-    stages, kinds, write_date = labels.stages, labels.kinds, labels.date
+    badges, kinds, write_date = labels.stage_badges, labels.kinds, labels.date
     offenders = selection.offenders if selection else {}
     ticked = selection.case_numbers if selection else ()
     case_url = text(case_url)
@@ -78,7 +78,7 @@ def queue_rows(
             add(f'<div class="small text-danger-emphasis">{reason}</div>')
         add(
             f'</td>\n      <td class="stack-hide">{kinds[row.kind]}</td>'
-            f'\n      <td><span class="badge {STAGE_BADGES[row.stage]}">{stages[row.stage]}</span>'
+            f"\n      <td>{badges[row.stage]}"
         )
         if row.information_provided:
             add(fixed["provided"])

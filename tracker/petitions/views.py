@@ -187,7 +187,7 @@ def queue_filter_fields(form: QueueFilterForm) -> Markup:
 def _row_labels_in(language: str) -> SimpleNamespace:
     # Escaped once per language (Markup), not on each of a page's rows.
     return SimpleNamespace(
-        stages={stage: escape(stage.label) for stage in Stage},
+        stage_badges=_stage_badges_in(language),
         kinds={kind: escape(label) for kind, label in KINDS.items()},
         eligibility={status: escape(label) for status, label in ELIGIBILITY_STATUSES.items()},
         date=i18n.date_writer(),
