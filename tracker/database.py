@@ -57,10 +57,15 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+def _is_sqlite(dbapi_connection) -> bool:
+    """Whether a driver connection is SQLite's (the pool's events see driver connections)."""
+    return type(dbapi_connection).__module__ == "sqlite3"
+
+
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, connection_record):
     """SQLite: enforce foreign keys, wait for the write lock, and let us own BEGIN."""
-    if type(dbapi_connection).__module__ != "sqlite3":
+    if not _is_sqlite(dbapi_connection):
         return
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; we emit
     # BEGIN IMMEDIATE ourselves (see _begin) so that every writing transaction holds the
@@ -99,9 +104,7 @@ def _ping_if_idle(dbapi_connection, connection_record, connection_proxy) -> None
         return
     # psycopg: outside a transaction, as SQLAlchemy's own ping does it (an AUTOCOMMIT
     # engine's connection stays in autocommit).
-    transactional = type(dbapi_connection).__module__ != "sqlite3" and (
-        not dbapi_connection.autocommit
-    )
+    transactional = not _is_sqlite(dbapi_connection) and not dbapi_connection.autocommit
     try:
         if transactional:
             dbapi_connection.autocommit = True
@@ -234,7 +237,7 @@ def _end_autocommit_read(dbapi_connection, connection_record) -> None:
     ``_configure_sqlite``: there the next BEGIN is the one ``_begin`` sends.)"""
     if not connection_record.info.pop(_AUTOCOMMIT_READ, False):
         return
-    if type(dbapi_connection).__module__ == "sqlite3":
+    if _is_sqlite(dbapi_connection):
         return
     if dbapi_connection is not None and not dbapi_connection.closed:
         dbapi_connection.autocommit = False
