@@ -469,7 +469,9 @@ def profile(app, path: str, headers: dict, views: int) -> None:
     for _ in range(views):
         client.get(path, headers=headers, environ_base=environ)
     cpu_profile.disable()
-    pstats.Stats(cpu_profile).sort_stats("cumulative").print_stats(60)
+    stats = pstats.Stats(cpu_profile)
+    stats.sort_stats("cumulative").print_stats(60)
+    stats.sort_stats("tottime").print_stats(40)
 
 
 def report_round(round_number: int, page: str, side: str, result: dict) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 
 from tests.conftest import AuthActions, on_postgres, petition_values
 from tracker.auth import services as auth_services
@@ -106,15 +106,18 @@ def test_only_the_relaxed_transaction_skips_waiting_for_the_disk(committed_app):
 
 def test_the_read_is_committed_on_the_pages_own_connection(committed_app, case):
     """The page's reads ran in autocommit; the read's row is committed on the same connection
-    (one checkout, one COMMIT): on PostgreSQL in one message with its BEGIN; on SQLite as one
+    (one checkout): on PostgreSQL in one message with its BEGIN and COMMIT; on SQLite as one
     INSERT in its own transaction, after the reads (no second checkout, no BEGIN, ROLLBACK
-    or COMMIT sent)."""
-    advocate, case_number, _ = case
+    or COMMIT sent). The session then only gives the connection back: SQLAlchemy ends its
+    own record of a transaction (a "rollback" event) the server no longer has, and the
+    driver sends nothing for it."""
+    advocate, case_number, petition_id = case
     client = committed_app.test_client()
     assert AuthActions(client).login(advocate, password="a long enough password").destination
     client.get(f"/petitions/{case_number}")  # the session's touch, if due, is done now
     with committed_app.app_context():
         engine = db.engine
+        logged_before = _logged(petition_id)
     happened = []
     listeners = [
         (engine, name, lambda *args, name=name: happened.append(name))
@@ -132,12 +135,22 @@ def test_the_read_is_committed_on_the_pages_own_connection(committed_app, case):
     finally:
         for target, name, listener in listeners:
             event.remove(target, name, listener)
-    assert happened == ["checkout", "begin", "commit"]
+    assert happened == ["checkout", "begin", "rollback"]
+    with committed_app.app_context():
+        assert _logged(petition_id) == logged_before + 1  # this view's row, committed
     if not on_postgres():
         # The page's reads, then the row in a transaction of its own.
         assert sent[-1] == "INSERT", sent
         assert "INSERT" not in sent[:-1]
         assert not {"BEGIN", "COMMIT", "ROLLBACK"} & set(sent), sent
+
+
+def _logged(petition_id: int) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(ReadLogEntry)
+        .where(ReadLogEntry.petition_id == petition_id)
+    )
 
 
 @pytest.mark.skipif(not on_postgres(), reason="the one-round-trip commit is PostgreSQL's")
@@ -172,3 +185,35 @@ def test_the_one_round_trip_commit_binds_every_value_safely(committed_app, case)
         == (row["created_at"], details, "2001:db8::%1", petition_id, False)
         for e in stored
     )
+
+
+@pytest.mark.skipif(on_postgres(), reason="the one-row INSERT of SQLite's text is SQLite's")
+@pytest.mark.parametrize("details", [None, {"q": "50% off'; DROP TABLE petition; --", "n": "é"}])
+def test_one_row_on_sqlite_is_stored_as_sqlalchemys_insert_stores_it(committed_app, case, details):
+    """SQLite's one-row read log INSERT (its text and bind processing built once) stores what
+    SQLAlchemy's own ``insert(table)`` stores, byte for byte: the time stamp's text, JSON
+    details (``null`` for none), booleans, quotes and percent signs."""
+    _, _, petition_id = case
+    row = {
+        "created_at": datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=UTC),
+        "user_id": None,
+        "interface": "web",
+        "kind": "case_export",
+        "petition_id": petition_id,
+        "document_id": None,
+        "reader_assigned": True,
+        "ip_address": "2001:db8::%1",
+        "details": details,
+    }
+    table = ReadLogEntry.__table__
+    with committed_app.app_context():
+        assert insert_with_commit(db.session, [(table, [row])])  # the one-row path
+        db.session.execute(insert(table), [row])  # SQLAlchemy's own, for comparison
+        db.session.commit()
+        stored = db.session.connection().exec_driver_sql(
+            "SELECT created_at, user_id, interface, kind, petition_id, document_id,"
+            " reader_assigned, ip_address, details, typeof(details) FROM read_log_entry"
+            " WHERE kind = 'case_export' ORDER BY id DESC LIMIT 2"
+        ).all()
+    assert stored[0] == stored[1]
+    assert stored[0][0] == "2026-11-30 01:02:03.456789"

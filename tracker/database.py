@@ -361,8 +361,9 @@ def _insert_after_read_sqlite(connection, inserts: list[tuple[Table, list[dict]]
             connection.exec_driver_sql("PRAGMA synchronous = NORMAL")
             info[_RELAXED] = True
         if len(inserts) == 1 and len(inserts[0][1]) == 1:
-            ((table, rows),) = inserts
-            connection.execute(insert(table), rows)
+            ((table, (row,)),) = inserts
+            sql, binds = _sqlite_insert(table, tuple(row), connection.dialect)
+            connection.exec_driver_sql(sql, tuple(bind(row[name]) for name, bind in binds))
             return
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         for table, rows in inserts:
@@ -372,6 +373,29 @@ def _insert_after_read_sqlite(connection, inserts: list[tuple[Table, list[dict]]
         if connection.connection.driver_connection.in_transaction:
             connection.exec_driver_sql("ROLLBACK")  # the session's rollback then finds none
         raise
+
+
+@functools.lru_cache(maxsize=32)
+def _sqlite_insert(table: Table, names: tuple[str, ...], dialect) -> tuple[str, tuple]:
+    """A one-row INSERT of ``names`` into ``table`` as SQLite's text, with each value's bind
+    processing (its type's, as SQLAlchemy's own INSERT applies it), built once: sent with
+    ``exec_driver_sql`` it costs a page view's read log about half what compiling and
+    executing ``insert(table)`` does, and is still seen by the engine's events (and so
+    counted with the request's statements)."""
+    quote = dialect.identifier_preparer.quote
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
+        f"VALUES ({', '.join('?' for _ in names)})"
+    )
+    binds = tuple(
+        (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect) or _as_is)
+        for name in names
+    )
+    return sql, binds
+
+
+def _as_is(value):
+    return value
 
 
 def begin_read_only(session) -> None:
