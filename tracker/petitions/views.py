@@ -56,7 +56,7 @@ from tracker.petitions.forms import (
 from tracker.petitions.models import EDITABLE_FIELDS, FIELD_LABELS
 from tracker.petitions.queue_rows import queue_rows
 from tracker.readlog import services as readlog
-from tracker.web import STAGE_BADGES, localtime
+from tracker.web import STAGE_BADGES
 from tracker.workflow import (
     TRANSITIONS_BY_NAME,
     ReasonRequired,
@@ -438,13 +438,15 @@ def related_items(related) -> Markup:
     if not related:
         return Markup()
     case_url = case_url_writer()
-    kinds, badges = _row_labels().kinds, stage_badges()
+    labels = _row_labels()
+    kinds, badges, write_date = labels.kinds, labels.stage_badges, labels.date
+    zone = clock.display_zone()  # localtime(…, "%Y-%m-%d")'s zone and writer, once a page
     # As the template's _('filed %(date)s', date=…): the message is markup, its value escaped.
     filed = _("filed %(date)s")
     items = []
     for row in related:
         number = escape(row.case_number)
-        day = localtime(row.created_at, "%Y-%m-%d")
+        day = write_date(row.created_at.astimezone(zone).date())
         items.append(
             f'<li><a href="{escape(case_url(row.case_number))}">{number}</a>'
             f" · {kinds[row.kind]} · {filed % {'date': escape(day)}} · {badges[row.stage]}</li>\n"
