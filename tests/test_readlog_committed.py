@@ -210,10 +210,14 @@ def test_one_row_on_sqlite_is_stored_as_sqlalchemys_insert_stores_it(committed_a
         assert insert_with_commit(db.session, [(table, [row])])  # the one-row path
         db.session.execute(insert(table), [row])  # SQLAlchemy's own, for comparison
         db.session.commit()
-        stored = db.session.connection().exec_driver_sql(
-            "SELECT created_at, user_id, interface, kind, petition_id, document_id,"
-            " reader_assigned, ip_address, details, typeof(details) FROM read_log_entry"
-            " WHERE kind = 'case_export' ORDER BY id DESC LIMIT 2"
-        ).all()
+        stored = (
+            db.session.connection()
+            .exec_driver_sql(
+                "SELECT created_at, user_id, interface, kind, petition_id, document_id,"
+                " reader_assigned, ip_address, details, typeof(details) FROM read_log_entry"
+                " WHERE kind = 'case_export' ORDER BY id DESC LIMIT 2"
+            )
+            .all()
+        )
     assert stored[0] == stored[1]
     assert stored[0][0] == "2026-11-30 01:02:03.456789"
