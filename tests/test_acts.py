@@ -528,6 +528,32 @@ def test_the_advocate_sees_their_case_was_granted_by_the_act(
     assert ACT["title"] in page
 
 
+def test_a_case_page_reads_an_act_only_for_a_case_an_act_granted(
+    client, login_as, supervisor, make_petition, count_statements
+):
+    """Whether an act holds the case's grant comes with the case's own query: the page of a
+    case granted alone reads no act; the page of a case an act granted reads it and names it."""
+    login_as("reviewer")
+    alone = make_petition(Stage.GRANTED)
+    by_act = make_petition(Stage.UNDER_REVIEW)
+    act = drafted(supervisor)
+    acts.add_cases_by_register_numbers(
+        act, supervisor, [acts.RegisterNumber(1, by_act.register_number)]
+    )
+    acts.record_act(act, supervisor)
+    db.session.commit()
+
+    for petition, granted_by_act in ((alone, False), (by_act, True)):
+        path = f"/petitions/{petition.case_number}"
+        assert client.get(path).status_code == 200
+        with count_statements() as statements:
+            page = page_text(client.get(path))
+        act_reads = [s for s in statements if s.startswith("SELECT act.")]
+        assert len(act_reads) == granted_by_act, statements
+        assert ("Granted by the act of 2024-12-12" in page) is granted_by_act
+        assert (ACT["title"] in page) is granted_by_act
+
+
 def test_a_reopened_case_is_no_longer_the_acts(supervisor, cohort):
     act = drafted(supervisor)
     acts.add_cases_by_filter(act, supervisor, {"custody_status": "home_confinement"})

@@ -175,9 +175,3 @@ def export(act_id):
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="act-{act.id}-cases.csv"'},
     )
-
-
-@blueprint.app_template_global()
-def granting_act(petition):
-    """The recorded act that granted this case (its page says so to advocates and staff)."""
-    return services.granting_act(petition)

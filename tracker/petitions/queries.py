@@ -28,6 +28,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from tracker import clock, permissions
+from tracker.acts.models import RECORDED, Act, ActCase
 from tracker.audit.models import CASE_CATEGORY, AuditEntry
 from tracker.audit.replay import replay
 from tracker.auth.models import Organization, User
@@ -875,7 +876,7 @@ CASE_COLLECTIONS = {
 }
 _other_petition = aliased(Petition)
 #: The names of ``case_page_presence``'s columns, in order.
-CASE_PAGE_PRESENCE = (*CASE_COLLECTIONS, "related")
+CASE_PAGE_PRESENCE = (*CASE_COLLECTIONS, "related", "granted_by_act")
 
 
 _related = exists().where(
@@ -893,6 +894,16 @@ CASE_PAGE_PRESENCE_COLUMNS = (
         for name, model in CASE_COLLECTIONS.items()
     ),
     _related.label("related"),
+    # Whether a recorded act holds the case's grant (``tracker.acts.services.granting_act``'s
+    # condition): most granted cases were granted alone, and their page then reads no act.
+    exists()
+    .where(
+        ActCase.petition_id == Petition.id,
+        Act.id == ActCase.act_id,
+        Act.state == RECORDED,
+        Act.recorded_at == Petition.decided_at,
+    )
+    .label("granted_by_act"),
 )
 
 

@@ -27,6 +27,7 @@ from markupsafe import Markup, escape
 from werkzeug.routing import UnicodeConverter
 
 from tracker import clock, i18n, permissions, pipeline
+from tracker.acts import services as acts
 from tracker.auth.models import User
 from tracker.body_limit import body_limit, document_body_limit
 from tracker.deadlines.models import AGENCIES
@@ -563,9 +564,11 @@ def _case_context(petition, presence: dict | None = None) -> dict:
 
 def _render_case(petition, status=200, presence=None, make_form=_new_form, **overrides):
     forms = _case_page_forms(petition, make_form) | overrides
+    granted_by_act = presence is None or presence["granted_by_act"]
     return render_template(
         "petitions/show.html",
         forms=forms,
+        granting_act=acts.granting_act(petition) if granted_by_act else None,
         pdf_unavailable=summary.unavailable_reason(),
         **_case_context(petition, presence),
     ), status
