@@ -181,6 +181,23 @@ def test_the_api_is_limited_per_address(app, two_tokens, monkeypatch):
     assert api_get(at(app, "192.0.2.61"), second).status_code == 200
 
 
+def test_limits_switched_off_count_nothing(database_url, make_user):
+    """RATELIMIT_ENABLED=0 (an operator's choice, e.g. behind a proxy that limits): the app
+    starts, and neither sign-ins nor the API are refused past their limits."""
+    unlimited = new_app(
+        database_url,
+        RATELIMIT_ENABLED=False,
+        RATELIMIT_LOGIN="1 per minute",
+        RATELIMIT_API_PER_TOKEN="1 per minute",
+    )
+    with unlimited.app_context():
+        plaintext = tokens.create_token(make_user("reviewer"), "script")[1]
+        db.session.commit()
+    browser = at(unlimited, "192.0.2.70")
+    assert [sign_in(browser, "x@example.org").status_code for _ in range(3)] == [200] * 3
+    assert [api_get(browser, plaintext).status_code for _ in range(3)] == [200] * 3
+
+
 def test_trusted_proxies_give_the_client_address(database_url):
     behind_proxy = new_app(database_url, TRUSTED_PROXY_COUNT=1, RATELIMIT_LOGIN="1 per minute")
     proxy = behind_proxy.test_client()  # every request arrives from the proxy's address

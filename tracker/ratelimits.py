@@ -321,7 +321,10 @@ def init_app(app: Flask) -> Limiter:
         shared = limiter.shared_limit(_configured(setting), scope=setting.lower(), **options)
         shared(api_blueprint)
         api_limits.append(shared)
-    _skip_uncounted_requests(app, limiter, ApiLimits(limiter, api_limits))
+    if limiter.enabled:
+        # Switched off (RATELIMIT_ENABLED=0), Flask-Limiter registers no hooks and has no
+        # strategy or storage: there is nothing to count and nothing to gate.
+        _skip_uncounted_requests(app, limiter, ApiLimits(limiter, api_limits))
     app.register_error_handler(RateLimitExceeded, _handle_rate_limited)
     app.extensions["tracker_limiter"] = limiter
     return limiter
