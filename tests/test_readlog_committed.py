@@ -153,23 +153,29 @@ def _logged(petition_id: int) -> int:
     )
 
 
-@pytest.mark.skipif(not on_postgres(), reason="the one-round-trip commit is PostgreSQL's")
-def test_the_one_round_trip_commit_binds_every_value_safely(committed_app, case):
-    """Values go through each column's bind processing and psycopg's quoting: time stamps,
-    JSON details, and text with quotes, semicolons and percent signs arrive intact."""
-    _, _, petition_id = case
-    details = {"q": "50% off'; DROP TABLE petition; --", "rows": 3}
-    row = {
+def _export_row(petition_id: int, details, *, reader_assigned: bool) -> dict:
+    """A read log row whose values test the binding: a time stamp with microseconds, JSON,
+    a boolean and an address with a percent sign."""
+    return {
         "created_at": datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=UTC),
         "user_id": None,
         "interface": "web",
         "kind": "case_export",
         "petition_id": petition_id,
         "document_id": None,
-        "reader_assigned": False,
+        "reader_assigned": reader_assigned,
         "ip_address": "2001:db8::%1",
         "details": details,
     }
+
+
+@pytest.mark.skipif(not on_postgres(), reason="the one-round-trip commit is PostgreSQL's")
+def test_the_one_round_trip_commit_binds_every_value_safely(committed_app, case):
+    """Values go through each column's bind processing and psycopg's quoting: time stamps,
+    JSON details, and text with quotes, semicolons and percent signs arrive intact."""
+    _, _, petition_id = case
+    details = {"q": "50% off'; DROP TABLE petition; --", "rows": 3}
+    row = _export_row(petition_id, details, reader_assigned=False)
     with committed_app.app_context():
         db.session.scalar(select(func.count()).select_from(ReadLogEntry))  # a transaction open
         assert insert_with_commit(db.session, [(ReadLogEntry.__table__, [row, row])])
@@ -194,17 +200,7 @@ def test_one_row_on_sqlite_is_stored_as_sqlalchemys_insert_stores_it(committed_a
     SQLAlchemy's own ``insert(table)`` stores, byte for byte: the time stamp's text, JSON
     details (``null`` for none), booleans, quotes and percent signs."""
     _, _, petition_id = case
-    row = {
-        "created_at": datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=UTC),
-        "user_id": None,
-        "interface": "web",
-        "kind": "case_export",
-        "petition_id": petition_id,
-        "document_id": None,
-        "reader_assigned": True,
-        "ip_address": "2001:db8::%1",
-        "details": details,
-    }
+    row = _export_row(petition_id, details, reader_assigned=True)
     table = ReadLogEntry.__table__
     with committed_app.app_context():
         assert insert_with_commit(db.session, [(table, [row])])  # the one-row path
