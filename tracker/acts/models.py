@@ -8,7 +8,7 @@ edited; a correction is a new act plus reopened cases.
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ColumnElement, Date, ForeignKey, Index, String, Text, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.auth.models import User
@@ -94,3 +94,15 @@ class ActCase(db.Model):
 
     def __repr__(self) -> str:
         return f"<ActCase act {self.act_id} petition {self.petition_id}>"
+
+
+def holds_grant_of_act(petition_id, decided_at) -> ColumnElement[bool]:
+    """The condition that the case (its id, its decision time) holds the grant of a recorded
+    act it belongs to: it was decided at the very moment the act was recorded (a case
+    reopened and granted again on its own is no longer the act's). Joins Act to ActCase."""
+    return and_(
+        ActCase.act_id == Act.id,
+        ActCase.petition_id == petition_id,
+        Act.state == RECORDED,
+        Act.recorded_at == decided_at,
+    )

@@ -35,6 +35,7 @@ from tracker.acts.models import (
     TITLE_MAX_LENGTH,
     Act,
     ActCase,
+    holds_grant_of_act,
 )
 from tracker.audit import services as audit
 from tracker.auth.models import User
@@ -156,11 +157,7 @@ def _granting_act_statement() -> Select:
     return (
         select(Act)
         .join(ActCase, ActCase.act_id == Act.id)
-        .where(
-            ActCase.petition_id == bindparam("petition_id"),
-            Act.state == RECORDED,
-            Act.recorded_at == bindparam("decided_at"),
-        )
+        .where(holds_grant_of_act(bindparam("petition_id"), bindparam("decided_at")))
         .limit(1)
     )
 

@@ -28,7 +28,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from tracker import clock, permissions
-from tracker.acts.models import RECORDED, Act, ActCase
+from tracker.acts.models import holds_grant_of_act
 from tracker.audit.models import CASE_CATEGORY, AuditEntry
 from tracker.audit.replay import replay
 from tracker.auth.models import Organization, User
@@ -896,14 +896,7 @@ CASE_PAGE_PRESENCE_COLUMNS = (
     _related.label("related"),
     # Whether a recorded act holds the case's grant (``tracker.acts.services.granting_act``'s
     # condition): most granted cases were granted alone, and their page then reads no act.
-    exists()
-    .where(
-        ActCase.petition_id == Petition.id,
-        Act.id == ActCase.act_id,
-        Act.state == RECORDED,
-        Act.recorded_at == Petition.decided_at,
-    )
-    .label("granted_by_act"),
+    exists().where(holds_grant_of_act(Petition.id, Petition.decided_at)).label("granted_by_act"),
 )
 
 
