@@ -7,6 +7,8 @@ one address room for its morning, and the Redis storage is tried against the rea
 """
 
 import os
+import threading
+import time
 import uuid
 
 import pyotp
@@ -19,6 +21,7 @@ from tests.conftest import testing_app as new_app
 from tracker.api.problems import PROBLEM_JSON
 from tracker.auth import tokens, two_factor
 from tracker.extensions import db
+from tracker.ratelimits import SweptMemoryStorage
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -179,6 +182,38 @@ def test_the_api_is_limited_per_address(app, two_tokens, monkeypatch):
     assert_limited_problem(api_get(browser, second))
     assert_limited_problem(browser.get("/api/v1/petitions"))  # no token: still that address
     assert api_get(at(app, "192.0.2.61"), second).status_code == 200
+
+
+def test_counting_in_memory_starts_no_thread(app, two_tokens, monkeypatch):
+    """memory:// (the default) counts in SweptMemoryStorage: limits' own storage started a
+    timer thread 10 ms ahead on a count whenever none was running."""
+    storage = app.extensions["tracker_limiter"].storage
+    assert isinstance(storage, SweptMemoryStorage)
+    started = []
+    start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(start(thread)))
+    browser = at(app, "192.0.2.80")
+    assert [api_get(browser, two_tokens[0]).status_code for _ in range(5)] == [200] * 5
+    assert started == []
+    # Each request counted once per API limit: per token and per address.
+    assert sorted(len(entries) for entries in storage.events.values()) == [5, 5]
+
+
+def test_expired_counts_in_memory_are_swept(app, monkeypatch):
+    """Without the timer, a count that counts sweeps what has expired, at most once a
+    second (SWEEP_SECONDS): memory stays bounded by the limits' windows."""
+    storage = app.extensions["tracker_limiter"].storage
+    storage._next_sweep = time.monotonic() + 3600  # no sweep due
+    assert storage.acquire_entry("window", 10, 60)
+    storage.incr("counter", 60)
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 61)
+    assert storage.acquire_entry("later", 10, 60)
+    assert len(storage.events["window"]) == 1 and "counter" in storage.storage
+    storage._next_sweep = time.monotonic()  # a sweep is due
+    assert storage.acquire_entry("later", 10, 60)
+    assert storage.events["window"] == [] and "counter" not in storage.storage
+    assert len(storage.events["later"]) == 2
 
 
 def test_limits_switched_off_count_nothing(database_url, make_user):

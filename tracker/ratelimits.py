@@ -26,7 +26,7 @@ from flask_limiter import Limiter, RequestLimit, RouteLimit
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
-from limits.storage import RedisStorage
+from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -71,6 +71,47 @@ def _remember_reset(limit: RequestLimit) -> None:
 
 def retry_after_seconds(reset_at: float) -> int:
     return max(1, math.ceil(reset_at - time.time()))
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """limits' in-memory storage, which ``memory://`` names here (``storage_uri``), with its
+    expired counts and window entries swept on the counting request at most once every
+    ``SWEEP_SECONDS``, rather than by a timer thread.
+
+    limits' own starts a ``threading.Timer`` 10 ms ahead whenever it counts and none is
+    running: under load a new thread a hundred times a second in each worker, each start
+    waiting for the thread to run, and each run taking the interpreter from the request
+    being served. Served by gunicorn, that was about a tenth of an API request's time
+    (README, issue 15). The sweep only frees memory: a count or a window entry past its
+    expiry is already ignored when read, so when it is swept changes no answer.
+
+    The hook is limits' private ``__schedule_expiry``, which each count calls (overridden
+    by its mangled name); ``test_counting_in_memory_starts_no_thread`` fails if a release
+    of limits stops calling it.
+    """
+
+    STORAGE_SCHEME = ["tracker-memory"]
+    SWEEP_SECONDS = 1.0
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.timer.cancel()  # the one limits starts with the storage
+        self._next_sweep = time.monotonic() + self.SWEEP_SECONDS
+
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_SECONDS
+            self._MemoryStorage__expire_events()
+
+
+def storage_uri(configured: str) -> str:
+    """The storage the limiter counts in: ``memory://`` is ``SweptMemoryStorage``; any other
+    (``redis://…``) as configured."""
+    scheme, separator, rest = configured.partition("://")
+    if separator and scheme == "memory":
+        return f"{SweptMemoryStorage.STORAGE_SCHEME[0]}://{rest}"
+    return configured
 
 
 def _handle_rate_limited(error: RateLimitExceeded):
@@ -307,7 +348,11 @@ def init_app(app: Flask) -> Limiter:
         # Only the addresses the trusted proxies appended are believed; anything a client
         # puts in X-Forwarded-For itself stays to their left and is ignored.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
-    limiter = Limiter(get_remote_address, on_breach=_remember_reset)
+    limiter = Limiter(
+        get_remote_address,
+        on_breach=_remember_reset,
+        storage_uri=storage_uri(app.config["RATELIMIT_STORAGE_URI"]),
+    )
     limiter.init_app(app)
     for endpoint, limits in VIEW_LIMITS.items():
         view = limited = app.view_functions[endpoint]
