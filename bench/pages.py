@@ -19,8 +19,11 @@ never refuse) and the floor (``bench.floor_app``: bare Flask + SQLAlchemy runnin
 own query). wrk loads one page at a time for ``--seconds`` with ``--connections`` connections,
 floor and tracker alternating which goes first, in ``--rounds`` interleaved rounds. Case pages
 pick a random case of the reader's among 2,000 on each request. Reported per page: median
-req/s over the rounds, p50 and p99 latency (median over rounds), the ratio tracker / floor,
-and the SQL statements of one request of each page in-process (after a warm-up request).
+req/s over the rounds, p50 and p99 latency (median over rounds), the ratio tracker / floor
+of those medians, the same ratio taken within each round (the two sides measured one after the
+other, so a slow spell of a shared machine touches both: its median and range over the rounds
+show how far the figure can be trusted), and the SQL statements of one request of each page
+in-process (after a warm-up request).
 """
 
 import argparse
@@ -474,6 +477,11 @@ def profile(app, path: str, headers: dict, views: int) -> None:
     stats.sort_stats("tottime").print_stats(40)
 
 
+def paired_ratios(floor: list[dict], tracker: list[dict]) -> list[float]:
+    """Tracker / floor req/s within each round (results in round order)."""
+    return [t["rps"] / f["rps"] for f, t in zip(floor, tracker, strict=True)]
+
+
 def report_round(round_number: int, page: str, side: str, result: dict) -> None:
     errors = f"  NON-2XX {result['errors']}" if result["errors"] else ""
     print(
@@ -584,10 +592,10 @@ def main() -> None:
         f"({backend}); statements: every one sent, transaction control included:\n"
     )
     print(
-        "| page | floor req/s | tracker req/s | ratio | tracker p50 / p99 ms "
-        "| floor p50 / p99 ms | statements |"
+        "| page | floor req/s | tracker req/s | ratio | ratio within a round: median (range) "
+        "| tracker p50 / p99 ms | floor p50 / p99 ms | statements |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for page in pages:
         median = {
             side: {
@@ -597,9 +605,11 @@ def main() -> None:
             for side in ("floor", "tracker")
         }
         floor, tracker = median["floor"], median["tracker"]
+        paired = paired_ratios(results[page, "floor"], results[page, "tracker"])
         print(
             f"| {page} | {floor['rps']:,.0f} | {tracker['rps']:,.0f} "
             f"| {tracker['rps'] / floor['rps']:.2f} "
+            f"| {statistics.median(paired):.2f} ({min(paired):.2f}–{max(paired):.2f}) "
             f"| {tracker['p50']:.1f} / {tracker['p99']:.1f} "
             f"| {floor['p50']:.1f} / {floor['p99']:.1f} | {statements[page]} |"
         )
