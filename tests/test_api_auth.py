@@ -6,13 +6,14 @@ import re
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from tests.api_helpers import petition_json, problem_of
 from tests.conftest import csrf_token
 from tests.helpers import audit_entries, page_text
 from tracker.auth import services as auth_services
 from tracker.auth import tokens
-from tracker.auth.models import ApiToken
+from tracker.auth.models import ApiToken, User
 from tracker.extensions import db
 
 TOKEN_ON_PAGE = re.compile(r'id="new-token">(ct_[A-Za-z0-9_-]+)<')
@@ -259,3 +260,46 @@ def test_tokens_are_stored_only_as_hashes(api_as):
     stored = db.session.get(ApiToken, token_rows(api.user)[0].id)
     assert api.token not in {stored.token_hash, stored.prefix, stored.name}
     assert len(stored.prefix) < len(api.token) // 3
+
+
+# --- the token's user, made from its row ------------------------------------------------------
+
+
+def _column_values(instance) -> dict:
+    return {
+        column.key: getattr(instance, column.key) for column in sa.inspect(type(instance)).columns
+    }
+
+
+@pytest.mark.parametrize("role", ["advocate", "reviewer"])
+def test_a_tokens_user_is_made_as_the_orm_would_load_it(
+    role, make_user, issue_token, count_statements
+):
+    """authenticate_token reads the token, its user and their organization with Core and
+    makes the User and Organization from the row: they must be what the ORM's loading gives,
+    persistent in the session with nothing to write, the organization found without a
+    query."""
+    plaintext = issue_token(make_user(role))
+    db.session.expunge_all()
+    user = tokens.authenticate_token(plaintext)
+    assert sa.inspect(user).persistent and user in db.session
+    assert not db.session.dirty and not db.session.new
+    with count_statements() as statements:
+        organization = user.organization
+        db.session.flush()
+    assert statements == []
+    made = (_column_values(user), organization and _column_values(organization))
+    db.session.expunge_all()
+    loaded = db.session.get(User, made[0]["id"])
+    assert made == (
+        _column_values(loaded),
+        loaded.organization and _column_values(loaded.organization),
+    )
+    assert (organization is None) == (role != "advocate")
+
+
+def test_a_tokens_user_already_in_the_session_is_that_instance(make_user, issue_token):
+    user = make_user("advocate")
+    plaintext = issue_token(user)
+    assert tokens.authenticate_token(plaintext) is user
+    assert tokens.authenticate_token(plaintext).organization is user.organization

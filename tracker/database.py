@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime, MetaData, Table, any_, bindparam, event, exc, insert
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
@@ -419,3 +421,39 @@ def among(column, values):
     if db.session.get_bind().dialect.name != "postgresql":
         return column.in_(values)
     return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+
+
+@functools.cache
+def _attribute_keys(model) -> tuple[tuple[str, ...], int]:
+    """The attribute of each column of ``model``'s table, in the table's order, and the
+    position of its primary key (a single column)."""
+    mapper = sa_inspect(model)
+    (primary_key,) = mapper.primary_key
+    keys = tuple(mapper.get_property_by_column(column).key for column in model.__table__.c)
+    return keys, list(model.__table__.c).index(primary_key)
+
+
+def persistent_from_row(session, model, values: Sequence):
+    """``model``'s instance of a row read with Core, ``values`` being its table's columns in
+    the table's order (``select(model.__table__)``, or a slice of a wider row), as the ORM's
+    loading would leave it in ``session``: persistent, with nothing to write, its
+    relationships loaded on first use (a many-to-one from the identity map when its row is
+    there). None when the key is NULL (an outer join that found nothing). If the session
+    already holds that row's instance, that instance, as the ORM's loading returns it.
+
+    For the rows every request reads (the API token's user): the ORM's loading of one row,
+    its compile state, row processors and instance assembly, costs several times the row's
+    query on SQLite (about 6 % of an API case served by gunicorn, README, issue 15).
+    """
+    keys, primary = _attribute_keys(model)
+    if values[primary] is None:
+        return None
+    mapper = sa_inspect(model)
+    present = session.identity_map.get(mapper.identity_key_from_primary_key([values[primary]]))
+    if present is not None:
+        return present
+    instance = mapper.class_manager.new_instance()  # with the ORM's state, as loaded ones
+    instance_state(instance).dict.update(zip(keys, values, strict=True))
+    make_transient_to_detached(instance)  # its identity key; what was not given, unloaded
+    session.add(instance)
+    return instance
