@@ -21,6 +21,13 @@ from tracker.petitions.models import EDITABLE_FIELDS, Note, Petition
 # --- rows as they are now ---------------------------------------------------------------------
 
 
+def column_values(instance) -> dict | None:
+    """Every column attribute of a model instance as it holds it now (None for None)."""
+    if instance is None:
+        return None
+    return {c.key: getattr(instance, c.key) for c in type(instance).__table__.columns}
+
+
 def petition_row(petition_id: int) -> dict:
     """Every column of the petition as stored now."""
     db.session.expire_all()

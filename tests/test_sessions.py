@@ -1,16 +1,19 @@
 """Sessions end on the server; logins are throttled; passwords are argon2id and not common."""
 
+import gc
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from argon2 import extract_parameters
 from itsdangerous import TimestampSigner
 from sqlalchemy import select, update
 
 from config import ProductionConfig
 from tests.conftest import PASSWORD, csrf_token
+from tests.helpers import column_values
 from tracker.audit.models import AuditEntry
-from tracker.auth import passwords
+from tracker.auth import passwords, sessions
 from tracker.auth import services as auth_services
 from tracker.auth.models import LoginThrottle, User, UserSession
 from tracker.database import utcnow
@@ -337,3 +340,27 @@ def test_short_or_common_passwords_are_refused(app_ctx, password):
 def test_common_password_list_is_large_enough(app_ctx):
     assert len(passwords.common_passwords()) >= 10_000
     assert passwords.password_problem("a sentence nobody has used 7") is None
+
+
+@pytest.mark.parametrize("role", ["advocate", "supervisor"])
+def test_the_signed_in_session_is_made_as_the_orm_would_load_it(
+    app, client, login_as, count_statements, role
+):
+    """current_session reads the session, its user and their organization with Core and
+    makes the objects from the row: what the ORM's loading gives, persistent with nothing to
+    write, each holding the next, so the page's reads of them send no statement."""
+    login_as(role)
+    cookie = f"session={session_cookie(client)}"
+    db.session.expunge_all()
+    with app.test_request_context("/petitions", headers={"Cookie": cookie}):
+        row = sessions.current_session()
+        gc.collect()  # the session holds its clean instances weakly: what nothing holds is gone
+        assert sa.inspect(row).persistent and not db.session.dirty and not db.session.new
+        with count_statements() as statements:
+            made = [column_values(o) for o in (row, row.user, row.user.organization)]
+            db.session.flush()
+        assert statements == []
+    assert (made[2] is None) == (role != "advocate")
+    db.session.expunge_all()
+    loaded = db.session.get(UserSession, made[0]["id"])
+    assert made == [column_values(o) for o in (loaded, loaded.user, loaded.user.organization)]

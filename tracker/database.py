@@ -433,17 +433,19 @@ def _attribute_keys(model) -> tuple[tuple[str, ...], int]:
     return keys, list(model.__table__.c).index(primary_key)
 
 
-def persistent_from_row(session, model, values: Sequence):
+def persistent_from_row(session, model, values: Sequence, **related):
     """``model``'s instance of a row read with Core, ``values`` being its table's columns in
     the table's order (``select(model.__table__)``, or a slice of a wider row), as the ORM's
-    loading would leave it in ``session``: persistent, with nothing to write, its
-    relationships loaded on first use (a many-to-one from the identity map when its row is
-    there). None when the key is NULL (an outer join that found nothing). If the session
-    already holds that row's instance, that instance, as the ORM's loading returns it.
+    loading would leave it in ``session``: persistent, with nothing to write. ``related``
+    gives relationships as loaded (``organization=…``, an instance made the same way, or
+    None), as a joined eager load would; the others load on first use. None when the key
+    is NULL (an outer join that found nothing). If the session already holds that row's
+    instance, that instance, as the ORM's loading returns it.
 
-    For the rows every request reads (the API token's user): the ORM's loading of one row,
-    its compile state, row processors and instance assembly, costs several times the row's
-    query on SQLite (about 6 % of an API case served by gunicorn, README, issue 15).
+    For the rows every request reads (the API token's user, the signed-in session's): the
+    ORM's loading of a row, its compile state, row processors and instance assembly, cost
+    several times the row's query on SQLite (about 6 % of an API case served by gunicorn,
+    README, issue 15).
     """
     keys, primary = _attribute_keys(model)
     if values[primary] is None:
@@ -453,7 +455,9 @@ def persistent_from_row(session, model, values: Sequence):
     if present is not None:
         return present
     instance = mapper.class_manager.new_instance()  # with the ORM's state, as loaded ones
-    instance_state(instance).dict.update(zip(keys, values, strict=True))
+    loaded = instance_state(instance).dict
+    loaded.update(zip(keys, values, strict=True))
+    loaded.update(related)  # held by the instance: the session holds it only weakly
     make_transient_to_detached(instance)  # its identity key; what was not given, unloaded
     session.add(instance)
     return instance

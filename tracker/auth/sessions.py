@@ -14,20 +14,21 @@ from flask import current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import joinedload
 
 from tracker import pipeline
 from tracker.api.auth import is_api_path
 from tracker.audit.services import current_client
 from tracker.auth import tokens, two_factor
-from tracker.auth.models import User, UserSession
-from tracker.database import utcnow
+from tracker.auth.models import Organization, User, UserSession
+from tracker.database import persistent_from_row, utcnow
 from tracker.extensions import db
 from tracker.pipeline import SAFE_METHODS
 
 SESSION_KEY = "sid"
 #: last_seen_at is written at most this often, so reads stay (almost) write-free.
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+#: Where the session's ended_at is in _session_query's row.
+ENDED_AT = [column.key for column in UserSession.__table__.c].index("ended_at")
 
 
 class SignedCookieSessions(SecureCookieSessionInterface):
@@ -111,14 +112,28 @@ def current_session() -> UserSession | None:
     if not key:
         return None
     counts_unread = request.method in SAFE_METHODS
-    found = db.session.execute(_session_query(counts_unread), {"key_hash": _hash(key)}).first()
-    if found is None or found[0].ended_at is not None:
+    orm_session = db.session()
+    statement = _session_query(counts_unread)
+    found = orm_session.connection().execute(statement, {"key_hash": _hash(key)}).first()
+    if found is None or found[ENDED_AT] is not None:
         return None
-    row = found[0]
+    # As the ORM's joined loading would leave them (see _session_query).
+    user_end = len(UserSession.__table__.c) + len(User.__table__.c)
+    organization_end = user_end + len(Organization.__table__.c)
+    organization = persistent_from_row(orm_session, Organization, found[user_end:organization_end])
+    user = persistent_from_row(
+        orm_session,
+        User,
+        found[len(UserSession.__table__.c) : user_end],
+        organization=organization,
+    )
+    row = persistent_from_row(
+        orm_session, UserSession, found[: len(UserSession.__table__.c)], user=user
+    )
     if counts_unread:
         # A safe method writes nothing, so the count stays true for the whole request
         # (tracker.notifications.services.unread_count reads it from here).
-        g.setdefault("unread_notifications", {})[row.user_id] = found[1]
+        g.setdefault("unread_notifications", {})[row.user_id] = found[-1]
     now = utcnow()
     config = current_app.config
     if now - row.created_at > config["SESSION_ABSOLUTE_LIFETIME"]:
@@ -134,15 +149,22 @@ def current_session() -> UserSession | None:
 
 @functools.cache
 def _session_query(counts_unread: bool):
-    """One query for the session, its user and their organization (which can_sign_in reads),
-    and on a page view the notification bell's count, which every page shows.
+    """One query, with Core, for the session's row, its user's and their organization's
+    (which can_sign_in reads), and on a page view the notification bell's count, which every
+    page shows. The objects are made from the row (``persistent_from_row``), each holding the
+    next (``row.user``, ``user.organization``), not by the ORM's loading, which cost more
+    than the query on SQLite.
 
     Built once per process (the key is a parameter): every request runs it, and building
     the statement and its cache key cost more than SQLite takes to answer it.
     """
     statement = (
-        select(UserSession)
-        .options(joinedload(UserSession.user).joinedload(User.organization))
+        select(*UserSession.__table__.c, *User.__table__.c, *Organization.__table__.c)
+        .select_from(
+            UserSession.__table__.join(User.__table__, UserSession.user_id == User.id).outerjoin(
+                Organization.__table__, User.organization_id == Organization.id
+            )
+        )
         .where(UserSession.key_hash == bindparam("key_hash"))
     )
     if counts_unread:

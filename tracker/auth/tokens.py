@@ -99,9 +99,10 @@ def authenticate_token(plaintext: str) -> User | None:
         return None
     token_id, revoked_at, last_used_at = found[: len(TOKEN_COLUMNS)]
     user_end = len(TOKEN_COLUMNS) + len(User.__table__.c)
-    user = persistent_from_row(session, User, found[len(TOKEN_COLUMNS) : user_end])
-    # Its organization in the session too: ``user.organization`` then finds it there.
-    persistent_from_row(session, Organization, found[user_end:])
+    organization = persistent_from_row(session, Organization, found[user_end:])
+    user = persistent_from_row(
+        session, User, found[len(TOKEN_COLUMNS) : user_end], organization=organization
+    )
     if revoked_at is not None or not permissions.can_sign_in(user):
         return None
     now = utcnow()
