@@ -16,6 +16,7 @@ from tracker import create_app, pipeline
 from tracker.audit import services as audit
 from tracker.audit.models import AuditEntry
 from tracker.extensions import db
+from tracker.petitions import services as petition_services
 from tracker.readlog import queries
 from tracker.readlog import services as readlog
 from tracker.readlog.models import ReadLogEntry
@@ -95,6 +96,33 @@ def test_api_reads_of_a_case_and_its_history_are_logged(api_as, make_petition, p
     assert api.get(path.format(petition.case_number)).status_code == 200
     [entry] = reads(petition_id=petition.id)
     assert (entry.user_id, entry.kind, entry.interface) == (api.user.id, kind, "api")
+
+
+@pytest.mark.parametrize("assigned", [False, True])
+def test_a_staff_read_of_a_history_is_logged_with_whether_the_case_is_theirs(
+    api_as, make_petition, assigned
+):
+    """Staff's history is read with the case's keys in one statement: the read log still
+    names the case and whether it is the reader's."""
+    api = api_as("reviewer")
+    petition = make_petition(stage=Stage.UNDER_REVIEW)
+    if assigned:
+        petition_services.assign_petition(petition, api.user, api.user)
+        db.session.commit()
+    assert api.get(f"/api/v1/petitions/{petition.case_number}/history").status_code == 200
+    [entry] = reads(petition_id=petition.id)
+    assert (entry.user_id, entry.kind, entry.reader_assigned) == (
+        api.user.id,
+        "history_api",
+        assigned,
+    )
+
+
+def test_staff_asking_for_the_history_of_no_case_get_a_404_and_log_nothing(api_as):
+    api = api_as("supervisor")
+    assert api.get("/api/v1/petitions/CP-2026-999999/history").status_code == 404
+    assert api.get("/api/v1/petitions/not-a-case/history").status_code == 404
+    assert reads() == []
 
 
 def test_an_api_read_of_another_organizations_case_logs_nothing(api_as, make_petition):

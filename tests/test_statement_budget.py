@@ -56,7 +56,7 @@ BUDGETS = {
     "case page, advocate": Budget("/petitions/{case}", "advocate", 5, READ),
     "API list, one stage": Budget("/api/v1/petitions?stage=under_review", "token", 2),
     "API case": Budget("/api/v1/petitions/{case}", "token", 3, READ),
-    "API history": Budget("/api/v1/petitions/{case}/history", "token", 4, READ),
+    "API history": Budget("/api/v1/petitions/{case}/history", "token", 3, READ),
     "login page": Budget("/login", "anonymous", 0),
     "account: password page": Budget("/account/password", "reviewer", 1),
     "account: API tokens": Budget("/account/tokens", "reviewer", 2),
