@@ -433,6 +433,18 @@ def _attribute_keys(model) -> tuple[tuple[str, ...], int]:
     return keys, list(model.__table__.c).index(primary_key)
 
 
+def table_slices(row: Sequence, *models) -> list[Sequence]:
+    """``row`` cut into each model's table's columns, in order: a Core row of
+    ``select(*A.__table__.c, *B.__table__.c, …)`` into A's values, B's…, for
+    ``persistent_from_row``. Columns after them are left out."""
+    slices, start = [], 0
+    for model in models:
+        end = start + len(model.__table__.c)
+        slices.append(row[start:end])
+        start = end
+    return slices
+
+
 def persistent_from_row(session, model, values: Sequence, **related):
     """``model``'s instance of a row read with Core, ``values`` being its table's columns in
     the table's order (``select(model.__table__)``, or a slice of a wider row), as the ORM's

@@ -20,7 +20,7 @@ from tracker.api.auth import is_api_path
 from tracker.audit.services import current_client
 from tracker.auth import tokens, two_factor
 from tracker.auth.models import Organization, User, UserSession
-from tracker.database import persistent_from_row, utcnow
+from tracker.database import persistent_from_row, table_slices, utcnow
 from tracker.extensions import db
 from tracker.pipeline import SAFE_METHODS
 
@@ -118,18 +118,12 @@ def current_session() -> UserSession | None:
     if found is None or found[ENDED_AT] is not None:
         return None
     # As the ORM's joined loading would leave them (see _session_query).
-    user_end = len(UserSession.__table__.c) + len(User.__table__.c)
-    organization_end = user_end + len(Organization.__table__.c)
-    organization = persistent_from_row(orm_session, Organization, found[user_end:organization_end])
-    user = persistent_from_row(
-        orm_session,
-        User,
-        found[len(UserSession.__table__.c) : user_end],
-        organization=organization,
+    session_values, user_values, organization_values = table_slices(
+        found, UserSession, User, Organization
     )
-    row = persistent_from_row(
-        orm_session, UserSession, found[: len(UserSession.__table__.c)], user=user
-    )
+    organization = persistent_from_row(orm_session, Organization, organization_values)
+    user = persistent_from_row(orm_session, User, user_values, organization=organization)
+    row = persistent_from_row(orm_session, UserSession, session_values, user=user)
     if counts_unread:
         # A safe method writes nothing, so the count stays true for the whole request
         # (tracker.notifications.services.unread_count reads it from here).

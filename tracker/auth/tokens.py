@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, or_, select, update
 from tracker import permissions, pipeline
 from tracker.audit import services as audit
 from tracker.auth.models import ApiToken, Organization, User
-from tracker.database import persistent_from_row, utcnow
+from tracker.database import persistent_from_row, table_slices, utcnow
 from tracker.errors import NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 
@@ -98,11 +98,9 @@ def authenticate_token(plaintext: str) -> User | None:
     if found is None:
         return None
     token_id, revoked_at, last_used_at = found[: len(TOKEN_COLUMNS)]
-    user_end = len(TOKEN_COLUMNS) + len(User.__table__.c)
-    organization = persistent_from_row(session, Organization, found[user_end:])
-    user = persistent_from_row(
-        session, User, found[len(TOKEN_COLUMNS) : user_end], organization=organization
-    )
+    user_values, organization_values = table_slices(found[len(TOKEN_COLUMNS) :], User, Organization)
+    organization = persistent_from_row(session, Organization, organization_values)
+    user = persistent_from_row(session, User, user_values, organization=organization)
     if revoked_at is not None or not permissions.can_sign_in(user):
         return None
     now = utcnow()
