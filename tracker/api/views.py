@@ -356,13 +356,13 @@ def _staff_history_response(case_number: str):
 @blueprint.get("/petitions/<case_number>/history")
 def petition_history(case_number):
     """The case's audit entries the caller may see, oldest first."""
-    if permissions.can_view_internal_history(g.api_user):
-        answer = _staff_history_response(case_number)
-        if answer is not None:
-            return answer
+    internal = permissions.can_view_internal_history(g.api_user)
+    answer = _staff_history_response(case_number) if internal else None
+    if answer is not None:
+        return answer
     petition = _visible_row(CASE_KEYS, case_number) or _petition(case_number)
     readlog.record_read("history_api", petition)
-    if permissions.can_view_internal_history(g.api_user):
+    if internal:
         # Staff see every entry as it is: rows of what the JSON shows, no entry objects.
         rows = db.session.connection().execute(_staff_history(), {"petition_id": petition.id})
         items = serialization.history_rows_json(rows)

@@ -6,7 +6,7 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tracker.database import UTCDateTime, utcnow
+from tracker.database import UTCDateTime, persistent_from_row, table_slices, utcnow
 from tracker.extensions import db
 from tracker.workflow import Role
 
@@ -90,6 +90,26 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+
+#: A user's row and their organization's (NULLs for staff), as the queries every request runs
+#: read them with Core (the API token's, the signed-in session's); ``user_from_row`` makes them.
+USER_AND_ORGANIZATION_COLUMNS = (*User.__table__.c, *Organization.__table__.c)
+
+
+def join_user_and_organization(table, user_id):
+    """``table`` joined with the user its ``user_id`` column names and their organization."""
+    return table.join(User.__table__, user_id == User.id).outerjoin(
+        Organization.__table__, User.organization_id == Organization.id
+    )
+
+
+def user_from_row(session, values):
+    """The User of ``USER_AND_ORGANIZATION_COLUMNS``' values, holding its Organization, as a
+    joined load would leave them (``persistent_from_row``)."""
+    user_values, organization_values = table_slices(values, User, Organization)
+    organization = persistent_from_row(session, Organization, organization_values)
+    return persistent_from_row(session, User, user_values, organization=organization)
 
 
 class ApiToken(db.Model):

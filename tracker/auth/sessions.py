@@ -19,8 +19,14 @@ from tracker import pipeline
 from tracker.api.auth import is_api_path
 from tracker.audit.services import current_client
 from tracker.auth import tokens, two_factor
-from tracker.auth.models import Organization, User, UserSession
-from tracker.database import persistent_from_row, table_slices, utcnow
+from tracker.auth.models import (
+    USER_AND_ORGANIZATION_COLUMNS,
+    User,
+    UserSession,
+    join_user_and_organization,
+    user_from_row,
+)
+from tracker.database import persistent_from_row, utcnow
 from tracker.extensions import db
 from tracker.pipeline import SAFE_METHODS
 
@@ -118,12 +124,9 @@ def current_session() -> UserSession | None:
     if found is None or found[ENDED_AT] is not None:
         return None
     # As the ORM's joined loading would leave them (see _session_query).
-    session_values, user_values, organization_values = table_slices(
-        found, UserSession, User, Organization
-    )
-    organization = persistent_from_row(orm_session, Organization, organization_values)
-    user = persistent_from_row(orm_session, User, user_values, organization=organization)
-    row = persistent_from_row(orm_session, UserSession, session_values, user=user)
+    columns = len(UserSession.__table__.c)
+    user = user_from_row(orm_session, found[columns:])
+    row = persistent_from_row(orm_session, UserSession, found[:columns], user=user)
     if counts_unread:
         # A safe method writes nothing, so the count stays true for the whole request
         # (tracker.notifications.services.unread_count reads it from here).
@@ -153,12 +156,8 @@ def _session_query(counts_unread: bool):
     the statement and its cache key cost more than SQLite takes to answer it.
     """
     statement = (
-        select(*UserSession.__table__.c, *User.__table__.c, *Organization.__table__.c)
-        .select_from(
-            UserSession.__table__.join(User.__table__, UserSession.user_id == User.id).outerjoin(
-                Organization.__table__, User.organization_id == Organization.id
-            )
-        )
+        select(*UserSession.__table__.c, *USER_AND_ORGANIZATION_COLUMNS)
+        .select_from(join_user_and_organization(UserSession.__table__, UserSession.user_id))
         .where(UserSession.key_hash == bindparam("key_hash"))
     )
     if counts_unread:

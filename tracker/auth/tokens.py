@@ -16,8 +16,14 @@ from sqlalchemy import bindparam, or_, select, update
 
 from tracker import permissions, pipeline
 from tracker.audit import services as audit
-from tracker.auth.models import ApiToken, Organization, User
-from tracker.database import persistent_from_row, table_slices, utcnow
+from tracker.auth.models import (
+    USER_AND_ORGANIZATION_COLUMNS,
+    ApiToken,
+    User,
+    join_user_and_organization,
+    user_from_row,
+)
+from tracker.database import utcnow
 from tracker.errors import NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 
@@ -33,12 +39,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 #: ORM's loading. Built once: every API request runs it.
 TOKEN_COLUMNS = (ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at)
 TOKEN_BY_HASH = (
-    select(*TOKEN_COLUMNS, *User.__table__.c, *Organization.__table__.c)
-    .select_from(
-        ApiToken.__table__.join(User.__table__, ApiToken.user_id == User.id).outerjoin(
-            Organization.__table__, User.organization_id == Organization.id
-        )
-    )
+    select(*TOKEN_COLUMNS, *USER_AND_ORGANIZATION_COLUMNS)
+    .select_from(join_user_and_organization(ApiToken.__table__, ApiToken.user_id))
     .where(ApiToken.token_hash == bindparam("token_hash"))
 )
 
@@ -98,9 +100,7 @@ def authenticate_token(plaintext: str) -> User | None:
     if found is None:
         return None
     token_id, revoked_at, last_used_at = found[: len(TOKEN_COLUMNS)]
-    user_values, organization_values = table_slices(found[len(TOKEN_COLUMNS) :], User, Organization)
-    organization = persistent_from_row(session, Organization, organization_values)
-    user = persistent_from_row(session, User, user_values, organization=organization)
+    user = user_from_row(session, found[len(TOKEN_COLUMNS) :])
     if revoked_at is not None or not permissions.can_sign_in(user):
         return None
     now = utcnow()
