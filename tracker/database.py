@@ -445,21 +445,29 @@ def table_slices(row: Sequence, *models) -> list[Sequence]:
     return slices
 
 
-def persistent_from_row(session, model, values: Sequence, **related):
+def persistent_from_row(
+    session, model, values: Sequence, *, columns: Sequence[str] | None = None, options=(), **related
+):
     """``model``'s instance of a row read with Core, ``values`` being its table's columns in
     the table's order (``select(model.__table__)``, or a slice of a wider row), as the ORM's
-    loading would leave it in ``session``: persistent, with nothing to write. ``related``
-    gives relationships as loaded (``organization=…``, an instance made the same way, or
-    None), as a joined eager load would; the others load on first use. None when the key
-    is NULL (an outer join that found nothing). If the session already holds that row's
-    instance, that instance, as the ORM's loading returns it.
+    loading would leave it in ``session``: persistent, with nothing to write. ``columns``:
+    the attributes ``values`` hold instead, when only some were read (the primary key among
+    them); the others load on first use, as ``load_only``'s would. ``related`` gives
+    relationships as loaded (``organization=…``, an instance made the same way, or None),
+    as a joined eager load would; the others load on first use, with the loader ``options``
+    of the query the ORM would have run (``defaultload(Petition.notes).joinedload(…)``), as
+    they would after that query. None when the key is NULL (an outer join that found
+    nothing). If the session already holds that row's instance, that instance, as the ORM's
+    loading returns it.
 
-    For the rows every request reads (the API token's user, the signed-in session's): the
-    ORM's loading of a row, its compile state, row processors and instance assembly, cost
-    several times the row's query on SQLite (about 6 % of an API case served by gunicorn,
-    README, issue 15).
+    For the rows every request reads (the API token's user, the signed-in session's, the
+    case page's case): the ORM's loading of a row, its compile state, row processors and
+    instance assembly, cost several times the row's query on SQLite (about 6 % of an API
+    case served by gunicorn, 10 % of a case page; README, issue 15).
     """
     keys, primary = _attribute_keys(model)
+    if columns is not None:
+        keys, primary = columns, columns.index(keys[primary])
     if values[primary] is None:
         return None
     mapper = sa_inspect(model)
@@ -467,9 +475,15 @@ def persistent_from_row(session, model, values: Sequence, **related):
     if present is not None:
         return present
     instance = mapper.class_manager.new_instance()  # with the ORM's state, as loaded ones
-    loaded = instance_state(instance).dict
+    state = instance_state(instance)
+    loaded = state.dict
     loaded.update(zip(keys, values, strict=True))
     loaded.update(related)  # held by the instance: the session holds it only weakly
     make_transient_to_detached(instance)  # its identity key; what was not given, unloaded
+    if options:
+        # What the ORM's loading sets on each instance it makes (orm.loading._instance): the
+        # query's options that propagate, for the lazy loads of what it did not load.
+        state.load_options = options
+        state.load_path = mapper._path_registry
     session.add(instance)
     return instance

@@ -145,23 +145,26 @@ def get_visible_petition(user: User, case_number: str, *, loads=()) -> Petition:
     the error path audits (``existed`` tells supervisors which it was), so the answer's
     timing does not tell one from the other.
     """
-    return get_visible_petition_with(user, case_number, (), loads=loads)[0]
-
-
-def get_visible_petition_with(user: User, case_number: str, columns, *, loads=()) -> tuple:
-    """``get_visible_petition``, with further ``columns`` of the same query (expressions
-    correlated to the petition, such as whether it has notes): (petition, *their values)."""
-    row = (
-        db.session.execute(
-            _visible_petition_statement(tuple(columns), tuple(loads)),
-            {"case_number": case_number},
-        )
-        .unique()
-        .one_or_none()
-    )
-    petition = row[0] if row is not None else None
+    statement = _visible_petition_statement(tuple(loads))
+    petition = db.session.scalars(statement, {"case_number": case_number}).unique().one_or_none()
     if petition is not None and permissions.can_view_petition(user, petition):
-        return tuple(row)
+        return petition
+    raise _not_visible(user, case_number, petition)
+
+
+def get_visible_case_page(user: User, case_number: str) -> tuple[Petition, dict]:
+    """``get_visible_petition`` for the case page: the case as it shows it and which of its
+    collections it has (``queries.case_page_case``), refused as every case view refuses."""
+    found = queries.case_page_case(case_number)
+    petition = found[0] if found is not None else None
+    if petition is not None and permissions.can_view_petition(user, petition):
+        return found
+    raise _not_visible(user, case_number, petition)
+
+
+def _not_visible(user: User, case_number: str, petition: Petition | None) -> NotFound:
+    """The refusal of a case the user may not see (``petition``, another organization's)
+    or that does not exist (None)."""
     refusal = None
     if not permissions.can_view_all_petitions(user):
         refusal = {
@@ -170,18 +173,18 @@ def get_visible_petition_with(user: User, case_number: str, columns, *, loads=()
             "existed": petition is not None,
             "reason": "another organization's case" if petition else "no such case",
         }
-    raise NotFound(_("No case %(case)s.", case=case_number), refusal=refusal)
+    return NotFound(_("No case %(case)s.", case=case_number), refusal=refusal)
 
 
 @functools.lru_cache(maxsize=32)
-def _visible_petition_statement(columns: tuple, loads: tuple) -> Select:
-    """``get_visible_petition_with``'s statement, built once per process for each set of
-    columns and loader options (its callers pass module constants): built on each request,
-    its loader options and cache key cost more than reading the row."""
+def _visible_petition_statement(loads: tuple) -> Select:
+    """``get_visible_petition``'s statement, built once per process for each set of loader
+    options (its callers pass module constants): built on each request, its loader options
+    and cache key cost more than reading the row."""
     # Its organization and advocate come in the same query: every case page and answer
     # shows them.
     return (
-        select(Petition, *columns)
+        select(Petition)
         .options(joinedload(Petition.organization), joinedload(Petition.advocate), *loads)
         .where(Petition.case_number == bindparam("case_number"))
     )

@@ -580,18 +580,11 @@ def show(case_number):
     """A case: its fields, stage, notes, history, and the actions the user may take.
 
     The view is logged in the read log (once the page is served)."""
-    petition, *present = services.get_visible_petition_with(
-        current_user._get_current_object(),
-        case_number,
-        queries.CASE_PAGE_PRESENCE_COLUMNS,
-        loads=queries.CASE_PAGE_LOADS,
+    petition, presence = services.get_visible_case_page(
+        current_user._get_current_object(), case_number
     )
     readlog.record_read("case_page", petition)
-    return _render_case(
-        petition,
-        presence=dict(zip(queries.CASE_PAGE_PRESENCE, present, strict=True)),
-        make_form=_blank_form,
-    )
+    return _render_case(petition, presence=presence, make_form=_blank_form)
 
 
 @blueprint.route("/petitions/<case_number>/summary.pdf")
