@@ -946,7 +946,7 @@ def case_page_case(case_number: str) -> tuple[Petition, dict] | None:
     """The case of this number as the case page shows it, or None if there is none: the
     Petition, holding its organization, advocate, assignee and waiver's approver (their
     names read, the rest on first use), and which collections it has
-    (``CASE_PAGE_PRESENCE``: those it lacks are set empty, ``known_empty``).
+    (``CASE_PAGE_PRESENCE``; the page sets those it lacks empty, ``known_empty``).
 
     One Core statement, its objects made from the row (``persistent_from_row``): the ORM's
     loading of the case and its four joined loads was a tenth of a case page's time on
