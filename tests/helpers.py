@@ -21,11 +21,13 @@ from tracker.petitions.models import EDITABLE_FIELDS, Note, Petition
 # --- rows as they are now ---------------------------------------------------------------------
 
 
-def column_values(instance) -> dict | None:
-    """Every column attribute of a model instance as it holds it now (None for None)."""
+def column_values(instance, but=()) -> dict | None:
+    """Every column attribute of a model instance as it holds it now (None for None), ``but``
+    those named."""
     if instance is None:
         return None
-    return {c.key: getattr(instance, c.key) for c in type(instance).__table__.columns}
+    columns = type(instance).__table__.columns
+    return {c.key: getattr(instance, c.key) for c in columns if c.key not in but}
 
 
 def petition_row(petition_id: int) -> dict:

@@ -452,13 +452,13 @@ def persistent_from_row(
     the table's order (``select(model.__table__)``, or a slice of a wider row), as the ORM's
     loading would leave it in ``session``: persistent, with nothing to write. ``columns``:
     the attributes ``values`` hold instead, when only some were read (the primary key among
-    them); the others load on first use, as ``load_only``'s would. ``related`` gives
+    them); the others are expired, and load together on first use. ``related`` gives
     relationships as loaded (``organization=…``, an instance made the same way, or None),
     as a joined eager load would; the others load on first use, with the loader ``options``
     of the query the ORM would have run (``defaultload(Petition.notes).joinedload(…)``), as
     they would after that query. None when the key is NULL (an outer join that found
-    nothing). If the session already holds that row's instance, that instance, as the ORM's
-    loading returns it.
+    nothing). If the session already holds that row's instance, that instance as it is (the
+    ORM's loading would also fill what it had not loaded; these rows' callers read first).
 
     For the rows every request reads (the API token's user, the signed-in session's, the
     case page's case): the ORM's loading of a row, its compile state, row processors and

@@ -876,7 +876,7 @@ CASE_COLLECTIONS = {
     "documents": Document,
 }
 _other_petition = aliased(Petition)
-#: The names of ``case_page_presence``'s columns, in order.
+#: The names of ``CASE_PAGE_PRESENCE_COLUMNS``, in order.
 CASE_PAGE_PRESENCE = (*CASE_COLLECTIONS, "related", "granted_by_act")
 
 
@@ -925,12 +925,22 @@ _CASE_PAGE_PEOPLE = {
 
 
 @functools.cache
+def _case_page_columns() -> tuple[list, tuple[str, ...]]:
+    """The case's columns the page reads, all but its search words (``search_text``, folded
+    text the page never shows), and their attributes."""
+    columns = [column for column in Petition.__table__.c if column.key != "search_text"]
+    mapper = Petition.__mapper__
+    return columns, tuple(mapper.get_property_by_column(column).key for column in columns)
+
+
+@functools.cache
 def _case_page_statement() -> Select:
-    """The case page's one statement: the case's row, its organization's and people's
-    names, and ``CASE_PAGE_PRESENCE_COLUMNS``. Built once per process."""
+    """The case page's one statement: the case's columns (``_case_page_columns``), its
+    organization's and people's names, and ``CASE_PAGE_PRESENCE_COLUMNS``. Built once per
+    process."""
     petition, organization = Petition.__table__, Organization.__table__
     joined = petition.join(organization, organization.c.id == petition.c.organization_id)
-    columns = [*petition.c, organization.c.id, organization.c.name]
+    columns = [*_case_page_columns()[0], organization.c.id, organization.c.name]
     for name, foreign_key in _CASE_PAGE_PEOPLE.items():
         person = User.__table__.alias(name)
         joined = joined.outerjoin(person, person.c.id == foreign_key)
@@ -944,8 +954,8 @@ def _case_page_statement() -> Select:
 
 def case_page_case(case_number: str) -> tuple[Petition, dict] | None:
     """The case of this number as the case page shows it, or None if there is none: the
-    Petition, holding its organization, advocate, assignee and waiver's approver (their
-    names read, the rest on first use), and which collections it has
+    Petition (its search words unread), holding its organization, advocate, assignee and
+    waiver's approver (their names read, the rest on first use), and which collections it has
     (``CASE_PAGE_PRESENCE``; the page sets those it lacks empty, ``known_empty``).
 
     One Core statement, its objects made from the row (``persistent_from_row``): the ORM's
@@ -957,8 +967,8 @@ def case_page_case(case_number: str) -> tuple[Petition, dict] | None:
     row = row.one_or_none()
     if row is None:
         return None
-    width = len(Petition.__table__.c)
-    values, rest = row[:width], row[width:]
+    case_columns, case_keys = _case_page_columns()
+    values, rest = row[: len(case_columns)], row[len(case_columns) :]
     organization = persistent_from_row(session, Organization, rest[:2], columns=_PERSON_COLUMNS)
     people = {
         name: persistent_from_row(
@@ -970,6 +980,7 @@ def case_page_case(case_number: str) -> tuple[Petition, dict] | None:
         session,
         Petition,
         values,
+        columns=case_keys,
         options=CASE_PAGE_LOADS,
         organization=organization,
         **people,

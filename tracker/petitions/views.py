@@ -529,7 +529,7 @@ def _stage_badges_in(language: str) -> dict[str, Markup]:
 
 def _case_context(petition, presence: dict | None = None) -> dict:
     """What the case page and its printable summary show, as the current user may see it.
-    ``presence``: which collections the case has (``queries.case_page_presence``), when
+    ``presence``: which collections the case has (``queries.CASE_PAGE_PRESENCE``), when
     its query read them; those it lacks are not read."""
     user = current_user._get_current_object()
     if presence is not None:
