@@ -907,7 +907,8 @@ CASE_PAGE_PRESENCE_COLUMNS = (
 #: come with the case (``case_page_case``), each collection's people with the collection
 #: when it is read (one statement, as before).
 PERSON_NAME = (User.id, User.name)
-_PERSON_COLUMNS = ("id", "name")
+#: ``PERSON_NAME``'s attributes, as the case page's statement reads them of each person.
+_PERSON_COLUMNS = tuple(column.key for column in PERSON_NAME)
 #: The loads of the case's collections, when the page reads them: each with its people.
 CASE_PAGE_LOADS = (
     defaultload(Petition.notes).joinedload(Note.author).load_only(*PERSON_NAME),
@@ -940,11 +941,11 @@ def _case_page_statement() -> Select:
     process."""
     petition, organization = Petition.__table__, Organization.__table__
     joined = petition.join(organization, organization.c.id == petition.c.organization_id)
-    columns = [*_case_page_columns()[0], organization.c.id, organization.c.name]
+    columns = [*_case_page_columns()[0], *(organization.c[key] for key in _PERSON_COLUMNS)]
     for name, foreign_key in _CASE_PAGE_PEOPLE.items():
         person = User.__table__.alias(name)
         joined = joined.outerjoin(person, person.c.id == foreign_key)
-        columns += [person.c.id, person.c.name]
+        columns += [person.c[key] for key in _PERSON_COLUMNS]
     return (
         select(*columns, *CASE_PAGE_PRESENCE_COLUMNS)
         .select_from(joined)
@@ -969,12 +970,14 @@ def case_page_case(case_number: str) -> tuple[Petition, dict] | None:
         return None
     case_columns, case_keys = _case_page_columns()
     values, rest = row[: len(case_columns)], row[len(case_columns) :]
-    organization = persistent_from_row(session, Organization, rest[:2], columns=_PERSON_COLUMNS)
+    # After the case's columns: the organization's and each person's, then the presence.
+    width = len(_PERSON_COLUMNS)
+    named_end = width * (1 + len(_CASE_PAGE_PEOPLE))
+    named = [rest[start : start + width] for start in range(0, named_end, width)]
+    organization = persistent_from_row(session, Organization, named[0], columns=_PERSON_COLUMNS)
     people = {
-        name: persistent_from_row(
-            session, User, rest[2 + 2 * n : 4 + 2 * n], columns=_PERSON_COLUMNS
-        )
-        for n, name in enumerate(_CASE_PAGE_PEOPLE)
+        name: persistent_from_row(session, User, person, columns=_PERSON_COLUMNS)
+        for name, person in zip(_CASE_PAGE_PEOPLE, named[1:], strict=True)
     }
     petition = persistent_from_row(
         session,
@@ -985,7 +988,7 @@ def case_page_case(case_number: str) -> tuple[Petition, dict] | None:
         organization=organization,
         **people,
     )
-    presence = dict(zip(CASE_PAGE_PRESENCE, rest[2 + 2 * len(people) :], strict=True))
+    presence = dict(zip(CASE_PAGE_PRESENCE, rest[named_end:], strict=True))
     return petition, presence
 
 
