@@ -4,6 +4,7 @@
     python -m bench.pages --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_pages
         [--petitions 1000000] [--seconds 5] [--rounds 3] [--connections 16] [--workers 2]
         [--pages queue,case,api_list,api_case,api_history,login] [--profile PAGE] [--drop]
+        [--without-templates]
         (also case_advocate: an advocate's case page, of their organization's cases)
 
 The database named is kept between runs (seeding a million petitions takes minutes): when it
@@ -24,6 +25,10 @@ of those medians, the same ratio taken within each round (the two sides measured
 other, so a slow spell of a shared machine touches both: its median and range over the rounds
 show how far the figure can be trusted), and the SQL statements of one request of each page
 in-process (after a warm-up request).
+
+``--without-templates`` serves ``bench.without_templates`` in the tracker's place: the same app
+with no template rendered (each page a fixed text), so the ratios show the most a cheaper
+template could give a page.
 """
 
 import argparse
@@ -503,11 +508,19 @@ def main() -> None:
     args.add_argument("--drop", action="store_true", help="drop the database at the end")
     args.add_argument("--seed-only", action="store_true", help="seed (if empty) and stop")
     args.add_argument("--profile", metavar="PAGE", help="profile PAGE in-process and stop")
+    args.add_argument(
+        "--without-templates",
+        action="store_true",
+        help="serve the tracker with no template rendered (bench.without_templates)",
+    )
     arguments = args.parse_args()
     # A terminated run still stops its servers (the context managers' finally).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk).")
+    if arguments.without_templates and "login" in arguments.pages.split(","):
+        # Its kept HTML is checked for the CSRF token's place, which the fixed text lacks.
+        sys.exit("--without-templates: leave out login (its page is written from a kept copy).")
     url = arguments.database_url
     secret = secrets.token_urlsafe(48)
     environment = {
@@ -554,6 +567,11 @@ def main() -> None:
         }
         db.session.remove()
         db.engine.dispose()
+    tracker_application = (
+        "bench.without_templates:create_app()"
+        if arguments.without_templates
+        else "tracker:create_app()"
+    )
     results = {(page, side): [] for page in pages for side in ("floor", "tracker")}
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch)
@@ -563,7 +581,7 @@ def main() -> None:
                 "bench.floor_app:app", floor_env, arguments.workers, workdir / "floor.log"
             ) as floor,
             server(
-                "tracker:create_app()", environment, arguments.workers, workdir / "tracker.log"
+                tracker_application, environment, arguments.workers, workdir / "tracker.log"
             ) as tracker,
         ):
             for page in pages:  # warm-up: workers started, templates compiled, caches filled
@@ -589,7 +607,8 @@ def main() -> None:
     print(
         f"\n{arguments.rounds} rounds × {arguments.seconds} s, {arguments.connections} "
         f"connections, {arguments.workers} gunicorn workers each, {present:,} petitions "
-        f"({backend}); statements: every one sent, transaction control included:\n"
+        f"({backend}){'; tracker WITHOUT TEMPLATES' if arguments.without_templates else ''}; "
+        "statements: every one sent, transaction control included:\n"
     )
     print(
         "| page | floor req/s | tracker req/s | ratio | ratio within a round: median (range) "
