@@ -1,0 +1,79 @@
+"""bench.in_process: each ``--leave-out`` takes out its part of a page's work, and only while
+it is in force; a page that does not answer 200 stops the measurement (issue 15)."""
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from bench import in_process, without_templates
+from tracker.extensions import db
+from tracker.readlog.models import ReadLogEntry
+from tracker.workflow import Stage
+
+
+def _reads_of(petition) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).where(ReadLogEntry.petition_id == petition.id))
+
+
+def test_leaving_out_the_read_log_logs_no_read_and_only_while_in_force(
+    client, login_as, make_petition
+):
+    login_as("reviewer")
+    petition = make_petition(stage=Stage.UNDER_REVIEW)
+    page = f"/petitions/{petition.case_number}"
+
+    with in_process.left_out("read_log"):
+        assert client.get(page).status_code == 200
+    assert _reads_of(petition) == 0
+
+    assert client.get(page).status_code == 200
+    assert _reads_of(petition) == 1
+
+
+def test_leaving_out_templates_answers_the_fixed_text_and_still_logs_the_read(
+    client, login_as, make_petition
+):
+    login_as("reviewer")
+    petition = make_petition(stage=Stage.UNDER_REVIEW)
+    page = f"/petitions/{petition.case_number}"
+
+    with in_process.left_out("templates"):
+        shown = client.get(page).get_data(as_text=True)
+    assert shown == without_templates.PLACEHOLDER
+    assert petition.case_number in client.get(page).get_data(as_text=True)
+    assert _reads_of(petition) == 2
+
+
+def _token(page: str) -> str:
+    return re.search(r'<input [^>]*name="csrf_token"[^>]* value="([^"]+)"', page).group(1)
+
+
+def test_leaving_out_the_sign_in_csrf_sends_no_token_and_no_cookie(app):
+    fresh = app.test_client(use_cookies=False)
+
+    with in_process.left_out("login_csrf"):
+        response = fresh.get("/login")
+    assert _token(response.get_data(as_text=True)) == "t" * 91
+    assert "Set-Cookie" not in response.headers  # no secret to keep for the token
+
+    response = fresh.get("/login")
+    assert _token(response.get_data(as_text=True)) != "t" * 91
+    assert "Set-Cookie" in response.headers
+
+
+def test_cpu_per_view_measures_and_stops_at_a_page_that_is_not_200(client, login_as, make_petition):
+    login_as("reviewer")
+    petition = make_petition(stage=Stage.UNDER_REVIEW)
+
+    cost = in_process.cpu_per_view(client, [f"/petitions/{petition.case_number}"] * 3, {})
+
+    assert cost > 0
+    with pytest.raises(SystemExit, match="404"):
+        in_process.cpu_per_view(client, ["/petitions/CP-1900-0000000"], {})
+
+
+def test_an_unknown_part_is_refused():
+    with pytest.raises(ValueError, match="templates, read_log, login_csrf"):
+        in_process.left_out("session")
