@@ -17,12 +17,16 @@ def _reads_of(petition) -> int:
     return db.session.scalar(select(func.count()).where(ReadLogEntry.petition_id == petition.id))
 
 
-def test_leaving_out_the_read_log_logs_no_read_and_only_while_in_force(
-    client, login_as, make_petition
-):
+@pytest.fixture
+def reviewed_case(login_as, make_petition):
+    """A case under review and its page's path, a reviewer signed in."""
     login_as("reviewer")
     petition = make_petition(stage=Stage.UNDER_REVIEW)
-    page = f"/petitions/{petition.case_number}"
+    return petition, f"/petitions/{petition.case_number}"
+
+
+def test_leaving_out_the_read_log_logs_no_read_and_only_while_in_force(client, reviewed_case):
+    petition, page = reviewed_case
 
     with in_process.left_out("read_log"):
         assert client.get(page).status_code == 200
@@ -33,11 +37,9 @@ def test_leaving_out_the_read_log_logs_no_read_and_only_while_in_force(
 
 
 def test_leaving_out_templates_answers_the_fixed_text_and_still_logs_the_read(
-    client, login_as, make_petition
+    client, reviewed_case
 ):
-    login_as("reviewer")
-    petition = make_petition(stage=Stage.UNDER_REVIEW)
-    page = f"/petitions/{petition.case_number}"
+    petition, page = reviewed_case
 
     with in_process.left_out("templates"):
         shown = client.get(page).get_data(as_text=True)
@@ -63,11 +65,10 @@ def test_leaving_out_the_sign_in_csrf_sends_no_token_and_no_cookie(app):
     assert "Set-Cookie" in response.headers
 
 
-def test_cpu_per_view_measures_and_stops_at_a_page_that_is_not_200(client, login_as, make_petition):
-    login_as("reviewer")
-    petition = make_petition(stage=Stage.UNDER_REVIEW)
+def test_cpu_per_view_measures_and_stops_at_a_page_that_is_not_200(client, reviewed_case):
+    _petition, page = reviewed_case
 
-    cost = in_process.cpu_per_view(client, [f"/petitions/{petition.case_number}"] * 3, {})
+    cost = in_process.cpu_per_view(client, [page] * 3, {})
 
     assert cost > 0
     with pytest.raises(SystemExit, match="404"):
