@@ -5,13 +5,15 @@ what it would cost with one part of that work left out.
         [--pages case,case_advocate,api_case,api_history,login] [--views 200] [--rounds 5]
         [--leave-out templates|read_log|login_csrf]
 
-The database is ``bench.pages``' (seed it first: ``python -m bench.pages … --seed-only``).
+The database is ``bench.pages``' (seed it first: ``python -m bench.pages … --seed-only``, which
+asks for wrk to be installed).
 No server and no load tool: the Flask test client asks the tracker (production
 configuration, read logging on) and the floor (``bench.floor_app``) for each page in turn,
-once for each of ``--views`` of the bench's cases, every request in its own app context as
-under a server. A round measures both sides' CPU time per view (``time.process_time``: this
-process's own work, not time spent waiting for a core). Reported: the median over
-``--rounds`` of each side and the floor / tracker ratio, as ``bench.pages`` reports req/s.
+once for each of ``--views`` of the bench's cases (at most ``MAX_VIEWS``), every request in
+its own app context as under a server. A round measures both sides' CPU time per view
+(``time.process_time``: this process's own work, not time spent waiting for a core, nor
+PostgreSQL's, which runs apart). Reported: the median over ``--rounds`` of each side and the
+floor / tracker ratio, as ``bench.pages`` reports req/s.
 
 ``--leave-out`` patches one part of the tracker's work out, for measuring only (issue 15:
 how far each part keeps a page from 0.5× the floor):
@@ -36,6 +38,15 @@ import flask.templating
 from bench import pages, without_templates
 
 LEAVE_OUTS = ("templates", "read_log", "login_csrf")
+#: The bench's cases of each reader (``bench.pages.credentials``).
+MAX_VIEWS = 2000
+#: Counted, never reached, as under ``bench.pages``: two API pages of 2,000 views and their
+#: warm-ups pass the production limit per token.
+SETTINGS = {
+    "SESSION_COOKIE_SECURE": False,
+    "RATELIMIT_API_PER_TOKEN": "100000000 per minute",
+    "RATELIMIT_API_PER_ADDRESS": "100000000 per minute",
+}
 DEFAULT_PAGES = "case,case_advocate,api_case,api_history,login"
 ENVIRON = {"REMOTE_ADDR": "127.0.0.1"}
 
@@ -45,7 +56,7 @@ def left_out(part: str | None) -> contextlib.AbstractContextManager:
     if part is None:
         return contextlib.nullcontext()
     if part == "templates":
-        return mock.patch.object(flask.templating, "_render", without_templates._not_rendered)
+        return mock.patch.object(flask.templating, "_render", without_templates.not_rendered)
     if part == "read_log":
         from tracker.readlog import services
 
@@ -85,31 +96,38 @@ def measure(tracker_client, floor_client, page: str, who: dict, views: int, roun
     return statistics.median(tracker), statistics.median(floor)
 
 
-def main() -> None:
-    args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    args.add_argument("--database-url", required=True)
-    args.add_argument("--pages", default=DEFAULT_PAGES)
-    args.add_argument("--views", type=int, default=200)
-    args.add_argument("--rounds", type=int, default=5)
-    args.add_argument("--leave-out", choices=LEAVE_OUTS)
-    arguments = args.parse_args()
-    chosen = arguments.pages.split(",")
+def refusal(chosen: list[str], views: int, rounds: int, leave_out: str | None) -> str | None:
+    """What is wrong with the arguments, or None."""
     unknown = [page for page in chosen if page not in pages.PAGES]
     if unknown:
-        sys.exit(f"--pages: no such page {', '.join(unknown)} (pages: {', '.join(pages.PAGES)})")
-    if arguments.leave_out == "templates" and "login" in chosen:
-        sys.exit("--leave-out templates: leave out login (its page is written from a kept copy).")
+        return f"--pages: no such page {', '.join(unknown)} (pages: {', '.join(pages.PAGES)})"
+    if not 1 <= views <= MAX_VIEWS:
+        return f"--views: from 1 to {MAX_VIEWS} (the bench's cases), not {views}"
+    if rounds < 1:
+        return f"--rounds: at least 1, not {rounds}"
+    if leave_out == "templates" and "login" in chosen:
+        return "--leave-out templates: leave out login (its page is written from a kept copy)."
+    if leave_out == "login_csrf" and "login" not in chosen:
+        return "--leave-out login_csrf: only the sign-in page has it (--pages login)."
+    if leave_out == "read_log" and chosen == ["login"]:
+        return "--leave-out read_log: the sign-in page reads no case."
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--pages", default=DEFAULT_PAGES)
+    parser.add_argument("--views", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--leave-out", choices=LEAVE_OUTS)
+    arguments = parser.parse_args()
+    chosen = arguments.pages.split(",")
+    refused = refusal(chosen, arguments.views, arguments.rounds, arguments.leave_out)
+    if refused:
+        sys.exit(refused)
     url, secret = arguments.database_url, secrets.token_urlsafe(48)
-    os.environ.update(
-        {
-            "TRACKER_CONFIG": "production",
-            "SECRET_KEY": secret,
-            "DATABASE_URL": url,  # the floor's engine reads it when imported
-            "SESSION_COOKIE_SECURE": "0",
-            "RATELIMIT_API_PER_TOKEN": "100000000 per minute",
-            "RATELIMIT_API_PER_ADDRESS": "100000000 per minute",
-        }
-    )
+    os.environ["DATABASE_URL"] = url  # the floor's engine reads it when imported
     from sqlalchemy import func, select
 
     from bench import floor_app
@@ -117,7 +135,7 @@ def main() -> None:
     from tracker.extensions import db
     from tracker.petitions.models import Petition
 
-    app = create_app("production", SQLALCHEMY_DATABASE_URI=url, SECRET_KEY=secret)
+    app = create_app("production", SQLALCHEMY_DATABASE_URI=url, SECRET_KEY=secret, **SETTINGS)
     with app.app_context():
         if not db.session.scalar(select(func.count()).select_from(Petition)):
             sys.exit("No petitions: seed first (python -m bench.pages … --seed-only).")

@@ -20,11 +20,11 @@ PAGE_LENGTH = 15_000
 PLACEHOLDER = "x" * PAGE_LENGTH
 
 
-def _not_rendered(app, template, context) -> str:
+def not_rendered(app, template, context) -> str:
     return PLACEHOLDER
 
 
 def create_app(*args, **kwargs):
     # render_template and render_template_string both end in this private helper of Flask's.
-    flask.templating._render = _not_rendered
+    flask.templating._render = not_rendered
     return create_tracker_app(*args, **kwargs)

@@ -18,7 +18,7 @@ def test_a_case_page_answers_the_fixed_text_and_still_logs_its_read(
     shown = client.get(f"/petitions/{petition.case_number}")
     assert petition.case_number in shown.get_data(as_text=True)  # rendered, before the patch
     # As create_app does, undone after the test (monkeypatch keeps Flask's own helper).
-    monkeypatch.setattr(flask.templating, "_render", without_templates._not_rendered)
+    monkeypatch.setattr(flask.templating, "_render", without_templates.not_rendered)
 
     response = client.get(f"/petitions/{petition.case_number}")
 
